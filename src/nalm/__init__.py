@@ -1,0 +1,42 @@
+"""nalm — Neural Arithmetic Logic Modules for PyTorch.
+
+Arithmetic units that learn formulas and keep them exact far outside the training range, behind
+one ``nn.Linear``-like contract, with a trainer and the tasks to test them.
+
+>>> import torch
+>>> from nalm import NAC, ExpressionTask, fit
+>>> _ = torch.manual_seed(0)
+>>> task = ExpressionTask("x0 - x1", train_range="1,2", test_range="10,100")
+>>> result = fit(NAC(2, 1), task, steps=1500, lr=0.05, progress=False)
+>>> result.final["extrapolation_mse"] < 1e-3
+True
+"""
+
+from . import tasks, units
+from .errors import NalmError
+from .tasks import DatasetTask, Expression, ExpressionTask, Range, Task
+from .train import FitResult, Ramp, evaluate, fit
+from .units import MLP, NAC, NALU, Linear, NACMul, Unit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "NAC",
+    "NALU",
+    "DatasetTask",
+    "Expression",
+    "ExpressionTask",
+    "FitResult",
+    "Linear",
+    "NACMul",
+    "NalmError",
+    "Ramp",
+    "Range",
+    "Task",
+    "Unit",
+    "evaluate",
+    "fit",
+    "tasks",
+    "units",
+]

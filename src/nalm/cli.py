@@ -1,0 +1,294 @@
+"""The ``nalm`` command: a thin layer over :func:`nalm.fit` and the tasks and units."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import torch
+
+from . import runs
+from .errors import NalmError
+from .plots import save_run_plot
+from .presets import SEED_PRESETS, run_seed_preset
+from .reporting import describe_weights, fmt, table
+from .tasks import ExpressionTask
+from .train import FitResult, fit
+from .units import MLP, registry
+
+
+class _Parser(argparse.ArgumentParser):
+    """Answers bad arguments with one line instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return key, lowered == "true"
+    for convert in (int, float):
+        try:
+            return key, convert(raw)
+        except ValueError:
+            pass
+    return key, raw
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of sizes"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r} has a size below 1")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="nalm",
+        description="Neural arithmetic units that learn formulas and keep them far outside "
+        "the training range.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser(
+        "train",
+        help="train a unit model and an MLP baseline on a formula",
+        description="Train a model of arithmetic units and an MLP baseline side by side on a "
+        "formula, then compare them inside and far outside the training range.",
+    )
+    train.add_argument(
+        "--preset",
+        choices=sorted(SEED_PRESETS),
+        help="run one of the seed code's demos with its own data and settings "
+        "(ignores the task and model flags)",
+    )
+    train.add_argument(
+        "--unit",
+        default="nalu",
+        help="registry name (default nalu): " + ", ".join(registry.names()),
+    )
+    train.add_argument(
+        "--target", default="x0 * x1", help="formula over x0, x1, ... (default 'x0 * x1')"
+    )
+    train.add_argument("--train-range", default="1,2", help="e.g. 1,2 or -6,-2|2,6 (default 1,2)")
+    train.add_argument("--test-range", default="2,6", help="extrapolation range (default 2,6)")
+    train.add_argument(
+        "--inputs", type=int, help="number of inputs (default: what the target uses)"
+    )
+    train.add_argument("--layers", type=int, default=1, help="units stacked (default 1)")
+    train.add_argument("--hidden", type=int, default=2, help="width between layers (default 2)")
+    train.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="unit option, e.g. --option eps=1e-6 --option shared_weights=false",
+    )
+    train.add_argument(
+        "--seed-init",
+        action="store_true",
+        help="use the unit's seed preset (U[-2,2] init, N(0,1) gate, eps 1e-6)",
+    )
+    train.add_argument(
+        "--steps", type=int, help="optimiser steps (default 20000; a preset's own with --preset)"
+    )
+    train.add_argument(
+        "--lr", type=float, default=0.05, help="Adam learning rate of the unit model (default 0.05)"
+    )
+    train.add_argument("--batch-size", type=int, default=128, help="default 128")
+    train.add_argument("--eval-every", type=int, default=1000, help="default 1000")
+    train.add_argument(
+        "--eval-size", type=int, default=10_000, help="rows in each evaluation set (default 10000)"
+    )
+    train.add_argument(
+        "--baseline",
+        choices=("mlp", "none"),
+        default="mlp",
+        help="train an MLP beside the unit model (default mlp)",
+    )
+    train.add_argument(
+        "--baseline-hidden", type=_hidden, default=(64, 64), help="MLP hidden sizes (default 64,64)"
+    )
+    train.add_argument(
+        "--baseline-activation", default="relu6", help="any torch.nn activation (default relu6)"
+    )
+    train.add_argument("--baseline-lr", type=float, default=1e-3, help="default 1e-3")
+    _common(train)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the main job: units against an MLP on four formulas",
+        description="Learn addition, subtraction, multiplication and the seed's NALU formula "
+        "with the seed's units and an MLP, then test far outside the training range.",
+    )
+    demo.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="steps per formula (default: each formula's own, 4000-10000)",
+    )
+    _common(demo)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--out", help="run directory (default runs/<command>-<time>)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.preset:
+        run_seed_preset(
+            args.preset,
+            seed=args.seed,
+            steps=args.steps,
+            out=args.out,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        return 0
+    if args.steps is None:
+        args.steps = 20_000
+    task = ExpressionTask(
+        args.target,
+        args.train_range,
+        args.test_range,
+        n_inputs=args.inputs,
+        eval_size=args.eval_size,
+        eval_seed=args.seed,
+    )
+    options = dict(args.option)
+    torch.manual_seed(args.seed)
+    model = registry.build(
+        args.unit,
+        task.in_features,
+        1,
+        layers=args.layers,
+        hidden=args.hidden,
+        preset="seed" if args.seed_init else None,
+        **options,
+    )
+    models, rates = {args.unit: model}, {args.unit: args.lr}
+    torch.manual_seed(args.seed)
+    baseline = None
+    if args.baseline == "mlp":
+        baseline = MLP(
+            task.in_features, 1, hidden=args.baseline_hidden, activation=args.baseline_activation
+        )
+        models["mlp"], rates["mlp"] = baseline, args.baseline_lr
+    print(
+        f"training {args.unit} ({args.layers} layer(s)) and "
+        f"{'an MLP ' + str(args.baseline_hidden) if baseline else 'no baseline'} on "
+        f"{task.expression}: train {task.train_range}, test {task.test_range}, "
+        f"{args.steps} steps, seed {args.seed}"
+    )
+    results = fit(
+        models,
+        task,
+        steps=args.steps,
+        lr=rates,
+        batch_size=args.batch_size,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+        description="train",
+    )
+
+    print()
+    print(results_table(results))
+    print("\nlearned weights (rounded):")
+    print(describe_weights(model))
+
+    run_dir = runs.new_run_dir(f"train-{args.unit}", args.out)
+    config = {
+        "command": "train",
+        **{k: v for k, v in vars(args).items() if k != "command"},
+        "task": task.config(),
+        "model": repr(model),
+        "baseline_model": repr(baseline) if baseline else None,
+    }
+    runs.write_config(run_dir, config)
+    runs.write_metrics(run_dir, results)
+    description = {
+        "unit": args.unit,
+        "in_features": task.in_features,
+        "out_features": 1,
+        "layers": args.layers,
+        "hidden": args.hidden,
+        "options": options,
+        "preset": "seed" if args.seed_init else None,
+    }
+    runs.save_weights(run_dir / "model.safetensors", model, description)
+    if baseline is not None:
+        runs.save_weights(
+            run_dir / "baseline.safetensors",
+            baseline,
+            {
+                "unit": "mlp",
+                "hidden": list(args.baseline_hidden),
+                "activation": args.baseline_activation,
+            },
+        )
+    save_run_plot(run_dir / "prediction.png", task, models, results, args.device)
+    print(f"\nrun directory: {run_dir}")
+    return 0
+
+
+def results_table(results: dict[str, FitResult]) -> str:
+    """Final interpolation/extrapolation MSE per model, with divergence."""
+    rows = []
+    for name, r in results.items():
+        status = f"diverged at step {r.diverged_at}" if r.diverged else "ok"
+        rows.append(
+            [
+                name,
+                fmt(r.final.get("interpolation_mse")),
+                fmt(r.final.get("extrapolation_mse")),
+                r.steps,
+                status,
+            ]
+        )
+    return table(["model", "interpolation MSE", "extrapolation MSE", "steps", "status"], rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nalm`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args)
+        from .demo import run_demo
+
+        run_demo(
+            steps=args.steps,
+            seed=args.seed,
+            out=args.out,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        return 0
+    except NalmError as e:
+        print(f"nalm: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nalm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

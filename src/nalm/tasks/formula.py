@@ -1,0 +1,110 @@
+"""A target formula typed by the user, learned on one range and tested on another."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..errors import NalmError
+from .base import Pair, Task
+from .expression import Expression
+from .ranges import Range
+
+
+class ExpressionTask(Task):
+    """Learn ``y = f(x)`` for a typed formula: train on one range, test far outside it.
+
+    Training batches are drawn fresh from ``train_range`` at every step. Two fixed sets of
+    ``eval_size`` rows, drawn once from ``eval_seed``, measure the error: ``interpolation``
+    (``train_range``) and ``extrapolation`` (``test_range``). Every input uses the same range.
+    Targets are computed in float64, then cast to ``dtype``.
+
+    Args:
+        target: the formula, e.g. ``"x0 * x1"`` (see :class:`~nalm.tasks.Expression`).
+        train_range: e.g. ``"1,2"`` or a :class:`~nalm.tasks.Range`.
+        test_range: e.g. ``"2,6"`` or ``"-6,-2|2,6"``.
+        n_inputs: number of inputs (default: what the formula uses); extra inputs are distractors.
+        eval_size: rows in each evaluation set.
+        eval_seed: seed of the evaluation sets.
+
+    Raises:
+        NalmError: a bad formula or range, or a formula undefined somewhere on a range (e.g. a
+            divisor whose range contains 0).
+
+    Examples:
+        >>> task = ExpressionTask("x0 * x1", "1,2", "2,6", eval_size=100)
+        >>> x, y = task.evaluation["extrapolation"]
+        >>> x.shape, y.shape, bool((x >= 2).all())
+        (torch.Size([100, 2]), torch.Size([100, 1]), True)
+    """
+
+    out_features = 1
+
+    def __init__(
+        self,
+        target: str | Expression,
+        train_range: str | Range,
+        test_range: str | Range,
+        *,
+        n_inputs: int | None = None,
+        eval_size: int = 10_000,
+        eval_seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.expression = target if isinstance(target, Expression) else Expression(target)
+        self.train_range = Range.parse(train_range, "the training range")
+        self.test_range = Range.parse(test_range, "the test range")
+        self.expression.check_domain(self.train_range, "training")
+        self.expression.check_domain(self.test_range, "test")
+        needed = self.expression.n_inputs
+        if n_inputs is None:
+            n_inputs = needed
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < needed:
+            raise NalmError(
+                f"target {self.expression} needs at least {needed} inputs; got {n_inputs}"
+            )
+        if isinstance(eval_size, bool) or not isinstance(eval_size, int) or eval_size < 1:
+            raise NalmError(f"eval_size must be a positive integer; got {eval_size!r}")
+        self.in_features = n_inputs
+        self.dtype = dtype
+        self.eval_size = eval_size
+        self.eval_seed = eval_seed
+        g = torch.Generator().manual_seed(eval_seed)
+        self.evaluation = {
+            "interpolation": self._draw(self.train_range, eval_size, g),
+            "extrapolation": self._draw(self.test_range, eval_size, g),
+        }
+
+    def _draw(self, r: Range, n: int, generator: torch.Generator) -> Pair:
+        x = r.sample((n, self.in_features), generator, torch.float64)
+        return x.to(self.dtype), self.expression(x).unsqueeze(-1).to(self.dtype)
+
+    def sample(self, batch_size: int | None, generator: torch.Generator) -> Pair:
+        if batch_size is None:
+            raise NalmError("an expression task draws fresh batches: give a batch size")
+        return self._draw(self.train_range, batch_size, generator)
+
+    def line(self, n: int = 400) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(t, x, y)`` along the diagonal ``x_i = t`` from the lowest to the highest range end.
+
+        Where the formula is undefined on the diagonal (e.g. ``x0/x1`` at ``t = 0``), ``y`` is
+        NaN, which a plot shows as a gap.
+        """
+        low = min(self.train_range.low, self.test_range.low)
+        high = max(self.train_range.high, self.test_range.high)
+        t = torch.linspace(low, high, n, dtype=torch.float64)
+        x = t.unsqueeze(1).expand(n, self.in_features)
+        y = self.expression(x)
+        return t, x.to(self.dtype), y.to(self.dtype).unsqueeze(1)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "task": "expression",
+            "target": str(self.expression),
+            "train_range": str(self.train_range),
+            "test_range": str(self.test_range),
+            "n_inputs": self.in_features,
+            "eval_size": self.eval_size,
+            "eval_seed": self.eval_seed,
+        }

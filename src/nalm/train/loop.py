@@ -1,0 +1,213 @@
+"""The training loop: one readable function, ``fit``, for one model or several side by side."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..errors import NalmError
+from ..tasks.base import Task
+from ..units.base import after_step, regularization
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` measured for one model.
+
+    Attributes:
+        history: one row per evaluation: ``step``, ``train_loss`` (mean training MSE since the
+            previous evaluation) and ``<set>_mse`` for each of the task's evaluation sets.
+        train_loss: the training MSE at every step (for loss curves).
+        steps: optimiser steps taken (fewer than asked for when the model diverged).
+        diverged_at: the step whose loss was NaN or infinite, or ``None``.
+        seconds: wall time spent on this model's steps and evaluations.
+    """
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    steps: int = 0
+    diverged_at: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last evaluation row (empty before the first)."""
+        return self.history[-1] if self.history else {}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, task: Task, device: torch.device | str = "cpu") -> dict[str, float]:
+    """MSE of ``model`` on each of the task's evaluation sets, as ``{"<set>_mse": value}``."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for name, (x, y) in task.evaluation.items():
+        y = y.to(device)
+        out[f"{name}_mse"] = torch.mean((model(x.to(device)) - y) ** 2).item()
+    model.train(was_training)
+    return out
+
+
+@overload
+def fit(model: nn.Module, task: Task, **kwargs: Any) -> FitResult: ...
+@overload
+def fit(model: Mapping[str, nn.Module], task: Task, **kwargs: Any) -> dict[str, FitResult]: ...
+
+
+def fit(
+    model: nn.Module | Mapping[str, nn.Module],
+    task: Task,
+    *,
+    steps: int = 20_000,
+    lr: float | Mapping[str, float] = 1e-3,
+    batch_size: int | None = 128,
+    optimizer: str | Callable[..., torch.optim.Optimizer] = "adam",
+    regularizer: float | Callable[[int], float] = 0.0,
+    eval_every: int = 1000,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    description: str = "training",
+) -> FitResult | dict[str, FitResult]:
+    """Train ``model`` on ``task`` and return its metrics.
+
+    Each step draws a fresh batch from the task (on the CPU, from a generator seeded by
+    ``seed``, so a run is repeatable), computes the MSE plus ``λ(step) ×`` the sum of the units'
+    :meth:`~nalm.units.Unit.regularization`, takes an optimiser step, then applies every unit's
+    :meth:`~nalm.units.Unit.after_step` projection. Every ``eval_every`` steps (and after the last)
+    it measures the MSE on the task's fixed evaluation sets.
+
+    Pass a mapping ``{"name": model, ...}`` to train several models side by side: each has its own
+    optimiser, and all see the same batches. A model whose loss becomes NaN or infinite stops there
+    and is marked diverged; the others go on.
+
+    Args:
+        model: an ``nn.Module`` (usually built from :mod:`nalm.units`), or a mapping of them.
+            Moved to ``device`` in place.
+        task: e.g. :class:`~nalm.tasks.ExpressionTask`.
+        steps: optimiser steps.
+        lr: learning rate, or one per model name when training a mapping of models.
+        batch_size: rows per step; ``None`` trains on a fixed dataset's full set every step.
+        optimizer: ``"adam"`` (default), ``"adamw"``, ``"sgd"``, ``"rmsprop"``, or a factory
+            ``f(params, lr=...)``.
+        regularizer: λ, a constant or a schedule ``step → λ`` such as
+            :class:`~nalm.train.Ramp`.
+        eval_every: steps between evaluations.
+        seed: seed of the batch sampler (initialise models with ``torch.manual_seed`` before
+            building them).
+        device: ``"cpu"`` or ``"cuda"``.
+        progress: show a progress bar.
+        description: the progress bar's label.
+
+    Returns:
+        A :class:`FitResult`, or a dict of them for a mapping of models.
+
+    Examples:
+        >>> from nalm.units import NAC
+        >>> from nalm.tasks import ExpressionTask
+        >>> _ = torch.manual_seed(0)
+        >>> result = fit(NAC(2, 1), ExpressionTask("x0 + x1", "1,2", "2,6"),
+        ...              steps=1500, lr=0.05, progress=False)
+        >>> result.final["extrapolation_mse"] < 1e-4
+        True
+    """
+    models = dict(model) if isinstance(model, Mapping) else {"model": model}
+    rates = {name: lr[name] if isinstance(lr, Mapping) else lr for name in models}
+    _check(models, steps, rates, batch_size, eval_every, device)
+    schedule = regularizer if callable(regularizer) else (lambda _step, c=float(regularizer): c)
+    make_optimizer = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
+    if make_optimizer is None:
+        raise NalmError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+
+    optimizers = {}
+    for name, m in models.items():
+        m.to(device).train()
+        optimizers[name] = make_optimizer(m.parameters(), lr=rates[name])
+    results = {name: FitResult() for name in models}
+    active = dict(models)
+    generator = torch.Generator().manual_seed(seed)
+    window: dict[str, list[float]] = {name: [] for name in models}
+
+    def record(name: str, step: int) -> None:
+        started = time.perf_counter()
+        losses = window[name]
+        row = {"step": step, "train_loss": sum(losses) / len(losses) if losses else math.nan}
+        row.update(evaluate(models[name], task, device))
+        results[name].history.append(row)
+        window[name] = []
+        results[name].seconds += time.perf_counter() - started
+
+    for name in models:
+        record(name, 0)
+    bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, leave=False)
+    for step in bar:
+        x, y = (t.to(device) for t in task.sample(batch_size, generator))
+        lam = schedule(step)
+        for name, m in list(active.items()):
+            started = time.perf_counter()
+            result, opt = results[name], optimizers[name]
+            mse = torch.mean((m(x) - y) ** 2)
+            loss = mse + lam * regularization(m) if lam else mse
+            value = loss.item()
+            if not math.isfinite(value):
+                result.diverged_at = step
+                del active[name]
+                continue
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            after_step(m)
+            result.steps = step
+            result.train_loss.append(mse.item() if lam else value)
+            window[name].append(result.train_loss[-1])
+            result.seconds += time.perf_counter() - started
+            if step % eval_every == 0 or step == steps:
+                record(name, step)
+        if progress and step % eval_every == 0:
+            bar.set_postfix(
+                {n: f"{results[n].final.get('train_loss', math.nan):.2e}" for n in models}
+            )
+        if not active:
+            break
+    bar.close()
+    return results if isinstance(model, Mapping) else results["model"]
+
+
+def _check(
+    models: dict[str, nn.Module],
+    steps: int,
+    rates: dict[str, float],
+    batch_size: int | None,
+    eval_every: int,
+    device: torch.device | str,
+) -> None:
+    if not models:
+        raise NalmError("fit needs at least one model")
+    for what, value in (("steps", steps), ("eval_every", eval_every)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise NalmError(f"{what} must be a positive integer; got {value!r}")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise NalmError(f"batch_size must be a positive integer or None; got {batch_size!r}")
+    for lr in rates.values():
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or lr == math.inf:
+            raise NalmError(f"lr must be a positive number; got {lr!r}")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise NalmError(f"device {str(device)!r} was asked for, but CUDA is not available here")
