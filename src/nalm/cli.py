@@ -266,9 +266,29 @@ def results_table(results: dict[str, FitResult]) -> str:
     return table(["model", "interpolation MSE", "extrapolation MSE", "steps", "status"], rows)
 
 
+_RANGE_FLAGS = ("--train-range", "--test-range")
+
+
+def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
+    """``--test-range -6,-2|2,6`` → ``--test-range=-6,-2|2,6``: argparse would read the value,
+    which starts with '-', as an option."""
+    out: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        if args[i] in _RANGE_FLAGS and i + 1 < len(args) and args[i + 1][:1] == "-":
+            out.append(f"{args[i]}={args[i + 1]}")
+            i += 2
+        else:
+            out.append(args[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nalm`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(_join_negative_ranges(argv))
     try:
         if args.command == "train":
             return _train(args)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from . import runs
+from .metrics import mean_relative_error, predict
 from .plots import plot_line
 from .reporting import describe_weights, fmt, table
 from .tasks import ExpressionTask
@@ -36,9 +37,9 @@ class DemoFormula:
 
 
 FORMULAS = (
-    DemoFormula("addition", "x0 + x1", "nac", 1, 4000, 0.1),
-    DemoFormula("subtraction", "x0 - x1", "nac", 1, 4000, 0.1),
-    DemoFormula("multiplication", "x0 * x1", "nac_mul", 1, 4000, 0.1),
+    DemoFormula("addition", "x0 + x1", "nac", 1, 8000, 0.1),
+    DemoFormula("subtraction", "x0 - x1", "nac", 1, 8000, 0.1),
+    DemoFormula("multiplication", "x0 * x1", "nac_mul", 1, 8000, 0.5),
     DemoFormula("the seed's NALU demo", "x0/4 + x1/2 + x2**2", "nalu", 2, 10_000, 0.01),
 )
 MLP_LR = 1e-3
@@ -90,14 +91,17 @@ def run_demo(
             description=formula.title,
         )
         all_results[formula.title] = {"unit": results[label], "mlp": results["mlp"]}
+        x_far, y_far = task.evaluation["extrapolation"]
         for name, r in results.items():
             status = f"diverged at {r.diverged_at}" if r.diverged else "ok"
+            relative = mean_relative_error(predict(models[name], x_far, device), y_far)
             rows.append(
                 [
                     formula.target,
                     name,
                     fmt(r.final.get("interpolation_mse")),
                     fmt(r.final.get("extrapolation_mse")),
+                    f"{100 * relative:.3g} %",
                     status,
                 ]
             )
@@ -109,7 +113,14 @@ def run_demo(
             device,
             title=f"{formula.title}: {formula.target}\ntrained on [{TRAIN_RANGE}] (shaded)",
         )
-    headers = ["formula", "model", f"MSE on U[{TRAIN_RANGE}]", f"MSE on U[{TEST_RANGE}]", "status"]
+    headers = [
+        "formula",
+        "model",
+        f"MSE on U[{TRAIN_RANGE}]",
+        f"MSE on U[{TEST_RANGE}]",
+        "relative error there",
+        "status",
+    ]
     print_fn(table(headers, rows))
     print_fn("\nlearned weights of the units (rounded):\n" + "\n".join(weights))
 

@@ -12,11 +12,11 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from .metrics import predict
 from .tasks import ExpressionTask
 from .train import FitResult
 
 
-@torch.no_grad()
 def plot_line(
     ax: plt.Axes,
     task: ExpressionTask,
@@ -30,13 +30,11 @@ def plot_line(
         ax.axvspan(lo, hi, color="0.88", zorder=0)
     ax.plot(t, y[:, 0], color="black", linewidth=2.5, label="truth")
     for name, model in models.items():
-        was_training = model.training
-        model.eval()
-        pred = model(x.to(device)).cpu()[:, 0]
-        model.train(was_training)
+        pred = predict(model, x, device)[:, 0]
         ax.plot(t, pred, linewidth=1.5, linestyle="--", label=name)
     n = task.in_features
-    ax.set_xlabel("t  (every input x_i = t)" if n > 1 else "x0")
+    low = min(lo for lo, _ in (*task.train_range.intervals, *task.test_range.intervals))
+    ax.set_xlabel(f"x0 = t;  x_i = {low:g} + (t − {low:g})·(1 − i/{2 * n})" if n > 1 else "x0")
     ax.set_ylabel(str(task.expression))
     ax.set_title(title or f"{task.expression}: trained on {task.train_range} (shaded)")
     finite = y[torch.isfinite(y)]

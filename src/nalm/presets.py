@@ -16,6 +16,7 @@ import torch
 
 from . import runs
 from .errors import NalmError
+from .metrics import mean_relative_error, mse, predict
 from .plots import save_loss_plot
 from .reporting import describe_weights, fmt, table
 from .tasks import DatasetTask, seed_demos
@@ -71,8 +72,10 @@ def run_seed_preset(
         f"{name}: {preset.summary} (seed code's settings: Adam lr {preset.lr}, "
         f"{steps} full-batch steps, {task.train[0].shape[0]} training rows)"
     )
-    train_set = {"train": task.train}
-    before = {**_mse(model, train_set, device), **evaluate(model, task, device)}
+    before = {
+        "train_mse": mse(predict(model, task.train[0], device), task.train[1]),
+        **evaluate(model, task, device),
+    }
     print_fn(
         f"MSE before training: train {fmt(before['train_mse'])}, "
         f"seed test {fmt(before['seed_test_mse'])}"
@@ -89,19 +92,20 @@ def run_seed_preset(
         progress=progress,
         description=name,
     )
-    after = {**_mse(model, train_set, device), **result.final}
+    after = {"train_mse": mse(predict(model, task.train[0], device), task.train[1]), **result.final}
     if result.diverged:
         print_fn(f"DIVERGED at step {result.diverged_at}: the loss became NaN or infinite")
     print_fn(
         f"MSE after training:  train {fmt(after['train_mse'])}, "
         f"seed test {fmt(after['seed_test_mse'])}"
     )
+    x_far, y_far = task.evaluation["extrapolation"]
     print_fn("\nactual vs predicted, ten rows of the seed's test set:")
     print_fn(_rows(model, *task.evaluation["seed_test"], device))
     print_fn(
         f"\nbeyond the seed: extrapolation ({task.info['extrapolation']}): "
         f"MSE {fmt(after['extrapolation_mse'])}, "
-        f"mean relative error {fmt(_relative(model, *task.evaluation['extrapolation'], device))}"
+        f"mean relative error {fmt(mean_relative_error(predict(model, x_far, device), y_far))}"
     )
     print_fn(_rows(model, *task.evaluation["extrapolation"], device))
     print_fn("\nlearned weights:\n" + describe_weights(model))
@@ -140,23 +144,8 @@ def run_seed_preset(
     return {"run_dir": run_dir, "before": before, "after": after, "result": result}
 
 
-@torch.no_grad()
-def _mse(model: torch.nn.Module, sets: dict, device: str) -> dict[str, float]:
-    return {
-        f"{k}_mse": torch.mean((model(x.to(device)).cpu() - y) ** 2).item()
-        for k, (x, y) in sets.items()
-    }
-
-
-@torch.no_grad()
-def _relative(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: str) -> float:
-    pred = model(x.to(device)).cpu()
-    return torch.mean((pred - y).abs() / y.abs().clamp_min(1e-12)).item()
-
-
-@torch.no_grad()
 def _rows(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: str) -> str:
-    pred = model(x[:10].to(device)).cpu()
+    pred = predict(model, x[:10], device)
     headers = [*(f"x{i}" for i in range(x.shape[1])), "actual", "predicted"]
     rows = [
         [*(f"{v:g}" for v in x[i].tolist()), f"{y[i, 0].item():.6g}", f"{pred[i, 0].item():.6g}"]

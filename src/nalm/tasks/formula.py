@@ -86,15 +86,19 @@ class ExpressionTask(Task):
         return self._draw(self.train_range, batch_size, generator)
 
     def line(self, n: int = 400) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(t, x, y)`` along the diagonal ``x_i = t`` from the lowest to the highest range end.
+        """``(t, x, y)`` along a line from the lowest range end ``L`` to the highest.
 
-        Where the formula is undefined on the diagonal (e.g. ``x0/x1`` at ``t = 0``), ``y`` is
-        NaN, which a plot shows as a gap.
+        Input ``i`` of ``k`` is ``x_i = L + (t − L)·(1 − i/(2k))``: ``x0 = t`` and the others a
+        little behind, so that formulas such as ``x0 − x1`` or ``x0 / x1`` are not constant
+        along it, while for ``t`` in a training interval that starts at ``L`` every input stays
+        inside it. Where the formula is undefined, ``y`` is NaN, which a plot shows as a gap.
         """
         low = min(self.train_range.low, self.test_range.low)
         high = max(self.train_range.high, self.test_range.high)
         t = torch.linspace(low, high, n, dtype=torch.float64)
-        x = t.unsqueeze(1).expand(n, self.in_features)
+        k = self.in_features
+        slopes = 1 - torch.arange(k, dtype=torch.float64) / (2 * k)
+        x = low + (t.unsqueeze(1) - low) * slopes
         y = self.expression(x)
         return t, x.to(self.dtype), y.to(self.dtype).unsqueeze(1)
 

@@ -13,6 +13,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import NalmError
+from ..metrics import mse, predict
 from ..tasks.base import Task
 from ..units.base import after_step, regularization
 
@@ -53,17 +54,11 @@ class FitResult:
         return self.history[-1] if self.history else {}
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, task: Task, device: torch.device | str = "cpu") -> dict[str, float]:
     """MSE of ``model`` on each of the task's evaluation sets, as ``{"<set>_mse": value}``."""
-    was_training = model.training
-    model.eval()
-    out = {}
-    for name, (x, y) in task.evaluation.items():
-        y = y.to(device)
-        out[f"{name}_mse"] = torch.mean((model(x.to(device)) - y) ** 2).item()
-    model.train(was_training)
-    return out
+    return {
+        f"{name}_mse": mse(predict(model, x, device), y) for name, (x, y) in task.evaluation.items()
+    }
 
 
 @overload
@@ -125,8 +120,10 @@ def fit(
         >>> from nalm.tasks import ExpressionTask
         >>> _ = torch.manual_seed(0)
         >>> result = fit(NAC(2, 1), ExpressionTask("x0 + x1", "1,2", "2,6"),
-        ...              steps=1500, lr=0.05, progress=False)
-        >>> result.final["extrapolation_mse"] < 1e-4
+        ...              steps=3000, lr=0.5, progress=False)
+        >>> [row["step"] for row in result.history][-2:]
+        [2000, 3000]
+        >>> result.final["extrapolation_mse"] < 1e-3
         True
     """
     models = dict(model) if isinstance(model, Mapping) else {"model": model}

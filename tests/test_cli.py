@@ -1,0 +1,152 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nalm.cli import main
+
+
+def run_cli(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "nalm", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--unit", "nalx"], "unknown unit 'nalx'; valid units:"),
+        (["--target", "x0 +"], "is not a valid expression"),
+        (["--target", "__import__('os')"], "unknown function '__import__'"),
+        (["--train-range", "2,1"], "the training range '2,1' is inverted"),
+        (["--target", "x0/x1", "--test-range", "-1,1"], "the divisor 'x1' can be 0"),
+        (["--steps", "ten"], "invalid int value"),
+        (["--option", "colour=red"], "has no option 'colour'"),
+    ],
+)
+def test_bad_input_is_one_sentence_without_traceback(args, message):
+    proc = (
+        run_cli("train", "--steps", "5", *args)
+        if "--steps" not in args
+        else run_cli("train", *args)
+    )
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert message in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_train_writes_a_run_directory(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--unit",
+            "nac",
+            "--target",
+            "x0 - x1",
+            "--steps",
+            "300",
+            "--lr",
+            "0.1",
+            "--eval-every",
+            "100",
+            "--eval-size",
+            "200",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "extrapolation MSE" in printed and "layer 0 NAC  W = [[" in printed
+    assert {p.name for p in out.iterdir()} == {
+        "config.json",
+        "metrics.csv",
+        "model.safetensors",
+        "baseline.safetensors",
+        "prediction.png",
+    }
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"]["target"] == "x0 - x1" and config["unit"] == "nac"
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [r["step"] for r in rows if r["model"] == "nac"] == ["0", "100", "200", "300"]
+    assert {r["model"] for r in rows} == {"nac", "mlp"}
+    weights = load_file(str(out / "model.safetensors"))
+    assert set(weights) == {"W_hat", "M_hat"}
+    W = torch.tanh(weights["W_hat"]) * torch.sigmoid(weights["M_hat"])
+    assert W[0, 0] > 0.5 and W[0, 1] < -0.5  # 300 steps already point the weights at x0 − x1
+    assert (out / "prediction.png").stat().st_size > 10_000
+
+
+def test_train_stacks_layers_and_takes_options(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--unit",
+            "nalu",
+            "--layers",
+            "2",
+            "--option",
+            "shared_weights=false",
+            "--option",
+            "eps=1e-6",
+            "--steps",
+            "20",
+            "--eval-size",
+            "50",
+            "--baseline",
+            "none",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    assert "layer 1 NALU  W_mul" in capsys.readouterr().out
+    assert not (out / "baseline.safetensors").exists()
+    assert "W_hat_mul" in " ".join(load_file(str(out / "model.safetensors")))
+
+
+@pytest.mark.parametrize("preset", ["seed-nac-add", "seed-nac-mul", "seed-nalu"])
+def test_seed_presets_run_end_to_end(preset, tmp_path, capsys):
+    out = tmp_path / preset
+    assert (
+        main(["train", "--preset", preset, "--steps", "200", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "MSE before training" in printed and "MSE after training" in printed
+    assert "actual vs predicted" in printed and "beyond the seed: extrapolation" in printed
+    assert (out / "loss.png").exists() and (out / "model.safetensors").exists()
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert {"seed_test_mse", "extrapolation_mse"} <= set(rows[0])
+
+
+@pytest.mark.slow
+def test_seed_nac_add_preset_learns_with_the_seeds_settings(tmp_path, capsys):
+    # The preset's own 22,000 full-batch steps at Adam lr 0.05 (about 10 s here).
+    out = tmp_path / "add"
+    main(["train", "--preset", "seed-nac-add", "--out", str(out), "--no-progress"])
+    weights = load_file(str(out / "model.safetensors"))
+    W = torch.tanh(weights["W_hat"]) * torch.sigmoid(weights["M_hat"])
+    torch.testing.assert_close(W, torch.ones(1, 2), atol=1e-3, rtol=0)
+    last = list(csv.DictReader((out / "metrics.csv").open()))[-1]
+    assert last["step"] == "22000" and float(last["seed_test_mse"]) < 1.0
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--steps", "30", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    for target in ("x0 + x1", "x0 - x1", "x0 * x1", "x0/4 + x1/2 + x2**2"):
+        assert target in printed
+    assert (out / "demo.png").stat().st_size > 10_000
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len({r["model"] for r in rows}) == 8
