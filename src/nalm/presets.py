@@ -1,5 +1,7 @@
 """The seed code's three demos as presets: its data, optimiser settings and printout.
 
+Inputs are named from ``x0`` here, where the seed counts from ``x1``.
+
 Each preset trains one unit full-batch with Adam and MSE, printing what the seed printed: the MSE
 before and after training, actual against predicted for ten test rows, and (for the NAC) the
 learned W; it plots log(MSE) over the steps. It adds what the seed left out: the error on integers
@@ -36,12 +38,18 @@ class SeedPreset:
 
 
 SEED_PRESETS: dict[str, SeedPreset] = {
-    "seed-nac-add": SeedPreset("nac", 0.05, 22_000, seed_demos.nac_add, "NAC learns x1 + x2"),
+    "seed-nac-add": SeedPreset(
+        "nac", 0.05, 22_000, seed_demos.nac_add, "NAC learns x0 + x1 (the seed's x1 + x2)"
+    ),
     "seed-nac-mul": SeedPreset(
-        "nac_mul", 0.5, 36_000, seed_demos.nac_mul, "complex NAC learns x1 · x2"
+        "nac_mul", 0.5, 36_000, seed_demos.nac_mul, "complex NAC learns x0 · x1"
     ),
     "seed-nalu": SeedPreset(
-        "nalu", 0.005, 30_000, seed_demos.nalu, "NALU learns x1/4 + x2/2 + x3²"
+        "nalu",
+        0.005,
+        30_000,
+        seed_demos.nalu,
+        "NALU learns x0/4 + x1/2 + x2² (the seed's x1/4 + x2/2 + x3²)",
     ),
 }
 

@@ -154,7 +154,9 @@ def fit(
 
     for name in models:
         record(name, 0)
-    bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, leave=False)
+    bar = tqdm(
+        range(1, steps + 1), desc=description, disable=not progress, leave=False, mininterval=1.0
+    )
     for step in bar:
         x, y = (t.to(device) for t in task.sample(batch_size, generator))
         lam = schedule(step)
