@@ -141,16 +141,17 @@ def fit(
     results = {name: FitResult() for name in models}
     active = dict(models)
     generator = torch.Generator().manual_seed(seed)
-    window: dict[str, list[float]] = {name: [] for name in models}
 
     def record(name: str, step: int) -> None:
         started = time.perf_counter()
-        losses = window[name]
+        result = results[name]
+        # The training losses since the previous evaluation (train_loss[i] is step i + 1's).
+        previous = int(result.history[-1]["step"]) if result.history else 0
+        losses = result.train_loss[previous:step]
         row = {"step": step, "train_loss": sum(losses) / len(losses) if losses else math.nan}
         row.update(evaluate(models[name], task, device))
-        results[name].history.append(row)
-        window[name] = []
-        results[name].seconds += time.perf_counter() - started
+        result.history.append(row)
+        result.seconds += time.perf_counter() - started
 
     for name in models:
         record(name, 0)
@@ -176,7 +177,6 @@ def fit(
             after_step(m)
             result.steps = step
             result.train_loss.append(mse.item() if lam else value)
-            window[name].append(result.train_loss[-1])
             result.seconds += time.perf_counter() - started
             if step % eval_every == 0 or step == steps:
                 record(name, step)
