@@ -19,14 +19,36 @@ from . import tasks, units
 from .errors import NalmError
 from .tasks import DatasetTask, Expression, ExpressionTask, Range, Task
 from .train import FitResult, Ramp, evaluate, fit
-from .units import MLP, NAC, NALU, Linear, NACMul, Unit
+from .units import (
+    GNALU,
+    INALU,
+    MLP,
+    NAC,
+    NALU,
+    NAU,
+    NMRU,
+    NMU,
+    NPU,
+    NRU,
+    Linear,
+    NACMul,
+    RealNPU,
+    Unit,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GNALU",
+    "INALU",
     "MLP",
     "NAC",
     "NALU",
+    "NAU",
+    "NMRU",
+    "NMU",
+    "NPU",
+    "NRU",
     "DatasetTask",
     "Expression",
     "ExpressionTask",
@@ -36,6 +58,7 @@ __all__ = [
     "NalmError",
     "Ramp",
     "Range",
+    "RealNPU",
     "Task",
     "Unit",
     "evaluate",

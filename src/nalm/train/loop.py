@@ -16,6 +16,7 @@ from ..errors import NalmError
 from ..metrics import mse, predict
 from ..tasks.base import Task
 from ..units.base import after_step, regularization
+from .policies import Policy, gate_parameters, get_policy, recommended_policy, reinitialize
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -36,6 +37,8 @@ class FitResult:
         steps: optimiser steps taken (fewer than asked for when the model diverged).
         diverged_at: the step whose loss was NaN or infinite, or ``None``.
         seconds: wall time spent on this model's steps and evaluations.
+        policy: the name of the training policy that was applied.
+        reinitialized_at: steps at which the policy's stall rule restarted the model.
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -43,6 +46,8 @@ class FitResult:
     steps: int = 0
     diverged_at: int | None = None
     seconds: float = 0.0
+    policy: str = "none"
+    reinitialized_at: list[int] = field(default_factory=list)
 
     @property
     def diverged(self) -> bool:
@@ -75,7 +80,8 @@ def fit(
     lr: float | Mapping[str, float] = 1e-3,
     batch_size: int | None = 128,
     optimizer: str | Callable[..., torch.optim.Optimizer] = "adam",
-    regularizer: float | Callable[[int], float] = 0.0,
+    regularizer: float | Callable[[int], float] | None = None,
+    policy: str | Policy | Mapping[str, str | Policy | None] | None = "auto",
     eval_every: int = 1000,
     seed: int = 0,
     device: torch.device | str = "cpu",
@@ -89,6 +95,11 @@ def fit(
     :meth:`~nalm.units.Unit.regularization`, takes an optimiser step, then applies every unit's
     :meth:`~nalm.units.Unit.after_step` projection. Every ``eval_every`` steps (and after the last)
     it measures the MSE on the task's fixed evaluation sets.
+
+    The training :class:`~nalm.train.Policy` decides λ(t), gradient clipping, alternating
+    gate/weight updates and restarts. By default (``policy="auto"``) each model gets the policy
+    its output unit recommends (the NAU's sparsity ramp, iNALU's tricks, ...; none for NAC, NALU
+    and the baselines).
 
     Pass a mapping ``{"name": model, ...}`` to train several models side by side: each has its own
     optimiser, and all see the same batches. A model whose loss becomes NaN or infinite stops there
@@ -104,7 +115,10 @@ def fit(
         optimizer: ``"adam"`` (default), ``"adamw"``, ``"sgd"``, ``"rmsprop"``, or a factory
             ``f(params, lr=...)``.
         regularizer: λ, a constant or a schedule ``step → λ`` such as
-            :class:`~nalm.train.Ramp`.
+            :class:`~nalm.train.Ramp`; replaces the policy's schedule when given.
+        policy: ``"auto"`` (each model's recommended policy), a name from
+            :data:`~nalm.train.POLICIES`, a :class:`~nalm.train.Policy`, ``None`` (plain
+            training), or a mapping of these per model name.
         eval_every: steps between evaluations.
         seed: seed of the batch sampler (initialise models with ``torch.manual_seed`` before
             building them).
@@ -129,7 +143,7 @@ def fit(
     models = dict(model) if isinstance(model, Mapping) else {"model": model}
     rates = {name: lr[name] if isinstance(lr, Mapping) else lr for name in models}
     _check(models, steps, rates, batch_size, eval_every, device)
-    schedule = regularizer if callable(regularizer) else (lambda _step, c=float(regularizer): c)
+    policies = {name: _resolve_policy(policy, name, m, regularizer) for name, m in models.items()}
     make_optimizer = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
     if make_optimizer is None:
         raise NalmError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
@@ -138,7 +152,9 @@ def fit(
     for name, m in models.items():
         m.to(device).train()
         optimizers[name] = make_optimizer(m.parameters(), lr=rates[name])
-    results = {name: FitResult() for name in models}
+    results = {name: FitResult(policy=policies[name].name) for name in models}
+    gates = {name: gate_parameters(m) for name, m in models.items()}
+    started_at = dict.fromkeys(models, 0)  # the step of each model's last (re)initialisation
     active = dict(models)
     generator = torch.Generator().manual_seed(seed)
 
@@ -160,10 +176,11 @@ def fit(
     )
     for step in bar:
         x, y = (t.to(device) for t in task.sample(batch_size, generator))
-        lam = schedule(step)
         for name, m in list(active.items()):
             started = time.perf_counter()
-            result, opt = results[name], optimizers[name]
+            result, opt, rule = results[name], optimizers[name], policies[name]
+            last_loss = result.train_loss[-1] if result.train_loss else None
+            lam = rule.regularizer_weight(step, last_loss)
             mse = torch.mean((m(x) - y) ** 2)
             loss = mse + lam * regularization(m) if lam else mse
             value = loss.item()
@@ -173,10 +190,16 @@ def fit(
                 continue
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            rule.prepare_step(step, m, gates[name])
             opt.step()
             after_step(m)
             result.steps = step
             result.train_loss.append(mse.item() if lam else value)
+            if _stalled(rule, result.train_loss, started_at[name], step):
+                reinitialize(m.modules())
+                optimizers[name] = make_optimizer(m.parameters(), lr=rates[name])
+                started_at[name] = step
+                result.reinitialized_at.append(step)
             result.seconds += time.perf_counter() - started
             if step % eval_every == 0 or step == steps:
                 record(name, step)
@@ -188,6 +211,31 @@ def fit(
             break
     bar.close()
     return results if isinstance(model, Mapping) else results["model"]
+
+
+def _stalled(rule: Policy, losses: list[float], since: int, step: int) -> bool:
+    """Whether the policy's stall rule fires now (checked once per chunk since the last start)."""
+    if rule.reinit is None or (step - since) % rule.reinit.chunk:
+        return False
+    return rule.reinit.stalled(losses[since:])
+
+
+def _resolve_policy(
+    policy: str | Policy | Mapping[str, str | Policy | None] | None,
+    name: str,
+    model: nn.Module,
+    regularizer: float | Callable[[int], float] | None,
+) -> Policy:
+    chosen = policy.get(name, "auto") if isinstance(policy, Mapping) else policy
+    resolved = recommended_policy(model) if chosen == "auto" else get_policy(chosen)
+    if regularizer is None:
+        return resolved
+    if callable(regularizer):
+        return resolved.replace(regularizer=regularizer)
+    if isinstance(regularizer, bool) or not isinstance(regularizer, (int, float)):
+        raise NalmError(f"regularizer must be a number or a schedule; got {regularizer!r}")
+    constant = float(regularizer)
+    return resolved.replace(regularizer=(lambda _step: constant) if constant else None)
 
 
 def _check(

@@ -30,3 +30,38 @@ class Ramp:
     def __call__(self, step: int) -> float:
         fraction = (step - self.start) / (self.end - self.start)
         return self.lambda_hat * min(max(fraction, 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class Geometric:
+    """The NPU paper's L1 weight β: ``start``, multiplied by ``factor`` every ``every`` steps,
+    stopping at ``end``.
+
+    ``β(t) = start · factor^⌊t / every⌋``, never past ``end``; with ``end < start`` it shrinks
+    by ``factor`` instead.
+
+    Examples:
+        >>> beta = Geometric(start=1e-5, end=1e-3, factor=10, every=100)
+        >>> [beta(t) for t in (0, 99, 100, 250, 10_000)]
+        [1e-05, 1e-05, 0.0001, 0.001, 0.001]
+    """
+
+    start: float
+    end: float
+    factor: float = 10.0
+    every: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not (self.start > 0 and self.end > 0):
+            raise NalmError(f"start and end must be > 0; got {self.start} and {self.end}")
+        if not self.factor > 1:
+            raise NalmError(f"factor must be > 1; got {self.factor}")
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise NalmError(f"every must be a positive integer; got {self.every!r}")
+
+    def __call__(self, step: int) -> float:
+        growth = self.factor if self.end >= self.start else 1 / self.factor
+        value = self.start * growth ** (step // self.every)
+        # Round so that repeated factors of 10 land on the decimal value users expect.
+        value = float(f"{value:.12g}")
+        return min(value, self.end) if self.end >= self.start else max(value, self.end)

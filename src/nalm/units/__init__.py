@@ -5,27 +5,49 @@
 'NALU'
 """
 
-from .base import Unit, after_step, regularization
+from .base import ClampedUnit, Unit, after_step, regularization, sparsity_penalty
 from .baselines import MLP, Linear, activation_names, make_activation
+from .inalu import INALU
 from .nac import NAC, NACMul, nac_weight
-from .nalu import NALU
+from .nalu import GNALU, NALU
+from .nau import NAU
+from .nmru import NMRU, NRU
+from .nmu import NMU
+from .npu import NPU, RealNPU
 from .registry import build, create, get, names, options, register
 
 for _name, _cls in (
     ("nac", NAC),
     ("nac_mul", NACMul),
     ("nalu", NALU),
+    ("gnalu", GNALU),
+    ("inalu", INALU),
+    ("nau", NAU),
+    ("nmu", NMU),
+    ("npu", NPU),
+    ("real_npu", RealNPU),
+    ("nmru", NMRU),
+    ("nru", NRU),
     ("linear", Linear),
     ("mlp", MLP),
 ):
     register(_name, _cls)
 
 __all__ = [
+    "GNALU",
+    "INALU",
     "MLP",
     "NAC",
     "NALU",
+    "NAU",
+    "NMRU",
+    "NMU",
+    "NPU",
+    "NRU",
+    "ClampedUnit",
     "Linear",
     "NACMul",
+    "RealNPU",
     "Unit",
     "activation_names",
     "after_step",
@@ -38,4 +60,5 @@ __all__ = [
     "options",
     "register",
     "regularization",
+    "sparsity_penalty",
 ]

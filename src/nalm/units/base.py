@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -22,11 +24,23 @@ class Unit(nn.Module):
     - :meth:`effective_weights` — the constrained weights the forward pass actually uses (e.g.
       ``W = tanh(W_hat) ⊙ σ(M_hat)``), by name, for printing and inspection.
 
+    - :meth:`gate_parameters` — the parameters that form a gate between paths (empty unless the
+      unit has one), for training policies that update gates and weights in turns.
+
     Weights are always computed from the parameters inside ``forward``; never cache them.
+
+    Class attributes describe the unit for ``nalm units`` and the trainer: ``operations`` (what
+    exact weights can represent), ``keeps_sign`` (whether negative inputs give correctly signed
+    products/quotients), ``paper``, and ``policy`` (the name of the training policy the paper
+    used, see :mod:`nalm.train.policies`).
     """
 
     in_features: int
     out_features: int
+    operations: ClassVar[str] = ""
+    keeps_sign: ClassVar[bool] = True
+    paper: ClassVar[str] = ""
+    policy: ClassVar[str] = "none"
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -51,6 +65,10 @@ class Unit(nn.Module):
     def after_step(self) -> None:
         """Projection applied after each optimiser step; nothing by default."""
 
+    def gate_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the unit's gate between paths; none by default."""
+        return []
+
     def effective_weights(self) -> dict[str, torch.Tensor]:
         """The weights the forward pass uses, by name (detached)."""
         return {name: p.detach() for name, p in self.named_parameters(recurse=False)}
@@ -73,3 +91,56 @@ def after_step(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, Unit):
             m.after_step()
+
+
+def sparsity_penalty(W: torch.Tensor) -> torch.Tensor:
+    """Madsen & Johansen's sparsity regulariser ``mean(min(|W|, 1 − |W|))``: zero on {−1, 0, 1}."""
+    magnitude = W.abs()
+    return torch.minimum(magnitude, 1 - magnitude).mean()
+
+
+class ClampedUnit(Unit):
+    """A unit with one weight matrix ``W`` kept in ``[low, 1]`` and a sparsity regulariser.
+
+    Subclasses set ``low`` (−1 or 0), initialise ``W`` in ``reset_parameters`` and use
+    :meth:`weight` in ``forward``. ``clamp=True`` (the papers' choice) clamps W in the forward
+    pass and projects the parameter back after every optimiser step.
+    """
+
+    low: ClassVar[float] = -1.0
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        clamp: bool = True,
+        columns: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features)
+        if not isinstance(clamp, bool):
+            raise NalmError(f"{type(self).__name__}: clamp must be True or False; got {clamp!r}")
+        self.clamp = clamp
+        shape = (out_features, columns or in_features)
+        self.W = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def weight(self) -> torch.Tensor:
+        """``W``, clamped to ``[low, 1]`` when ``clamp`` is on."""
+        return self.W.clamp(self.low, 1.0) if self.clamp else self.W
+
+    def regularization(self) -> torch.Tensor:
+        return sparsity_penalty(self.weight())
+
+    def after_step(self) -> None:
+        if self.clamp:
+            with torch.no_grad():
+                self.W.clamp_(self.low, 1.0)
+
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        return {"W": self.weight().detach()}
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, clamp={self.clamp}"

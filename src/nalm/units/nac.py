@@ -11,8 +11,13 @@ from .base import Unit
 INITS = ("xavier", "seed")
 
 
-def nac_weight(W_hat: torch.Tensor, M_hat: torch.Tensor) -> torch.Tensor:
-    """The NAC weight ``W = tanh(W_hat) ⊙ σ(M_hat)``, biased towards {−1, 0, 1}."""
+def nac_weight(W_hat: torch.Tensor, M_hat: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """The NAC weight ``W = tanh(W_hat) ⊙ σ(M_hat)``, biased towards {−1, 0, 1}.
+
+    ``scale`` multiplies both pre-activations (``ln φ`` gives G-NALU's golden-ratio base).
+    """
+    if scale != 1.0:
+        W_hat, M_hat = W_hat * scale, M_hat * scale
     return torch.tanh(W_hat) * torch.sigmoid(M_hat)
 
 
@@ -100,6 +105,9 @@ class NAC(_NACBase):
         tensor([[1234.]], grad_fn=<MmBackward0>)
     """
 
+    operations = "+ −"
+    paper = "Trask et al. 2018"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight().T
 
@@ -140,6 +148,10 @@ class NACMul(_NACBase):
         >>> mul(torch.tensor([[300.0, 4.0]])).detach().round()
         tensor([[1200.,   75.]])
     """
+
+    operations = "× ÷ powers (of |x|)"
+    keeps_sign = False
+    paper = "Trask et al. 2018"
 
     def __init__(
         self,

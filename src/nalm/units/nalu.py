@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -48,6 +50,12 @@ class NALU(Unit):
         >>> nalu(torch.rand(8, 3)).shape
         torch.Size([8, 1])
     """
+
+    operations = "+ − × ÷ powers (of |x|)"
+    keeps_sign = False
+    paper = "Trask et al. 2018"
+    # Multiplies every tanh/σ pre-activation; 1 for the paper's base e (see GNALU).
+    _scale = 1.0
 
     def __init__(
         self,
@@ -102,13 +110,19 @@ class NALU(Unit):
 
     def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(W_a, W_m)``: the additive and multiplicative paths' weights (equal when shared)."""
-        W_a = nac_weight(self.W_hat, self.M_hat)
-        W_m = W_a if self.shared_weights else nac_weight(self.W_hat_mul, self.M_hat_mul)
+        W_a = nac_weight(self.W_hat, self.M_hat, self._scale)
+        if self.shared_weights:
+            return W_a, W_a
+        W_m = nac_weight(self.W_hat_mul, self.M_hat_mul, self._scale)
         return W_a, W_m
 
     def gate_value(self, x: torch.Tensor) -> torch.Tensor:
         """``g``: ``σ(x Gᵀ)`` of shape ``(*, out)``, or ``σ(G)`` of shape ``(out,)``."""
-        return torch.sigmoid(x @ self.G.T if self.gate == "input" else self.G)
+        logits = x @ self.G.T if self.gate == "input" else self.G
+        return torch.sigmoid(logits * self._scale if self._scale != 1.0 else logits)
+
+    def gate_parameters(self) -> list[nn.Parameter]:
+        return [self.G]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         W_a, W_m = self.weights()
@@ -127,3 +141,31 @@ class NALU(Unit):
             f"{super().extra_repr()}, shared_weights={self.shared_weights}, gate={self.gate!r}, "
             f"eps={self.eps:g}, init={self.init!r}"
         )
+
+
+GOLDEN_RATIO = (1 + math.sqrt(5)) / 2
+
+
+class GNALU(NALU):
+    r"""Golden-ratio NALU (Rana & Malhi 2019): NALU with base φ instead of e in σ and tanh.
+
+    .. math::
+        \sigma_\varphi(u) = \frac{1}{1 + \varphi^{-u}}, \qquad
+        \tanh_\varphi(u) = \frac{\varphi^{2u} - 1}{\varphi^{2u} + 1}, \qquad \varphi \approx 1.618
+
+    used in ``W = tanh_φ(W_hat) ⊙ σ_φ(M_hat)`` and in the gate. This equals the NALU with every
+    tanh/σ pre-activation scaled by ``ln φ ≈ 0.481``: the saturating functions flatten, so
+    gradients vanish later. The log/exp of the multiplicative path keep base e. Arguments,
+    shapes and parameters are those of :class:`NALU`.
+
+    Examples:
+        >>> gnalu = GNALU(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = gnalu.W_hat.fill_(0.5); _ = gnalu.M_hat.fill_(0.0)
+        >>> w = gnalu.weights()[0][0, 0].item()   # tanh(0.5 ln φ) · σ(0)
+        >>> round(w, 4) == round(math.tanh(0.5 * math.log(GOLDEN_RATIO)) * 0.5, 4)
+        True
+    """
+
+    paper = "Rana & Malhi 2019"
+    _scale = math.log(GOLDEN_RATIO)

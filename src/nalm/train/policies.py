@@ -1,0 +1,242 @@
+"""Training policies: the papers' tricks that belong to the trainer, not to a layer.
+
+A :class:`Policy` bundles the regulariser schedule λ(t), gradient clipping, iNALU's alternating
+gate/weight updates and its reinitialise-on-stall rule. Each unit names the policy its paper
+used (``Unit.policy``); :func:`~nalm.train.fit` applies the model's recommended policy unless it
+is given another one (``policy="none"`` turns every trick off).
+
+>>> POLICIES["madsen-nau"].regularizer(50_000)
+0.01
+>>> get_policy("inalu").replace(clip_value=None).alternate
+(8, 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import NalmError
+from ..units.base import Unit
+from .schedule import Geometric, Ramp
+
+
+@dataclass(frozen=True)
+class Stall:
+    """iNALU's rule: reinitialise a model whose training loss has stopped falling while high.
+
+    Every ``chunk`` steps, once ``2 * half`` chunks have passed since the last (re)start, the
+    last ``2 * half`` chunk means are split into an older and a newer half. The model has
+    stalled when ``mean(older) ≤ mean(newer) + std(newer)`` (no clear progress) and
+    ``mean(newer) > threshold`` (still far from a solution). The paper checks per epoch; with
+    fresh batches every step we count ``chunk`` steps as one epoch.
+
+    Examples:
+        >>> rule = Stall(chunk=2, half=2, threshold=1.0)
+        >>> rule.stalled([5.0] * 8), rule.stalled([9, 9, 8, 8, 3, 3, 2, 2])
+        (True, False)
+        >>> rule.stalled([0.5] * 8)   # flat, but already below the threshold
+        False
+    """
+
+    chunk: int = 1000
+    half: int = 5
+    threshold: float = 1.0
+
+    @property
+    def window(self) -> int:
+        return 2 * self.half * self.chunk
+
+    def stalled(self, losses: Sequence[float]) -> bool:
+        """Whether the last :attr:`window` per-step ``losses`` show a stall."""
+        if len(losses) < self.window:
+            return False
+        recent = losses[len(losses) - self.window :]
+        means = [
+            statistics.fmean(recent[i : i + self.chunk]) for i in range(0, self.window, self.chunk)
+        ]
+        older, newer = means[: self.half], means[self.half :]
+        newer_mean = statistics.fmean(newer)
+        spread = statistics.pstdev(newer) if len(newer) > 1 else 0.0
+        return statistics.fmean(older) <= newer_mean + spread and newer_mean > self.threshold
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How to train: regulariser schedule, clipping, alternating updates, restarts.
+
+    Attributes:
+        name: shown in reports and run configs.
+        regularizer: λ(step), the weight of the units' regularisers (``None``: off).
+        regularize_below: apply the regulariser only while the previous step's training MSE is
+            below this (iNALU: 1).
+        clip_value: clip every gradient element to ``[−c, c]`` (iNALU: 0.1).
+        clip_norm: rescale the gradient to at most this total L2 norm (NMRU: 1).
+        alternate: ``(weight_steps, gate_steps)``: in each cycle update only the non-gate
+            parameters for ``weight_steps`` steps, then only the gates (iNALU: (8, 2)). Models
+            without gate parameters ignore it.
+        reinit: reinitialise every parameter and the optimiser when this rule sees a stall.
+    """
+
+    name: str = "none"
+    regularizer: Callable[[int], float] | None = None
+    regularize_below: float | None = None
+    clip_value: float | None = None
+    clip_norm: float | None = None
+    alternate: tuple[int, int] | None = None
+    reinit: Stall | None = None
+
+    def __post_init__(self) -> None:
+        for what in ("clip_value", "clip_norm", "regularize_below"):
+            value = getattr(self, what)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise NalmError(f"policy {self.name!r}: {what} must be > 0 or None; got {value!r}")
+        if self.alternate is not None and (len(self.alternate) != 2 or min(self.alternate) < 1):
+            raise NalmError(
+                f"policy {self.name!r}: alternate must be two positive step counts; "
+                f"got {self.alternate!r}"
+            )
+
+    def replace(self, **changes: object) -> Policy:
+        """A copy with some fields changed (e.g. ``policy.replace(clip_norm=1.0)``)."""
+        return dataclasses.replace(self, **changes)
+
+    def regularizer_weight(self, step: int, last_loss: float | None) -> float:
+        """λ for this step, 0 while the policy holds the regulariser off."""
+        if self.regularizer is None:
+            return 0.0
+        if self.regularize_below is not None and (
+            last_loss is None or not last_loss < self.regularize_below
+        ):
+            return 0.0
+        return float(self.regularizer(step))
+
+    def updates_gates_only(self, step: int) -> bool | None:
+        """``True``/``False`` in the gate/weight phase of an alternating cycle; ``None`` if not
+        alternating."""
+        if self.alternate is None:
+            return None
+        weight_steps, gate_steps = self.alternate
+        return (step - 1) % (weight_steps + gate_steps) >= weight_steps
+
+    def prepare_step(self, step: int, model: nn.Module, gates: Sequence[nn.Parameter]) -> None:
+        """Between ``backward`` and ``optimizer.step``: drop the resting group's gradients
+        (optimisers skip parameters whose ``grad`` is ``None``) and clip the rest."""
+        gates_only = self.updates_gates_only(step) if gates else None
+        if gates_only is not None:
+            gate_ids = {id(p) for p in gates}
+            for p in model.parameters():
+                if (id(p) in gate_ids) != gates_only:
+                    p.grad = None
+        params = [p for p in model.parameters() if p.grad is not None]
+        if self.clip_value is not None:
+            torch.nn.utils.clip_grad_value_(params, self.clip_value)
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, self.clip_norm)
+
+    def describe(self) -> str:
+        """One line listing what the policy does."""
+        parts = []
+        if self.regularizer is not None:
+            below = f" while loss < {self.regularize_below:g}" if self.regularize_below else ""
+            parts.append(f"regulariser λ = {_describe_schedule(self.regularizer)}{below}")
+        if self.clip_value is not None:
+            parts.append(f"clip gradients to ±{self.clip_value:g}")
+        if self.clip_norm is not None:
+            parts.append(f"clip gradient norm to {self.clip_norm:g}")
+        if self.alternate is not None:
+            parts.append(
+                f"per {sum(self.alternate)} steps: {self.alternate[0]} weights only, "
+                f"{self.alternate[1]} gates only"
+            )
+        if self.reinit is not None:
+            parts.append(
+                f"reinitialise on stall (checked every {self.reinit.chunk} steps over "
+                f"{self.reinit.window})"
+            )
+        return "; ".join(parts) or "plain training"
+
+
+def _describe_schedule(schedule: Callable[[int], float]) -> str:
+    if isinstance(schedule, Ramp):
+        return f"ramp 0 → {schedule.lambda_hat:g} over steps {schedule.start:,}–{schedule.end:,}"
+    if isinstance(schedule, Geometric):
+        return (
+            f"{schedule.start:g} ×{schedule.factor:g} every {schedule.every:,} steps "
+            f"up to {schedule.end:g}"
+        )
+    return repr(schedule)
+
+
+_NMU_RAMP = Ramp(lambda_hat=10.0, start=1_000_000, end=2_000_000)
+
+POLICIES: dict[str, Policy] = {
+    "none": Policy("none"),
+    # Madsen & Johansen (2020): the NAU's and the NMU's sparsity ramps.
+    "madsen-nau": Policy("madsen-nau", regularizer=Ramp(lambda_hat=0.01, start=5_000, end=50_000)),
+    "madsen-nmu": Policy("madsen-nmu", regularizer=_NMU_RAMP),
+    # Schlör et al. (2020): regulariser on after 10 "epochs" (of 1000 steps) while loss < 1,
+    # gradient clipping ±0.1, 8 weight / 2 gate updates, restarts on stalls.
+    "inalu": Policy(
+        "inalu",
+        regularizer=Ramp(lambda_hat=1.0, start=10_000, end=10_001),
+        regularize_below=1.0,
+        clip_value=0.1,
+        alternate=(8, 2),
+        reinit=Stall(),
+    ),
+    # Heim et al. (2020): L1 weight β ×10 every 10k steps (this range is the paper's for +).
+    "npu": Policy("npu", regularizer=Geometric(start=1e-5, end=1e-4, factor=10, every=10_000)),
+    # Mistry et al. (2022): gradient-norm clipping 1, with the NMU's sparsity ramp.
+    "nmru": Policy("nmru", regularizer=_NMU_RAMP, clip_norm=1.0),
+}
+
+
+def get_policy(policy: str | Policy | None) -> Policy:
+    """A policy by name (see :data:`POLICIES`); a :class:`Policy` is returned as is."""
+    if policy is None:
+        return POLICIES["none"]
+    if isinstance(policy, Policy):
+        return policy
+    try:
+        return POLICIES[policy]
+    except (KeyError, TypeError):
+        valid = ", ".join(["auto", *POLICIES])
+        raise NalmError(f"unknown training policy {policy!r}; valid policies: {valid}") from None
+
+
+def units_of(model: nn.Module) -> list[Unit]:
+    """The arithmetic units inside ``model``, in module order."""
+    return [m for m in model.modules() if isinstance(m, Unit)]
+
+
+def recommended_policy(model: nn.Module) -> Policy:
+    """The policy of the model's output unit (its last unit), e.g. ``madsen-nmu`` for NAU→NMU.
+
+    Examples:
+        >>> from nalm.units import build
+        >>> recommended_policy(build("nau", 4, 1, layers=2)).name
+        'madsen-nau'
+        >>> recommended_policy(nn.Linear(2, 1)).name
+        'none'
+    """
+    units = units_of(model)
+    return get_policy(units[-1].policy if units else "none")
+
+
+def gate_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Every unit's :meth:`~nalm.units.Unit.gate_parameters` inside ``model``."""
+    return [p for unit in units_of(model) for p in unit.gate_parameters()]
+
+
+def reinitialize(modules: Iterable[nn.Module]) -> None:
+    """Call ``reset_parameters`` on every module that has one (units and torch layers)."""
+    for m in modules:
+        reset = getattr(m, "reset_parameters", None)
+        if callable(reset):
+            reset()

@@ -1,0 +1,60 @@
+"""The Neural Addition Unit of Madsen & Johansen (2020)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .base import ClampedUnit
+
+
+def nau_init_range(in_features: int, out_features: int) -> float:
+    """``r = min(0.5, √3 · √(2 / (fan_in + fan_out)))``: NAU weights start in U[−r, r]."""
+    return min(0.5, math.sqrt(3.0) * math.sqrt(2.0 / (in_features + out_features)))
+
+
+class NAU(ClampedUnit):
+    r"""Neural Addition Unit: a linear layer with weights kept in [−1, 1] and pushed to {−1, 0, 1}.
+
+    .. math::
+        z = x W^\top, \qquad W \in [-1, 1], \qquad
+        R_{\text{sparse}} = \operatorname{mean}\big(\min(|W|, 1 - |W|)\big)
+
+    Unlike the NAC's ``tanh(W_hat) ⊙ σ(M_hat)``, W is used directly, so its gradient does not
+    vanish near the solution; the sparsity regulariser (ramped in by the trainer) drives it to
+    exactly −1, 0 or 1, where it adds and subtracts at any magnitude.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        clamp: clamp W to [−1, 1] in the forward pass and after every optimiser step
+            (default ``True``, the paper).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W: ``(out_features, in_features)``, initialised U[−r, r] with
+            ``r = min(0.5, √3 · √(2 / (in + out)))``.
+
+    Examples:
+        >>> nau = NAU(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = nau.W.copy_(torch.tensor([[1.0, -1.0]]))
+        >>> nau(torch.tensor([[5e6, 3.0]]))
+        tensor([[4999997.]], grad_fn=<MmBackward0>)
+    """
+
+    operations = "+ −"
+    paper = "Madsen & Johansen 2020"
+    policy = "madsen-nau"
+    low = -1.0
+
+    def reset_parameters(self) -> None:
+        r = nau_init_range(self.in_features, self.out_features)
+        nn.init.uniform_(self.W, -r, r)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight().T

@@ -1,0 +1,169 @@
+"""The Neural Power Units of Heim, Pevný & Šmídl (2020): NPU and RealNPU."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .base import Unit
+from .nac import check_eps
+
+
+def relevance(x: torch.Tensor, g: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log r, k)`` of the NPU's relevance-gated input.
+
+    ``ĝ = clamp(g, 0, 1)``, ``r = ĝ ⊙ (|x| + ε) + (1 − ĝ)``, ``k = ĝ ⊙ 1[x < 0]``.
+    An input with ĝ = 0 becomes r = 1 (log r = 0): it drops out of every product.
+    """
+    g_hat = g.clamp(0.0, 1.0)
+    r = g_hat * (x.abs() + eps) + (1 - g_hat)
+    return torch.log(r), g_hat * (x < 0).to(x.dtype)
+
+
+def l1_penalty(unit: nn.Module) -> torch.Tensor:
+    """``‖θ‖₁``: the sum of absolute values of every parameter of ``unit``."""
+    return torch.stack([p.abs().sum() for p in unit.parameters(recurse=False)]).sum()
+
+
+class _PowerUnit(Unit):
+    operations = "× ÷ powers"
+    paper = "Heim, Pevný & Šmídl 2020"
+    policy = "npu"
+
+    def __init__(self, in_features: int, out_features: int, eps: float) -> None:
+        super().__init__(in_features, out_features)
+        self.eps = check_eps(type(self).__name__, eps)
+
+    def regularization(self) -> torch.Tensor:
+        return l1_penalty(self)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, eps={self.eps:g}"
+
+
+class NPU(_PowerUnit):
+    r"""Neural Power Unit: the real part of a complex power, so negative inputs keep their sign.
+
+    .. math::
+        \hat g &= \mathrm{clamp}(g, 0, 1), \quad
+        r = \hat g \odot (|x| + \varepsilon) + (1 - \hat g), \\
+        k &= \hat g \odot \mathbb 1[x < 0] \\
+        z &= \exp\big(\log r\, W_{re}^\top - \pi k W_{im}^\top\big) \odot
+             \cos\big(\log r\, W_{im}^\top + \pi k W_{re}^\top\big)
+
+    With ``W_im = 0`` and ``W_re`` in {−1, 0, 1}, ``z`` is a product/quotient of the selected
+    inputs with the right sign (``cos(π · number of negative factors)``); fractional ``W_re``
+    gives powers such as √x. The relevance gate ``g`` removes an input from the product (r = 1),
+    so an irrelevant input that is 0 does not zero the output.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        eps: ε added to ``|x|`` (default 1e-7; the paper only asks for a small constant).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W_re: ``(out_features, in_features)``, Xavier-uniform.
+        W_im: ``(out_features, in_features)``, zeros.
+        g: ``(in_features,)``, the relevance gate, 0.5.
+
+    The regulariser is the L1 norm of all parameters; the ``"npu"`` policy grows its weight β
+    ×10 every 10,000 steps, as in the paper.
+
+    Examples:
+        >>> npu = NPU(2, 1)
+        >>> with torch.no_grad():   # x0 / x1
+        ...     _ = npu.W_re.copy_(torch.tensor([[1.0, -1.0]])); _ = npu.g.fill_(1.0)
+        >>> npu(torch.tensor([[-300.0, 4.0]])).detach().round()
+        tensor([[-75.]])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        eps: float = 1e-7,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, eps)
+        factory = {"device": device, "dtype": dtype}
+        self.W_re = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.W_im = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.g = nn.Parameter(torch.empty(in_features, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.W_re)
+        nn.init.zeros_(self.W_im)
+        nn.init.constant_(self.g, 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_r, k = relevance(x, self.g, self.eps)
+        magnitude = torch.exp(log_r @ self.W_re.T - math.pi * k @ self.W_im.T)
+        return magnitude * torch.cos(log_r @ self.W_im.T + math.pi * k @ self.W_re.T)
+
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        g_hat = self.g.detach().clamp(0.0, 1.0)
+        return {"W_re": self.W_re.detach(), "W_im": self.W_im.detach(), "g": g_hat}
+
+
+class RealNPU(_PowerUnit):
+    r"""Real Neural Power Unit: the NPU without the imaginary weights.
+
+    .. math::
+        z = \exp\big(\log r\, W^\top\big) \odot \cos\big(\pi k W^\top\big)
+
+    with ``r`` and ``k`` as in :class:`NPU`. Products, quotients and powers of the selected
+    inputs; the cosine restores the sign of products of negative inputs when W is integral.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        eps: ε added to ``|x|`` (default 1e-7).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W: ``(out_features, in_features)``, Xavier-uniform.
+        g: ``(in_features,)``, the relevance gate, 0.5.
+
+    Examples:
+        >>> npu = RealNPU(2, 2)
+        >>> with torch.no_grad():   # x0 · x1 and √x1
+        ...     _ = npu.W.copy_(torch.tensor([[1.0, 1.0], [0.0, 0.5]])); _ = npu.g.fill_(1.0)
+        >>> npu(torch.tensor([[-3.0, 16.0]])).detach().round()
+        tensor([[-48.,   4.]])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        eps: float = 1e-7,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, eps)
+        factory = {"device": device, "dtype": dtype}
+        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.g = nn.Parameter(torch.empty(in_features, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.W)
+        nn.init.constant_(self.g, 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_r, k = relevance(x, self.g, self.eps)
+        return torch.exp(log_r @ self.W.T) * torch.cos(math.pi * k @ self.W.T)
+
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        return {"W": self.W.detach(), "g": self.g.detach().clamp(0.0, 1.0)}
