@@ -13,9 +13,9 @@ from . import runs
 from .errors import NalmError
 from .plots import save_run_plot
 from .presets import SEED_PRESETS, run_seed_preset
-from .reporting import describe_weights, fmt, table
+from .reporting import UNIT_COLUMNS, describe_weights, fmt, markdown_table, table, units_overview
 from .tasks import ExpressionTask
-from .train import FitResult, fit
+from .train import POLICIES, FitResult, Policy, Ramp, fit, get_policy, recommended_policy
 from .units import MLP, registry
 
 
@@ -51,6 +51,18 @@ def _hidden(text: str) -> tuple[int, ...]:
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"{text!r} has a size below 1")
     return sizes
+
+
+def _ramp(text: str) -> Ramp:
+    try:
+        lambda_hat, start, end = text.split(",")
+        return Ramp(float(lambda_hat), int(float(start)), int(float(end)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not LAMBDA,START,END (e.g. 10,1e6,2e6)"
+        ) from None
+    except NalmError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +137,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-activation", default="relu6", help="any torch.nn activation (default relu6)"
     )
     train.add_argument("--baseline-lr", type=float, default=1e-3, help="default 1e-3")
+    train.add_argument(
+        "--policy",
+        default="auto",
+        choices=("auto", *POLICIES),
+        help="training policy of the unit model (default auto: the one its paper used; "
+        "see 'nalm units')",
+    )
+    train.add_argument(
+        "--ramp",
+        type=_ramp,
+        metavar="LAMBDA,START,END",
+        help="regulariser ramp λ(t) = LAMBDA·clip((t−START)/(END−START), 0, 1), replacing the "
+        "policy's",
+    )
+    train.add_argument("--clip-value", type=float, help="clip gradients to ±VALUE")
+    train.add_argument("--clip-norm", type=float, help="clip the gradient norm to VALUE")
     _common(train)
+
+    units = sub.add_parser(
+        "units",
+        help="list the units: operations, sign, parameters, policy, paper",
+        description="The registered units: what exact weights can compute, whether negative "
+        "inputs keep their sign, their parameters, the training policy their paper used.",
+    )
+    units.add_argument("--markdown", action="store_true", help="print a Markdown table")
 
     demo = sub.add_parser(
         "demo",
@@ -182,6 +218,7 @@ def _train(args: argparse.Namespace) -> int:
         preset="seed" if args.seed_init else None,
         **options,
     )
+    policy = _policy(args, model)
     models, rates = {args.unit: model}, {args.unit: args.lr}
     torch.manual_seed(args.seed)
     baseline = None
@@ -196,11 +233,13 @@ def _train(args: argparse.Namespace) -> int:
         f"{task.expression}: train {task.train_range}, test {task.test_range}, "
         f"{args.steps} steps, seed {args.seed}"
     )
+    print(f"policy {policy.name}: {policy.describe()}")
     results = fit(
         models,
         task,
         steps=args.steps,
         lr=rates,
+        policy={args.unit: policy, "mlp": None},
         batch_size=args.batch_size,
         eval_every=args.eval_every,
         seed=args.seed,
@@ -217,7 +256,9 @@ def _train(args: argparse.Namespace) -> int:
     run_dir = runs.new_run_dir(f"train-{args.unit}", args.out)
     config = {
         "command": "train",
-        **{k: v for k, v in vars(args).items() if k != "command"},
+        **{k: v for k, v in vars(args).items() if k not in ("command", "ramp")},
+        "ramp": None if args.ramp is None else vars(args.ramp),
+        "policy": {"name": policy.name, "description": policy.describe()},
         "task": task.config(),
         "model": repr(model),
         "baseline_model": repr(baseline) if baseline else None,
@@ -246,6 +287,31 @@ def _train(args: argparse.Namespace) -> int:
         )
     save_run_plot(run_dir / "prediction.png", task, models, results, args.device)
     print(f"\nrun directory: {run_dir}")
+    return 0
+
+
+def _policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
+    """The unit model's policy: ``--policy`` (or the recommended one) with the flags' overrides."""
+    policy = recommended_policy(model) if args.policy == "auto" else get_policy(args.policy)
+    changes: dict[str, Any] = {}
+    if args.ramp is not None:
+        changes["regularizer"] = args.ramp
+    if args.clip_value is not None:
+        changes["clip_value"] = args.clip_value
+    if args.clip_norm is not None:
+        changes["clip_norm"] = args.clip_norm
+    if changes:
+        policy = policy.replace(name=f"{policy.name}+flags", **changes)
+    return policy
+
+
+def _units(args: argparse.Namespace) -> int:
+    rows = units_overview()
+    print(markdown_table(UNIT_COLUMNS, rows) if args.markdown else table(UNIT_COLUMNS, rows))
+    if not args.markdown:
+        print("\npolicies:")
+        for name, policy in POLICIES.items():
+            print(f"  {name:<11} {policy.describe()}")
     return 0
 
 
@@ -292,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "units":
+            return _units(args)
         from .demo import run_demo
 
         run_demo(

@@ -29,6 +29,49 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table (``|`` inside cells is escaped)."""
+
+    def line(cells: Sequence[object]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(headers), line(["---"] * len(headers)), *(line(r) for r in rows)])
+
+
+UNIT_COLUMNS = ("unit", "class", "operations", "keeps sign", "parameters", "policy", "paper")
+
+
+def units_overview() -> list[list[str]]:
+    """One row per registered unit, in :data:`UNIT_COLUMNS` order, for ``nalm units``."""
+    from .units import registry
+
+    rows = []
+    for name in registry.names():
+        cls = registry.get(name)
+        sign = {True: "yes", False: "no", None: "-"}[cls.keeps_sign]
+        rows.append(
+            [name, cls.__name__, cls.operations, sign, _parameters(name), cls.policy, cls.paper]
+        )
+    return rows
+
+
+def _parameters(name: str) -> str:
+    """``W_hat (out, in), G (out,)``: parameter names with symbolic shapes."""
+    from .units import registry
+
+    n_in, n_out = 3, 2  # distinct sizes, so shapes can be read back as symbols
+    unit = registry.create(name, n_in, n_out)
+    own = list(unit.named_parameters(recurse=False))
+    if not own:
+        return "torch.nn.Linear weights and biases"
+    symbols = {n_in: "in", n_out: "out", 2 * n_in: "2·in"}
+    parts = []
+    for pname, p in own:
+        dims = [symbols.get(d, str(d)) for d in p.shape]
+        parts.append(f"{pname} ({', '.join(dims)}{',' if len(dims) == 1 else ''})")
+    return ", ".join(parts)
+
+
 def describe_weights(model: nn.Module, decimals: int = 3) -> str:
     """Each unit's effective weights, rounded: ``layer 0 NAC  W = [[1.0, -1.0]]``."""
     units = [(name, m) for name, m in model.named_modules() if isinstance(m, Unit)]

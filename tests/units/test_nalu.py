@@ -86,3 +86,22 @@ def test_bad_options():
         NALU(2, 1, gate="sigmoid")
     with pytest.raises(NalmError, match="shared_weights must be True or False"):
         NALU(2, 1, shared_weights="yes")
+
+
+def test_gnalu_uses_golden_ratio_base_in_tanh_sigmoid_and_gate():
+    from nalm import GNALU
+
+    phi = (1 + 5**0.5) / 2
+    unit = GNALU(3, 2, dtype=torch.float64)
+    x = torch.randn(5, 3, dtype=torch.float64)
+
+    def sigma_phi(u):
+        return 1 / (1 + phi ** (-u))
+
+    def tanh_phi(u):
+        return (phi ** (2 * u) - 1) / (phi ** (2 * u) + 1)
+
+    W = tanh_phi(unit.W_hat) * sigma_phi(unit.M_hat)
+    g = sigma_phi(x @ unit.G.T)
+    expected = g * (x @ W.T) + (1 - g) * torch.exp(torch.log(x.abs() + unit.eps) @ W.T)
+    torch.testing.assert_close(unit(x), expected)

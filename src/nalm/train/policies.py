@@ -163,6 +163,8 @@ class Policy:
 
 
 def _describe_schedule(schedule: Callable[[int], float]) -> str:
+    if isinstance(schedule, Ramp) and schedule.end - schedule.start == 1:
+        return f"{schedule.lambda_hat:g} from step {schedule.end:,}"
     if isinstance(schedule, Ramp):
         return f"ramp 0 → {schedule.lambda_hat:g} over steps {schedule.start:,}–{schedule.end:,}"
     if isinstance(schedule, Geometric):

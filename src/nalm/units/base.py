@@ -31,14 +31,14 @@ class Unit(nn.Module):
 
     Class attributes describe the unit for ``nalm units`` and the trainer: ``operations`` (what
     exact weights can represent), ``keeps_sign`` (whether negative inputs give correctly signed
-    products/quotients), ``paper``, and ``policy`` (the name of the training policy the paper
-    used, see :mod:`nalm.train.policies`).
+    results; ``None`` where that does not apply), ``paper``, and ``policy`` (the name of the
+    training policy its paper used, see :mod:`nalm.train.policies`).
     """
 
     in_features: int
     out_features: int
     operations: ClassVar[str] = ""
-    keeps_sign: ClassVar[bool] = True
+    keeps_sign: ClassVar[bool | None] = True
     paper: ClassVar[str] = ""
     policy: ClassVar[str] = "none"
 

@@ -70,6 +70,9 @@ class Linear(Unit):
         torch.Size([5, 2])
     """
 
+    operations = "+ − (any linear map)"
+    paper = "baseline"
+
     def __init__(
         self,
         in_features: int,
@@ -122,6 +125,10 @@ class MLP(Unit):
         >>> mlp(torch.zeros(4, 2)).shape
         torch.Size([4, 1])
     """
+
+    operations = "none exactly"
+    keeps_sign = None
+    paper = "baseline"
 
     def __init__(
         self,

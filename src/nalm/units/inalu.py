@@ -112,7 +112,7 @@ class INALU(Unit):
     def sign(self, x: torch.Tensor, W_m: torch.Tensor) -> torch.Tensor:
         """``msv``: the sign of the multiplicative path's result, shape ``(*, out_features)``."""
         magnitude = W_m.abs()
-        factors = torch.sign(x).unsqueeze(-2) * magnitude + 1 - magnitude
+        factors = torch.sign(x).unsqueeze(-2) * magnitude + (1 - magnitude)
         return factors.prod(dim=-1).clamp(-1.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

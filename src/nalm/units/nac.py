@@ -149,7 +149,7 @@ class NACMul(_NACBase):
         tensor([[1200.,   75.]])
     """
 
-    operations = "× ÷ powers (of |x|)"
+    operations = "× ÷ powers of |x|"
     keeps_sign = False
     paper = "Trask et al. 2018"
 

@@ -51,7 +51,7 @@ class NALU(Unit):
         torch.Size([8, 1])
     """
 
-    operations = "+ − × ÷ powers (of |x|)"
+    operations = "+ − × ÷ powers of |x|"
     keeps_sign = False
     paper = "Trask et al. 2018"
     # Multiplies every tanh/σ pre-activation; 1 for the paper's base e (see GNALU).

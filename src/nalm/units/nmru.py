@@ -98,7 +98,8 @@ class NRU(ClampedUnit):
         z_k = \prod_j \big(\mathrm{sign}(x_j)\, |x_j|^{W_{kj}}\, |W_{kj}| + 1 - |W_{kj}|\big),
         \qquad W \in [-1, 1]
 
-    ``W = 1`` multiplies ``x_j`` in, ``W = −1`` divides by it, ``W = 0`` gives the factor 1.
+    ``W = 1`` multiplies ``x_j`` in, ``W = −1`` divides by it, ``W = 0`` gives the factor 1
+    (sign(0) is taken as +1, so dividing by 0 gives ±inf).
     While training, ``|x|`` gets ε added so that gradients stay finite at ``x = 0``; in
     evaluation mode the power is exact (``0^{−1} = inf``).
 
@@ -148,8 +149,10 @@ class NRU(ClampedUnit):
         W = self.weight()
         magnitude = x.abs() + self.eps if self.training else x.abs()
         power = torch.pow(magnitude.unsqueeze(-2), W)
+        # sign(x)·|x|^W, written so that 0^(−1) stays +inf instead of 0 · inf = nan.
+        signed = torch.where(x.unsqueeze(-2) < 0, -power, power)
         selected = W.abs()
-        return (torch.sign(x).unsqueeze(-2) * power * selected + 1 - selected).prod(dim=-1)
+        return (signed * selected + (1 - selected)).prod(dim=-1)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, eps={self.eps:g}"

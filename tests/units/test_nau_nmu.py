@@ -1,0 +1,82 @@
+import pytest
+import torch
+
+from nalm import NAU, NMU, NalmError
+
+
+def random_inputs(rows=6, cols=3):
+    return torch.randn(rows, cols, dtype=torch.float64) * 3  # negative inputs included
+
+
+def test_nau_forward_is_clamped_linear_map():
+    unit = NAU(3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[0.3, -1.7, 0.9], [2.0, 0.0, -0.4]]))
+    x = random_inputs()
+    W = torch.tensor([[0.3, -1.0, 0.9], [1.0, 0.0, -0.4]], dtype=torch.float64)
+    expected = torch.stack([x @ W[k] for k in range(2)], dim=-1)
+    torch.testing.assert_close(unit(x), expected)
+    unclamped = NAU(3, 2, clamp=False, dtype=torch.float64)
+    with torch.no_grad():
+        unclamped.W.copy_(unit.W)
+    torch.testing.assert_close(unclamped(x)[:, 0], x @ unit.W[0])
+
+
+def test_nau_exact_weights_subtract_far_outside_training():
+    unit = NAU(2, 1)
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[1.0, -1.0]]))
+    x = torch.rand(1000, 2) * 1e6 + 1e6  # a million times the U[1, 2] training range
+    assert torch.equal(unit(x).detach()[:, 0], x[:, 0] - x[:, 1])
+
+
+def test_nau_init_range_regularizer_and_projection():
+    unit = NAU(100, 2)
+    r = min(0.5, (3 * 2 / 102) ** 0.5)
+    assert unit.W.abs().max() <= r and unit.W.abs().max() > 0.9 * r
+    with torch.no_grad():
+        unit.W.zero_()
+        unit.W[0, :4] = torch.tensor([0.5, -0.25, 1.0, 3.0])
+    # min(|W|, 1 − |W|) per element: 0.5, 0.25, 0, 0 (clamped to 1); the rest 0.
+    assert unit.regularization().item() == pytest.approx((0.5 + 0.25) / 200)
+    unit.after_step()
+    assert unit.W[0, 3].item() == 1.0
+
+
+def test_nmu_forward_equals_product_by_hand():
+    unit = NMU(3, 2, dtype=torch.float64)
+    x = random_inputs()
+    W = unit.W.detach()
+    expected = torch.ones(6, 2, dtype=torch.float64)
+    for k in range(2):
+        for j in range(3):
+            expected[:, k] *= W[k, j] * x[:, j] + 1 - W[k, j]
+    torch.testing.assert_close(unit(x), expected)
+
+
+def test_nmu_exact_weights_multiply_negative_inputs_and_zero():
+    unit = NMU(3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]))
+    x = torch.rand(1000, 3, dtype=torch.float64) * 2e6 - 1e6  # signs of both kinds
+    x[0, 2] = 0.0
+    y = unit(x).detach()
+    torch.testing.assert_close(y[:, 0], x[:, 0] * x[:, 1], rtol=1e-12, atol=0)
+    torch.testing.assert_close(y[:, 1], x.prod(dim=-1), rtol=1e-12, atol=0)
+    assert y[0, 1] == 0.0
+
+
+def test_nmu_weights_stay_in_unit_interval():
+    unit = NMU(2, 1)
+    assert unit.W.min() >= 0.25 and unit.W.max() <= 0.75
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[-0.5, 1.5]]))
+    assert torch.equal(unit.weight(), torch.tensor([[0.0, 1.0]]))
+    assert unit.regularization().item() == 0.0
+    unit.after_step()
+    assert torch.equal(unit.W.detach(), torch.tensor([[0.0, 1.0]]))
+
+
+def test_clamp_must_be_a_bool():
+    with pytest.raises(NalmError, match="NMU: clamp must be True or False; got 'yes'"):
+        NMU(2, 1, clamp="yes")

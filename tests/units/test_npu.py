@@ -1,0 +1,88 @@
+import math
+
+import pytest
+import torch
+
+from nalm import NPU, NalmError, RealNPU
+
+
+def inputs():
+    x = torch.randn(8, 3, dtype=torch.float64) * 3
+    x[0, 1] = 0.0
+    return x
+
+
+def test_npu_forward_equals_complex_power_by_hand():
+    unit = NPU(3, 2, eps=1e-3, dtype=torch.float64)
+    with torch.no_grad():
+        unit.W_im.normal_()
+        unit.g.copy_(torch.tensor([0.2, 1.4, -0.3]))  # clamped to 0.2, 1, 0
+    x = inputs()
+    g = torch.tensor([0.2, 1.0, 0.0], dtype=torch.float64)
+    expected = torch.empty(8, 2, dtype=torch.float64)
+    for n in range(8):
+        for k in range(2):
+            # Re Π_j (r_j · e^{iπ k_j})^(W_re + i W_im), r_j = ĝ_j(|x_j| + ε) + 1 − ĝ_j.
+            z = complex(1.0, 0.0)
+            for j in range(3):
+                r = g[j] * (abs(x[n, j]) + 1e-3) + 1 - g[j]
+                k_j = g[j] * float(x[n, j] < 0)
+                w = complex(unit.W_re[k, j].item(), unit.W_im[k, j].item())
+                z *= complex(math.e) ** (w * (math.log(r) + 1j * math.pi * k_j))
+            expected[n, k] = z.real
+    torch.testing.assert_close(unit(x), expected)
+
+
+def test_real_npu_forward_by_hand():
+    unit = RealNPU(3, 2, eps=1e-3, dtype=torch.float64)
+    with torch.no_grad():
+        unit.g.copy_(torch.tensor([0.7, 1.0, 0.1]))
+    x = inputs()
+    g = unit.g.detach()
+    r = g * (x.abs() + 1e-3) + 1 - g
+    k = g * (x < 0)
+    W = unit.W.detach()
+    expected = torch.empty(8, 2, dtype=torch.float64)
+    for n in range(8):
+        for o in range(2):
+            expected[n, o] = math.prod(r[n, j] ** W[o, j] for j in range(3)) * math.cos(
+                math.pi * sum(k[n, j] * W[o, j] for j in range(3))
+            )
+    torch.testing.assert_close(unit(x), expected)
+
+
+@pytest.mark.parametrize("cls", [NPU, RealNPU])
+def test_exact_weights_divide_take_roots_and_multiply_signed(cls):
+    unit = cls(2, 3, eps=0.0, dtype=torch.float64)
+    W = torch.tensor([[1.0, -1.0], [0.5, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    with torch.no_grad():
+        getattr(unit, "W_re" if cls is NPU else "W").copy_(W)
+        unit.g.fill_(1.0)
+    a = torch.rand(1000, dtype=torch.float64) * 1e6 + 1.0
+    b = torch.rand(1000, dtype=torch.float64) * 1e6 + 1.0
+    y = unit(torch.stack([a, b], dim=-1)).detach()
+    torch.testing.assert_close(y[:, 0], a / b, rtol=1e-10, atol=0)
+    torch.testing.assert_close(y[:, 1], a.sqrt(), rtol=1e-10, atol=0)
+    y = unit(torch.stack([-a, b], dim=-1)).detach()  # negative a
+    torch.testing.assert_close(y[:, 2], -a * b, rtol=1e-10, atol=0)
+    torch.testing.assert_close(y[:, 0], -a / b, rtol=1e-10, atol=0)
+
+
+def test_init_and_l1_regularizer():
+    unit = NPU(4, 3)
+    assert torch.equal(unit.W_im, torch.zeros(3, 4)) and torch.equal(unit.g, torch.full((4,), 0.5))
+    expected = unit.W_re.abs().sum() + 0.5 * 4
+    torch.testing.assert_close(unit.regularization(), expected)
+
+
+def test_gate_removes_an_input():
+    unit = RealNPU(2, 1)
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[1.0, 1.0]]))
+        unit.g.copy_(torch.tensor([1.0, 0.0]))  # x1 dropped: even x1 = 0 does not zero the output
+    assert unit(torch.tensor([[7.0, 0.0]])).item() == pytest.approx(7.0)
+
+
+def test_eps_is_validated():
+    with pytest.raises(NalmError, match=r"RealNPU: eps must be a number in \[0, 1\), got -1"):
+        RealNPU(2, 1, eps=-1)
