@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from nalm import units
 from nalm.cli import main
 
 
@@ -150,3 +151,42 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert (out / "demo.png").stat().st_size > 10_000
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len({r["model"] for r in rows}) == 8
+
+
+@pytest.mark.parametrize("unit", [u for u in units.names() if u != "mlp"])
+def test_train_works_for_every_unit(unit, tmp_path, capsys):
+    target = "x0 / x1" if unit in ("nmru", "nru", "npu", "real_npu") else "x0 * x1"
+    quick = ["--steps", "30", "--eval-size", "100", "--baseline", "none", "--no-progress"]
+    code = main(
+        ["train", "--unit", unit, "--target", target, *quick, "--out", str(tmp_path / unit)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    expected_policy = units.get(unit).policy
+    assert f"policy {expected_policy}:" in out
+    config = json.loads((tmp_path / unit / "config.json").read_text())
+    assert config["policy"]["name"] == expected_policy
+    row = next(r for r in csv.DictReader((tmp_path / unit / "metrics.csv").open()) if r)
+    assert row["model"] == unit
+
+
+def test_policy_flags_override_the_recommended_policy(tmp_path, capsys):
+    quick = ["--steps", "20", "--eval-size", "50", "--baseline", "none", "--no-progress"]
+    flags = ["--ramp", "0.5,0,10", "--clip-norm", "1"]
+    code = main(["train", "--unit", "nau", *quick, *flags, "--out", str(tmp_path / "r")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert (
+        "policy madsen-nau+flags: regulariser λ = ramp 0 → 0.5 over steps 0–10; "
+        "clip gradient norm to 1" in out
+    )
+
+
+def test_units_lists_every_unit_with_its_operations(capsys):
+    assert main(["units", "--markdown"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| unit | class | operations | keeps sign |")
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines[2:]}
+    assert set(rows) == set(units.names())
+    assert "| NMU | × | yes | W (out, in) | madsen-nmu | Madsen & Johansen 2020 |" in rows["nmu"]
+    assert "| NACMul | × ÷ powers of \\|x\\| | no |" in rows["nac_mul"]
