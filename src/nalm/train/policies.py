@@ -127,6 +127,8 @@ class Policy:
     def prepare_step(self, step: int, model: nn.Module, gates: Sequence[nn.Parameter]) -> None:
         """Between ``backward`` and ``optimizer.step``: drop the resting group's gradients
         (optimisers skip parameters whose ``grad`` is ``None``) and clip the rest."""
+        if self.alternate is None and self.clip_value is None and self.clip_norm is None:
+            return  # plain training: nothing to do on the hot path
         gates_only = self.updates_gates_only(step) if gates else None
         if gates_only is not None:
             gate_ids = {id(p) for p in gates}
