@@ -1,18 +1,22 @@
-"""Fitting models: the training loop, the regulariser schedules and the training policies."""
+"""Fitting models: the training loop, many seeds at once, regulariser schedules and policies."""
 
+from .ensemble import EnsembleResult, SeedResult, fit_seeds
 from .loop import FitResult, evaluate, fit
 from .policies import POLICIES, Policy, Stall, get_policy, recommended_policy
 from .schedule import Geometric, Ramp
 
 __all__ = [
     "POLICIES",
+    "EnsembleResult",
     "FitResult",
     "Geometric",
     "Policy",
     "Ramp",
+    "SeedResult",
     "Stall",
     "evaluate",
     "fit",
+    "fit_seeds",
     "get_policy",
     "recommended_policy",
 ]

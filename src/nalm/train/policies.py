@@ -60,6 +60,13 @@ class Stall:
         means = [
             statistics.fmean(recent[i : i + self.chunk]) for i in range(0, self.window, self.chunk)
         ]
+        return self.stalled_means(means)
+
+    def stalled_means(self, means: Sequence[float]) -> bool:
+        """The same rule on per-chunk mean losses (the last ``2 * half`` are used)."""
+        if len(means) < 2 * self.half:
+            return False
+        means = means[len(means) - 2 * self.half :]
         older, newer = means[: self.half], means[self.half :]
         newer_mean = statistics.fmean(newer)
         spread = statistics.pstdev(newer) if len(newer) > 1 else 0.0

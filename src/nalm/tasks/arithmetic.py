@@ -1,0 +1,272 @@
+"""The arithmetic task of Madsen & Johansen (2020): ``t = a ∘ b`` with ``a``, ``b`` sums of slices.
+
+A task draws inputs ``x`` of ``input_size`` entries; ``a`` sums one slice of ``x`` and ``b``
+another, overlapping it, at an offset drawn once per task from its seed (never per sample). The
+single-module benchmark is the special case ``input_size=2, subset=0.5, overlap=0``: ``a = x0``,
+``b = x1``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import NalmError
+from .base import Pair, Task
+from .ranges import Range
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One arithmetic operation ``t = f(a, b)``; ``squared`` and ``root`` use ``a`` only."""
+
+    name: str
+    symbol: str
+    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    uses_b: bool = True
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.function(a, b)
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation("add", "+", lambda a, b: a + b),
+        Operation("sub", "−", lambda a, b: a - b),
+        Operation("mul", "×", lambda a, b: a * b),
+        Operation("div", "÷", lambda a, b: a / b),
+        Operation("squared", "z²", lambda a, b: a * a, uses_b=False),
+        Operation("root", "√", lambda a, b: torch.sqrt(a), uses_b=False),
+    )
+}
+
+_ALIASES = {
+    "+": "add",
+    "-": "sub",
+    "−": "sub",
+    "*": "mul",
+    "×": "mul",
+    "/": "div",
+    "÷": "div",
+    "z²": "squared",
+    "z^2": "squared",
+    "square": "squared",
+    "√": "root",
+    "sqrt": "root",
+}
+
+
+def get_operation(name: str | Operation) -> Operation:
+    """An operation by name (``add sub mul div squared root``) or symbol (``+ - * / z² √``).
+
+    Examples:
+        >>> get_operation("*").name, get_operation("root").symbol
+        ('mul', '√')
+    """
+    if isinstance(name, Operation):
+        return name
+    key = _ALIASES.get(name, name) if isinstance(name, str) else None
+    if key not in OPERATIONS:
+        valid = ", ".join(OPERATIONS)
+        raise NalmError(f"unknown operation {name!r}; valid operations: {valid} (or + - * / z² √)")
+    return OPERATIONS[key]
+
+
+class ArithmeticTask(Task):
+    r"""Learn ``t = a ∘ b`` where ``a`` and ``b`` are sums of two overlapping slices of ``x``.
+
+    .. math::
+        a = \sum_{i=k}^{k+n-1} x_i, \qquad b = \sum_{i=k+n-m}^{k+2n-m-1} x_i, \qquad t = a \circ b
+
+    with ``n = ⌊subset · input_size⌋`` entries per slice, ``m = ⌊overlap · n⌋`` shared entries and
+    the offset ``k`` drawn uniformly from ``{0, …, input_size − (2n − m)}`` by ``seed`` (as in
+    Madsen & Johansen's code). Training batches are fresh draws from ``train_range``; the fixed
+    evaluation sets ``"interpolation"`` (``interpolation_range``, default the training range) and
+    ``"extrapolation"`` hold ``eval_size`` rows drawn by ``eval_seed``, so tasks that differ only in
+    ``seed`` share their evaluation inputs but not their targets.
+
+    Args:
+        operation: ``add``, ``sub``, ``mul``, ``div``, ``squared`` (``a²``) or ``root`` (``√a``).
+        input_size: entries of ``x`` (100 in the paper).
+        subset: fraction of the input in each slice (0.25).
+        overlap: fraction of a slice shared by both (0.5).
+        seed: draws the offset ``k``.
+        train_range, extrapolation_range, interpolation_range: ranges such as ``"1,2"`` or
+            ``"-6,-2|2,6"``.
+        eval_size: rows per evaluation set.
+        eval_seed: draws the evaluation inputs.
+        epsilon_perfect: how :func:`~nalm.metrics.success_threshold` builds the ε-perfect
+            solution: ``"selection"`` (a two-layer model's selecting weights off by ε, Madsen &
+            Johansen) or ``"module"`` (one unit's own weights off by ε, Mistry et al.).
+
+    Shape:
+        inputs ``(N, input_size)``, targets ``(N, 1)``.
+
+    Examples:
+        >>> task = ArithmeticTask("mul", seed=3)
+        >>> task.a_slice, task.b_slice
+        ((40, 65), (53, 78))
+        >>> x = torch.ones(1, 100)
+        >>> task.targets(x)
+        tensor([[625.]])
+        >>> ArithmeticTask("div", input_size=2, subset=0.5, overlap=0).a_slice
+        (0, 1)
+    """
+
+    out_features = 1
+
+    def __init__(
+        self,
+        operation: str | Operation,
+        *,
+        input_size: int = 100,
+        subset: float = 0.25,
+        overlap: float = 0.5,
+        seed: int = 0,
+        train_range: str | Range = "1,2",
+        extrapolation_range: str | Range = "2,6",
+        interpolation_range: str | Range | None = None,
+        eval_size: int = 10_000,
+        eval_seed: int = 0,
+        epsilon_perfect: str = "selection",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.operation = get_operation(operation)
+        if epsilon_perfect not in ("selection", "module"):
+            raise NalmError(
+                f"epsilon_perfect must be 'selection' or 'module'; got {epsilon_perfect!r}"
+            )
+        self.epsilon_perfect = epsilon_perfect
+        for what, value in (("input_size", input_size), ("eval_size", eval_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise NalmError(f"{what} must be a positive integer; got {value!r}")
+        if not 0 < subset <= 1:
+            raise NalmError(f"subset must be in (0, 1]; got {subset!r}")
+        if not 0 <= overlap <= 1:
+            raise NalmError(f"overlap must be in [0, 1]; got {overlap!r}")
+        size = math.floor(subset * input_size)
+        shared = math.floor(overlap * size)
+        span = 2 * size - shared
+        if size < 1:
+            raise NalmError(
+                f"subset {subset} of {input_size} inputs leaves no input in a slice; raise subset"
+            )
+        if span > input_size:
+            raise NalmError(
+                f"two slices of {size} inputs overlapping by {shared} need {span} inputs; "
+                f"input_size is {input_size}"
+            )
+        self.in_features = input_size
+        self.subset, self.overlap, self.seed = subset, overlap, seed
+        generator = torch.Generator().manual_seed(seed)
+        offset = int(torch.randint(0, input_size - span + 1, (1,), generator=generator))
+        self.a_slice = (offset, offset + size)
+        self.b_slice = (offset + size - shared, offset + 2 * size - shared)
+        self.train_range = Range.parse(train_range, "the training range")
+        self.interpolation_range = (
+            self.train_range
+            if interpolation_range is None
+            else Range.parse(interpolation_range, "the interpolation range")
+        )
+        self.extrapolation_range = Range.parse(extrapolation_range, "the extrapolation range")
+        self.eval_size, self.eval_seed, self.dtype = eval_size, eval_seed, dtype
+        inputs = _evaluation_inputs(
+            self.interpolation_range,
+            self.extrapolation_range,
+            eval_size,
+            input_size,
+            eval_seed,
+            dtype,
+        )
+        # Targets in float64 from the inputs the model will see, then rounded once.
+        self.evaluation = {
+            name: (x, self.targets(x.to(torch.float64)).to(dtype))
+            for name, x in zip(("interpolation", "extrapolation"), inputs, strict=True)
+        }
+
+    @property
+    def selection(self) -> torch.Tensor:
+        """``(2, input_size)``: row 0 marks the entries summed into ``a``, row 1 those of ``b``."""
+        rows = torch.zeros(2, self.in_features, dtype=torch.float64)
+        rows[0, slice(*self.a_slice)] = 1
+        rows[1, slice(*self.b_slice)] = 1
+        return rows
+
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        """``a ∘ b`` for inputs ``(*, input_size)``, shape ``(*, 1)``."""
+        a = x[..., slice(*self.a_slice)].sum(-1)
+        b = x[..., slice(*self.b_slice)].sum(-1)
+        return self.operation(a, b).unsqueeze(-1)
+
+    def inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` fresh training inputs ``(n, input_size)``."""
+        return self.train_range.sample((n, self.in_features), generator, self.dtype)
+
+    def sample(self, batch_size: int | None, generator: torch.Generator) -> Pair:
+        if batch_size is None:
+            raise NalmError("an arithmetic task draws fresh batches: give a batch size")
+        x = self.inputs(batch_size, generator)
+        return x, self.targets(x)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "task": "arithmetic",
+            "operation": self.operation.name,
+            "input_size": self.in_features,
+            "subset": self.subset,
+            "overlap": self.overlap,
+            "seed": self.seed,
+            "a_slice": list(self.a_slice),
+            "b_slice": list(self.b_slice),
+            "train_range": str(self.train_range),
+            "interpolation_range": str(self.interpolation_range),
+            "extrapolation_range": str(self.extrapolation_range),
+            "eval_size": self.eval_size,
+            "eval_seed": self.eval_seed,
+            "epsilon_perfect": self.epsilon_perfect,
+        }
+
+
+@functools.lru_cache(maxsize=8)
+def _evaluation_inputs(
+    interpolation: Range, extrapolation: Range, n: int, size: int, seed: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed evaluation inputs, drawn once and shared by every task with the same settings
+    (a cohort of 100 seeds would otherwise hold 100 copies)."""
+    g = torch.Generator().manual_seed(seed)
+    return tuple(
+        r.sample((n, size), g, torch.float64).to(dtype) for r in (interpolation, extrapolation)
+    )
+
+
+def stacked_targets(
+    tasks: Sequence[ArithmeticTask],
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function computing the targets of S tasks of one operation at once: it takes ``x`` of
+    shape ``(B, in)`` (shared by all tasks) or ``(S, B, in)`` (one batch per task) and returns
+    ``(S, B, 1)``.
+
+    Examples:
+        >>> tasks = [ArithmeticTask("add", seed=s) for s in range(3)]
+        >>> x = torch.rand(5, 100)
+        >>> torch.allclose(stacked_targets(tasks)(x)[2], tasks[2].targets(x))
+        True
+    """
+    operations = {t.operation for t in tasks}
+    if len(operations) != 1:
+        raise NalmError("stacked tasks must share one operation")
+    operation = operations.pop()
+    selection = torch.stack([t.selection for t in tasks])  # (S, 2, in)
+
+    def targets(x: torch.Tensor) -> torch.Tensor:
+        pattern = "bi,sci->sbc" if x.dim() == 2 else "sbi,sci->sbc"
+        ab = torch.einsum(pattern, x, selection.to(x.dtype))
+        return operation(ab[..., 0], ab[..., 1]).unsqueeze(-1)
+
+    return targets

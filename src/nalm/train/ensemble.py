@@ -1,0 +1,555 @@
+"""Many seeds at once: S copies of one model, trained as one batched computation.
+
+The parameters of the S models are stacked along a leading seed dimension and the model is
+evaluated with :func:`torch.func.vmap` over that dimension, so a step costs one forward and one
+backward for all seeds instead of S. Everything that makes a seed a seed stays per seed: its
+initialisation (``torch.manual_seed(seed)`` before building it), its task (its own slices and
+targets), its Adam moments and step count, its regulariser gate, clipping, restarts, early stop
+and divergence flag. Updates are masked per seed, so a seed's trajectory does not depend on the
+seeds beside it (up to float rounding in batched kernels).
+
+Training inputs are either drawn per seed (each seed its own stream, the default) or, with
+``shared_inputs=True``, one batch per step is shared by all seeds; the targets still differ
+because each seed's task selects its own slices. The shared stream is seeded by ``data_seed``
+only, so it too is the same whichever seeds run together.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
+
+from ..errors import NalmError
+from ..tasks.arithmetic import ArithmeticTask, stacked_targets
+from ..tasks.base import Task
+from ..units.base import Unit, regularization
+from .policies import Policy, gate_parameters, get_policy, recommended_policy
+
+
+@dataclass
+class SeedResult:
+    """One seed's run inside :func:`fit_seeds`.
+
+    Attributes:
+        seed: the seed that initialised the model (and drew its data stream).
+        history: one row per evaluation: ``step``, ``train_loss`` (mean training MSE since the
+            previous evaluation), ``<set>_mse`` per evaluation set, and ``sparsity_error``
+            (max over the units' weight matrices of ``min(|w|, |1 − |w||)``).
+        steps: optimiser steps this seed took.
+        diverged_at: the step whose loss was NaN or infinite, or ``None``.
+        stopped_at: the step at which ``early_stop`` ended the seed, or ``None``.
+        reinitialized_at: steps at which the policy's stall rule restarted it.
+        weights: its final parameters, by the model's parameter names.
+    """
+
+    seed: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    diverged_at: int | None = None
+    stopped_at: int | None = None
+    reinitialized_at: list[int] = field(default_factory=list)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+
+@dataclass
+class EnsembleResult:
+    """What :func:`fit_seeds` measured: one :class:`SeedResult` per seed, in the order given."""
+
+    runs: list[SeedResult]
+    policy: str = "none"
+    seconds: float = 0.0
+
+    def __getitem__(self, seed: int) -> SeedResult:
+        for run in self.runs:
+            if run.seed == seed:
+                return run
+        raise KeyError(seed)
+
+    @property
+    def diverged(self) -> int:
+        return sum(run.diverged for run in self.runs)
+
+
+class _Probe(nn.Module):
+    """What the trainer asks of one seed's model, as one module for ``functional_call``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor | None = None, what: str = "output") -> torch.Tensor:
+        if what == "output":
+            return self.model(x)
+        if what == "regularization":
+            return regularization(self.model)
+        # sparsity error over the weight matrices (effective weights named W...)
+        terms = [
+            torch.minimum(w.abs(), (1 - w.abs()).abs()).amax()
+            for unit in self.model.modules()
+            if isinstance(unit, Unit)
+            for name, w in unit.effective_weights().items()
+            if name.startswith("W")
+        ]
+        return torch.stack(terms).amax() if terms else torch.full((), math.nan)
+
+
+def derived_seed(*parts: object) -> int:
+    """A 63-bit seed derived from ``parts`` (stable across runs and machines)."""
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def _build(make_model: Callable[[], nn.Module], seed: int) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make_model()
+
+
+def fit_seeds(
+    make_model: Callable[[], nn.Module],
+    tasks: Sequence[Task],
+    seeds: Sequence[int],
+    *,
+    steps: int = 20_000,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    betas: tuple[float, float] = (0.9, 0.999),
+    regularizer: float | Callable[[int], float] | None = None,
+    policy: str | Policy | None = "auto",
+    eval_every: int = 1000,
+    shared_inputs: bool = False,
+    data_seed: int = 0,
+    early_stop: Callable[[int, list[dict[str, float]]], bool] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    description: str = "seeds",
+) -> EnsembleResult:
+    """Train S seeds of one model, each on its own task, as one batched computation with Adam.
+
+    Seed ``seeds[i]`` builds its model with ``torch.manual_seed(seeds[i]); make_model()`` and
+    learns ``tasks[i]``. Each step: a batch (per seed, or shared), per-seed MSE plus
+    ``λ_i(step) ×`` the units' regularisers, backward, the policy's per-seed clipping and
+    alternating updates, a masked per-seed Adam step, then every unit's ``after_step``
+    projection. Every ``eval_every`` steps (and at 0 and the last step) each seed is evaluated on
+    its task's fixed sets. A seed whose loss is NaN or infinite is marked diverged at that step
+    and frozen; ``early_stop(i, history)`` returning ``True`` at an evaluation freezes seed ``i``
+    as stopped. Training ends when every seed is frozen or after ``steps``.
+
+    Args:
+        make_model: builds one seed's model from the registry's units (or any module whose
+            forward works under :func:`torch.func.vmap`).
+        tasks: one task per seed, all with the same input size and evaluation set names.
+        seeds: one integer per seed.
+        steps, lr, batch_size, betas: Adam's settings (the same for every seed).
+        regularizer: λ, a constant or schedule, replacing the policy's.
+        policy: ``"auto"`` (the output unit's recommended policy), a name, a
+            :class:`~nalm.train.Policy`, or ``None``.
+        eval_every: steps between evaluations.
+        shared_inputs: share one input batch per step between seeds (the tasks must provide
+            ``inputs`` and ``targets``); otherwise seed ``s`` draws from its own stream.
+        data_seed: seeds the input streams (with each seed for per-seed streams).
+        early_stop: called per active seed at each evaluation after step 0.
+        device: where to train.
+        progress: show a progress bar.
+        description: the progress bar's label.
+
+    Returns:
+        An :class:`EnsembleResult` with one :class:`SeedResult` per seed.
+
+    Examples:
+        >>> from nalm.units import NAU
+        >>> from nalm.tasks import ArithmeticTask
+        >>> tasks = [ArithmeticTask("add", input_size=2, subset=0.5, overlap=0) for _ in range(3)]
+        >>> result = fit_seeds(lambda: NAU(2, 1), tasks, seeds=[0, 1, 2], steps=2000, lr=0.05,
+        ...                    progress=False)
+        >>> [run.history[-1]["extrapolation_mse"] < 1e-6 for run in result.runs]
+        [True, True, True]
+    """
+    seeds = [int(s) for s in seeds]
+    _check(tasks, seeds, steps, lr, batch_size, eval_every, device)
+    started = time.perf_counter()
+    device = torch.device(device)
+    models = [_build(make_model, s) for s in seeds]
+    rule = _resolve_policy(policy, models[0], regularizer)
+    params, buffers = stack_module_state(models)
+    params = {f"model.{k}": v.detach().to(device).requires_grad_() for k, v in params.items()}
+    buffers = {f"model.{k}": v.to(device) for k, v in buffers.items()}
+    probe = _Probe(copy.deepcopy(models[0])).to("meta")
+    del models
+    S = len(seeds)
+
+    def call(p: dict[str, torch.Tensor], x: torch.Tensor | None, what: str) -> torch.Tensor:
+        return functional_call(probe, {**p, **buffers}, (x,), {"what": what})
+
+    batched = {
+        (what, shared): vmap(
+            lambda p, x, what=what: call(p, x, what), in_dims=(0, None if shared else 0)
+        )
+        for what in ("output", "regularization", "weights")
+        for shared in (True, False)
+    }
+    gate_names, all_names = _gate_names(probe), frozenset(params)
+    optimizer = _StackedAdam(params, lr, betas)
+    sampler = _Sampler(tasks, seeds, batch_size, shared_inputs, data_seed, device)
+    evaluation = _evaluation_sets(tasks, device)
+
+    results = [SeedResult(seed=s) for s in seeds]
+    active = torch.ones(S, dtype=torch.bool, device=device)
+    n_active = S
+    loss_sum = torch.zeros(S, device=device, dtype=torch.float64)
+    loss_count = 0  # steps since the last evaluation (a frozen seed's rows are not written)
+    last_loss = torch.full((S,), math.inf, device=device)
+    stall = _StallTracker(rule, S) if rule.reinit is not None else None
+
+    def evaluate(step: int) -> None:
+        nonlocal loss_count
+        probe.train(False)
+        with torch.no_grad():
+            mean_loss = (loss_sum / loss_count).tolist() if loss_count else [math.nan] * S
+            rows: dict[str, list[float]] = {"train_loss": mean_loss}
+            for name, (x, y, shared) in evaluation.items():
+                out = batched["output", shared](params, x)
+                rows[f"{name}_mse"] = ((out - y) ** 2).mean(dim=tuple(range(1, y.dim()))).tolist()
+            rows["sparsity_error"] = batched["weights", True](params, None).tolist()
+        probe.train(True)
+        loss_sum.zero_()
+        loss_count = 0
+        flags = active.tolist()
+        for i, result in enumerate(results):
+            if not flags[i] and result.history:
+                continue
+            row = {"step": float(step)}
+            row.update({k: float(v[i]) for k, v in rows.items()})
+            result.history.append(row)
+
+    evaluate(0)
+    bar = tqdm(
+        range(1, steps + 1), desc=description, disable=not progress, leave=False, mininterval=1.0
+    )
+    for step in bar:
+        x, y = sampler.sample()
+        out = batched["output", sampler.shared](params, x)
+        mse = ((out - y) ** 2).mean(dim=tuple(range(1, y.dim())))
+        lam = rule.regularizer(step) if rule.regularizer is not None else 0.0
+        if lam:
+            weight = torch.full((S,), float(lam), device=device)
+            if rule.regularize_below is not None:
+                weight = weight * (last_loss < rule.regularize_below)
+            total = mse + weight * batched["regularization", True](params, None)
+        else:
+            total = mse
+        finite = torch.isfinite(total)
+        if not bool(finite.all()):  # frozen seeds may be NaN; only active ones are new
+            for i in (active & ~finite).nonzero().flatten().tolist():
+                results[i].diverged_at = step
+            active &= finite
+            n_active = int(active.sum())
+            if not n_active:
+                break
+        # Frozen seeds (diverged, stopped) get no loss; their updates are masked out as well.
+        objective = total.sum() if n_active == S else torch.where(active, total, 0.0).sum()
+        grads = torch.autograd.grad(objective, list(params.values()))
+        grads = dict(zip(params, grads, strict=True))
+        frozen = _frozen_names(rule, step, gate_names, all_names)
+        _clip(rule, grads, frozen)
+        optimizer.step(grads, active, frozen, everyone=n_active == S)
+        with torch.no_grad():
+            _project(probe, params)
+            detached = mse.detach()
+            if rule.regularize_below is not None:
+                last_loss = torch.where(active, detached, last_loss)
+            loss_sum.add_(detached)
+            loss_count += 1
+        if stall is not None:
+            for i in stall.update(step, detached, active):
+                _restart(make_model, results[i], i, step, params, optimizer)
+        if step % eval_every == 0 or step == steps:
+            for result in results:
+                if result.diverged_at is None and result.stopped_at is None:
+                    result.steps = step
+            evaluate(step)
+            if early_stop is not None:
+                for i in active.nonzero().flatten().tolist():
+                    if early_stop(i, results[i].history):
+                        results[i].stopped_at = step
+                        active[i] = False
+                n_active = int(active.sum())
+            if progress:
+                bar.set_postfix(active=n_active, median_loss=f"{detached.median().item():.2e}")
+            if not n_active:
+                break
+    bar.close()
+    for i, result in enumerate(results):
+        if result.diverged_at is not None:
+            result.steps = result.diverged_at - 1
+        result.weights = {
+            name.removeprefix("model."): p[i].detach().cpu().clone() for name, p in params.items()
+        }
+    return EnsembleResult(results, rule.name, time.perf_counter() - started)
+
+
+class _StackedAdam:
+    """Adam over stacked parameters with per-seed step counts and a per-seed update mask.
+
+    Follows ``torch.optim.Adam``'s arithmetic; a seed that is masked out (diverged, stopped)
+    or a parameter that is frozen this step keeps its value and its moments.
+    """
+
+    def __init__(
+        self, params: Mapping[str, torch.Tensor], lr: float, betas: tuple[float, float]
+    ) -> None:
+        self.params = params
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, 1e-8
+        first = next(iter(params.values()))
+        self.steps = torch.zeros(first.shape[0], dtype=first.dtype, device=first.device)
+        self.m = {k: torch.zeros_like(v) for k, v in params.items()}
+        self.v = {k: torch.zeros_like(v) for k, v in params.items()}
+
+    @torch.no_grad()
+    def step(
+        self,
+        grads: Mapping[str, torch.Tensor],
+        active: torch.Tensor,
+        frozen: frozenset[str],
+        everyone: bool,
+    ) -> None:
+        """One Adam step; ``everyone`` says that no seed is masked (the fast, in-place path)."""
+        self.steps.add_(active.to(self.steps.dtype))
+        t = self.steps.clamp_min(1)
+        step_size = -self.lr / (1 - self.beta1**t)
+        correction2 = torch.sqrt(1 - self.beta2**t)
+        for name, p in self.params.items():
+            if name in frozen:
+                continue
+            g, m, v = grads[name], self.m[name], self.v[name]
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            if everyone:
+                m.lerp_(g, 1 - self.beta1)
+                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+                denom = (v.sqrt() / correction2.view(shape)).add_(self.eps)
+                p.addcdiv_(m * step_size.view(shape), denom)
+                continue
+            m_new = m.lerp(g, 1 - self.beta1)
+            v_new = (v * self.beta2).addcmul_(g, g, value=1 - self.beta2)
+            denom = (v_new.sqrt() / correction2.view(shape)).add_(self.eps)
+            p_new = p.addcdiv(m_new * step_size.view(shape), denom)
+            mask = active.view(shape)
+            m.copy_(torch.where(mask, m_new, m))
+            v.copy_(torch.where(mask, v_new, v))
+            p.copy_(torch.where(mask, p_new, p))
+
+    def reset(self, i: int) -> None:
+        self.steps[i] = 0
+        for k in self.params:
+            self.m[k][i] = 0
+            self.v[k][i] = 0
+
+
+class _Sampler:
+    """Training batches for every seed: ``x`` (B, in) shared or (S, B, in), ``y`` (S, B, out)."""
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        seeds: Sequence[int],
+        batch_size: int,
+        shared: bool,
+        data_seed: int,
+        device: torch.device,
+    ) -> None:
+        self.tasks, self.batch_size, self.shared, self.device = tasks, batch_size, shared, device
+        arithmetic = all(isinstance(t, ArithmeticTask) for t in tasks) and (
+            len({t.operation for t in tasks}) == 1  # type: ignore[attr-defined]
+        )
+        self.targets = stacked_targets(tasks) if arithmetic else None  # type: ignore[arg-type]
+        if shared:
+            if not all(hasattr(t, "inputs") and hasattr(t, "targets") for t in tasks):
+                raise NalmError(
+                    "shared_inputs needs tasks that draw inputs and compute targets "
+                    "(inputs() and targets()), e.g. ArithmeticTask"
+                )
+            self.generators = [torch.Generator().manual_seed(derived_seed("shared", data_seed))]
+        else:
+            self.generators = [
+                torch.Generator().manual_seed(derived_seed("data", data_seed, s)) for s in seeds
+            ]
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.shared:
+            x = self.tasks[0].inputs(self.batch_size, self.generators[0])  # type: ignore[attr-defined]
+            x = x.to(self.device)
+            if self.targets is not None:
+                return x, self.targets(x)
+            return x, torch.stack([t.targets(x) for t in self.tasks])  # type: ignore[attr-defined]
+        if self.targets is not None:
+            pairs = zip(self.tasks, self.generators, strict=True)
+            x = torch.stack([t.inputs(self.batch_size, g) for t, g in pairs])  # type: ignore[attr-defined]
+            x = x.to(self.device)
+            return x, self.targets(x)
+        drawn = [
+            t.sample(self.batch_size, g) for t, g in zip(self.tasks, self.generators, strict=True)
+        ]
+        x = torch.stack([p[0] for p in drawn]).to(self.device)
+        return x, torch.stack([p[1] for p in drawn]).to(self.device)
+
+
+def _evaluation_sets(
+    tasks: Sequence[Task], device: torch.device
+) -> dict[str, tuple[torch.Tensor, torch.Tensor, bool]]:
+    """Per evaluation set: inputs (shared (N, in) when every task holds the same tensor, else
+    (S, N, in)), stacked targets (S, N, out), and whether the inputs are shared."""
+    sets = {}
+    for name in tasks[0].evaluation:
+        xs = [t.evaluation[name][0] for t in tasks]
+        shared = all(x is xs[0] for x in xs)
+        x = xs[0] if shared else torch.stack(xs)
+        y = torch.stack([t.evaluation[name][1] for t in tasks])
+        sets[name] = (x.to(device), y.to(device), shared)
+    return sets
+
+
+class _StallTracker:
+    """Per-seed chunk means of the training loss for the policy's stall rule."""
+
+    def __init__(self, rule: Policy, n: int) -> None:
+        assert rule.reinit is not None
+        self.rule = rule.reinit
+        self.started = [0] * n
+        self.means: list[list[float]] = [[] for _ in range(n)]
+        self.sums = torch.zeros(n, dtype=torch.float64)
+
+    def update(self, step: int, losses: torch.Tensor, active: torch.Tensor) -> list[int]:
+        """Add this step's losses; return the seeds that stalled at this step."""
+        self.sums += losses.detach().double().cpu()
+        due = [i for i, s in enumerate(self.started) if (step - s) % self.rule.chunk == 0]
+        if not due:
+            return []
+        sums, flags = self.sums.tolist(), active.tolist()
+        stalled = []
+        for i in due:
+            self.means[i].append(sums[i] / self.rule.chunk)
+            self.sums[i] = 0
+            if flags[i] and self.rule.stalled_means(self.means[i]):
+                stalled.append(i)
+                self.started[i] = step
+                self.means[i] = []
+        return stalled
+
+
+def _restart(
+    make_model: Callable[[], nn.Module],
+    result: SeedResult,
+    i: int,
+    step: int,
+    params: dict[str, torch.Tensor],
+    optimizer: _StackedAdam,
+) -> None:
+    """Reinitialise seed ``i`` (from a seed derived from its own seed and restart count)."""
+    fresh = _build(make_model, derived_seed("restart", result.seed, len(result.reinitialized_at)))
+    with torch.no_grad():
+        for name, value in fresh.named_parameters():
+            params[f"model.{name}"][i] = value.to(params[f"model.{name}"].device)
+    optimizer.reset(i)
+    result.reinitialized_at.append(step)
+
+
+def _project(probe: _Probe, params: dict[str, torch.Tensor]) -> None:
+    """Apply every unit's ``after_step`` to the stacked parameters (the projections are
+    elementwise clamps, so they act on all seeds at once)."""
+    with torch.no_grad():
+        for unit_name, unit in probe.model.named_modules():
+            if not isinstance(unit, Unit) or type(unit).after_step is Unit.after_step:
+                continue
+            prefix = f"model.{unit_name}." if unit_name else "model."
+            originals = dict(unit._parameters)
+            try:
+                for name in originals:
+                    unit._parameters[name] = params[prefix + name]  # type: ignore[assignment]
+                unit.after_step()
+            finally:
+                unit._parameters.update(originals)
+
+
+def _gate_names(probe: _Probe) -> frozenset[str]:
+    ids = {id(p) for p in gate_parameters(probe.model)}
+    return frozenset(f"model.{n}" for n, p in probe.model.named_parameters() if id(p) in ids)
+
+
+def _frozen_names(
+    rule: Policy, step: int, gates: frozenset[str], names: frozenset[str]
+) -> frozenset[str]:
+    """Parameters that rest this step under an alternating policy (none otherwise)."""
+    gates_only = rule.updates_gates_only(step) if gates else None
+    if gates_only is None:
+        return frozenset()
+    return names - gates if gates_only else gates
+
+
+def _clip(rule: Policy, grads: dict[str, torch.Tensor], frozen: frozenset[str]) -> None:
+    """The policy's gradient clipping, per seed, on the parameters updated this step."""
+    if rule.clip_value is None and rule.clip_norm is None:
+        return
+    live = [g for name, g in grads.items() if name not in frozen]
+    if rule.clip_value is not None:
+        for g in live:
+            g.clamp_(-rule.clip_value, rule.clip_value)
+    if rule.clip_norm is not None and live:
+        squares = sum(g.pow(2).flatten(1).sum(1) for g in live)
+        scale = (rule.clip_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)
+        for g in live:
+            g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
+
+
+def _resolve_policy(
+    policy: str | Policy | None,
+    model: nn.Module,
+    regularizer: float | Callable[[int], float] | None,
+) -> Policy:
+    resolved = recommended_policy(model) if policy == "auto" else get_policy(policy)
+    if regularizer is None:
+        return resolved
+    if callable(regularizer):
+        return resolved.replace(regularizer=regularizer)
+    constant = float(regularizer)
+    return resolved.replace(regularizer=(lambda _step: constant) if constant else None)
+
+
+def _check(
+    tasks: Sequence[Task],
+    seeds: Sequence[int],
+    steps: int,
+    lr: float,
+    batch_size: int,
+    eval_every: int,
+    device: torch.device | str,
+) -> None:
+    if not seeds:
+        raise NalmError("fit_seeds needs at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise NalmError(f"seeds must be distinct; got {list(seeds)}")
+    if len(tasks) != len(seeds):
+        raise NalmError(f"give one task per seed: {len(tasks)} tasks for {len(seeds)} seeds")
+    sizes = {(t.in_features, t.out_features) for t in tasks}
+    names = {tuple(t.evaluation) for t in tasks}
+    if len(sizes) != 1 or len(names) != 1:
+        raise NalmError("the seeds' tasks must share input/output sizes and evaluation sets")
+    for what, value in (("steps", steps), ("eval_every", eval_every), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise NalmError(f"{what} must be a positive integer; got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise NalmError(f"lr must be a positive number; got {lr!r}")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise NalmError(f"device {str(device)!r} was asked for, but CUDA is not available here")
