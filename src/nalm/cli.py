@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
@@ -176,7 +177,71 @@ def build_parser() -> argparse.ArgumentParser:
         help="steps per formula (default: each formula's own, 4000-10000)",
     )
     _common(demo)
+    _bench_parsers(sub)
     return parser
+
+
+def _bench_parsers(sub: Any) -> None:
+    from .bench.suites import SUITES
+
+    bench = sub.add_parser(
+        "bench",
+        help="the arithmetic benchmarks: many seeds per cell, success rates with intervals",
+        description="Run a benchmark suite into an SQLite database (resumable), then report "
+        "success rates with Wilson 95 %% intervals next to the published numbers.",
+    )
+    actions = bench.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    run = actions.add_parser(
+        "run",
+        help="train every missing cell of a suite and store one row per seed",
+        description="Each cell (model × operation × range pair) trains its seeds together as one "
+        "batched computation and writes their rows in one transaction. Re-running the same "
+        "command skips finished rows, so an interrupted sweep resumes.",
+    )
+    run.add_argument("suite", choices=sorted(SUITES), help="the suite")
+    run.add_argument(
+        "--models",
+        nargs="+",
+        help="model specs: first>second (nau>nmu), a unit (nau), mlp:ACT, or a paper name "
+        "(NMU NAU NAC• NAC+ NALU Linear ReLU ReLU6); default: the suite's",
+    )
+    run.add_argument("--ops", nargs="+", help="operations (add sub mul div squared root)")
+    run.add_argument(
+        "--ranges",
+        help="range pairs INTERPOLATION:EXTRAPOLATION (e.g. '1,2:2,6'), or indices into the "
+        "suite's list, separated by ';' or spaces; default: all of the suite's",
+    )
+    run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the paper's)")
+    run.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
+    run.add_argument("--steps", type=int, help="steps per seed (default: the paper's)")
+    run.add_argument("--eval-every", type=int, help="steps between evaluations (default 1000)")
+    run.add_argument("--batch-size", type=int, help="batch size (default 128)")
+    run.add_argument("--lr", type=float, help="learning rate (default: the paper's per model)")
+    run.add_argument("--lambda", dest="lambda_hat", type=float, help="final regulariser weight λ̂")
+    run.add_argument(
+        "--ramp",
+        metavar="START,END",
+        help="steps over which λ ramps from 0 to λ̂ (default: the model's policy)",
+    )
+    run.add_argument("--eval-size", type=int, default=10_000, help="rows per evaluation set")
+    run.add_argument(
+        "--early-stop",
+        action="store_true",
+        help="stop a seed once its best interpolation MSE and its extrapolation MSE are both "
+        "below the ε-thresholds (it is then a success at that step)",
+    )
+    run.add_argument("--db", default="results.sqlite", help="results database")
+    run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    report = actions.add_parser(
+        "report",
+        help="Markdown, CSV and PNGs from a results database",
+        description="Success rate with Wilson 95 %% intervals, solved-at, sparsity error and "
+        "diverged seeds per cell, with the published numbers beside ours.",
+    )
+    report.add_argument("--db", default="results.sqlite", help="results database")
+    report.add_argument("--out", default="runs/bench-report", help="output directory")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -305,6 +370,63 @@ def _policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
     return policy
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .bench.report import write_report
+    from .bench.runner import Settings, run_suite
+    from .bench.store import Store
+    from .bench.suites import get_suite
+
+    if args.action == "report":
+        if not Path(args.db).exists():
+            raise NalmError(f"no results database at {args.db}; run 'nalm bench run' first")
+        with Store(args.db) as store:
+            rows = store.rows()
+        if not rows:
+            raise NalmError(f"{args.db} holds no results yet")
+        paths = write_report(rows, args.out)
+        print(paths["markdown"].read_text())
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+        return 0
+    suite = get_suite(args.suite)
+    for what in ("seeds", "steps", "eval_every", "batch_size", "eval_size"):
+        value = getattr(args, what)
+        if value is not None and value < 1:
+            raise NalmError(f"--{what.replace('_', '-')} must be at least 1; got {value}")
+    ramp = None
+    if args.ramp is not None:
+        try:
+            start, end = (int(float(v)) for v in args.ramp.split(","))
+        except ValueError:
+            raise NalmError(f"--ramp {args.ramp!r} is not START,END (e.g. 40000,80000)") from None
+        Ramp(1.0, start, end)  # checks the order
+        ramp = (start, end)
+    settings = Settings(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        eval_every=args.eval_every,
+        lr=args.lr,
+        lambda_hat=args.lambda_hat,
+        ramp=ramp,
+        eval_size=args.eval_size,
+        early_stop=args.early_stop,
+    )
+    n = args.seeds or suite.seeds
+    seeds = range(args.first_seed, args.first_seed + n)
+    written = run_suite(
+        suite,
+        args.models or list(suite.models),
+        suite.parse_operations(args.ops),
+        suite.parse_ranges(args.ranges),
+        seeds,
+        args.db,
+        settings,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    print(f"{written} rows written to {args.db}; 'nalm bench report --db {args.db}' summarises")
+    return 0
+
+
 def _units(args: argparse.Namespace) -> int:
     rows = units_overview()
     print(markdown_table(UNIT_COLUMNS, rows) if args.markdown else table(UNIT_COLUMNS, rows))
@@ -332,7 +454,7 @@ def results_table(results: dict[str, FitResult]) -> str:
     return table(["model", "interpolation MSE", "extrapolation MSE", "steps", "status"], rows)
 
 
-_RANGE_FLAGS = ("--train-range", "--test-range")
+_RANGE_FLAGS = ("--train-range", "--test-range", "--ranges")
 
 
 def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
@@ -360,6 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "units":
             return _units(args)
+        if args.command == "bench":
+            return _bench(args)
         from .demo import run_demo
 
         run_demo(

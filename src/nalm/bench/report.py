@@ -1,0 +1,148 @@
+"""Reports from a results database: Markdown + CSV tables and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..metrics import wilson_interval
+from ..reporting import markdown_table
+from ..tasks.arithmetic import get_operation
+from .models import parse_spec
+from .published import published
+
+CELL = ("suite", "model", "operation", "range", "settings")
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One summary per cell (suite, model, operation, range, settings), in the rows' order."""
+    cells: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        cells[tuple(row[k] for k in CELL)].append(row)
+    out = []
+    for key, members in cells.items():
+        suite, model, operation, range_, settings = key
+        n = len(members)
+        wins = [r for r in members if r["success"]]
+        low, high = wilson_interval(len(wins), n)
+        solved = [r["solved_at"] for r in wins if r["solved_at"] is not None]
+        sparsity = [r["sparsity_error"] for r in wins if r["sparsity_error"] is not None]
+        config = members[0]["config"] or {}
+        steps = config.get("settings", {}).get("steps")
+        paper_name = parse_spec(model, 2 if ">" in model or model.startswith("mlp:") else 1)
+        name = paper_name.paper_name if suite == "madsen" else None
+        quoted = published(suite, name, operation)
+        out.append(
+            {
+                "suite": suite,
+                "model": model,
+                "paper_name": name or "",
+                "operation": operation,
+                "symbol": get_operation(operation).symbol,
+                "range": range_,
+                "steps": steps,
+                "seeds": n,
+                "successes": len(wins),
+                "success_rate": len(wins) / n,
+                "ci_low": low,
+                "ci_high": high,
+                "diverged": sum(r["diverged_at"] is not None for r in members),
+                "solved_at_median": statistics.median(solved) if solved else None,
+                "solved_at_mean": statistics.fmean(solved) if solved else None,
+                "sparsity_error_mean": statistics.fmean(sparsity) if sparsity else None,
+                "published_success": quoted.success if quoted else None,
+                "published_solved_at": quoted.solved_at if quoted else None,
+                "published_sparsity_error": quoted.sparsity_error if quoted else None,
+                "settings": settings,
+                "histories": [r["history"] for r in members],
+            }
+        )
+    return out
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:.1e}"
+
+
+def _rate(s: dict[str, Any]) -> str:
+    low, high = 100 * s["ci_low"], 100 * s["ci_high"]
+    return f"{100 * s['success_rate']:.0f} % ({low:.0f}–{high:.0f})"
+
+
+def markdown(summaries: Sequence[dict[str, Any]]) -> str:
+    """The report's Markdown table."""
+    headers = [
+        "suite",
+        "model",
+        "op",
+        "range",
+        "steps",
+        "seeds",
+        "success (95 % CI)",
+        "published",
+        "solved at: median / mean",
+        "published solved at",
+        "sparsity error",
+        "diverged",
+    ]
+    rows = []
+    for s in summaries:
+        name = f"{s['model']} ({s['paper_name']})" if s["paper_name"] else s["model"]
+        pub = s["published_success"]
+        rows.append(
+            [
+                s["suite"],
+                name,
+                s["symbol"],
+                s["range"],
+                f"{s['steps']:,}" if s["steps"] else "—",
+                s["seeds"],
+                _rate(s),
+                f"{pub:g} %" if pub is not None else "—",
+                f"{_num(s['solved_at_median'])} / {_num(s['solved_at_mean'])}",
+                _num(s["published_solved_at"]),
+                _num(s["sparsity_error_mean"]),
+                s["diverged"],
+            ]
+        )
+    return markdown_table(headers, rows)
+
+
+def write_report(rows: Sequence[dict[str, Any]], out: str | Path) -> dict[str, Path]:
+    """Write ``results.md``, ``results.csv``, ``success.png`` and ``extrapolation.png``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = summarize(rows)
+    paths = {
+        "markdown": out / "results.md",
+        "csv": out / "results.csv",
+        "success": out / "success.png",
+        "extrapolation": out / "extrapolation.png",
+    }
+    header = (
+        "# nalm benchmark report\n\n"
+        "Success: extrapolation MSE below the ε-perfect solution's (ε = 1e-5) at the step with "
+        "the lowest interpolation MSE; diverged seeds count as failures. Intervals are Wilson "
+        "95 %. Solved at: first evaluated step below the threshold (successful seeds only). "
+        "Published columns are quoted from the papers (Madsen & Johansen 2020 for `madsen`), "
+        "not produced here.\n\n"
+    )
+    paths["markdown"].write_text(header + markdown(summaries) + "\n")
+    fields = [k for k in summaries[0] if k != "histories"]
+    with paths["csv"].open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for s in summaries:
+            writer.writerow({k: s[k] for k in fields})
+    from .plots import plot_extrapolation, plot_success
+
+    plot_success(summaries, paths["success"])
+    plot_extrapolation(summaries, paths["extrapolation"])
+    return paths

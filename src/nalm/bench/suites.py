@@ -1,0 +1,152 @@
+"""The named benchmark suites: what is learned, from which ranges, by which models, how long."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import NalmError
+from ..tasks.arithmetic import ArithmeticTask, get_operation
+from ..tasks.ranges import Range
+from .models import ModelSpec
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark: every (model, operation, range pair) cell is trained with many seeds.
+
+    Attributes:
+        name: ``madsen`` or ``single-module``.
+        paper: where the settings come from.
+        layers: units per model (2: ``first>second`` with ``hidden`` in between; 1: one unit).
+        input_size, subset, overlap: the task's input and slices (see
+            :class:`~nalm.tasks.ArithmeticTask`).
+        ranges: ``(interpolation, extrapolation)`` range pairs.
+        operations: the operations in the paper.
+        models: the paper's models, as specs.
+        steps, seeds, batch_size, lr, eval_every: the paper's training settings.
+        shared_inputs: seeds share each step's input batch (their targets differ because each
+            seed has its own slices); off where every seed has the same task.
+        epsilon_perfect: how the success threshold's ε-perfect solution is built.
+    """
+
+    name: str
+    paper: str
+    layers: int
+    input_size: int
+    subset: float
+    overlap: float
+    ranges: tuple[tuple[str, str], ...]
+    operations: tuple[str, ...]
+    models: tuple[str, ...]
+    steps: int
+    seeds: int
+    batch_size: int = 128
+    lr: float = 1e-3
+    eval_every: int = 1000
+    hidden: int = 2
+    shared_inputs: bool = False
+    epsilon_perfect: str = "selection"
+
+    def task(
+        self, operation: str, ranges: tuple[str, str], seed: int, eval_size: int
+    ) -> ArithmeticTask:
+        """Seed ``seed``'s task for one cell."""
+        interpolation, extrapolation = ranges
+        return ArithmeticTask(
+            operation,
+            input_size=self.input_size,
+            subset=self.subset,
+            overlap=self.overlap,
+            seed=seed,
+            train_range=interpolation,
+            extrapolation_range=extrapolation,
+            eval_size=eval_size,
+            epsilon_perfect=self.epsilon_perfect,
+        )
+
+    def default_lr(self, spec: ModelSpec) -> float:
+        """The paper's learning rate for a model (NMRU/NRU: 1e-2, Mistry et al.)."""
+        return 1e-2 if spec.units and spec.units[-1] in ("nmru", "nru") else self.lr
+
+    def parse_ranges(self, text: str | None) -> tuple[tuple[str, str], ...]:
+        """``None`` → every pair; else pairs ``"1,2:2,6"`` separated by spaces or ``;``.
+
+        A pair may also be given by its index in :attr:`ranges` (``"0;6"``).
+        """
+        if text is None:
+            return self.ranges
+        pairs = []
+        for item in text.replace(";", " ").split():
+            if item.isdigit():
+                index = int(item)
+                if index >= len(self.ranges):
+                    raise NalmError(
+                        f"range index {index} is out of bounds: suite {self.name!r} has "
+                        f"{len(self.ranges)} range pairs (0–{len(self.ranges) - 1})"
+                    )
+                pairs.append(self.ranges[index])
+                continue
+            interpolation, sep, extrapolation = item.partition(":")
+            if not sep:
+                raise NalmError(
+                    f"range pair {item!r} is not INTERPOLATION:EXTRAPOLATION (e.g. 1,2:2,6)"
+                )
+            Range.parse(interpolation, "the interpolation range")
+            Range.parse(extrapolation, "the extrapolation range")
+            pairs.append((interpolation, extrapolation))
+        return tuple(pairs)
+
+    def parse_operations(self, names: list[str] | None) -> tuple[str, ...]:
+        if not names:
+            return self.operations
+        return tuple(get_operation(n).name for n in names)
+
+
+MADSEN = Suite(
+    name="madsen",
+    paper="Madsen & Johansen 2020, arithmetic task",
+    layers=2,
+    input_size=100,
+    subset=0.25,
+    overlap=0.5,
+    ranges=(("1,2", "2,6"),),
+    operations=("add", "sub", "mul", "div", "squared", "root"),
+    models=("NMU", "NAU", "NAC•", "NAC+", "NALU", "Linear", "ReLU", "ReLU6"),
+    steps=5_000_000,
+    seeds=100,
+    shared_inputs=True,
+)
+
+SINGLE_MODULE = Suite(
+    name="single-module",
+    paper="Mistry et al. 2022, A Primer for Neural Arithmetic Logic Modules",
+    layers=1,
+    input_size=2,
+    subset=0.5,
+    overlap=0.0,
+    ranges=(
+        ("-20,-10", "-40,-20"),
+        ("-2,-1", "-6,-2"),
+        ("-1.2,-1.1", "-6.1,-1.2"),
+        ("-0.2,-0.1", "-2,-0.2"),
+        ("-2,2", "-6,-2|2,6"),
+        ("0.1,0.2", "0.2,2"),
+        ("1,2", "2,6"),
+        ("1.1,1.2", "1.2,6"),
+        ("10,20", "20,40"),
+    ),
+    operations=("add", "sub", "mul", "div"),
+    models=("nau", "nmu", "real_npu", "nmru", "nalu", "inalu"),
+    steps=50_000,
+    seeds=25,
+    epsilon_perfect="module",
+)
+
+SUITES: dict[str, Suite] = {s.name: s for s in (MADSEN, SINGLE_MODULE)}
+
+
+def get_suite(name: str) -> Suite:
+    try:
+        return SUITES[name]
+    except (KeyError, TypeError):
+        raise NalmError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}") from None
