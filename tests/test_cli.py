@@ -190,3 +190,67 @@ def test_units_lists_every_unit_with_its_operations(capsys):
     assert set(rows) == set(units.names())
     assert "| NMU | × | yes | W (out, in) | madsen-nmu | Madsen & Johansen 2020 |" in rows["nmu"]
     assert "| NACMul | × ÷ powers of \\|x\\| | no |" in rows["nac_mul"]
+
+
+def test_bench_run_then_report(tmp_path):
+    db, out = tmp_path / "b.sqlite", tmp_path / "report"
+    args = [
+        "bench",
+        "run",
+        "madsen",
+        "--models",
+        "NAU",
+        "nau>nmu",
+        "--ops",
+        "+",
+        "*",
+        "--seeds",
+        "2",
+        "--steps",
+        "30",
+        "--eval-every",
+        "10",
+        "--eval-size",
+        "50",
+        "--db",
+        str(db),
+        "--no-progress",
+    ]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert "8 rows written" in proc.stdout
+    assert proc.stdout.count("solved (") == 4
+    again = run_cli(*args)
+    assert again.stdout.count("all 2 seeds done, skipped") == 4
+    assert "0 rows written" in again.stdout
+    report = run_cli("bench", "report", "--db", str(db), "--out", str(out))
+    assert report.returncode == 0, report.stderr
+    assert "| madsen | nau>nmu (NMU) | × | 1,2:2,6 | 30 | 2 |" in report.stdout
+    assert {p.name for p in out.iterdir()} == {
+        "results.md",
+        "results.csv",
+        "success.png",
+        "extrapolation.png",
+    }
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "madsen", "--models", "nmx"], "unknown unit 'nmx'"),
+        (["run", "madsen", "--ops", "pow"], "unknown operation 'pow'"),
+        (["run", "madsen", "--ramp", "5"], "--ramp '5' is not START,END"),
+        (["run", "madsen", "--seeds", "0"], "--seeds must be at least 1"),
+        (["run", "single-module", "--ranges", "1,2"], "is not INTERPOLATION:EXTRAPOLATION"),
+        (["report", "--db", "/nonexistent/x.sqlite"], "no results database at"),
+    ],
+)
+def test_bench_bad_input_is_one_sentence(args, message, tmp_path):
+    proc = (
+        run_cli("bench", *args, "--steps", "1", "--db", str(tmp_path / "x.sqlite"))
+        if args[0] == "run"
+        else run_cli("bench", *args)
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr

@@ -17,8 +17,8 @@ True
 
 from . import tasks, units
 from .errors import NalmError
-from .tasks import DatasetTask, Expression, ExpressionTask, Range, Task
-from .train import FitResult, Ramp, evaluate, fit
+from .tasks import ArithmeticTask, DatasetTask, Expression, ExpressionTask, Range, Task
+from .train import EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
 from .units import (
     GNALU,
     INALU,
@@ -49,7 +49,9 @@ __all__ = [
     "NMU",
     "NPU",
     "NRU",
+    "ArithmeticTask",
     "DatasetTask",
+    "EnsembleResult",
     "Expression",
     "ExpressionTask",
     "FitResult",
@@ -63,6 +65,7 @@ __all__ = [
     "Unit",
     "evaluate",
     "fit",
+    "fit_seeds",
     "tasks",
     "units",
 ]
