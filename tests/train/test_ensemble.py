@@ -36,11 +36,20 @@ def test_a_seed_ends_the_same_alone_and_inside_a_cohort_of_16(shared):
         assert b["extrapolation_mse"] == pytest.approx(a["extrapolation_mse"], rel=1e-4)
 
 
-def test_one_seed_matches_torch_adam_on_the_same_batches():
-    """S = 1 with per-seed inputs reproduces a plain loop with torch.optim.Adam."""
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+def test_one_seed_matches_torch_adam_on_the_same_batches(lam):
+    """S = 1 with per-seed inputs reproduces a plain loop with torch.optim.Adam (with and
+    without the unit's regulariser)."""
     task = ArithmeticTask("add", input_size=2, subset=0.5, overlap=0, eval_size=10)
     result = fit_seeds(
-        lambda: NAU(2, 1), [task], [7], steps=50, lr=0.05, progress=False, policy=None
+        lambda: NAU(2, 1),
+        [task],
+        [7],
+        steps=50,
+        lr=0.05,
+        progress=False,
+        policy=None,
+        regularizer=lam,
     )
     from nalm.train.ensemble import derived_seed
 
@@ -50,7 +59,7 @@ def test_one_seed_matches_torch_adam_on_the_same_batches():
     generator = torch.Generator().manual_seed(derived_seed("data", 0, 7))
     for _ in range(50):
         x = task.inputs(128, generator)
-        loss = torch.mean((model(x) - task.targets(x)) ** 2)
+        loss = torch.mean((model(x) - task.targets(x)) ** 2) + lam * model.regularization()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -165,3 +174,17 @@ def test_bad_arguments(kwargs, message):
     tasks = [ArithmeticTask("add", eval_size=10) for _ in range(2)]
     with pytest.raises(ValueError, match=message):
         fit_seeds(nau_nmu, tasks, args.pop("seeds"), progress=False, **args)
+
+
+def test_stall_rule_restarts_only_the_stalled_seed():
+    from nalm.train.ensemble import _StallTracker
+    from nalm.train.policies import Stall
+
+    tracker = _StallTracker(Policy("t", reinit=Stall(chunk=2, half=2, threshold=1.0)), 2)
+    active = torch.tensor([True, True])
+    fired = []
+    for step in range(1, 13):
+        # seed 0 is flat at 5 (a stall), seed 1 falls steadily
+        losses = torch.tensor([5.0, 10.0 / step])
+        fired += [(step, i) for i in tracker.update(step, losses, active)]
+    assert fired == [(8, 0)]  # 4 chunks of 2 steps seen, then every 4 chunks since the restart
