@@ -240,7 +240,9 @@ def _bench_parsers(sub: Any) -> None:
         description="Success rate with Wilson 95 %% intervals, solved-at, sparsity error and "
         "diverged seeds per cell, with the published numbers beside ours.",
     )
-    report.add_argument("--db", default="results.sqlite", help="results database")
+    report.add_argument(
+        "--db", nargs="+", default=["results.sqlite"], help="results database(s), combined"
+    )
     report.add_argument("--out", default="runs/bench-report", help="output directory")
 
 
@@ -377,12 +379,14 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench.suites import get_suite
 
     if args.action == "report":
-        if not Path(args.db).exists():
-            raise NalmError(f"no results database at {args.db}; run 'nalm bench run' first")
-        with Store(args.db) as store:
-            rows = store.rows()
+        rows = []
+        for db in args.db:
+            if not Path(db).exists():
+                raise NalmError(f"no results database at {db}; run 'nalm bench run' first")
+            with Store(db) as store:
+                rows += store.rows()
         if not rows:
-            raise NalmError(f"{args.db} holds no results yet")
+            raise NalmError(f"{' '.join(args.db)} holds no results yet")
         paths = write_report(rows, args.out)
         print(paths["markdown"].read_text())
         print("wrote " + ", ".join(str(p) for p in paths.values()))
