@@ -217,7 +217,13 @@ def _bench_parsers(sub: Any) -> None:
     run.add_argument("--eval-every", type=int, help="steps between evaluations (default 1000)")
     run.add_argument("--batch-size", type=int, help="batch size (default 128)")
     run.add_argument("--lr", type=float, help="learning rate (default: the paper's per model)")
-    run.add_argument("--lambda", dest="lambda_hat", type=float, help="final regulariser weight λ̂")
+    run.add_argument(
+        "--lambda",
+        dest="lambda_hat",
+        metavar="LAMBDA",
+        type=float,
+        help="final regulariser weight λ̂",
+    )
     run.add_argument(
         "--ramp",
         metavar="START,END",
