@@ -61,10 +61,11 @@ def plot_extrapolation(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
     for ax, op in zip(axes.flat, operations, strict=False):
         for s in (s for s in summaries if s["symbol"] == op):
             curves = [h for h in s["histories"] if h]
-            length = min(len(h) for h in curves)
-            steps = np.array([h[i][0] for i in range(length) for h in curves[:1]], dtype=float)
+            longest = max(curves, key=len)
+            steps = np.array([row[0] for row in longest], dtype=float)
+            # A seed frozen early (stopped or diverged) keeps its weights: carry its last value.
             values = np.array(
-                [[np.nan if h[i][3] is None else h[i][3] for i in range(length)] for h in curves],
+                [[h[min(i, len(h) - 1)][3] for i in range(len(longest))] for h in curves],
                 dtype=float,
             )
             with np.errstate(all="ignore"):

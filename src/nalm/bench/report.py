@@ -12,7 +12,7 @@ from typing import Any
 
 from ..metrics import wilson_interval
 from ..reporting import markdown_table
-from ..tasks.arithmetic import get_operation
+from ..tasks.arithmetic import OPERATIONS, get_operation
 from .models import parse_spec
 from .published import published
 
@@ -20,12 +20,21 @@ CELL = ("suite", "model", "operation", "range", "settings")
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One summary per cell (suite, model, operation, range, settings), in the rows' order."""
+    """One summary per cell (suite, model, operation, range, settings), operations in the
+    order + − × ÷ z² √."""
     cells: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         cells[tuple(row[k] for k in CELL)].append(row)
+    order = list(OPERATIONS)
+
+    def sort_key(key: tuple) -> tuple:
+        suite, model, operation, range_, settings = key
+        rank = order.index(operation) if operation in order else len(order)
+        return (suite, model, rank, range_, settings)
+
     out = []
-    for key, members in cells.items():
+    for key in sorted(cells, key=sort_key):
+        members = cells[key]
         suite, model, operation, range_, settings = key
         n = len(members)
         wins = [r for r in members if r["success"]]
