@@ -16,19 +16,33 @@ import numpy as np
 
 def _label(s: dict[str, Any]) -> str:
     name = s["paper_name"] or s["model"]
-    return name if s["suite"] == "madsen" else f"{name} {s['range']}"
+    name = name if s["suite"] == "madsen" else f"{name} {s['range']}"
+    return f"{name}, {s['steps']:,} steps" if s.get("steps") else name
+
+
+def _short_labels(summaries: Sequence[dict[str, Any]]) -> None:
+    """Drop the step count from labels where every cell of that model has the same one."""
+    steps: dict[str, set] = {}
+    for s in summaries:
+        steps.setdefault(s["paper_name"] or s["model"], set()).add(s.get("steps"))
+    for s in summaries:
+        if len(steps[s["paper_name"] or s["model"]]) == 1:
+            s["label"] = _label({**s, "steps": None})
+        else:
+            s["label"] = _label(s)
 
 
 def plot_success(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
     """Success rate per model and operation, with Wilson 95 % interval bars."""
+    _short_labels(summaries)
     operations = list(dict.fromkeys(s["symbol"] for s in summaries))
-    labels = list(dict.fromkeys(_label(s) for s in summaries))
+    labels = list(dict.fromkeys(s["label"] for s in summaries))
     width = 0.8 / max(len(labels), 1)
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(operations) * max(1, len(labels) / 3)), 4))
     for j, label in enumerate(labels):
         xs, ys, errs, pubs = [], [], [[], []], []
         for i, op in enumerate(operations):
-            match = [s for s in summaries if s["symbol"] == op and _label(s) == label]
+            match = [s for s in summaries if s["symbol"] == op and s["label"] == label]
             if not match:
                 continue
             s = match[0]
@@ -54,6 +68,7 @@ def plot_success(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
 
 def plot_extrapolation(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
     """Median (and interquartile band) extrapolation MSE over steps, one panel per operation."""
+    _short_labels(summaries)
     operations = list(dict.fromkeys(s["symbol"] for s in summaries))
     cols = min(3, len(operations))
     rows = math.ceil(len(operations) / cols)
@@ -70,7 +85,7 @@ def plot_extrapolation(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
             )
             with np.errstate(all="ignore"):
                 q1, median, q3 = np.nanpercentile(values, [25, 50, 75], axis=0)
-            (line,) = ax.plot(steps, median, label=_label(s))
+            (line,) = ax.plot(steps, median, label=s["label"])
             ax.fill_between(steps, q1, q3, color=line.get_color(), alpha=0.15)
         ax.set_yscale("log")
         ax.set_title(f"operation {op}")
