@@ -381,7 +381,7 @@ def _policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
 def _bench(args: argparse.Namespace) -> int:
     from .bench.report import write_report
     from .bench.runner import Settings, run_suite
-    from .bench.store import Store
+    from .bench.store import KEY, Store
     from .bench.suites import get_suite
 
     if args.action == "report":
@@ -391,6 +391,7 @@ def _bench(args: argparse.Namespace) -> int:
                 raise NalmError(f"no results database at {db}; run 'nalm bench run' first")
             with Store(db) as store:
                 rows += store.rows()
+        rows = list({tuple(r[k] for k in KEY): r for r in rows}.values())  # overlapping files
         if not rows:
             raise NalmError(f"{' '.join(args.db)} holds no results yet")
         paths = write_report(rows, args.out)

@@ -210,3 +210,15 @@ def test_report_writes_tables_and_plots_with_published_numbers(tmp_path):
     assert paths["csv"].read_text().splitlines()[0].startswith("suite,model,paper_name")
     for name in ("success", "extrapolation"):
         assert paths[name].stat().st_size > 10_000
+
+
+def test_early_stop_rule_ignores_a_nan_row_and_needs_the_best_row():
+    from nalm.bench.runner import solved_early
+
+    rule = solved_early(1e-6, 1e-6)
+    nan = {"interpolation_mse": float("nan"), "extrapolation_mse": float("nan")}
+    solved = {"interpolation_mse": 1e-12, "extrapolation_mse": 1e-12}
+    worse = {"interpolation_mse": 1e-9, "extrapolation_mse": 1e-12}
+    assert rule(0, [nan, solved]) is True
+    assert rule(0, [nan, solved, worse]) is False  # not the lowest interpolation MSE so far
+    assert rule(0, [{"interpolation_mse": 1e-12, "extrapolation_mse": 1.0}]) is False

@@ -188,3 +188,48 @@ def test_stall_rule_restarts_only_the_stalled_seed():
         losses = torch.tensor([5.0, 10.0 / step])
         fired += [(step, i) for i in tracker.update(step, losses, active)]
     assert fired == [(8, 0)]  # 4 chunks of 2 steps seen, then every 4 chunks since the restart
+
+
+def test_alternating_updates_match_torch_adam_per_parameter():
+    """A resting parameter does not age: its Adam step count is its own, as in torch.optim.Adam."""
+    from nalm.train.ensemble import derived_seed
+
+    task = ArithmeticTask("mul", input_size=2, subset=0.5, overlap=0, eval_size=10)
+    rule = Policy("alternate", alternate=(3, 2))
+    result = fit_seeds(
+        lambda: INALU(2, 1), [task], [4], steps=20, lr=1e-2, policy=rule, progress=False
+    )
+    torch.manual_seed(4)
+    model = INALU(2, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    generator = torch.Generator().manual_seed(derived_seed("data", 0, 4))
+    for step in range(1, 21):
+        x = task.inputs(128, generator)
+        loss = torch.mean((model(x) - task.targets(x)) ** 2)
+        optimizer.zero_grad()
+        loss.backward()
+        rule.prepare_step(step, model, [model.G])
+        optimizer.step()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(result[4].weights[name], p.detach(), rtol=1e-5, atol=1e-6)
+
+
+class _Scaled(nn.Module):
+    """A module with a per-seed buffer drawn at construction."""
+
+    def __init__(self):
+        super().__init__()
+        self.unit = NAU(2, 1)
+        self.register_buffer("scale", torch.rand(1) + 0.5)
+
+    def forward(self, x):
+        return self.unit(x) * self.scale
+
+
+def test_buffers_are_split_per_seed():
+    tasks = [
+        ArithmeticTask("add", input_size=2, subset=0.5, overlap=0, eval_size=10) for _ in range(3)
+    ]
+    cohort = fit_seeds(_Scaled, tasks, [0, 1, 2], steps=30, lr=0.05, progress=False)
+    alone = fit_seeds(_Scaled, tasks[:1], [2], steps=30, lr=0.05, progress=False)
+    torch.testing.assert_close(cohort[2].weights["unit.W"], alone[2].weights["unit.W"])

@@ -30,6 +30,13 @@ def _short_labels(summaries: Sequence[dict[str, Any]]) -> None:
             s["label"] = _label({**s, "steps": None})
         else:
             s["label"] = _label(s)
+    # cells that still share a label differ in other settings: tag them with the settings id
+    ids: dict[tuple[str, str], set] = {}
+    for s in summaries:
+        ids.setdefault((s["label"], s["symbol"]), set()).add(s["settings_id"])
+    for s in summaries:
+        if len(ids[s["label"], s["symbol"]]) > 1:
+            s["label"] = f"{s['label']} [{s['settings_id']}]"
 
 
 def plot_success(summaries: Sequence[dict[str, Any]], path: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import statistics
 from collections import defaultdict
@@ -68,6 +69,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "published_solved_at": quoted.solved_at if quoted else None,
                 "published_sparsity_error": quoted.sparsity_error if quoted else None,
                 "settings": settings,
+                "settings_id": hashlib.sha1(settings.encode()).hexdigest()[:6],
                 "histories": [r["history"] for r in members],
             }
         )
@@ -100,6 +102,7 @@ def markdown(summaries: Sequence[dict[str, Any]]) -> str:
         "published solved at",
         "sparsity error",
         "diverged",
+        "settings",
     ]
     rows = []
     for s in summaries:
@@ -119,6 +122,7 @@ def markdown(summaries: Sequence[dict[str, Any]]) -> str:
                 _num(s["published_solved_at"]),
                 _num(s["sparsity_error_mean"]),
                 s["diverged"],
+                s["settings_id"],
             ]
         )
     return markdown_table(headers, rows)
@@ -141,7 +145,8 @@ def write_report(rows: Sequence[dict[str, Any]], out: str | Path) -> dict[str, P
         "the lowest interpolation MSE; diverged seeds count as failures. Intervals are Wilson "
         "95 %. Solved at: first evaluated step below the threshold (successful seeds only). "
         "Published columns are quoted from the papers (Madsen & Johansen 2020 for `madsen`), "
-        "not produced here.\n\n"
+        "not produced here. `settings` is a short id of the cell's training settings (the CSV "
+        "holds them in full).\n\n"
     )
     paths["markdown"].write_text(header + markdown(summaries) + "\n")
     fields = [k for k in summaries[0] if k != "histories"]

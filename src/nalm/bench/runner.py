@@ -71,7 +71,8 @@ def solved_early(interpolation_threshold: float, extrapolation_threshold: float)
 
     def rule(_index: int, history: list[dict[str, float]]) -> bool:
         last = history[-1]
-        best = min(r["interpolation_mse"] for r in history)
+        finite = [r["interpolation_mse"] for r in history if math.isfinite(r["interpolation_mse"])]
+        best = min(finite, default=math.inf)
         return (
             last["interpolation_mse"] <= best
             and last["interpolation_mse"] < interpolation_threshold
@@ -135,6 +136,9 @@ def _run_cell(
     policy = cell_policy(spec, template, settings)
     resolved["policy"] = policy.name
     resolved["regularizer"] = policy.describe()
+    # the overrides exactly (describe() rounds), so other values never share a key
+    resolved["lambda_hat"] = settings.lambda_hat
+    resolved["ramp"] = list(settings.ramp) if settings.ramp else None
     key = settings_key(resolved)
     where = range_key(pair)
     label = f"{spec} {operation} {where}"

@@ -191,13 +191,17 @@ def fit_seeds(
     del models
     S = len(seeds)
 
-    def call(p: dict[str, torch.Tensor], x: torch.Tensor | None, what: str) -> torch.Tensor:
-        return functional_call(probe, {**p, **buffers}, (x,), {"what": what})
+    def call(
+        p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor | None, what: str
+    ) -> torch.Tensor:
+        return functional_call(probe, {**p, **b}, (x,), {"what": what})
+
+    def mapped(what: str, shared: bool) -> Callable:
+        over = vmap(lambda p, b, x: call(p, b, x, what), in_dims=(0, 0, None if shared else 0))
+        return lambda p, x: over(p, buffers, x)
 
     batched = {
-        (what, shared): vmap(
-            lambda p, x, what=what: call(p, x, what), in_dims=(0, None if shared else 0)
-        )
+        (what, shared): mapped(what, shared)
         for what in ("output", "regularization", "weights")
         for shared in (True, False)
     }
@@ -313,8 +317,12 @@ class _StackedAdam:
     ) -> None:
         self.params = params
         self.lr, (self.beta1, self.beta2), self.eps = lr, betas, 1e-8
-        first = next(iter(params.values()))
-        self.steps = torch.zeros(first.shape[0], dtype=first.dtype, device=first.device)
+        # One step count per parameter and seed (torch.optim.Adam counts per parameter, so a
+        # parameter resting under an alternating policy does not age), in float64.
+        self.steps = {
+            k: torch.zeros(v.shape[0], dtype=torch.float64, device=v.device)
+            for k, v in params.items()
+        }
         self.m = {k: torch.zeros_like(v) for k, v in params.items()}
         self.v = {k: torch.zeros_like(v) for k, v in params.items()}
 
@@ -327,13 +335,14 @@ class _StackedAdam:
         everyone: bool,
     ) -> None:
         """One Adam step; ``everyone`` says that no seed is masked (the fast, in-place path)."""
-        self.steps.add_(active.to(self.steps.dtype))
-        t = self.steps.clamp_min(1)
-        step_size = -self.lr / (1 - self.beta1**t)
-        correction2 = torch.sqrt(1 - self.beta2**t)
         for name, p in self.params.items():
             if name in frozen:
                 continue
+            steps = self.steps[name]
+            steps.add_(active.to(steps.dtype))
+            t = steps.clamp_min(1)
+            step_size = (-self.lr / (1 - self.beta1**t)).to(p.dtype)
+            correction2 = torch.sqrt(1 - self.beta2**t).to(p.dtype)
             g, m, v = grads[name], self.m[name], self.v[name]
             shape = (-1,) + (1,) * (p.dim() - 1)
             if everyone:
@@ -352,8 +361,8 @@ class _StackedAdam:
             p.copy_(torch.where(mask, p_new, p))
 
     def reset(self, i: int) -> None:
-        self.steps[i] = 0
         for k in self.params:
+            self.steps[k][i] = 0
             self.m[k][i] = 0
             self.v[k][i] = 0
 
@@ -380,6 +389,12 @@ class _Sampler:
                 raise NalmError(
                     "shared_inputs needs tasks that draw inputs and compute targets "
                     "(inputs() and targets()), e.g. ArithmeticTask"
+                )
+            drawn = {(str(getattr(t, "train_range", "")), getattr(t, "dtype", None)) for t in tasks}
+            if len(drawn) != 1:
+                raise NalmError(
+                    "shared_inputs needs every seed's task to draw training inputs from the same "
+                    "range and dtype"
                 )
             self.generators = [torch.Generator().manual_seed(derived_seed("shared", data_seed))]
         else:
