@@ -32,7 +32,8 @@ from ..errors import NalmError
 from ..tasks.arithmetic import ArithmeticTask, stacked_targets
 from ..tasks.base import Task
 from ..units.base import Unit, regularization
-from .policies import Policy, gate_parameters, get_policy, recommended_policy
+from .loop import _resolve_policy
+from .policies import Policy, gate_parameters
 
 
 @dataclass
@@ -183,7 +184,7 @@ def fit_seeds(
     started = time.perf_counter()
     device = torch.device(device)
     models = [_build(make_model, s) for s in seeds]
-    rule = _resolve_policy(policy, models[0], regularizer)
+    rule = _resolve_policy(policy, "model", models[0], regularizer)
     params, buffers = stack_module_state(models)
     params = {f"model.{k}": v.detach().to(device).requires_grad_() for k, v in params.items()}
     buffers = {f"model.{k}": v.to(device) for k, v in buffers.items()}
@@ -206,6 +207,7 @@ def fit_seeds(
         for shared in (True, False)
     }
     gate_names, all_names = _gate_names(probe), frozenset(params)
+    projected = _projected_units(probe)
     optimizer = _StackedAdam(params, lr, betas)
     sampler = _Sampler(tasks, seeds, batch_size, shared_inputs, data_seed, device)
     evaluation = _evaluation_sets(tasks, device)
@@ -271,7 +273,7 @@ def fit_seeds(
         _clip(rule, grads, frozen)
         optimizer.step(grads, active, frozen, everyone=n_active == S)
         with torch.no_grad():
-            _project(probe, params)
+            _project(projected, params)
             detached = mse.detach()
             if rule.regularize_below is not None:
                 last_loss = torch.where(active, detached, last_loss)
@@ -481,14 +483,20 @@ def _restart(
     result.reinitialized_at.append(step)
 
 
-def _project(probe: _Probe, params: dict[str, torch.Tensor]) -> None:
-    """Apply every unit's ``after_step`` to the stacked parameters (the projections are
+def _projected_units(probe: _Probe) -> list[tuple[Unit, str]]:
+    """The units that have a projection (``after_step``), with their parameters' name prefix."""
+    return [
+        (unit, f"model.{name}." if name else "model.")
+        for name, unit in probe.model.named_modules()
+        if isinstance(unit, Unit) and type(unit).after_step is not Unit.after_step
+    ]
+
+
+def _project(units: list[tuple[Unit, str]], params: dict[str, torch.Tensor]) -> None:
+    """Apply each unit's ``after_step`` to the stacked parameters (the projections are
     elementwise clamps, so they act on all seeds at once)."""
     with torch.no_grad():
-        for unit_name, unit in probe.model.named_modules():
-            if not isinstance(unit, Unit) or type(unit).after_step is Unit.after_step:
-                continue
-            prefix = f"model.{unit_name}." if unit_name else "model."
+        for unit, prefix in units:
             originals = dict(unit._parameters)
             try:
                 for name in originals:
@@ -526,20 +534,6 @@ def _clip(rule: Policy, grads: dict[str, torch.Tensor], frozen: frozenset[str]) 
         scale = (rule.clip_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)
         for g in live:
             g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
-
-
-def _resolve_policy(
-    policy: str | Policy | None,
-    model: nn.Module,
-    regularizer: float | Callable[[int], float] | None,
-) -> Policy:
-    resolved = recommended_policy(model) if policy == "auto" else get_policy(policy)
-    if regularizer is None:
-        return resolved
-    if callable(regularizer):
-        return resolved.replace(regularizer=regularizer)
-    constant = float(regularizer)
-    return resolved.replace(regularizer=(lambda _step: constant) if constant else None)
 
 
 def _check(
