@@ -78,6 +78,37 @@ def get_operation(name: str | Operation) -> Operation:
     return OPERATIONS[key]
 
 
+def slices(
+    input_size: int, subset: float, overlap: float, seed: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The ``[start, stop)`` of ``a``'s and ``b``'s slices: ``n = ⌊subset · input_size⌋`` entries
+    each, ``⌊overlap · n⌋`` of them shared, at an offset drawn from ``seed``.
+
+    Examples:
+        >>> slices(100, 0.25, 0.5, seed=3)
+        ((40, 65), (53, 78))
+    """
+    if not 0 < subset <= 1:
+        raise NalmError(f"subset must be in (0, 1]; got {subset!r}")
+    if not 0 <= overlap <= 1:
+        raise NalmError(f"overlap must be in [0, 1]; got {overlap!r}")
+    size = math.floor(subset * input_size)
+    shared = math.floor(overlap * size)
+    span = 2 * size - shared
+    if size < 1:
+        raise NalmError(
+            f"subset {subset} of {input_size} inputs leaves no input in a slice; raise subset"
+        )
+    if span > input_size:
+        raise NalmError(
+            f"two slices of {size} inputs overlapping by {shared} need {span} inputs; "
+            f"input_size is {input_size}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    offset = int(torch.randint(0, input_size - span + 1, (1,), generator=generator))
+    return (offset, offset + size), (offset + size - shared, offset + 2 * size - shared)
+
+
 class ArithmeticTask(Task):
     r"""Learn ``t = a ∘ b`` where ``a`` and ``b`` are sums of two overlapping slices of ``x``.
 
@@ -120,6 +151,7 @@ class ArithmeticTask(Task):
     """
 
     out_features = 1
+    sequence = False
 
     def __init__(
         self,
@@ -146,28 +178,9 @@ class ArithmeticTask(Task):
         for what, value in (("input_size", input_size), ("eval_size", eval_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise NalmError(f"{what} must be a positive integer; got {value!r}")
-        if not 0 < subset <= 1:
-            raise NalmError(f"subset must be in (0, 1]; got {subset!r}")
-        if not 0 <= overlap <= 1:
-            raise NalmError(f"overlap must be in [0, 1]; got {overlap!r}")
-        size = math.floor(subset * input_size)
-        shared = math.floor(overlap * size)
-        span = 2 * size - shared
-        if size < 1:
-            raise NalmError(
-                f"subset {subset} of {input_size} inputs leaves no input in a slice; raise subset"
-            )
-        if span > input_size:
-            raise NalmError(
-                f"two slices of {size} inputs overlapping by {shared} need {span} inputs; "
-                f"input_size is {input_size}"
-            )
         self.in_features = input_size
         self.subset, self.overlap, self.seed = subset, overlap, seed
-        generator = torch.Generator().manual_seed(seed)
-        offset = int(torch.randint(0, input_size - span + 1, (1,), generator=generator))
-        self.a_slice = (offset, offset + size)
-        self.b_slice = (offset + size - shared, offset + 2 * size - shared)
+        self.a_slice, self.b_slice = slices(input_size, subset, overlap, seed)
         self.train_range = Range.parse(train_range, "the training range")
         self.interpolation_range = (
             self.train_range
@@ -245,28 +258,169 @@ def _evaluation_inputs(
     )
 
 
-def stacked_targets(
-    tasks: Sequence[ArithmeticTask],
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A function computing the targets of S tasks of one operation at once: it takes ``x`` of
-    shape ``(B, in)`` (shared by all tasks) or ``(S, B, in)`` (one batch per task) and returns
-    ``(S, B, 1)``.
+class RecurrentArithmeticTask(Task):
+    r"""The recurrent version of :class:`ArithmeticTask`: ``x`` arrives as a sequence of vectors.
+
+    .. math::
+        a = \sum_{t=1}^{T} \sum_{i \in A} x_{t,i}, \qquad
+        b = \sum_{t=1}^{T} \sum_{i \in B} x_{t,i}, \qquad y = a \circ b
+
+    with the slices ``A``, ``B`` of :class:`ArithmeticTask` (fixed per task by ``seed``). Training
+    sequences have ``train_length`` steps drawn from ``train_range``; the ``"interpolation"`` set
+    is drawn like them and the ``"extrapolation"`` set has longer sequences
+    (``extrapolation_length``) of larger values (``extrapolation_range``), so that ``a`` and ``b``
+    leave the training range in two ways at once.
+
+    Args:
+        operation: as for :class:`ArithmeticTask`.
+        input_size, subset, overlap, seed: the slices, as for :class:`ArithmeticTask`.
+        train_length, extrapolation_length: steps per sequence.
+        train_range, extrapolation_range: ranges of the entries of each ``x_t``.
+        eval_size: sequences per evaluation set.
+        eval_seed: draws the evaluation inputs (shared by tasks that differ only in ``seed``).
+
+    Shape:
+        inputs ``(N, T, input_size)``, targets ``(N, 1)``.
 
     Examples:
-        >>> tasks = [ArithmeticTask("add", seed=s) for s in range(3)]
+        >>> task = RecurrentArithmeticTask("add", seed=3, eval_size=8)
+        >>> x, y = task.evaluation["extrapolation"]
+        >>> tuple(x.shape), tuple(y.shape)
+        ((8, 20, 100), (8, 1))
+        >>> task.targets(torch.ones(1, 10, 100))
+        tensor([[500.]])
+    """
+
+    out_features = 1
+    sequence = True
+
+    def __init__(
+        self,
+        operation: str | Operation,
+        *,
+        input_size: int = 100,
+        subset: float = 0.25,
+        overlap: float = 0.5,
+        seed: int = 0,
+        train_length: int = 10,
+        extrapolation_length: int = 20,
+        train_range: str | Range = "0.1,0.2",
+        extrapolation_range: str | Range = "0.2,0.3",
+        eval_size: int = 1000,
+        eval_seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.operation = get_operation(operation)
+        for what, value in (
+            ("input_size", input_size),
+            ("eval_size", eval_size),
+            ("train_length", train_length),
+            ("extrapolation_length", extrapolation_length),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise NalmError(f"{what} must be a positive integer; got {value!r}")
+        self.in_features = input_size
+        self.subset, self.overlap, self.seed = subset, overlap, seed
+        self.a_slice, self.b_slice = slices(input_size, subset, overlap, seed)
+        self.train_length, self.extrapolation_length = train_length, extrapolation_length
+        self.train_range = Range.parse(train_range, "the training range")
+        self.extrapolation_range = Range.parse(extrapolation_range, "the extrapolation range")
+        self.eval_size, self.eval_seed, self.dtype = eval_size, eval_seed, dtype
+        inputs = _sequence_inputs(
+            ((self.train_range, train_length), (self.extrapolation_range, extrapolation_length)),
+            eval_size,
+            input_size,
+            eval_seed,
+            dtype,
+        )
+        self.evaluation = {
+            name: (x, self.targets(x.to(torch.float64)).to(dtype))
+            for name, x in zip(("interpolation", "extrapolation"), inputs, strict=True)
+        }
+
+    selection = ArithmeticTask.selection
+
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        """``a ∘ b`` for sequences ``(*, T, input_size)``, shape ``(*, 1)``."""
+        total = x.sum(-2)
+        a = total[..., slice(*self.a_slice)].sum(-1)
+        b = total[..., slice(*self.b_slice)].sum(-1)
+        return self.operation(a, b).unsqueeze(-1)
+
+    def inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` fresh training sequences ``(n, train_length, input_size)``."""
+        shape = (n, self.train_length, self.in_features)
+        return self.train_range.sample(shape, generator, self.dtype)
+
+    def sample(self, batch_size: int | None, generator: torch.Generator) -> Pair:
+        if batch_size is None:
+            raise NalmError("an arithmetic task draws fresh batches: give a batch size")
+        x = self.inputs(batch_size, generator)
+        return x, self.targets(x)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "task": "recurrent-arithmetic",
+            "operation": self.operation.name,
+            "input_size": self.in_features,
+            "subset": self.subset,
+            "overlap": self.overlap,
+            "seed": self.seed,
+            "a_slice": list(self.a_slice),
+            "b_slice": list(self.b_slice),
+            "train_length": self.train_length,
+            "extrapolation_length": self.extrapolation_length,
+            "train_range": str(self.train_range),
+            "extrapolation_range": str(self.extrapolation_range),
+            "eval_size": self.eval_size,
+            "eval_seed": self.eval_seed,
+        }
+
+
+@functools.lru_cache(maxsize=8)
+def _sequence_inputs(
+    sets: tuple[tuple[Range, int], ...], n: int, size: int, seed: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    return tuple(r.sample((n, length, size), g, torch.float64).to(dtype) for r, length in sets)
+
+
+def stacked_targets(
+    tasks: Sequence[ArithmeticTask | RecurrentArithmeticTask],
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function computing the targets of S arithmetic tasks at once: it takes ``x`` shared by
+    all tasks (``(B, in)``, or ``(B, T, in)`` for recurrent tasks) or one batch per task (a
+    leading ``S``) and returns ``(S, B, 1)``. The tasks may differ in operation and slices.
+
+    Examples:
+        >>> tasks = [ArithmeticTask(op, seed=s) for s, op in enumerate(["add", "add", "mul"])]
         >>> x = torch.rand(5, 100)
-        >>> torch.allclose(stacked_targets(tasks)(x)[2], tasks[2].targets(x))
+        >>> all(torch.allclose(stacked_targets(tasks)(x)[i], t.targets(x))
+        ...     for i, t in enumerate(tasks))
         True
     """
-    operations = {t.operation for t in tasks}
-    if len(operations) != 1:
-        raise NalmError("stacked tasks must share one operation")
-    operation = operations.pop()
+    kinds = {t.sequence for t in tasks}
+    if len(kinds) != 1:
+        raise NalmError("stacked tasks must be all static or all recurrent")
+    sequence = kinds.pop()
     selection = torch.stack([t.selection for t in tasks])  # (S, 2, in)
+    groups: dict[Operation, list[int]] = {}
+    for i, t in enumerate(tasks):
+        groups.setdefault(t.operation, []).append(i)
+    index = {op: torch.tensor(rows) for op, rows in groups.items()}
 
     def targets(x: torch.Tensor) -> torch.Tensor:
-        pattern = "bi,sci->sbc" if x.dim() == 2 else "sbi,sci->sbc"
+        shared = x.dim() == (3 if sequence else 2)
+        if sequence:
+            x = x.sum(-2)
+        pattern = "bi,sci->sbc" if shared else "sbi,sci->sbc"
         ab = torch.einsum(pattern, x, selection.to(x.dtype))
-        return operation(ab[..., 0], ab[..., 1]).unsqueeze(-1)
+        if len(index) == 1:
+            return next(iter(index)).function(ab[..., 0], ab[..., 1]).unsqueeze(-1)
+        out = torch.empty(ab.shape[:-1], dtype=ab.dtype, device=ab.device)
+        for op, rows in index.items():
+            rows = rows.to(ab.device)
+            out[rows] = op(ab[rows, ..., 0], ab[rows, ..., 1])
+        return out.unsqueeze(-1)
 
     return targets

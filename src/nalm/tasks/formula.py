@@ -85,6 +85,15 @@ class ExpressionTask(Task):
             raise NalmError("an expression task draws fresh batches: give a batch size")
         return self._draw(self.train_range, batch_size, generator)
 
+    def inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` fresh training inputs ``(n, in_features)`` (as :meth:`sample` draws them)."""
+        x = self.train_range.sample((n, self.in_features), generator, torch.float64)
+        return x.to(self.dtype)
+
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        """The formula on inputs ``(*, in_features)``, computed in float64: ``(*, 1)``."""
+        return self.expression(x.to(torch.float64)).unsqueeze(-1).to(x.dtype)
+
     def line(self, n: int = 400) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(t, x, y)`` along a line from the lowest range end ``L`` to the highest.
 

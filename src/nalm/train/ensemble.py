@@ -29,7 +29,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from ..errors import NalmError
-from ..tasks.arithmetic import ArithmeticTask, stacked_targets
+from ..tasks.arithmetic import ArithmeticTask, RecurrentArithmeticTask, stacked_targets
 from ..tasks.base import Task
 from ..units.base import Unit, regularization
 from .loop import _resolve_policy
@@ -307,6 +307,70 @@ def fit_seeds(
     return EnsembleResult(results, rule.name, time.perf_counter() - started)
 
 
+def initial_weights(
+    make_model: Callable[[], nn.Module], seeds: Sequence[int]
+) -> list[dict[str, torch.Tensor]]:
+    """Each seed's freshly initialised parameters and buffers, exactly as :func:`fit_seeds` would
+    start them (``torch.manual_seed(seed); make_model()``): the "randomly initialised model"
+    of a seed."""
+    return [dict(_build(make_model, int(s)).state_dict()) for s in seeds]
+
+
+@torch.no_grad()
+def predict_seeds(
+    make_model: Callable[[], nn.Module],
+    weights: Sequence[Mapping[str, torch.Tensor]],
+    x: torch.Tensor,
+    *,
+    per_model: bool = False,
+    device: torch.device | str = "cpu",
+    chunk: int = 4096,
+) -> torch.Tensor:
+    """Outputs of S models of one architecture, as one batched computation.
+
+    Args:
+        make_model: builds the architecture (its own parameters are replaced).
+        weights: per model, its tensors by name, e.g. ``SeedResult.weights`` or
+            :func:`initial_weights`; a name missing from every entry keeps the built model's value.
+        x: inputs shared by every model ``(N, …)``, or with ``per_model=True`` one set per
+            model ``(S, N, …)``.
+        device: where to compute.
+        chunk: rows of ``x`` per batched call (bounds the memory).
+
+    Returns:
+        ``(S, N, out_features)`` on the CPU.
+
+    Examples:
+        >>> from nalm.units import NAU
+        >>> w = [{"W": torch.tensor([[1.0, 1.0]])}, {"W": torch.tensor([[1.0, -1.0]])}]
+        >>> predict_seeds(lambda: NAU(2, 1), w, torch.tensor([[3.0, 2.0]]))[:, 0, 0]
+        tensor([5., 1.])
+    """
+    if not weights:
+        raise NalmError("predict_seeds needs the weights of at least one model")
+    model = make_model().to(device)
+    names = list(weights[0])
+    if any(list(w) != names for w in weights):
+        raise NalmError("every model's weights must name the same tensors")
+    stacked = {k: torch.stack([w[k] for w in weights]).to(device) for k in names}
+    if per_model and x.shape[0] != len(weights):
+        raise NalmError(f"per_model inputs need {len(weights)} sets; got {x.shape[0]}")
+    run = vmap(
+        lambda p, xs: functional_call(model, p, (xs,)), in_dims=(0, 0 if per_model else None)
+    )
+    rows = x.shape[1] if per_model else x.shape[0]
+    was_training = model.training
+    model.train(False)
+    try:
+        outs = []
+        for start in range(0, rows, chunk):
+            part = x[:, start : start + chunk] if per_model else x[start : start + chunk]
+            outs.append(run(stacked, part.to(device)).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(outs, dim=1)
+
+
 class _StackedAdam:
     """Adam over stacked parameters with per-seed step counts and a per-seed update mask.
 
@@ -382,21 +446,39 @@ class _Sampler:
         device: torch.device,
     ) -> None:
         self.tasks, self.batch_size, self.shared, self.device = tasks, batch_size, shared, device
-        arithmetic = all(isinstance(t, ArithmeticTask) for t in tasks) and (
-            len({t.operation for t in tasks}) == 1  # type: ignore[attr-defined]
-        )
-        self.targets = stacked_targets(tasks) if arithmetic else None  # type: ignore[arg-type]
+        kinds = (ArithmeticTask, RecurrentArithmeticTask)
+        arithmetic = all(isinstance(t, kinds) for t in tasks)
+        arithmetic = arithmetic and len({t.sequence for t in tasks}) == 1  # type: ignore[attr-defined]
+        self.targets: Callable[[torch.Tensor], torch.Tensor] | None = None
+        if arithmetic:
+            self.targets = stacked_targets(tasks)  # type: ignore[arg-type]
+        elif all(t is tasks[0] for t in tasks) and hasattr(tasks[0], "targets"):
+            # One task for every seed (e.g. f(x) = x): its targets for all seeds at once.
+            task, n = tasks[0], len(tasks)
+            self.targets = (
+                (lambda x: task.targets(x).expand(n, *x.shape[:-1], -1))  # type: ignore[attr-defined]
+                if shared
+                else task.targets  # type: ignore[attr-defined]
+            )
         if shared:
             if not all(hasattr(t, "inputs") and hasattr(t, "targets") for t in tasks):
                 raise NalmError(
                     "shared_inputs needs tasks that draw inputs and compute targets "
                     "(inputs() and targets()), e.g. ArithmeticTask"
                 )
-            drawn = {(str(getattr(t, "train_range", "")), getattr(t, "dtype", None)) for t in tasks}
+            drawn = {
+                (
+                    str(getattr(t, "train_range", "")),
+                    getattr(t, "dtype", None),
+                    t.in_features,
+                    getattr(t, "train_length", None),
+                )
+                for t in tasks
+            }
             if len(drawn) != 1:
                 raise NalmError(
                     "shared_inputs needs every seed's task to draw training inputs from the same "
-                    "range and dtype"
+                    "range, dtype and shape"
                 )
             self.generators = [torch.Generator().manual_seed(derived_seed("shared", data_seed))]
         else:

@@ -14,6 +14,7 @@ from .nau import NAU
 from .nmru import NMRU, NRU
 from .nmu import NMU
 from .npu import NPU, RealNPU
+from .recurrent import LSTMCell, Recurrent, RNNCell, UnitCell, recurrent
 from .registry import build, create, get, names, options, register
 
 for _name, _cls in (
@@ -45,10 +46,14 @@ __all__ = [
     "NPU",
     "NRU",
     "ClampedUnit",
+    "LSTMCell",
     "Linear",
     "NACMul",
+    "RNNCell",
     "RealNPU",
+    "Recurrent",
     "Unit",
+    "UnitCell",
     "activation_names",
     "after_step",
     "build",
@@ -58,6 +63,7 @@ __all__ = [
     "nac_weight",
     "names",
     "options",
+    "recurrent",
     "register",
     "regularization",
     "sparsity_penalty",

@@ -1,0 +1,6 @@
+"""Reproductions of published experiments: ``nalm reproduce identity`` (Trask et al. 2018,
+Figure 1) and ``nalm reproduce table1`` (their Table 1, static and recurrent)."""
+
+from .identity import TRASK_ACTIVATIONS, IdentityResult, IdentitySettings, run_identity
+
+__all__ = ["TRASK_ACTIVATIONS", "IdentityResult", "IdentitySettings", "run_identity"]

@@ -1,0 +1,99 @@
+"""What the reproductions share: a resumable record of finished parts, and number formatting."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import NalmError
+
+PARTS_FILE = "parts.jsonl"
+
+
+def settings_id(settings: Mapping[str, Any]) -> str:
+    """A short stable hash of a JSON-ready settings mapping."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Parts:
+    """Finished parts of a long reproduction, one JSON line each, so an interrupted run resumes.
+
+    Each line is ``{"settings": ID, "key": KEY, "data": …}``, written and flushed as soon as a
+    part (one model's seeds) is done. Re-running with the same ``--out`` and the same settings
+    reads the finished parts back and trains only the rest; lines from other settings are ignored
+    (and dropped when the file is next written).
+
+    Examples:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> Parts(out, {"steps": 10}).put("relu", {"mae": 1.5})
+        >>> Parts(out, {"steps": 10}).get("relu"), Parts(out, {"steps": 20}).get("relu")
+        ({'mae': 1.5}, None)
+    """
+
+    def __init__(self, out: Path, settings: Mapping[str, Any]) -> None:
+        self.path = Path(out) / PARTS_FILE
+        self.id = settings_id(settings)
+        self.done: dict[str, Any] = {}
+        stale = False
+        if self.path.exists():
+            lines = self.path.read_text().splitlines()
+            for number, line in enumerate(lines, start=1):
+                try:
+                    record = json.loads(line)
+                    key, data, made_with = record["key"], record["data"], record["settings"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    if number == len(lines):
+                        stale = True  # a line cut short by an interrupt: redo that part
+                        continue
+                    raise NalmError(
+                        f"{self.path}: line {number} is not a record this command wrote; "
+                        "remove the file or choose another --out"
+                    ) from None
+                if made_with == self.id:
+                    self.done[key] = data
+                else:
+                    stale = True
+        if stale:
+            self._rewrite()
+
+    def get(self, key: str) -> Any:
+        """The data of a finished part, or ``None``."""
+        return self.done.get(key)
+
+    def put(self, key: str, data: Any) -> None:
+        """Record a finished part (appended and flushed to disk at once)."""
+        self.done[key] = data
+        with self.path.open("a") as f:
+            f.write(json.dumps({"settings": self.id, "key": key, "data": data}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _rewrite(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w") as f:
+            for key, data in self.done.items():
+                f.write(json.dumps({"settings": self.id, "key": key, "data": data}) + "\n")
+        tmp.replace(self.path)
+
+
+def finite_or_none(value: float) -> float | None:
+    """``value`` for JSON, with NaN and ±inf as ``None``."""
+    return value if math.isfinite(value) else None
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    """A score or error for a table: ``12.3``, ``1.2e+04``, ``inf`` or ``-``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if math.isinf(value):
+        return "inf"
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 10 ** (-digits)):
+        return f"{value:.1e}"
+    return f"{value:.{digits}f}"

@@ -1,0 +1,386 @@
+"""Trask et al. (2018), Figure 1: MLPs fail to extrapolate f(x) = x; NAC does not.
+
+Many MLPs per activation (3 hidden layers of 8 units) learn the identity on U[−5, 5] and are
+tested on a grid over [−20, 20]. All models of one activation train together as one batched
+computation (:func:`nalm.train.fit_seeds`). NAC and NALU stacks of the same shape are added for
+contrast. Outputs: ``identity.png`` (mean absolute error against x, training range shaded),
+``identity.csv`` (the curves) and ``identity.md`` (the error at |x| = 20 per model).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+from ..errors import NalmError
+from ..reporting import markdown_table
+from ..runs import new_run_dir, write_config
+from ..tasks import ExpressionTask, Range
+from ..train.ensemble import fit_seeds, predict_seeds
+from ..units import MLP, registry
+from .common import Parts, finite_or_none, number
+
+TRASK_ACTIVATIONS = (
+    "Hardtanh",
+    "Sigmoid",
+    "ReLU6",
+    "Tanh",
+    "Tanhshrink",
+    "Hardshrink",
+    "LeakyReLU",
+    "Softshrink",
+    "Softsign",
+    "Threshold",
+    "ReLU",
+    "PReLU",
+    "Softplus",
+    "ELU",
+    "SELU",
+)
+"""The 15 activations of Trask et al.'s Figure 1, in the paper's order."""
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Settings of ``nalm reproduce identity``; the defaults are the full run.
+
+    The paper states the architecture, ranges and activations; the training settings
+    (Adam, lr 0.01, 10,000 steps, 100 models per activation) follow a common reproduction and
+    are not the paper's own (REFERENCE.md marks them unconfirmed).
+    """
+
+    models: int = 100
+    steps: int = 10_000
+    lr: float = 0.01
+    batch_size: int = 128
+    hidden: tuple[int, ...] = (8, 8, 8)
+    train_range: str = "-5,5"
+    test_range: str = "-20,20"
+    activations: tuple[str, ...] = TRASK_ACTIVATIONS
+    units: tuple[str, ...] = ("nac", "nalu")
+    points: int = 401
+    quick: bool = False
+
+    @classmethod
+    def quick_settings(cls, **overrides: Any) -> IdentitySettings:
+        """Fewer models and steps: the whole figure in about a minute here."""
+        return cls(**{"models": 20, "steps": 3000, "quick": True, **overrides})
+
+    def check(self) -> None:
+        for what in ("models", "steps", "batch_size", "points"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise NalmError(f"{what} must be a positive integer; got {value!r}")
+        if self.points < 2:
+            raise NalmError(f"points must be at least 2; got {self.points}")
+        if not 0 < self.lr < math.inf:
+            raise NalmError(f"lr must be a positive number; got {self.lr!r}")
+        if not self.activations and not self.units:
+            raise NalmError("nothing to train: give at least one activation or unit")
+        MLP(1, 1, hidden=self.hidden)  # validates the hidden sizes
+        for name in self.activations:
+            MLP(1, 1, hidden=(1,), activation=name)  # validates the name
+        for name in self.units:
+            registry.get(name)
+        for text in (self.train_range, self.test_range):
+            Range.parse(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Curve:
+    """One model family's error along the grid, over its models that did not diverge."""
+
+    label: str
+    mae: list[float]
+    median: list[float]
+    models: int
+    diverged: int
+    train_mse: float
+    seconds: float
+
+    def at(self, x: list[float], where: Callable[[float], bool]) -> float:
+        values = [m for xi, m in zip(x, self.mae, strict=True) if where(xi)]
+        return sum(values) / len(values) if values else math.nan
+
+
+@dataclass
+class IdentityResult:
+    """What ``nalm reproduce identity`` measured and where it wrote it."""
+
+    settings: IdentitySettings
+    x: list[float]
+    curves: list[Curve]
+    paths: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def row(self, label: str) -> dict[str, float]:
+        """``mae_train`` (mean over the grid inside the training range) and ``mae_20`` (at
+        |x| = the test range's largest magnitude) for one curve."""
+        curve = next(c for c in self.curves if c.label == label)
+        train = Range.parse(self.settings.train_range)
+        edge = max(abs(v) for v in self.x)
+        return {
+            "mae_train": curve.at(self.x, train.contains),
+            "mae_20": curve.at(self.x, lambda v: math.isclose(abs(v), edge)),
+        }
+
+
+def identity_models(settings: IdentitySettings) -> dict[str, Callable[[], nn.Module]]:
+    """Label → model builder: one MLP per activation, then the units as stacks of the same
+    shape (``1 → 8 → 8 → 8 → 1``)."""
+    models: dict[str, Callable[[], nn.Module]] = {}
+    for name in settings.activations:
+        models[name] = _mlp_builder(settings.hidden, name)
+    sizes = (1, *settings.hidden, 1)
+    for unit in settings.units:
+        label = registry.get(unit).__name__
+
+        def build(unit: str = unit) -> nn.Module:
+            return nn.Sequential(
+                *(registry.create(unit, a, b) for a, b in itertools.pairwise(sizes))
+            )
+
+        models[label] = build
+    return models
+
+
+def _mlp_builder(hidden: tuple[int, ...], activation: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        return MLP(1, 1, hidden=hidden, activation=activation)
+
+    return build
+
+
+def run_identity(
+    settings: IdentitySettings | None = None,
+    out: str | Path | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> IdentityResult:
+    """Train the models, write ``identity.png``, ``identity.csv``, ``identity.md`` into ``out``
+    (default ``runs/identity-<time>``) and return the curves.
+
+    Finished model families are recorded in ``out/parts.jsonl``: re-running with the same
+    ``out`` and settings after an interrupt trains only the rest.
+
+    Examples:
+        >>> import tempfile
+        >>> s = IdentitySettings(models=2, steps=20, activations=("ReLU",), units=("nac",),
+        ...                      points=41)
+        >>> result = run_identity(s, tempfile.mkdtemp(), progress=False, log=lambda _: None)
+        >>> [c.label for c in result.curves], sorted(result.paths)
+        (['ReLU', 'NAC'], ['csv', 'markdown', 'png'])
+    """
+    settings = settings or IdentitySettings()
+    settings.check()
+    started = time.perf_counter()
+    out = new_run_dir("identity", out)
+    write_config(out, {"command": "reproduce identity", **settings.to_dict()})
+    parts = Parts(out, settings.to_dict())
+    task = ExpressionTask("x0", settings.train_range, settings.test_range, eval_size=1000)
+    low = min(task.train_range.low, task.test_range.low)
+    high = max(task.train_range.high, task.test_range.high)
+    grid = torch.linspace(low, high, settings.points, dtype=torch.float64)
+    x = grid.tolist()
+    seeds = list(range(settings.models))
+    curves = []
+    models = identity_models(settings)
+    for n, (label, build) in enumerate(models.items(), start=1):
+        done = parts.get(label)
+        if done is None:
+            result = fit_seeds(
+                build,
+                [task] * len(seeds),
+                seeds,
+                steps=settings.steps,
+                lr=settings.lr,
+                batch_size=settings.batch_size,
+                policy="auto",
+                eval_every=settings.steps,
+                device=device,
+                progress=progress,
+                description=f"{label} ({n}/{len(models)})",
+            )
+            ok = [r for r in result.runs if not r.diverged]
+            errors = torch.empty(0, len(x), dtype=torch.float64)
+            if ok:
+                pred = predict_seeds(
+                    build, [r.weights for r in ok], grid.float().unsqueeze(1), device=device
+                )
+                errors = (pred[..., 0].double() - grid).abs()
+                errors = errors[torch.isfinite(errors).all(dim=1)]
+            train = [r.history[-1]["train_loss"] for r in ok]
+            done = {
+                "mae": errors.mean(0).tolist() if len(errors) else [math.nan] * len(x),
+                "median": errors.median(0).values.tolist() if len(errors) else [math.nan] * len(x),
+                "models": len(errors),
+                "diverged": len(seeds) - len(errors),
+                "train_mse": float(torch.tensor(train).median()) if train else math.nan,
+                "seconds": result.seconds,
+            }
+            parts.put(label, {k: _json(v) for k, v in done.items()})
+        else:
+            done = {k: _unjson(v) for k, v in done.items()}
+        curve = Curve(label=label, **done)
+        curves.append(curve)
+    result = IdentityResult(settings, x, curves, seconds=time.perf_counter() - started)
+    edge = max(abs(low), abs(high))
+    for curve in curves:
+        row = result.row(curve.label)
+        log(
+            f"{curve.label:<11} {curve.models} models ({curve.diverged} diverged): MAE "
+            f"{number(row['mae_train'], 3)} inside [{settings.train_range}], "
+            f"{number(row['mae_20'], 2)} at |x| = {edge:g}"
+        )
+    result.paths = {
+        "csv": _write_csv(result, out / "identity.csv"),
+        "markdown": _write_markdown(result, out / "identity.md"),
+        "png": plot_identity(result, out / "identity.png"),
+    }
+    return result
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    return finite_or_none(value) if isinstance(value, float) else value
+
+
+def _unjson(value: Any) -> Any:
+    if isinstance(value, list):
+        return [math.nan if v is None else v for v in value]
+    return math.nan if value is None else value
+
+
+def _write_csv(result: IdentityResult, path: Path) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "x", "mae_mean", "mae_median", "models", "diverged"])
+        for c in result.curves:
+            for xi, mean, median in zip(result.x, c.mae, c.median, strict=True):
+                writer.writerow([c.label, f"{xi:g}", mean, median, c.models, c.diverged])
+    return path
+
+
+def _write_markdown(result: IdentityResult, path: Path) -> Path:
+    s = result.settings
+    edge = max(abs(v) for v in result.x)
+    rows = []
+    for c in sorted(result.curves, key=lambda c: _sort_key(result.row(c.label)["mae_20"])):
+        row = result.row(c.label)
+        rows.append(
+            [
+                c.label,
+                f"{c.models}" + (f" (+{c.diverged} diverged)" if c.diverged else ""),
+                number(c.train_mse, 4),
+                number(row["mae_train"], 3),
+                number(row["mae_20"], 2),
+            ]
+        )
+    header = [
+        "# Trask et al. 2018, Figure 1: learning f(x) = x",
+        "",
+        *(
+            [
+                "**Quick run** (`--quick`): fewer models and steps than the full reproduction; "
+                "the numbers are rougher.",
+                "",
+            ]
+            if s.quick
+            else []
+        ),
+        f"MLPs with hidden layers {'×'.join(map(str, s.hidden))} learn f(x) = x on "
+        f"U[{s.train_range}] and are tested on a grid of {s.points} points over "
+        f"[{s.test_range}]. {s.models} models per row (seeds 0–{s.models - 1}), Adam lr {s.lr:g}, "
+        f"batch {s.batch_size}, {s.steps:,} steps; the unit rows are stacks of the same shape. "
+        "Mean absolute error over the models that did not diverge.",
+        "",
+        markdown_table(
+            [
+                "model",
+                "models",
+                "final training MSE (median)",
+                f"MAE inside [{s.train_range}]",
+                f"MAE at |x| = {edge:g}",
+            ],
+            rows,
+        ),
+        "",
+        "Rows are sorted by the error at the edge of the test range.",
+    ]
+    if "Threshold" in s.activations and "ReLU" in s.activations:
+        header += [
+            "",
+            "`Threshold` is torch's `Threshold(threshold=0, value=0)`, which computes ReLU: with "
+            "the same seeds its row equals the ReLU row (the paper does not give its settings).",
+        ]
+    path.write_text("\n".join(header) + "\n")
+    return path
+
+
+def _sort_key(value: float) -> float:
+    return value if math.isfinite(value) else math.inf
+
+
+def plot_identity(result: IdentityResult, path: Path) -> Path:
+    """Mean absolute error against x, one curve per model family, log scale, training range
+    shaded; the unit rows drawn in black."""
+    s = result.settings
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for lo, hi in Range.parse(s.train_range).intervals:
+        ax.axvspan(lo, hi, color="0.9", zorder=0, label="training range")
+    mlps = [c for c in result.curves if c.label in s.activations]
+    units = [c for c in result.curves if c.label not in s.activations]
+    colors = plt.get_cmap("tab20")
+    floor = 1e-12  # log scale: exact zeros are drawn at the floor
+    for i, c in enumerate(mlps):
+        ax.plot(
+            result.x,
+            [max(v, floor) for v in c.mae],
+            color=colors(i % 20),
+            linewidth=1.3,
+            linestyle="-" if i < 10 else "--",
+            label=c.label,
+        )
+    for i, c in enumerate(units):
+        ax.plot(
+            result.x,
+            [max(v, floor) for v in c.mae],
+            color="black",
+            linewidth=2.4,
+            linestyle=("-", ":", "-.")[i % 3],
+            label=f"{c.label} (unit)",
+        )
+    ax.set_yscale("log")
+    ax.set_xlim(min(result.x), max(result.x))
+    ax.set_xlabel("x")
+    ax.set_ylabel("mean absolute error |f̂(x) − x|")
+    quick = " — quick run" if s.quick else ""
+    ax.set_title(
+        f"f(x) = x, trained on [{s.train_range}] (shaded): {s.models} models per curve{quick}"
+    )
+    ax.legend(fontsize=7.5, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(True, which="major", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

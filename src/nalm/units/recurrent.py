@@ -1,0 +1,202 @@
+"""Recurrent models: any unit as a recurrent cell, next to LSTM and plain RNN cells.
+
+A cell maps one step's input and the previous state to the new state. :class:`Recurrent` runs a
+cell over a sequence ``(*, T, in)`` from a zero state and reads the final hidden vector with a
+head. The LSTM and RNN cells are written here in plain tensor operations (not ``torch.nn.LSTM``)
+so that many seeds of them train together under :func:`torch.func.vmap`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import NalmError
+from . import registry
+
+State = Any  # a tensor, or a tuple of tensors for the LSTM
+
+
+class UnitCell(nn.Module):
+    r"""A registry unit as a recurrent cell: ``h_t = unit([x_t, h_{t−1}])``.
+
+    The unit sees the step's input and the previous hidden vector side by side, so an additive
+    unit can learn ``h_t = h_{t−1} + (slices of x_t)``: a running sum.
+
+    Args:
+        unit: registry name (``"nac"``, ``"nalu"``, ``"nau"``, …).
+        input_size: entries of each ``x_t``.
+        hidden_size: entries of ``h``.
+        **options: the unit's options.
+
+    Shape:
+        ``x_t (*, input_size)``, ``h (*, hidden_size)`` → ``h_t (*, hidden_size)``.
+
+    Examples:
+        >>> cell = UnitCell("nac", 3, 2)
+        >>> h = cell(torch.ones(4, 3), cell.initial(torch.ones(4, 3)))
+        >>> tuple(h.shape)
+        (4, 2)
+    """
+
+    def __init__(self, unit: str, input_size: int, hidden_size: int, **options: Any) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.unit = registry.create(unit, input_size + hidden_size, hidden_size, **options)
+
+    def initial(self, x_t: torch.Tensor) -> State:
+        return x_t.new_zeros((*x_t.shape[:-1], self.hidden_size))
+
+    @staticmethod
+    def output(state: State) -> torch.Tensor:
+        return state
+
+    def forward(self, x_t: torch.Tensor, h: State) -> State:
+        return self.unit(torch.cat([x_t, h], dim=-1))
+
+
+class RNNCell(nn.Module):
+    r"""An Elman cell: ``h_t = φ(x_t W_ihᵀ + h_{t−1} W_hhᵀ + b)`` with φ = ReLU (or tanh).
+
+    Initialised as ``torch.nn.RNNCell``: every weight U[−1/√hidden, 1/√hidden].
+
+    Examples:
+        >>> cell = RNNCell(3, 5)
+        >>> tuple(cell(torch.ones(2, 3), cell.initial(torch.ones(2, 3))).shape)
+        (2, 5)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "relu") -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        if nonlinearity not in ("relu", "tanh"):
+            raise NalmError(f"RNNCell: nonlinearity must be 'relu' or 'tanh'; got {nonlinearity!r}")
+        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
+        self.W_ih = nn.Parameter(torch.empty(hidden_size, input_size))
+        self.W_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
+        self.b = nn.Parameter(torch.empty(hidden_size))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    initial = UnitCell.initial
+    output = staticmethod(UnitCell.output)
+
+    def forward(self, x_t: torch.Tensor, h: State) -> State:
+        pre = x_t @ self.W_ih.T + h @ self.W_hh.T + self.b
+        return torch.relu(pre) if self.nonlinearity == "relu" else torch.tanh(pre)
+
+
+class LSTMCell(nn.Module):
+    r"""A long short-term memory cell (Hochreiter & Schmidhuber 1997):
+
+    .. math::
+        (i, f, g, o) = x_t W_{ih}^\top + h_{t-1} W_{hh}^\top + b, \quad
+        c_t = σ(f) c_{t-1} + σ(i) \tanh(g), \quad h_t = σ(o) \tanh(c_t)
+
+    Initialised as ``torch.nn.LSTMCell``: every weight U[−1/√hidden, 1/√hidden]. The state is
+    ``(h, c)``.
+
+    Examples:
+        >>> cell = LSTMCell(3, 5)
+        >>> h, c = cell(torch.ones(2, 3), cell.initial(torch.ones(2, 3)))
+        >>> tuple(h.shape), tuple(c.shape)
+        ((2, 5), (2, 5))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.W_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.W_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.b = nn.Parameter(torch.empty(4 * hidden_size))
+        self.reset_parameters()
+
+    reset_parameters = RNNCell.reset_parameters
+
+    def initial(self, x_t: torch.Tensor) -> State:
+        zeros = x_t.new_zeros((*x_t.shape[:-1], self.hidden_size))
+        return zeros, zeros
+
+    @staticmethod
+    def output(state: State) -> torch.Tensor:
+        return state[0]
+
+    def forward(self, x_t: torch.Tensor, state: State) -> State:
+        h, c = state
+        i, f, g, o = (x_t @ self.W_ih.T + h @ self.W_hh.T + self.b).chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class Recurrent(nn.Module):
+    r"""Run a cell over a sequence and read the last hidden vector with a head.
+
+    .. math::
+        s_0 = 0, \quad s_t = \mathrm{cell}(x_t, s_{t-1}), \quad y = \mathrm{head}(h_T)
+
+    Args:
+        cell: a :class:`UnitCell`, :class:`RNNCell` or :class:`LSTMCell` (anything with
+            ``initial(x_t)``, ``output(state)`` and ``forward(x_t, state)``).
+        head: maps ``(*, hidden_size)`` to the output, e.g. a unit or ``nn.Linear``.
+
+    Shape:
+        ``(*, T, input_size) → (*, out_features)``.
+
+    Examples:
+        >>> from nalm.units import NAC
+        >>> model = Recurrent(UnitCell("nac", 4, 2), NAC(2, 1))
+        >>> tuple(model(torch.ones(8, 10, 4)).shape)
+        (8, 1)
+    """
+
+    def __init__(self, cell: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.cell, self.head = cell, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2 or x.shape[-2] < 1:
+            raise NalmError(f"Recurrent expects inputs (*, T, features) with T ≥ 1; got {x.shape}")
+        state = self.cell.initial(x[..., 0, :])
+        for t in range(x.shape[-2]):
+            state = self.cell(x[..., t, :], state)
+        return self.head(self.cell.output(state))
+
+
+def recurrent(kind: str, input_size: int, hidden_size: int, out_features: int = 1) -> Recurrent:
+    """A recurrent model by name: ``lstm`` or ``rnn`` (ReLU) with a linear head, or a registry
+    unit (``nac``, ``nalu``, ``nau``, …) as both the cell and the head. ``"nau>nmu"`` uses the
+    first unit as the cell and the second as the head.
+
+    Examples:
+        >>> type(recurrent("lstm", 100, 8).cell).__name__
+        'LSTMCell'
+        >>> type(recurrent("nalu", 100, 2).head).__name__
+        'NALU'
+        >>> type(recurrent("nau>nmu", 100, 2).head).__name__
+        'NMU'
+    """
+    if kind == "lstm":
+        return Recurrent(LSTMCell(input_size, hidden_size), nn.Linear(hidden_size, out_features))
+    if kind == "rnn":
+        return Recurrent(RNNCell(input_size, hidden_size), nn.Linear(hidden_size, out_features))
+    cell, _, head = kind.partition(">")
+    head = head or cell
+    return Recurrent(
+        UnitCell(cell, input_size, hidden_size),
+        registry.create(head, hidden_size, out_features),
+    )
+
+
+def _check_sizes(input_size: int, hidden_size: int) -> None:
+    for what, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise NalmError(f"{what} must be a positive integer; got {value!r}")
