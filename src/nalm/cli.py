@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(demo)
     _bench_parsers(sub)
+    _reproduce_parsers(sub)
     return parser
 
 
@@ -250,6 +251,126 @@ def _bench_parsers(sub: Any) -> None:
         "--db", nargs="+", default=["results.sqlite"], help="results database(s), combined"
     )
     report.add_argument("--out", default="runs/bench-report", help="output directory")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give NAME,NAME,...")
+    return names
+
+
+def _reproduce_parsers(sub: Any) -> None:
+    reproduce = sub.add_parser(
+        "reproduce",
+        help="reproduce published experiments: identity (Trask Fig. 1), table1 (Trask Table 1)",
+        description="Reproduce a paper's experiment and write Markdown, CSV and PNG. The full "
+        "settings are the defaults; --quick runs a smaller version in a few minutes. An "
+        "interrupted run resumes when re-run with the same --out.",
+    )
+    which = reproduce.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
+    identity = which.add_parser(
+        "identity",
+        help="MLPs fail to extrapolate f(x) = x (15 activations); NAC and NALU for contrast",
+        description="Many MLPs per activation (hidden 8,8,8) learn f(x) = x on U[-5,5], tested "
+        "on [-20,20], all models of one activation trained together. Writes identity.png, "
+        "identity.csv, identity.md.",
+    )
+    identity.add_argument(
+        "--quick", action="store_true", help="20 models, 3,000 steps (about two minutes here)"
+    )
+    identity.add_argument("--models", type=int, help="models per activation (default 100)")
+    identity.add_argument("--steps", type=int, help="Adam steps (default 10000)")
+    identity.add_argument("--lr", type=float, help="learning rate (default 0.01)")
+    identity.add_argument("--batch-size", type=int, help="default 128")
+    identity.add_argument(
+        "--activations", type=_names, help="comma-separated (default: the paper's 15)"
+    )
+    identity.add_argument(
+        "--units", type=_names, help="units drawn for contrast (default nac,nalu)"
+    )
+    identity.add_argument("--hidden", type=_hidden, help="MLP hidden sizes (default 8,8,8)")
+    identity.add_argument("--train-range", help="default -5,5")
+    identity.add_argument("--test-range", help="default -20,20")
+    table1 = which.add_parser(
+        "table1",
+        help="the static and recurrent simple function tasks, scored against random models",
+        description="Every model learns a+b, a-b, a*b, a/b, a^2, sqrt(a) from 100 inputs "
+        "(static) or from sequences of them (recurrent). Score: 100 x MSE / MSE of random "
+        "initialisations; median over seeds. Writes table1.md, table1.csv, table1-seeds.csv, "
+        "table1.png.",
+    )
+    table1.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 seeds, 3,000 static and 1,500 recurrent steps (a few minutes here)",
+    )
+    table1.add_argument("--seeds", type=int, help="seeds per model and operation (default 10)")
+    table1.add_argument("--static-steps", type=int, help="default 20000")
+    table1.add_argument("--recurrent-steps", type=int, help="default 10000")
+    table1.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    table1.add_argument("--batch-size", type=int, help="default 128")
+    table1.add_argument(
+        "--ops", type=_names, dest="operations", help="e.g. add,mul (default: all six)"
+    )
+    table1.add_argument("--only", choices=("static", "recurrent"), help="run one half of the table")
+    table1.add_argument(
+        "--static-models",
+        type=_names,
+        help="row labels (ReLU6,None,NAC,NALU,NMU,...) or specs (nau>nmu, mlp:tanh)",
+    )
+    table1.add_argument(
+        "--recurrent-models",
+        type=_names,
+        help="row labels (LSTM,ReLU,NAC,NALU,NAU,NMU) or specs (lstm, rnn, nac, nau>nmu)",
+    )
+    table1.add_argument("--hidden", type=int, help="hidden size of unit models (default 2)")
+    table1.add_argument("--rnn-hidden", type=int, help="LSTM/RNN hidden size (default 16)")
+    table1.add_argument(
+        "--random-inits", type=int, help="random models averaged in the score (default 100)"
+    )
+    table1.add_argument("--train-range", help="static training range (default 1,2)")
+    table1.add_argument("--extrapolation-range", help="static extrapolation range (default 2,6)")
+    table1.add_argument("--train-length", type=int, help="recurrent training length (default 10)")
+    table1.add_argument(
+        "--extrapolation-length", type=int, help="recurrent extrapolation length (default 20)"
+    )
+    table1.add_argument(
+        "--sequence-train-range", help="entries of recurrent inputs in training (default 0.1,0.2)"
+    )
+    table1.add_argument(
+        "--sequence-extrapolation-range",
+        help="entries of recurrent inputs in extrapolation (default 0.2,0.3)",
+    )
+    for p in (identity, table1):
+        p.add_argument("--out", help="output directory (default runs/<experiment>-<time>)")
+        p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+        p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import IdentitySettings, Table1Settings, run_identity, run_table1
+
+    skip = {"command", "experiment", "quick", "out", "device", "no_progress", "only"}
+    given = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+    for key, value in given.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise NalmError(f"--{key.replace('_', '-')} must be at least 1; got {value}")
+    if args.only:
+        given["settings"] = (args.only,)
+    if args.experiment == "identity":
+        cls, run, files = IdentitySettings, run_identity, ("png", "markdown", "csv")
+    else:
+        cls, run, files = Table1Settings, run_table1, ("png", "markdown", "csv")
+    settings = cls.quick_settings(**given) if args.quick else cls(**given)
+    result = run(settings, args.out, device=args.device, progress=not args.no_progress)
+    out = result.paths["markdown"].parent
+    print(
+        f"{args.experiment}: {result.seconds:.0f} s; wrote "
+        + ", ".join(str(result.paths[k]) for k in files)
+    )
+    print(f"(re-run with --out {out} to resume or to rebuild the report)")
+    return 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -465,7 +586,14 @@ def results_table(results: dict[str, FitResult]) -> str:
     return table(["model", "interpolation MSE", "extrapolation MSE", "steps", "status"], rows)
 
 
-_RANGE_FLAGS = ("--train-range", "--test-range", "--ranges")
+_RANGE_FLAGS = (
+    "--train-range",
+    "--test-range",
+    "--ranges",
+    "--extrapolation-range",
+    "--sequence-train-range",
+    "--sequence-extrapolation-range",
+)
 
 
 def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
@@ -495,6 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _units(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "reproduce":
+            return _reproduce(args)
         from .demo import run_demo
 
         run_demo(
