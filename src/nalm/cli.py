@@ -356,7 +356,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     for key, value in given.items():
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise NalmError(f"--{key.replace('_', '-')} must be at least 1; got {value}")
-    if args.only:
+    if getattr(args, "only", None):
         given["settings"] = (args.only,)
     if args.experiment == "identity":
         cls, run, files = IdentitySettings, run_identity, ("png", "markdown", "csv")

@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
+from nalm.errors import NalmError
 from nalm.tasks import ArithmeticTask, get_operation
-from nalm.tasks.arithmetic import stacked_targets
+from nalm.tasks.arithmetic import RecurrentArithmeticTask, stacked_targets
 
 
 def test_madsen_slices_follow_the_papers_sizes_and_offsets():
@@ -60,6 +61,22 @@ def test_stacked_targets_match_each_task_for_shared_and_per_seed_inputs():
     for i, task in enumerate(tasks):
         torch.testing.assert_close(targets(shared)[i], task.targets(shared))
         torch.testing.assert_close(targets(per_seed)[i], task.targets(per_seed[i]))
+
+
+def test_stacked_targets_mix_operations_and_recurrent_tasks():
+    ops = ["add", "div", "mul", "root", "div", "sub"]
+    static = [ArithmeticTask(op, seed=s) for s, op in enumerate(ops)]
+    seq = [RecurrentArithmeticTask(op, seed=s, eval_size=2) for s, op in enumerate(ops)]
+    # float64: a − b of two sums near 260 loses digits in float32 whatever the order
+    x = torch.rand(5, 100, dtype=torch.float64) + 1
+    xs = torch.rand(5, 7, 100, dtype=torch.float64) + 1
+    per_seed = torch.rand(6, 5, 7, 100, dtype=torch.float64) + 1
+    for i in range(len(ops)):
+        torch.testing.assert_close(stacked_targets(static)(x)[i], static[i].targets(x))
+        torch.testing.assert_close(stacked_targets(seq)(xs)[i], seq[i].targets(xs))
+        torch.testing.assert_close(stacked_targets(seq)(per_seed)[i], seq[i].targets(per_seed[i]))
+    with pytest.raises(NalmError, match="all static or all recurrent"):
+        stacked_targets([static[0], seq[0]])
 
 
 @pytest.mark.parametrize(

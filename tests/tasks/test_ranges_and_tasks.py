@@ -42,6 +42,15 @@ def test_expression_task_sets_and_batches():
     assert xb.shape == (64, 2) and torch.equal(xb, xb2)
 
 
+def test_expression_task_inputs_and_targets_draw_what_sample_draws():
+    task = ExpressionTask("x0 * x1 - x0", "1,2", "2,6", eval_size=10)
+    x, y = task.sample(32, torch.Generator().manual_seed(5))
+    x2 = task.inputs(32, torch.Generator().manual_seed(5))
+    assert torch.equal(x, x2)
+    torch.testing.assert_close(task.targets(x2), y)
+    torch.testing.assert_close(task.targets(x2)[:, 0], x[:, 0] * x[:, 1] - x[:, 0])
+
+
 def test_expression_task_refuses_a_divisor_range_containing_zero():
     with pytest.raises(NalmError, match="test range -1,1: the divisor 'x1' can be 0"):
         ExpressionTask("x0 / x1", "1,2", "-1,1")

@@ -171,11 +171,13 @@ class Table1Settings:
         for setting in self.settings:
             if setting not in SETTINGS:
                 raise NalmError(f"unknown setting {setting!r}; choose from {', '.join(SETTINGS)}")
+            lineup = static_models() if setting == "static" else RECURRENT_MODELS
             for label, spec in self.models(setting).items():
                 try:
                     _builder(setting, spec, self)()
                 except NalmError as e:
-                    raise NalmError(f"{setting} model {label!r}: {e}") from None
+                    labels = "" if label in lineup else f" (row labels: {', '.join(lineup)})"
+                    raise NalmError(f"{setting} model {label!r}{labels}: {e}") from None
         # tasks validate ranges, slices and lengths
         _tasks("static", "add", [0], self)
         _tasks("recurrent", "add", [0], self)
@@ -439,9 +441,10 @@ def _median(ordered: Sequence[float]) -> float:
 
 
 def _quantile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank quantile (defined when some values are infinite)."""
     if not ordered:
         return math.nan
-    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def _progress_line(

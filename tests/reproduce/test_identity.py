@@ -1,0 +1,101 @@
+import csv
+import json
+import math
+
+import pytest
+
+from nalm.errors import NalmError
+from nalm.reproduce import IdentitySettings, run_identity
+from nalm.reproduce import identity as identity_module
+
+TINY = IdentitySettings(
+    models=4, steps=400, activations=("Tanh", "ReLU"), units=("nac",), points=81
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("identity")
+    return run_identity(TINY, out, progress=False, log=lambda _: None), out
+
+
+def test_outputs_have_one_curve_per_model_over_the_grid(tiny_run):
+    result, out = tiny_run
+    assert [c.label for c in result.curves] == ["Tanh", "ReLU", "NAC"]
+    assert result.x[0] == -20 and result.x[-1] == 20 and len(result.x) == 81
+    with (out / "identity.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 * 81
+    assert {r["model"] for r in rows} == {"Tanh", "ReLU", "NAC"}
+    assert all(int(r["models"]) + int(r["diverged"]) == 4 for r in rows)
+    text = (out / "identity.md").read_text()
+    assert "MAE at \\|x\\| = 20" in text and "| NAC |" in text
+    assert (out / "identity.png").stat().st_size > 10_000
+    assert json.loads((out / "config.json").read_text())["models"] == 4
+
+
+def test_tanh_mlps_fail_outside_the_training_range_while_nac_holds(tiny_run):
+    result, _ = tiny_run
+    tanh, nac = result.row("Tanh"), result.row("NAC")
+    # tanh saturates: beyond the training range the output stops following x
+    assert tanh["mae_20"] > 5
+    assert tanh["mae_20"] > 20 * tanh["mae_train"]
+    # the NAC stack is linear: its error grows at most in proportion to |x|
+    assert nac["mae_20"] < 0.5
+    assert nac["mae_20"] < tanh["mae_20"] / 10
+
+
+def test_rerun_with_the_same_out_trains_nothing_and_gives_the_same_curves(tiny_run, monkeypatch):
+    result, out = tiny_run
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished part was trained again")
+
+    monkeypatch.setattr(identity_module, "fit_seeds", refuse)
+    again = run_identity(TINY, out, progress=False, log=lambda _: None)
+    for a, b in zip(result.curves, again.curves, strict=True):
+        assert a.label == b.label
+        assert all(
+            (math.isnan(u) and math.isnan(v)) or u == v for u, v in zip(a.mae, b.mae, strict=True)
+        )
+
+
+def test_a_cut_last_line_is_retrained_and_other_settings_are_ignored(tmp_path, monkeypatch):
+    small = IdentitySettings(models=2, steps=30, activations=("ReLU", "Tanh"), units=(), points=9)
+    run_identity(small, tmp_path, progress=False, log=lambda _: None)
+    parts = tmp_path / "parts.jsonl"
+    lines = parts.read_text().splitlines()
+    parts.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # killed mid-write
+    trained = []
+    real = identity_module.fit_seeds
+
+    def spy(*args, **kwargs):
+        trained.append(kwargs["description"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(identity_module, "fit_seeds", spy)
+    run_identity(small, tmp_path, progress=False, log=lambda _: None)
+    assert [d.split(" ")[0] for d in trained] == ["Tanh"]
+    trained.clear()
+    run_identity(
+        IdentitySettings(models=2, steps=31, activations=("ReLU",), units=(), points=9),
+        tmp_path,
+        progress=False,
+        log=lambda _: None,
+    )
+    assert [d.split(" ")[0] for d in trained] == ["ReLU"]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"models": 0}, "models must be a positive integer"),
+        ({"activations": ("Tanhx",)}, "unknown activation 'Tanhx'"),
+        ({"units": ("nalx",)}, "unknown unit 'nalx'"),
+        ({"train_range": "5,-5"}, "inverted"),
+        ({"activations": (), "units": ()}, "nothing to train"),
+    ],
+)
+def test_bad_settings_are_one_clear_error(kwargs, message, tmp_path):
+    with pytest.raises(NalmError, match=message):
+        run_identity(IdentitySettings(**kwargs), tmp_path, progress=False)
