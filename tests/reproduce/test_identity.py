@@ -60,6 +60,21 @@ def test_rerun_with_the_same_out_trains_nothing_and_gives_the_same_curves(tiny_r
         )
 
 
+def test_parts_keep_other_settings_and_drop_a_line_without_its_newline(tmp_path):
+    from nalm.reproduce.common import Parts
+
+    Parts(tmp_path, {"steps": 1}).put("a", 1)
+    Parts(tmp_path, {"steps": 2}).put("b", 2)
+    assert Parts(tmp_path, {"steps": 1}).done == {"a": 1}  # b's line is kept, not used
+    assert Parts(tmp_path, {"steps": 2}).done == {"b": 2}
+    path = tmp_path / "parts.jsonl"
+    path.write_text(path.read_text().rstrip("\n"))  # killed before the newline
+    assert Parts(tmp_path, {"steps": 2}).done == {}
+    Parts(tmp_path, {"steps": 2}).put("c", 3)
+    assert Parts(tmp_path, {"steps": 2}).done == {"c": 3}
+    assert Parts(tmp_path, {"steps": 1}).done == {"a": 1}
+
+
 def test_a_cut_last_line_is_retrained_and_other_settings_are_ignored(tmp_path, monkeypatch):
     small = IdentitySettings(models=2, steps=30, activations=("ReLU", "Tanh"), units=(), points=9)
     run_identity(small, tmp_path, progress=False, log=lambda _: None)

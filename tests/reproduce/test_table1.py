@@ -110,6 +110,29 @@ def test_a_diverged_seed_scores_infinity_and_is_counted():
     assert cell["score_q1"] == pytest.approx(10.0)
 
 
+def test_a_seed_that_really_diverges_scores_infinity(tmp_path):
+    settings = Table1Settings(
+        seeds=2,
+        static_steps=5,
+        lr=1e30,
+        random_inits=4,
+        operations=("mul",),
+        settings=("static",),
+        static_models=("None",),
+        eval_size=100,
+    )
+    result = run_table1(settings, tmp_path, progress=False, log=lambda _: None)
+    cell = result.cell("static", "extrapolation", "None", "mul")
+    assert cell["diverged"] == 2
+    assert math.isinf(cell["score_median"]) and math.isinf(cell["score_q1"])
+    assert "(2✝)" in (tmp_path / "table1.md").read_text()
+
+
+def test_an_operation_given_twice_is_named(tmp_path):
+    with pytest.raises(NalmError, match="operation 'add' is given twice"):
+        run_table1(Table1Settings(operations=("add", "+")), tmp_path, progress=False)
+
+
 def test_disagreements_name_cells_on_opposite_sides():
     base = {"setting": "static", "evaluation": "extrapolation", "operation": "mul"}
     cells = [

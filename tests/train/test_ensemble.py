@@ -233,3 +233,21 @@ def test_buffers_are_split_per_seed():
     cohort = fit_seeds(_Scaled, tasks, [0, 1, 2], steps=30, lr=0.05, progress=False)
     alone = fit_seeds(_Scaled, tasks[:1], [2], steps=30, lr=0.05, progress=False)
     torch.testing.assert_close(cohort[2].weights["unit.W"], alone[2].weights["unit.W"])
+    # the buffers come back with the weights, so predictions can be rebuilt from them
+    torch.testing.assert_close(cohort[2].weights["scale"], alone[2].weights["scale"])
+    assert not torch.equal(cohort[0].weights["scale"], cohort[2].weights["scale"])
+
+
+def test_one_task_object_for_every_seed_trains_as_equal_separate_tasks():
+    from nalm.tasks import ExpressionTask
+
+    def make():
+        return nn.Linear(2, 1)
+
+    one = ExpressionTask("x0 * 0.5 - x1", "-1,1", "2,3", eval_size=20)
+    same = fit_seeds(make, [one] * 3, [0, 1, 2], steps=40, lr=0.01, progress=False)
+    copies = [ExpressionTask("x0 * 0.5 - x1", "-1,1", "2,3", eval_size=20) for _ in range(3)]
+    separate = fit_seeds(make, copies, [0, 1, 2], steps=40, lr=0.01, progress=False)
+    for a, b in zip(same.runs, separate.runs, strict=True):
+        for name, w in a.weights.items():
+            torch.testing.assert_close(w, b.weights[name], rtol=1e-6, atol=1e-7)

@@ -95,6 +95,9 @@ def test_predict_seeds_equals_each_model_alone():
     torch.testing.assert_close(per_model, batched)
     with pytest.raises(NalmError, match="per_model inputs need 3 sets"):
         predict_seeds(make, weights, x[:2], per_model=True)
+    partial = [{k: v for k, v in w.items() if k != "cell.b"} for w in weights]
+    with pytest.raises(NalmError, match=r"the weights lack cell\.b"):
+        predict_seeds(make, partial, x)
 
 
 def test_recurrent_models_train_under_fit_seeds_with_shared_inputs():

@@ -24,10 +24,12 @@ def settings_id(settings: Mapping[str, Any]) -> str:
 class Parts:
     """Finished parts of a long reproduction, one JSON line each, so an interrupted run resumes.
 
-    Each line is ``{"settings": ID, "key": KEY, "data": …}``, written and flushed as soon as a
-    part (one model's seeds) is done. Re-running with the same ``--out`` and the same settings
-    reads the finished parts back and trains only the rest; lines from other settings are ignored
-    (and dropped when the file is next written).
+    Each line is ``{"settings": ID, "key": KEY, "data": …}``, written, flushed and synced as soon
+    as a part (one model's seeds) is done. Re-running with the same ``--out`` and the same
+    settings reads the finished parts back and trains only the rest. Lines written with other
+    settings are kept in the file but not used, so nothing finished is ever thrown away. A last
+    line cut short by a kill (not valid JSON, or missing its newline) is dropped and its part
+    trains again.
 
     Examples:
         >>> import tempfile
@@ -41,46 +43,45 @@ class Parts:
         self.path = Path(out) / PARTS_FILE
         self.id = settings_id(settings)
         self.done: dict[str, Any] = {}
-        stale = False
-        if self.path.exists():
-            lines = self.path.read_text().splitlines()
-            for number, line in enumerate(lines, start=1):
-                try:
-                    record = json.loads(line)
-                    key, data, made_with = record["key"], record["data"], record["settings"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    if number == len(lines):
-                        stale = True  # a line cut short by an interrupt: redo that part
-                        continue
-                    raise NalmError(
-                        f"{self.path}: line {number} is not a record this command wrote; "
-                        "remove the file or choose another --out"
-                    ) from None
-                if made_with == self.id:
-                    self.done[key] = data
-                else:
-                    stale = True
-        if stale:
-            self._rewrite()
+        if not self.path.exists():
+            return
+        text = self.path.read_text()
+        lines = text.splitlines()
+        cut = bool(lines) and not text.endswith("\n")
+        if cut:
+            lines = lines[:-1]  # the kill came before the newline: redo that part
+        kept = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                record = json.loads(line)
+                key, data, made_with = record["key"], record["data"], record["settings"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                if number == len(lines):
+                    cut = True  # a line cut short by an interrupt
+                    continue
+                raise NalmError(
+                    f"{self.path}: line {number} is not a record this command wrote; "
+                    "remove the file or choose another --out"
+                ) from None
+            kept.append(line)
+            if made_with == self.id:
+                self.done[key] = data
+        if cut:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(line + "\n" for line in kept))
+            tmp.replace(self.path)
 
     def get(self, key: str) -> Any:
         """The data of a finished part, or ``None``."""
         return self.done.get(key)
 
     def put(self, key: str, data: Any) -> None:
-        """Record a finished part (appended and flushed to disk at once)."""
+        """Record a finished part (appended, flushed and synced at once)."""
         self.done[key] = data
         with self.path.open("a") as f:
             f.write(json.dumps({"settings": self.id, "key": key, "data": data}) + "\n")
             f.flush()
             os.fsync(f.fileno())
-
-    def _rewrite(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w") as f:
-            for key, data in self.done.items():
-                f.write(json.dumps({"settings": self.id, "key": key, "data": data}) + "\n")
-        tmp.replace(self.path)
 
 
 def finite_or_none(value: float) -> float | None:

@@ -166,8 +166,10 @@ class Table1Settings:
             raise NalmError(f"lr must be a positive number; got {self.lr!r}")
         if not self.operations:
             raise NalmError("no operations to run")
-        for op in self.operations:
-            get_operation(op)
+        names = [get_operation(op).name for op in self.operations]
+        for name in names:
+            if names.count(name) > 1:
+                raise NalmError(f"operation {name!r} is given twice in {list(self.operations)}")
         for setting in self.settings:
             if setting not in SETTINGS:
                 raise NalmError(f"unknown setting {setting!r}; choose from {', '.join(SETTINGS)}")
@@ -381,13 +383,18 @@ def run_table1(
     return result
 
 
-def _score(mse: float | None, random: float | None) -> float:
-    """100 × MSE / random MSE; a missing (non-finite) MSE scores infinity."""
-    if mse is None or not math.isfinite(mse):
-        return math.inf
+def _score(mse: float | None, random: float | None, diverged: bool = False) -> float:
+    """100 × MSE / random MSE; a diverged seed or a non-finite MSE scores infinity (NaN when
+    the random MSE itself is undefined)."""
     if random is None or not math.isfinite(random) or random <= 0:
         return math.nan
+    if diverged or mse is None or not math.isfinite(mse):
+        return math.inf
     return 100.0 * mse / random
+
+
+def _run_score(run: dict[str, Any], evaluation: str, random: float | None) -> float:
+    return _score(run[f"{evaluation}_mse"], random, run["diverged_at"] is not None)
 
 
 def summarize(
@@ -404,7 +411,7 @@ def summarize(
     for (setting, model, op), rows in groups.items():
         for evaluation in EVALUATIONS:
             random, finite = baselines[setting, model][op][evaluation]
-            scores = [_score(r[f"{evaluation}_mse"], random) for r in rows]
+            scores = [_run_score(r, evaluation, random) for r in rows]
             ordered = sorted(scores, key=lambda v: (math.isnan(v), v))
             quoted = published(setting, evaluation, model, op)
             mses = [r[f"{evaluation}_mse"] for r in rows]
@@ -454,7 +461,8 @@ def _progress_line(
     for op in ops:
         random = done["random"][op]["extrapolation"][0]
         scores = sorted(
-            _score(r["extrapolation_mse"], random) for r in done["rows"] if r["operation"] == op
+            (_run_score(r, "extrapolation", random) for r in done["rows"] if r["operation"] == op),
+            key=lambda v: (math.isnan(v), v),
         )
         parts.append(f"{OP_LABELS[op]} {number(_median(scores))}")
     diverged = sum(r["diverged_at"] is not None for r in done["rows"])
@@ -497,7 +505,7 @@ def _write_runs(
             for evaluation in EVALUATIONS:
                 mse = r[f"{evaluation}_mse"]
                 row[f"{evaluation}_mse"] = "inf" if mse is None else mse
-                row[f"{evaluation}_score"] = _score(mse, random[evaluation][0])
+                row[f"{evaluation}_score"] = _run_score(r, evaluation, random[evaluation][0])
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return path
 
@@ -570,8 +578,8 @@ def _write_markdown(result: Table1Result, path: Path) -> Path:
     lines = ["# Trask et al. 2018, Table 1: simple function learning", ""]
     if s.quick:
         lines += [
-            "**Quick run** (`--quick`): fewer seeds and steps than the full reproduction; "
-            "the numbers are rougher.",
+            "**Quick run** (`--quick`): a smaller version of the full reproduction (settings "
+            "below); its numbers are rougher.",
             "",
         ]
     lines += [
@@ -608,6 +616,25 @@ def _write_markdown(result: Table1Result, path: Path) -> Path:
                         row.append("-")
                 rows.append(row)
             lines += [markdown_table(["", *models], rows), ""]
+    partial = sorted(
+        {
+            (c["setting"], c["model"], c["operation"], c["evaluation"], c["random_finite"])
+            for c in result.cells
+            if c["random_finite"] < c["random_inits"]
+        }
+    )
+    if partial:
+        lines += [
+            "Random initialisations whose MSE overflowed are left out of the denominator "
+            "(which raises the score): "
+            + "; ".join(
+                f"{setting} {model} on {OP_LABELS[op]} ({evaluation}): {n} of "
+                f"{s.random_inits} finite"
+                for setting, model, op, evaluation, n in partial
+            )
+            + ".",
+            "",
+        ]
     lines += ["## The paper's claims, checked", "", *claims(result), ""]
     found = disagreements(result.cells)
     lines += ["## Where ours and the paper disagree", ""]

@@ -18,7 +18,8 @@ class ExpressionTask(Task):
     Training batches are drawn fresh from ``train_range`` at every step. Two fixed sets of
     ``eval_size`` rows, drawn once from ``eval_seed``, measure the error: ``interpolation``
     (``train_range``) and ``extrapolation`` (``test_range``). Every input uses the same range.
-    Targets are computed in float64, then cast to ``dtype``.
+    Targets are computed in float64 from the inputs the model sees (already in ``dtype``),
+    then cast to ``dtype``.
 
     Args:
         target: the formula, e.g. ``"x0 * x1"`` (see :class:`~nalm.tasks.Expression`).
@@ -77,8 +78,8 @@ class ExpressionTask(Task):
         }
 
     def _draw(self, r: Range, n: int, generator: torch.Generator) -> Pair:
-        x = r.sample((n, self.in_features), generator, torch.float64)
-        return x.to(self.dtype), self.expression(x).unsqueeze(-1).to(self.dtype)
+        x = r.sample((n, self.in_features), generator, torch.float64).to(self.dtype)
+        return x, self.targets(x)
 
     def sample(self, batch_size: int | None, generator: torch.Generator) -> Pair:
         if batch_size is None:

@@ -49,7 +49,7 @@ class SeedResult:
         diverged_at: the step whose loss was NaN or infinite, or ``None``.
         stopped_at: the step at which ``early_stop`` ended the seed, or ``None``.
         reinitialized_at: steps at which the policy's stall rule restarted it.
-        weights: its final parameters, by the model's parameter names.
+        weights: its final parameters and buffers, by the model's names for them.
     """
 
     seed: int
@@ -302,7 +302,8 @@ def fit_seeds(
         if result.diverged_at is not None:
             result.steps = result.diverged_at - 1
         result.weights = {
-            name.removeprefix("model."): p[i].detach().cpu().clone() for name, p in params.items()
+            name.removeprefix("model."): p[i].detach().cpu().clone()
+            for name, p in {**params, **buffers}.items()
         }
     return EnsembleResult(results, rule.name, time.perf_counter() - started)
 
@@ -330,8 +331,8 @@ def predict_seeds(
 
     Args:
         make_model: builds the architecture (its own parameters are replaced).
-        weights: per model, its tensors by name, e.g. ``SeedResult.weights`` or
-            :func:`initial_weights`; a name missing from every entry keeps the built model's value.
+        weights: per model, every parameter and buffer by name, e.g. ``SeedResult.weights``
+            or :func:`initial_weights`.
         x: inputs shared by every model ``(N, …)``, or with ``per_model=True`` one set per
             model ``(S, N, …)``.
         device: where to compute.
@@ -352,6 +353,9 @@ def predict_seeds(
     names = list(weights[0])
     if any(list(w) != names for w in weights):
         raise NalmError("every model's weights must name the same tensors")
+    missing = [k for k in model.state_dict() if k not in names]
+    if missing:
+        raise NalmError(f"the weights lack {', '.join(missing)} of the model built by make_model")
     stacked = {k: torch.stack([w[k] for w in weights]).to(device) for k in names}
     if per_model and x.shape[0] != len(weights):
         raise NalmError(f"per_model inputs need {len(weights)} sets; got {x.shape[0]}")
@@ -452,7 +456,9 @@ class _Sampler:
         self.targets: Callable[[torch.Tensor], torch.Tensor] | None = None
         if arithmetic:
             self.targets = stacked_targets(tasks)  # type: ignore[arg-type]
-        elif all(t is tasks[0] for t in tasks) and hasattr(tasks[0], "targets"):
+        elif all(t is tasks[0] for t in tasks) and all(
+            hasattr(tasks[0], k) for k in ("inputs", "targets")
+        ):
             # One task for every seed (e.g. f(x) = x): its targets for all seeds at once.
             task, n = tasks[0], len(tasks)
             self.targets = (

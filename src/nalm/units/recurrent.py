@@ -62,7 +62,9 @@ class UnitCell(nn.Module):
 class RNNCell(nn.Module):
     r"""An Elman cell: ``h_t = φ(x_t W_ihᵀ + h_{t−1} W_hhᵀ + b)`` with φ = ReLU (or tanh).
 
-    Initialised as ``torch.nn.RNNCell``: every weight U[−1/√hidden, 1/√hidden].
+    Every weight and the bias U[−1/√hidden, 1/√hidden], as ``torch.nn.RNNCell`` draws its
+    weights (torch has two biases, whose sum is spread wider; the forward computation is the
+    same).
 
     Examples:
         >>> cell = RNNCell(3, 5)
@@ -101,8 +103,9 @@ class LSTMCell(nn.Module):
         (i, f, g, o) = x_t W_{ih}^\top + h_{t-1} W_{hh}^\top + b, \quad
         c_t = σ(f) c_{t-1} + σ(i) \tanh(g), \quad h_t = σ(o) \tanh(c_t)
 
-    Initialised as ``torch.nn.LSTMCell``: every weight U[−1/√hidden, 1/√hidden]. The state is
-    ``(h, c)``.
+    Every weight and the bias U[−1/√hidden, 1/√hidden], as ``torch.nn.LSTMCell`` draws its
+    weights (torch has two biases; the forward computation is the same). The gates are in
+    torch's order ``i, f, g, o``. The state is ``(h, c)``.
 
     Examples:
         >>> cell = LSTMCell(3, 5)
