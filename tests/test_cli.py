@@ -254,3 +254,74 @@ def test_bench_bad_input_is_one_sentence(args, message, tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert message in proc.stderr
+
+
+def test_reproduce_table1_and_identity_write_their_files(tmp_path, capsys):
+    out = tmp_path / "t1"
+    code = main(
+        [
+            "reproduce",
+            "table1",
+            "--quick",
+            "--only",
+            "static",
+            "--static-models",
+            "None,NMU",
+            "--ops",
+            "add,*",
+            "--seeds",
+            "1",
+            "--static-steps",
+            "20",
+            "--random-inits",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    assert {p.name for p in out.iterdir()} >= {"table1.md", "table1.csv", "table1.png"}
+    text = (out / "table1.md").read_text()
+    assert "**Quick run**" in text and "20 steps" in text and "| a×b |" in text
+    assert "Recurrent" not in text  # only the static half ran
+    out = tmp_path / "id"
+    code = main(
+        [
+            "reproduce",
+            "identity",
+            "--activations",
+            "Tanh",
+            "--units",
+            "nac",
+            "--models",
+            "2",
+            "--steps",
+            "10",
+            "--train-range",
+            "-2,2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    assert "U[-2,2]" in (out / "identity.md").read_text()
+    assert "Quick run" not in (out / "identity.md").read_text()
+    assert "identity:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["table1", "--seeds", "0"], "--seeds must be at least 1; got 0"),
+        (["table1", "--static-models", "foo"], "static model 'foo' (row labels: ReLU6"),
+        (["identity", "--activations", "Relux"], "unknown activation 'Relux'"),
+        (["table1", "--ops", "add,+"], "operation 'add' is given twice"),
+    ],
+)
+def test_reproduce_bad_input_is_one_sentence(args, message, tmp_path):
+    proc = run_cli("reproduce", *args, "--out", str(tmp_path / "x"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr

@@ -313,7 +313,9 @@ def _write_markdown(result: IdentityResult, path: Path) -> Path:
         f"U[{s.train_range}] and are tested on a grid of {s.points} points over "
         f"[{s.test_range}]. {s.models} models per row (seeds 0–{s.models - 1}), Adam lr {s.lr:g}, "
         f"batch {s.batch_size}, {s.steps:,} steps; the unit rows are stacks of the same shape. "
-        "Mean absolute error over the models that did not diverge.",
+        "Mean absolute error over the models that did not diverge. Training time "
+        f"{sum(c.seconds for c in result.curves):.0f} s (summed over the rows, whichever run "
+        "trained them).",
         "",
         markdown_table(
             [
