@@ -115,8 +115,10 @@ class Curve:
     interpolation_mse: float
     seconds: float
 
-    def at(self, x: list[float], where: Callable[[float], bool]) -> float:
-        values = [m for xi, m in zip(x, self.mae, strict=True) if where(xi)]
+    def at(self, x: list[float], where: Callable[[float], bool], median: bool = False) -> float:
+        """The mean over the grid points ``where`` holds of the mean (or median) error."""
+        curve = self.median if median else self.mae
+        values = [m for xi, m in zip(x, curve, strict=True) if where(xi)]
         return sum(values) / len(values) if values else math.nan
 
 
@@ -131,14 +133,16 @@ class IdentityResult:
     seconds: float = 0.0
 
     def row(self, label: str) -> dict[str, float]:
-        """``mae_train`` (mean over the grid inside the training range) and ``mae_20`` (at
-        |x| = the test range's largest magnitude) for one curve."""
+        """``mae_train`` (mean over the grid inside the training range), ``mae_20`` (at |x| = the
+        test range's largest magnitude) and ``median_20`` (the median model's error there)."""
         curve = next(c for c in self.curves if c.label == label)
         train = Range.parse(self.settings.train_range)
         edge = max(abs(v) for v in self.x)
+        at_edge = lambda v: math.isclose(abs(v), edge)  # noqa: E731
         return {
             "mae_train": curve.at(self.x, train.contains),
-            "mae_20": curve.at(self.x, lambda v: math.isclose(abs(v), edge)),
+            "mae_20": curve.at(self.x, at_edge),
+            "median_20": curve.at(self.x, at_edge, median=True),
         }
 
 
@@ -243,15 +247,13 @@ def run_identity(
             done = {k: _unjson(v) for k, v in done.items()}
         curve = Curve(label=label, **done)
         curves.append(curve)
-    result = IdentityResult(settings, x, curves, seconds=time.perf_counter() - started)
-    edge = max(abs(low), abs(high))
-    for curve in curves:
-        row = result.row(curve.label)
+        row = IdentityResult(settings, x, [curve]).row(label)
         log(
-            f"{curve.label:<11} {curve.models} models ({curve.diverged} diverged): MAE "
+            f"{label:<11} {curve.models} models ({curve.diverged} diverged): MAE "
             f"{number(row['mae_train'], 3)} inside [{settings.train_range}], "
-            f"{number(row['mae_20'], 2)} at |x| = {edge:g}"
+            f"{number(row['mae_20'], 2)} at |x| = {max(abs(low), abs(high)):g}"
         )
+    result = IdentityResult(settings, x, curves, seconds=time.perf_counter() - started)
     result.paths = {
         "csv": _write_csv(result, out / "identity.csv"),
         "markdown": _write_markdown(result, out / "identity.md"),
@@ -295,6 +297,7 @@ def _write_markdown(result: IdentityResult, path: Path) -> Path:
                 number(c.interpolation_mse, 4),
                 number(row["mae_train"], 3),
                 number(row["mae_20"], 2),
+                number(row["median_20"], 2),
             ]
         )
     header = [
@@ -324,11 +327,13 @@ def _write_markdown(result: IdentityResult, path: Path) -> Path:
                 "MSE on the training range at the end (median)",
                 f"MAE inside [{s.train_range}]",
                 f"MAE at |x| = {edge:g}",
+                f"median model's error at |x| = {edge:g}",
             ],
             rows,
         ),
         "",
-        "Rows are sorted by the error at the edge of the test range.",
+        "Rows are sorted by the error at the edge of the test range. The mean is pulled up by "
+        "the few models that learned least; the median model's error shows the typical one.",
     ]
     if "Threshold" in s.activations and "ReLU" in s.activations:
         header += [
@@ -354,7 +359,14 @@ def plot_identity(result: IdentityResult, path: Path) -> Path:
     mlps = [c for c in result.curves if c.label in s.activations]
     units = [c for c in result.curves if c.label not in s.activations]
     colors = plt.get_cmap("tab20")
-    floor = 1e-12  # log scale: exact zeros are drawn at the floor
+    # Log scale: a linear model's error |1 − w|·|x| dips to 0 at x = 0; keep that dip from
+    # stretching the axis by starting it two decades below the lowest curve's typical value.
+    typical = [
+        sorted(v for v in c.mae if v > 0)[len([v for v in c.mae if v > 0]) // 2]
+        for c in result.curves
+        if any(v > 0 for v in c.mae)
+    ]
+    floor = 10 ** math.floor(math.log10(min(typical) / 100)) if typical else 1e-12
     for i, c in enumerate(mlps):
         ax.plot(
             result.x,
@@ -374,6 +386,7 @@ def plot_identity(result: IdentityResult, path: Path) -> Path:
             label=f"{c.label} (unit)",
         )
     ax.set_yscale("log")
+    ax.set_ylim(bottom=floor)
     ax.set_xlim(min(result.x), max(result.x))
     ax.set_xlabel("x")
     ax.set_ylabel("mean absolute error |f̂(x) − x|")
