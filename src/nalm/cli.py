@@ -303,7 +303,7 @@ def _reproduce_parsers(sub: Any) -> None:
     table1.add_argument(
         "--quick",
         action="store_true",
-        help="3 seeds, 3,000 static and 1,500 recurrent steps (a few minutes here)",
+        help="3 seeds, 6,000 static and 2,000 recurrent steps (a few minutes here)",
     )
     table1.add_argument("--seeds", type=int, help="seeds per model and operation (default 10)")
     table1.add_argument("--static-steps", type=int, help="default 20000")
