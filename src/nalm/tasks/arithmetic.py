@@ -227,9 +227,8 @@ class ArithmeticTask(Task):
         x = self.inputs(batch_size, generator)
         return x, self.targets(x)
 
-    def config(self) -> dict[str, Any]:
+    def _slices_config(self) -> dict[str, Any]:
         return {
-            "task": "arithmetic",
             "operation": self.operation.name,
             "input_size": self.in_features,
             "subset": self.subset,
@@ -237,6 +236,12 @@ class ArithmeticTask(Task):
             "seed": self.seed,
             "a_slice": list(self.a_slice),
             "b_slice": list(self.b_slice),
+        }
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "task": "arithmetic",
+            **self._slices_config(),
             "train_range": str(self.train_range),
             "interpolation_range": str(self.interpolation_range),
             "extrapolation_range": str(self.extrapolation_range),
@@ -339,35 +344,22 @@ class RecurrentArithmeticTask(Task):
         }
 
     selection = ArithmeticTask.selection
+    sample = ArithmeticTask.sample
+    _slices_config = ArithmeticTask._slices_config
 
     def targets(self, x: torch.Tensor) -> torch.Tensor:
         """``a ∘ b`` for sequences ``(*, T, input_size)``, shape ``(*, 1)``."""
-        total = x.sum(-2)
-        a = total[..., slice(*self.a_slice)].sum(-1)
-        b = total[..., slice(*self.b_slice)].sum(-1)
-        return self.operation(a, b).unsqueeze(-1)
+        return ArithmeticTask.targets(self, x.sum(-2))  # type: ignore[arg-type]
 
     def inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` fresh training sequences ``(n, train_length, input_size)``."""
         shape = (n, self.train_length, self.in_features)
         return self.train_range.sample(shape, generator, self.dtype)
 
-    def sample(self, batch_size: int | None, generator: torch.Generator) -> Pair:
-        if batch_size is None:
-            raise NalmError("an arithmetic task draws fresh batches: give a batch size")
-        x = self.inputs(batch_size, generator)
-        return x, self.targets(x)
-
     def config(self) -> dict[str, Any]:
         return {
             "task": "recurrent-arithmetic",
-            "operation": self.operation.name,
-            "input_size": self.in_features,
-            "subset": self.subset,
-            "overlap": self.overlap,
-            "seed": self.seed,
-            "a_slice": list(self.a_slice),
-            "b_slice": list(self.b_slice),
+            **self._slices_config(),
             "train_length": self.train_length,
             "extrapolation_length": self.extrapolation_length,
             "train_range": str(self.train_range),
