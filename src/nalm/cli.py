@@ -303,7 +303,7 @@ def _reproduce_parsers(sub: Any) -> None:
     table1.add_argument(
         "--quick",
         action="store_true",
-        help="3 seeds, 6,000 static and 2,000 recurrent steps (a few minutes here)",
+        help="3 seeds, 6,000 static and 2,000 recurrent steps (about five minutes here)",
     )
     table1.add_argument("--seeds", type=int, help="seeds per model and operation (default 10)")
     table1.add_argument("--static-steps", type=int, help="default 20000")
@@ -359,15 +359,15 @@ def _reproduce(args: argparse.Namespace) -> int:
     if getattr(args, "only", None):
         given["settings"] = (args.only,)
     if args.experiment == "identity":
-        cls, run, files = IdentitySettings, run_identity, ("png", "markdown", "csv")
+        cls, run = IdentitySettings, run_identity
     else:
-        cls, run, files = Table1Settings, run_table1, ("png", "markdown", "csv")
+        cls, run = Table1Settings, run_table1
     settings = cls.quick_settings(**given) if args.quick else cls(**given)
     result = run(settings, args.out, device=args.device, progress=not args.no_progress)
     out = result.paths["markdown"].parent
     print(
         f"{args.experiment}: {result.seconds:.0f} s; wrote "
-        + ", ".join(str(result.paths[k]) for k in files)
+        + ", ".join(str(result.paths[k]) for k in ("png", "markdown", "csv"))
     )
     print(f"(re-run with --out {out} to resume or to rebuild the report)")
     return 0
