@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   create or reuse .venv, install nalm, run the main job (`nalm demo`)
-#   make test   the same set-up plus the dev extras, then ruff and pytest
+#   make test   the same set-up plus the dev and ray extras, then ruff and pytest
 # torch==2.13.0 is installed first when the venv has no torch: the project's own requirement is a
 # range (torch>=2.2), which on a machine without torch would pull the newest CUDA build.
 
@@ -24,7 +24,7 @@ $(VENV)/.nalm: pyproject.toml $(VENV)/.torch
 	touch $@
 
 $(VENV)/.nalm-dev: pyproject.toml $(VENV)/.nalm
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev,ray]"
 	touch $@
 
 setup: $(VENV)/.nalm

@@ -238,6 +238,25 @@ def _bench_parsers(sub: Any) -> None:
         "below the ε-thresholds (it is then a success at that step)",
     )
     run.add_argument("--db", default="results.sqlite", help="results database")
+    run.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local (default): cells one after another in this process; ray: each cell a Ray "
+        "task (needs pip install 'nalm[ray]'), rows still stored here",
+    )
+    run.add_argument(
+        "--address",
+        help="with --backend ray: the cluster's head (HOST:PORT or auto); default: start a "
+        "local Ray with this machine's cores",
+    )
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="with --backend ray: times a failed cell is retried before it is recorded as "
+        "failed (default 2)",
+    )
     run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -506,20 +525,23 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench.suites import get_suite
 
     if args.action == "report":
-        rows = []
+        rows, failures = [], []
         for db in args.db:
             if not Path(db).exists():
                 raise NalmError(f"no results database at {db}; run 'nalm bench run' first")
             with Store(db) as store:
                 rows += store.rows()
+                failures += store.failures()
         rows = list({tuple(r[k] for k in KEY): r for r in rows}.values())  # overlapping files
         if not rows:
             raise NalmError(f"{' '.join(args.db)} holds no results yet")
-        paths = write_report(rows, args.out)
+        paths = write_report(rows, args.out, failures)
         print(paths["markdown"].read_text())
         print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
     suite = get_suite(args.suite)
+    if args.address and args.backend != "ray":
+        raise NalmError("--address names a Ray cluster; use it with --backend ray")
     for what in ("seeds", "steps", "eval_every", "batch_size", "eval_size"):
         value = getattr(args, what)
         if value is not None and value < 1:
@@ -554,6 +576,9 @@ def _bench(args: argparse.Namespace) -> int:
         settings,
         device=args.device,
         progress=not args.no_progress,
+        backend=args.backend,
+        address=args.address,
+        retries=args.retries,
     )
     print(f"{written} rows written to {args.db}; 'nalm bench report --db {args.db}' summarises")
     return 0

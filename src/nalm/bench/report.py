@@ -128,8 +128,14 @@ def markdown(summaries: Sequence[dict[str, Any]]) -> str:
     return markdown_table(headers, rows)
 
 
-def write_report(rows: Sequence[dict[str, Any]], out: str | Path) -> dict[str, Path]:
-    """Write ``results.md``, ``results.csv``, ``success.png`` and ``extrapolation.png``."""
+def write_report(
+    rows: Sequence[dict[str, Any]],
+    out: str | Path,
+    failures: Sequence[dict[str, Any]] = (),
+) -> dict[str, Path]:
+    """Write ``results.md``, ``results.csv``, ``success.png`` and ``extrapolation.png``;
+    cells that failed on a Ray cluster (``Store.failures``) and still have no rows are listed
+    at the end of ``results.md``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summaries = summarize(rows)
@@ -148,7 +154,25 @@ def write_report(rows: Sequence[dict[str, Any]], out: str | Path) -> dict[str, P
         "not produced here. `settings` is a short id of the cell's training settings (the CSV "
         "holds them in full).\n\n"
     )
-    paths["markdown"].write_text(header + markdown(summaries) + "\n")
+    have = {(r["suite"], r["model"], r["operation"], r["range"], r["settings"]) for r in rows}
+    still = {
+        (f["suite"], f["model"], f["operation"], f["range"], f["settings"]): f
+        for f in failures
+        if (f["suite"], f["model"], f["operation"], f["range"], f["settings"]) not in have
+    }
+    tail = ""
+    if still:
+        tail = (
+            "\n## Failed cells\n\nThese cells failed after their retries and have no rows; "
+            "running the sweep again submits them again.\n\n"
+            + "\n".join(
+                f"- {f['suite']} {f['model']} {f['operation']} {f['range']} (seeds "
+                f"{f['seeds'][0]}–{f['seeds'][-1]}, {f['attempts']} attempts): {f['error']}"
+                for f in still.values()
+            )
+            + "\n"
+        )
+    paths["markdown"].write_text(header + markdown(summaries) + "\n" + tail)
     fields = [k for k in summaries[0] if k != "histories"]
     with paths["csv"].open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

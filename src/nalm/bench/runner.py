@@ -82,6 +82,29 @@ def solved_early(interpolation_threshold: float, extrapolation_threshold: float)
     return rule
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One cell's work: the seeds still missing from the store, with everything needed to train
+    them anywhere (it pickles, so a Ray worker can run it)."""
+
+    suite: Suite
+    spec: ModelSpec
+    operation: str
+    pair: tuple[str, str]
+    seeds: tuple[int, ...]
+    settings: Settings
+    resolved: dict[str, Any]
+    key: str
+
+    @property
+    def where(self) -> str:
+        return range_key(self.pair)
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec} {self.operation} {self.where}"
+
+
 def run_suite(
     suite: Suite,
     models: Sequence[str],
@@ -93,26 +116,46 @@ def run_suite(
     device: str = "cpu",
     progress: bool = True,
     log: Callable[[str], None] = print,
+    backend: str = "local",
+    address: str | None = None,
+    retries: int = 2,
 ) -> int:
     """Train every missing (model, operation, range, seed) of a sweep and store its rows.
 
     Returns the number of rows written. A cell whose rows are all present is skipped; a cell
     with some present trains only the missing seeds (a seed's result does not depend on the
-    others beside it).
+    others beside it). ``backend="ray"`` sends each cell to a Ray cluster (``address``, or a
+    local Ray started with this machine's cores) as one task, retried ``retries`` times; the
+    rows still come back to this process and into ``db``.
     """
+    if backend not in ("local", "ray"):
+        raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     specs = [parse_spec(m, suite.layers) for m in models]
-    written = 0
     with Store(db) as store:
+        cells = []
         for spec in specs:
             for operation in operations:
                 for pair in ranges:
-                    written += _run_cell(
-                        suite, spec, operation, pair, seeds, store, settings, device, progress, log
-                    )
-    return written
+                    cell = plan_cell(suite, spec, operation, pair, seeds, store, settings)
+                    if cell is None:
+                        label = f"{spec} {operation} {range_key(pair)}"
+                        log(f"{label}: all {len(seeds)} seeds done, skipped")
+                    else:
+                        cells.append(cell)
+        if backend == "ray":
+            from .ray_backend import run_cells_on_ray
+
+            return run_cells_on_ray(cells, store, address, retries, device, log)
+        written = 0
+        for cell in cells:
+            rows = train_cell(cell, device, progress)
+            store.write(rows)
+            log(cell_summary(cell, rows))
+            written += len(rows)
+        return written
 
 
-def _run_cell(
+def plan_cell(
     suite: Suite,
     spec: ModelSpec,
     operation: str,
@@ -120,10 +163,8 @@ def _run_cell(
     seeds: Sequence[int],
     store: Store,
     settings: Settings,
-    device: str,
-    progress: bool,
-    log: Callable[[str], None],
-) -> int:
+) -> Cell | None:
+    """The cell's missing seeds and resolved settings, or ``None`` when it is finished."""
     resolved = {
         "steps": settings.steps or suite.steps,
         "batch_size": settings.batch_size or suite.batch_size,
@@ -140,17 +181,17 @@ def _run_cell(
     resolved["lambda_hat"] = settings.lambda_hat
     resolved["ramp"] = list(settings.ramp) if settings.ramp else None
     key = settings_key(resolved)
-    where = range_key(pair)
-    label = f"{spec} {operation} {where}"
-    todo = [
-        s
-        for s in seeds
-        if s not in store.finished_seeds(suite.name, str(spec), operation, where, key)
-    ]
+    finished = store.finished_seeds(suite.name, str(spec), operation, range_key(pair), key)
+    todo = tuple(s for s in seeds if s not in finished)
     if not todo:
-        log(f"{label}: all {len(seeds)} seeds done, skipped")
-        return 0
-    tasks = [suite.task(operation, pair, s, settings.eval_size) for s in todo]
+        return None
+    return Cell(suite, spec, operation, tuple(pair), todo, settings, resolved, key)
+
+
+def train_cell(cell: Cell, device: str = "cpu", progress: bool = False) -> list[dict[str, Any]]:
+    """Train a cell's seeds together and return one judged row per seed."""
+    suite, spec, settings, resolved = cell.suite, cell.spec, cell.settings, cell.resolved
+    tasks = [suite.task(cell.operation, cell.pair, s, settings.eval_size) for s in cell.seeds]
     thresholds = [success_threshold(t, "extrapolation") for t in tasks]
     early = None
     if settings.early_stop:
@@ -159,51 +200,44 @@ def _run_cell(
             for t, thr in zip(tasks, thresholds, strict=True)
         ]
         early = lambda i, history: rules[i](i, history)  # noqa: E731
+    template = spec.build(suite.input_size, suite.hidden)
     started = time.perf_counter()
     result = fit_seeds(
         lambda: spec.build(suite.input_size, suite.hidden),
         tasks,
-        todo,
+        list(cell.seeds),
         steps=resolved["steps"],
         lr=resolved["lr"],
         batch_size=resolved["batch_size"],
-        policy=policy,
+        policy=cell_policy(spec, template, settings),
         eval_every=resolved["eval_every"],
         shared_inputs=suite.shared_inputs,
         early_stop=early,
         device=device,
         progress=progress,
-        description=label,
+        description=cell.label,
     )
     seconds = time.perf_counter() - started
-    rows = [
-        _row(
-            suite, spec, operation, where, key, run, task, threshold, resolved, seconds / len(todo)
-        )
+    return [
+        _row(cell, run, task, threshold, seconds / len(cell.seeds))
         for run, task, threshold in zip(result.runs, tasks, thresholds, strict=True)
     ]
-    store.write(rows)
+
+
+def cell_summary(cell: Cell, rows: Sequence[dict[str, Any]]) -> str:
+    """One line: solved seeds with the Wilson interval, diverged seeds, time."""
     successes = sum(r["success"] for r in rows)
     low, high = wilson_interval(successes, len(rows))
     diverged = sum(r["diverged_at"] is not None for r in rows)
-    log(
-        f"{label}: {successes}/{len(rows)} solved ({100 * low:.0f}–{100 * high:.0f} % at 95 %), "
-        f"{diverged} diverged, {seconds:.0f} s"
+    seconds = sum(r["seconds"] for r in rows)
+    return (
+        f"{cell.label}: {successes}/{len(rows)} solved ({100 * low:.0f}–{100 * high:.0f} % at "
+        f"95 %), {diverged} diverged, {seconds:.0f} s"
     )
-    return len(rows)
 
 
 def _row(
-    suite: Suite,
-    spec: ModelSpec,
-    operation: str,
-    where: str,
-    key: str,
-    run: SeedResult,
-    task: Any,
-    threshold: float,
-    resolved: dict[str, Any],
-    seconds: float,
+    cell: Cell, run: SeedResult, task: Any, threshold: float, seconds: float
 ) -> dict[str, Any]:
     outcome = judge(run.history, threshold, diverged=run.diverged)
     history = [
@@ -215,12 +249,12 @@ def _row(
         for r in run.history
     ]
     return {
-        "suite": suite.name,
-        "model": str(spec),
-        "operation": operation,
-        "range": where,
+        "suite": cell.suite.name,
+        "model": str(cell.spec),
+        "operation": cell.operation,
+        "range": cell.where,
         "seed": run.seed,
-        "settings": key,
+        "settings": cell.key,
         "success": outcome.success,
         "diverged_at": run.diverged_at,
         "stopped_at": run.stopped_at,
@@ -232,7 +266,11 @@ def _row(
         "sparsity_error": _finite(outcome.sparsity_error),
         "steps": run.steps,
         "seconds": seconds,
-        "config": {"task": task.config(), "settings": resolved, "suite": asdict(suite)},
+        "config": {
+            "task": task.config(),
+            "settings": cell.resolved,
+            "suite": asdict(cell.suite),
+        },
         "history": history,
     }
 

@@ -77,6 +77,11 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)"
             )
             self.connection.execute(
+                "CREATE TABLE IF NOT EXISTS failures (suite TEXT, model TEXT, operation TEXT, "
+                "range TEXT, settings TEXT, seeds TEXT, attempts INTEGER, error TEXT, "
+                "at TEXT DEFAULT CURRENT_TIMESTAMP)"
+            )
+            self.connection.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),)
             )
         (version,) = self.connection.execute(
@@ -109,6 +114,34 @@ class Store:
                 f"VALUES ({', '.join('?' * len(names))})",
                 values,
             )
+
+    def record_failure(
+        self,
+        cell: tuple[str, str, str, str, str],
+        seeds: Sequence[int],
+        attempts: int,
+        error: str,
+    ) -> None:
+        """Note that a cell ``(suite, model, operation, range, settings)`` failed after
+        ``attempts`` tries; it has no rows, so the next run of the sweep submits it again."""
+        with self.connection:
+            self.connection.execute(
+                "INSERT INTO failures (suite, model, operation, range, settings, seeds, "
+                "attempts, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*cell, json.dumps(list(seeds)), attempts, error),
+            )
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Every recorded failure, oldest first."""
+        cursor = self.connection.execute(
+            "SELECT suite, model, operation, range, settings, seeds, attempts, error, at "
+            "FROM failures ORDER BY rowid"
+        )
+        names = ("suite", "model", "operation", "range", "settings", "seeds", "attempts")
+        return [
+            dict(zip((*names, "error", "at"), row, strict=True)) | {"seeds": json.loads(row[5])}
+            for row in cursor
+        ]
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row, with ``config`` and ``history`` decoded."""

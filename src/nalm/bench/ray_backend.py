@@ -1,0 +1,112 @@
+"""The Ray backend of ``nalm bench run``: each cell is one Ray task; rows come back here.
+
+A cell (model × operation × range pair, its missing seeds trained together by
+:func:`~nalm.train.fit_seeds`) is submitted as one task that needs one CPU. The driver — the
+process running ``nalm bench run`` — waits for tasks as they finish and writes each cell's rows
+into its SQLite store in one transaction, exactly as the local backend does, so
+``nalm bench report`` and resuming are unchanged. A task that raises is retried ``retries``
+times by Ray; if it still fails, the failure is recorded in the store's ``failures`` table and
+the other cells go on. Failed cells have no rows, so running the sweep again submits them again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import NalmError
+from .runner import Cell, cell_summary, train_cell
+from .store import Store
+
+INSTALL_HINT = "the ray backend needs Ray, which is not installed: pip install 'nalm[ray]'"
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise NalmError(INSTALL_HINT) from None
+    return ray
+
+
+def _train_remote(cell: Cell, device: str) -> list[dict[str, Any]]:
+    # One CPU per task: keep torch to one thread so tasks do not oversubscribe the cores.
+    import torch
+
+    torch.set_num_threads(1)
+    return train_cell(cell, device, progress=False)
+
+
+def run_cells_on_ray(
+    cells: Sequence[Cell],
+    store: Store,
+    address: str | None,
+    retries: int,
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+) -> int:
+    """Submit every cell, store the rows of each as it finishes; return the rows written.
+
+    With ``address=None`` a local Ray is started with this machine's cores and shut down at the
+    end; otherwise the driver connects to the cluster at ``address`` (``"auto"``, or
+    ``"HOST:PORT"`` of a running head) and leaves it running.
+    """
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise NalmError(f"retries must be a whole number ≥ 0; got {retries!r}")
+    ray = _import_ray()
+    if not cells:
+        return 0
+    started_here = not ray.is_initialized()
+    if started_here:
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address is None:
+            options["num_cpus"] = os.cpu_count() or 1
+        try:
+            ray.init(address=address, **options)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = address or "a local Ray"
+            raise NalmError(f"could not start or reach {where}: {e}") from None
+    try:
+        task = ray.remote(num_cpus=1, max_retries=retries, retry_exceptions=True)(_train_remote)
+        pending = {task.remote(cell, device): cell for cell in cells}
+        log(f"ray: {len(pending)} cells submitted ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
+        written = failed = 0
+        begun = time.perf_counter()
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ref = done[0]
+            cell = pending.pop(ref)
+            try:
+                rows = ray.get(ref)
+            except Exception as e:  # the task's own error, after its retries
+                failed += 1
+                message = _reason(e)
+                store.record_failure(
+                    (cell.suite.name, str(cell.spec), cell.operation, cell.where, cell.key),
+                    cell.seeds,
+                    retries + 1,
+                    message,
+                )
+                log(f"{cell.label}: failed after {retries + 1} attempts: {message}")
+                continue
+            store.write(rows)
+            written += len(rows)
+            log(cell_summary(cell, rows))
+        log(
+            f"ray: {len(cells) - failed} cells stored, {failed} failed, "
+            f"{time.perf_counter() - begun:.0f} s"
+        )
+        return written
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _reason(error: BaseException) -> str:
+    """The task's own exception in one line (Ray wraps it with a traceback)."""
+    cause = getattr(error, "cause", None)
+    inner = cause if isinstance(cause, BaseException) else error
+    text = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {text[-1] if text else ''}"
