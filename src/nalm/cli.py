@@ -253,7 +253,6 @@ def _bench_parsers(sub: Any) -> None:
     run.add_argument(
         "--retries",
         type=int,
-        default=2,
         help="with --backend ray: times a failed cell is retried before it is recorded as "
         "failed (default 2)",
     )
@@ -534,14 +533,20 @@ def _bench(args: argparse.Namespace) -> int:
                 failures += store.failures()
         rows = list({tuple(r[k] for k in KEY): r for r in rows}.values())  # overlapping files
         if not rows:
-            raise NalmError(f"{' '.join(args.db)} holds no results yet")
+            failed = (
+                f"; {len(failures)} cell(s) failed on Ray (see --backend ray)" if failures else ""
+            )
+            raise NalmError(f"{' '.join(args.db)} holds no results yet{failed}")
         paths = write_report(rows, args.out, failures)
         print(paths["markdown"].read_text())
         print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
     suite = get_suite(args.suite)
-    if args.address and args.backend != "ray":
-        raise NalmError("--address names a Ray cluster; use it with --backend ray")
+    if args.backend != "ray" and (args.address or args.retries is not None):
+        flag = "--address" if args.address else "--retries"
+        raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
+    if args.retries is not None and args.retries < 0:
+        raise NalmError(f"--retries must be 0 or more; got {args.retries}")
     for what in ("seeds", "steps", "eval_every", "batch_size", "eval_size"):
         value = getattr(args, what)
         if value is not None and value < 1:
@@ -578,7 +583,7 @@ def _bench(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         backend=args.backend,
         address=args.address,
-        retries=args.retries,
+        retries=2 if args.retries is None else args.retries,
     )
     print(f"{written} rows written to {args.db}; 'nalm bench report --db {args.db}' summarises")
     return 0

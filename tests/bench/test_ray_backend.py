@@ -1,13 +1,15 @@
 """The Ray backend against a real local Ray (installed by `make test` through the `ray` extra)."""
 
+import os
 import sys
+from dataclasses import asdict, dataclass
 
 import pytest
 
 from nalm.bench.report import write_report
 from nalm.bench.runner import Settings, run_suite
 from nalm.bench.store import Store
-from nalm.bench.suites import SINGLE_MODULE
+from nalm.bench.suites import SINGLE_MODULE, Suite
 from nalm.errors import NalmError
 from nalm.units import NAU, registry
 
@@ -94,6 +96,49 @@ def test_a_failing_cell_is_retried_then_recorded_and_the_others_finish(tmp_path,
     assert "## Failed cells" in text and "boom_only_in_driver add" in text
 
 
+@dataclass(frozen=True)
+class _FlakySuite(Suite):
+    """The single-module suite, except that a cell's first attempt fails (a marker file
+    remembers it across Ray's worker processes)."""
+
+    marker: str = ""
+
+    def task(self, *args, **kwargs):
+        if not os.path.exists(self.marker):
+            with open(self.marker, "w"):
+                pass
+            raise RuntimeError("flaky: the first attempt fails")
+        return super().task(*args, **kwargs)
+
+
+@pytest.mark.parametrize("retries", [1, 0])
+def test_a_task_is_really_retried(tmp_path, local_ray, retries):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    suite = _FlakySuite(**asdict(SINGLE_MODULE), marker=str(tmp_path / "first-attempt"))
+    lines = []
+    written = run_suite(
+        suite,
+        ["nau"],
+        ["add"],
+        RANGES,
+        range(2),
+        tmp_path / "f.sqlite",
+        SETTINGS,
+        progress=False,
+        log=lines.append,
+        backend="ray",
+        retries=retries,
+    )
+    assert (tmp_path / "first-attempt").exists()
+    with Store(tmp_path / "f.sqlite") as store:
+        failures = store.failures()
+    if retries:  # the second attempt succeeds
+        assert written == 2 and failures == []
+    else:
+        assert written == 0 and len(failures) == 1
+        assert "RuntimeError: flaky: the first attempt fails" in failures[0]["error"]
+
+
 def test_resuming_submits_only_the_missing_cells(tmp_path, local_ray):
     db = tmp_path / "resume.sqlite"
     first, _ = _sweep(db, "ray", ops=("add",))
@@ -161,5 +206,5 @@ def test_cli_ray_backend_end_to_end(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "nalm: error: --address names a Ray cluster; use it with --backend ray"
+        "nalm: error: --address is for the Ray backend; use it with --backend ray"
     )

@@ -11,7 +11,7 @@ the other cells go on. Failed cells have no rows, so running the sweep again sub
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,9 +49,11 @@ def run_cells_on_ray(
 ) -> int:
     """Submit every cell, store the rows of each as it finishes; return the rows written.
 
-    With ``address=None`` a local Ray is started with this machine's cores and shut down at the
-    end; otherwise the driver connects to the cluster at ``address`` (``"auto"``, or
-    ``"HOST:PORT"`` of a running head) and leaves it running.
+    With ``address=None`` a new local Ray is started with this machine's cores and shut down at
+    the end; otherwise the driver connects to the cluster at ``address`` (``"auto"``, or
+    ``"HOST:PORT"`` of a running head) and leaves it running. If Ray is already initialised in
+    this process, that Ray is used as it is. Cells still pending when the driver stops are
+    cancelled. With a CUDA ``device`` each task also asks for one GPU.
     """
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise NalmError(f"retries must be a whole number ≥ 0; got {retries!r}")
@@ -60,16 +62,19 @@ def run_cells_on_ray(
         return 0
     started_here = not ray.is_initialized()
     if started_here:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if address is None:
-            options["num_cpus"] = os.cpu_count() or 1
+        # "local": a new Ray on this machine (its cores, as Ray counts them), even where
+        # RAY_ADDRESS or a `ray start` on this node would otherwise be picked up.
         try:
-            ray.init(address=address, **options)
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = address or "a local Ray"
             raise NalmError(f"could not start or reach {where}: {e}") from None
+    pending: dict[Any, Cell] = {}
     try:
-        task = ray.remote(num_cpus=1, max_retries=retries, retry_exceptions=True)(_train_remote)
+        gpus = 1 if str(device).startswith("cuda") else 0
+        task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=retries, retry_exceptions=True)(
+            _train_remote
+        )
         pending = {task.remote(cell, device): cell for cell in cells}
         log(f"ray: {len(pending)} cells submitted ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
         written = failed = 0
@@ -82,14 +87,14 @@ def run_cells_on_ray(
                 rows = ray.get(ref)
             except Exception as e:  # the task's own error, after its retries
                 failed += 1
-                message = _reason(e)
+                full = _reason(e)
                 store.record_failure(
                     (cell.suite.name, str(cell.spec), cell.operation, cell.where, cell.key),
                     cell.seeds,
                     retries + 1,
-                    message,
+                    full,
                 )
-                log(f"{cell.label}: failed after {retries + 1} attempts: {message}")
+                log(f"{cell.label}: failed after {retries + 1} attempts: {full.splitlines()[-1]}")
                 continue
             store.write(rows)
             written += len(rows)
@@ -100,13 +105,17 @@ def run_cells_on_ray(
         )
         return written
     finally:
+        for ref in pending:  # interrupted: do not leave cells running on the cluster
+            with contextlib.suppress(Exception):  # a task that already ended
+                ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
 
 
 def _reason(error: BaseException) -> str:
-    """The task's own exception in one line (Ray wraps it with a traceback)."""
+    """The task's own exception (Ray wraps it with a traceback): its type and message, whole;
+    a crashed worker gives Ray's own message."""
     cause = getattr(error, "cause", None)
     inner = cause if isinstance(cause, BaseException) else error
-    text = str(inner).strip().splitlines()
-    return f"{type(inner).__name__}: {text[-1] if text else ''}"
+    text = str(inner).strip()
+    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__

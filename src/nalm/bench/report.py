@@ -154,11 +154,16 @@ def write_report(
         "not produced here. `settings` is a short id of the cell's training settings (the CSV "
         "holds them in full).\n\n"
     )
-    have = {(r["suite"], r["model"], r["operation"], r["range"], r["settings"]) for r in rows}
-    still = {
+    have = {
+        (r["suite"], r["model"], r["operation"], r["range"], r["settings"], r["seed"]) for r in rows
+    }
+    still = {  # failures some of whose seeds still have no row (the latest per cell)
         (f["suite"], f["model"], f["operation"], f["range"], f["settings"]): f
         for f in failures
-        if (f["suite"], f["model"], f["operation"], f["range"], f["settings"]) not in have
+        if any(
+            (f["suite"], f["model"], f["operation"], f["range"], f["settings"], seed) not in have
+            for seed in f["seeds"]
+        )
     }
     tail = ""
     if still:
@@ -167,7 +172,8 @@ def write_report(
             "running the sweep again submits them again.\n\n"
             + "\n".join(
                 f"- {f['suite']} {f['model']} {f['operation']} {f['range']} (seeds "
-                f"{f['seeds'][0]}–{f['seeds'][-1]}, {f['attempts']} attempts): {f['error']}"
+                f"{f['seeds'][0]}–{f['seeds'][-1]}, {f['attempts']} attempts): "
+                f"{f['error'].splitlines()[-1]}"
                 for f in still.values()
             )
             + "\n"
