@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import itertools
 import math
 import time
@@ -151,7 +152,7 @@ def identity_models(settings: IdentitySettings) -> dict[str, Callable[[], nn.Mod
     shape (``1 → 8 → 8 → 8 → 1``)."""
     models: dict[str, Callable[[], nn.Module]] = {}
     for name in settings.activations:
-        models[name] = _mlp_builder(settings.hidden, name)
+        models[name] = functools.partial(MLP, 1, 1, hidden=settings.hidden, activation=name)
     sizes = (1, *settings.hidden, 1)
     for unit in settings.units:
         label = registry.get(unit).__name__
@@ -163,13 +164,6 @@ def identity_models(settings: IdentitySettings) -> dict[str, Callable[[], nn.Mod
 
         models[label] = build
     return models
-
-
-def _mlp_builder(hidden: tuple[int, ...], activation: str) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        return MLP(1, 1, hidden=hidden, activation=activation)
-
-    return build
 
 
 def run_identity(
