@@ -4,6 +4,7 @@ Arithmetic units that learn formulas and keep them exact far outside the trainin
 one ``nn.Linear``-like contract, with a trainer and the tasks to test them.
 
 >>> import torch
+>>> import nalm
 >>> from nalm import NAC, ExpressionTask, fit
 >>> _ = torch.manual_seed(0)
 >>> task = ExpressionTask("x0 - x1", train_range="1,2", test_range="10,100")
@@ -13,10 +14,13 @@ one ``nn.Linear``-like contract, with a trainer and the tasks to test them.
 tensor([[ 1., -1.]])
 >>> result.final["extrapolation_mse"] < 0.1
 True
+>>> nalm.to_formula(model)
+x0 - x1
 """
 
 from . import tasks, units
 from .errors import NalmError
+from .symbolic import extract_formula, to_formula, verify
 from .tasks import ArithmeticTask, DatasetTask, Expression, ExpressionTask, Range, Task
 from .train import EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
 from .units import (
@@ -64,8 +68,11 @@ __all__ = [
     "Task",
     "Unit",
     "evaluate",
+    "extract_formula",
     "fit",
     "fit_seeds",
     "tasks",
+    "to_formula",
     "units",
+    "verify",
 ]

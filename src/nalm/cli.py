@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--clip-norm", type=float, help="clip the gradient norm to VALUE")
     _common(train)
 
+    _fit_parser(sub)
+
     units = sub.add_parser(
         "units",
         help="list the units: operations, sign, parameters, policy, paper",
@@ -180,6 +182,37 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_parsers(sub)
     _reproduce_parsers(sub)
     return parser
+
+
+def _fit_parser(sub: Any) -> None:
+    from .fitting import DEFAULT_UNITS
+
+    fit_cmd = sub.add_parser(
+        "fit",
+        help="learn a formula from a CSV table and print it",
+        description="Train arithmetic units on the rows of a CSV file (header line first), read "
+        "each one's weights back as a formula, and keep the one that fits best.",
+    )
+    fit_cmd.add_argument("data", help="CSV file with a header; columns are inputs or the target")
+    fit_cmd.add_argument("--target", required=True, help="the column to predict")
+    fit_cmd.add_argument("--test", help="a second CSV file (e.g. far outside the data) to test on")
+    which = fit_cmd.add_mutually_exclusive_group()
+    which.add_argument("--unit", help="one model spec: a unit name or FIRST>SECOND")
+    which.add_argument(
+        "--try-units",
+        type=_names,
+        help=f"comma-separated model specs (default {','.join(DEFAULT_UNITS)})",
+    )
+    fit_cmd.add_argument("--exclude", type=_names, default=(), help="columns that are not inputs")
+    fit_cmd.add_argument("--steps", type=int, default=10_000, help="Adam steps (default 10000)")
+    fit_cmd.add_argument("--seeds", type=int, default=3, help="seeds per unit (default 3)")
+    fit_cmd.add_argument("--lr", type=float, help="learning rate (default 0.05; 1e-3 for an MLP)")
+    fit_cmd.add_argument("--hidden", type=int, default=2, help="width of FIRST>SECOND (default 2)")
+    fit_cmd.add_argument("--batch-size", type=int, default=128, help="default 128")
+    fit_cmd.add_argument(
+        "--tolerance", type=float, default=0.05, help="weight snapping tolerance (default 0.05)"
+    )
+    _common(fit_cmd)
 
 
 def _bench_parsers(sub: Any) -> None:
@@ -464,6 +497,7 @@ def _train(args: argparse.Namespace) -> int:
     print(results_table(results))
     print("\nlearned weights (rounded):")
     print(describe_weights(model))
+    print(f"\nformula: {formula_line(model, task.in_features)}")
 
     run_dir = runs.new_run_dir(f"train-{args.unit}", args.out)
     config = {
@@ -499,6 +533,30 @@ def _train(args: argparse.Namespace) -> int:
         )
     save_run_plot(run_dir / "prediction.png", task, models, results, args.device)
     print(f"\nrun directory: {run_dir}")
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .fitting import DEFAULT_UNITS, run_fit
+
+    units = [args.unit] if args.unit else list(args.try_units or DEFAULT_UNITS)
+    run_fit(
+        args.data,
+        args.target,
+        test=args.test,
+        units=units,
+        exclude=args.exclude,
+        out=args.out,
+        steps=args.steps,
+        seeds=args.seeds,
+        first_seed=args.seed,
+        lr=args.lr,
+        hidden=args.hidden,
+        batch_size=args.batch_size,
+        tolerance=args.tolerance,
+        device=args.device,
+        progress=not args.no_progress,
+    )
     return 0
 
 
@@ -599,6 +657,17 @@ def _units(args: argparse.Namespace) -> int:
     return 0
 
 
+def formula_line(model: torch.nn.Module, n_inputs: int) -> str:
+    """``y = x0 + x1    [2 weight(s) snapped ...]``, or why the model has no formula."""
+    from .symbolic import extract_formula
+
+    try:
+        extraction = extract_formula(model, tolerance=0.05)
+    except NalmError as e:
+        return f"none ({e})"
+    return f"y = {extraction.formula}    [{extraction.summary()}]"
+
+
 def results_table(results: dict[str, FitResult]) -> str:
     """Final interpolation/extrapolation MSE per model, with divergence."""
     rows = []
@@ -655,6 +724,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bench(args)
         if args.command == "reproduce":
             return _reproduce(args)
+        if args.command == "fit":
+            return _fit(args)
         from .demo import run_demo
 
         run_demo(

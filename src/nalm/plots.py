@@ -1,9 +1,10 @@
-"""The PNGs a run writes: prediction against truth along a line, and loss curves."""
+"""The PNGs a run writes: prediction against truth along a line, loss curves, parity plots."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from .metrics import predict
-from .tasks import ExpressionTask
+from .tasks import DatasetTask, ExpressionTask
 from .train import FitResult
 
 
@@ -88,6 +89,37 @@ def save_run_plot(
 def save_loss_plot(path: Path, results: Mapping[str, FitResult], sets: tuple[str, ...]) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     plot_losses(ax, results, sets)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def save_parity_plot(path: Path, candidates: Sequence[Any], task: DatasetTask, target: str) -> Path:
+    """One panel per fitted unit: its prediction against the true value, data and test rows.
+
+    Points on the diagonal are exact; log axes when every value is positive.
+    """
+    n = len(candidates)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
+    for ax, candidate in zip(axes[0], candidates, strict=True):
+        everything = []
+        for (key, (x, y)), color in zip(task.evaluation.items(), ("C0", "C1"), strict=False):
+            with torch.no_grad():
+                predicted = candidate.model(x)[:, 0]
+            label = "data" if key == "interpolation" else "test"
+            ax.scatter(y[:, 0], predicted, s=8, color=color, alpha=0.7, label=label)
+            everything += [y[:, 0], predicted[torch.isfinite(predicted)]]
+        values = torch.cat(everything)
+        low, high = float(values.min()), float(values.max())
+        ax.plot([low, high], [low, high], color="black", linewidth=0.8, zorder=0)
+        if low > 0:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_title(candidate.spec, fontsize=9)
+        ax.set_xlabel(f"true {target}")
+        ax.set_ylabel("predicted")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

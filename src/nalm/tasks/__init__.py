@@ -1,4 +1,4 @@
-"""What is learned: input ranges, typed formulas, fixed datasets and their evaluation sets."""
+"""What is learned: input ranges, typed formulas, datasets and CSV tables, evaluation sets."""
 
 from . import seed_demos
 from .arithmetic import OPERATIONS, ArithmeticTask, Operation, get_operation
@@ -6,6 +6,7 @@ from .base import DatasetTask, Task
 from .expression import Expression
 from .formula import ExpressionTask
 from .ranges import Range
+from .table import Table, read_table, table_task
 
 __all__ = [
     "OPERATIONS",
@@ -15,7 +16,10 @@ __all__ = [
     "ExpressionTask",
     "Operation",
     "Range",
+    "Table",
     "Task",
     "get_operation",
+    "read_table",
     "seed_demos",
+    "table_task",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import sympy
 import torch
 
 from ..errors import NalmError
@@ -36,6 +37,8 @@ class Expression:
 
     Args:
         text: the formula, e.g. ``"x0 * x1"`` or ``"x0/4 + x1/2 + x2**2"``.
+        names: the inputs' names in column order, when they are not ``x0, x1, …`` (e.g.
+            ``["V", "R"]`` for ``"V / R"``).
 
     Raises:
         NalmError: syntax errors, unknown names or functions, unsupported syntax, overlong input.
@@ -48,7 +51,8 @@ class Expression:
         tensor([11.])
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, names: Sequence[str] | None = None) -> None:
+        self._names = None if names is None else {str(n): i for i, n in enumerate(names)}
         if not isinstance(text, str) or not text.strip():
             raise NalmError("the target expression is empty; write one such as 'x0 + x1'")
         if len(text) > MAX_LENGTH:
@@ -92,6 +96,11 @@ class Expression:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 self._fail(f"{v!r} is not a finite real number")
         elif isinstance(node, ast.Name):
+            if self._names is not None:
+                if node.id not in self._names:
+                    self._fail(f"unknown name {node.id!r}; inputs are {', '.join(self._names)}")
+                self._variables.add(self._names[node.id])
+                return
             match = _VARIABLE.fullmatch(node.id)
             if match is None:
                 self._fail(f"unknown name {node.id!r}; inputs are named x0, x1, x2, ...")
@@ -135,6 +144,9 @@ class Expression:
             return a / b if b != 0 else None
         return None
 
+    def _index(self, name: str) -> int:
+        return int(name[1:]) if self._names is None else self._names[name]
+
     # -- public ------------------------------------------------------------------------------
     @property
     def variables(self) -> list[int]:
@@ -156,7 +168,7 @@ class Expression:
         if isinstance(node, ast.Constant):
             return float(node.value)
         if isinstance(node, ast.Name):
-            return x[..., int(node.id[1:])]
+            return x[..., self._index(node.id)]
         if isinstance(node, ast.UnaryOp):
             v = self._eval(node.operand, x)
             return -v if isinstance(node.op, ast.USub) else v
@@ -167,6 +179,42 @@ class Expression:
         if isinstance(node.op, ast.Pow):
             return a ** self._constant(node.right)
         b = self._eval(node.right, x)
+        op = type(node.op)
+        if op is ast.Add:
+            return a + b
+        if op is ast.Sub:
+            return a - b
+        if op is ast.Mult:
+            return a * b
+        return a / b
+
+    def to_sympy(self, symbols: Mapping[str, sympy.Expr] | None = None) -> sympy.Expr:
+        """The formula as a sympy expression, built node by node (never through ``sympify``).
+
+        ``symbols`` maps input names to sympy symbols (default: plain symbols of those names).
+
+        Examples:
+            >>> Expression("x0/4 + sqrt(x1)**2").to_sympy()
+            x0/4 + x1
+        """
+        table = dict(symbols or {})
+        return self._sympy(self._tree, table)
+
+    def _sympy(self, node: ast.AST, table: dict[str, sympy.Expr]) -> sympy.Expr:
+        if isinstance(node, ast.Constant):
+            return sympy.Rational(repr(node.value))  # exact: 0.5 → 1/2
+        if isinstance(node, ast.Name):
+            return table.setdefault(node.id, sympy.Symbol(node.id))
+        if isinstance(node, ast.UnaryOp):
+            v = self._sympy(node.operand, table)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.Call):
+            functions = {"sqrt": sympy.sqrt, "abs": sympy.Abs, "exp": sympy.exp, "log": sympy.log}
+            return functions[node.func.id](self._sympy(node.args[0], table))
+        a = self._sympy(node.left, table)
+        if isinstance(node.op, ast.Pow):
+            return a ** sympy.Rational(repr(self._constant(node.right)))
+        b = self._sympy(node.right, table)
         op = type(node.op)
         if op is ast.Add:
             return a + b
@@ -199,7 +247,7 @@ class Expression:
         if isinstance(node, ast.Constant):
             return [(float(node.value), float(node.value))]
         if isinstance(node, ast.Name):
-            return list(ranges[int(node.id[1:])].intervals)
+            return list(ranges[self._index(node.id)].intervals)
         text = ast.unparse(node) if isinstance(node, ast.expr) else ""
 
         def undefined(problem: str) -> None:

@@ -1,0 +1,335 @@
+"""Fitting units to a user's table and reading each one's formula back (``nalm fit``).
+
+Each model spec (``nau``, ``nmu``, ``real_npu``, ``nau>nmu``, ``mlp:relu``, ...) is trained with
+several seeds at once on the table's rows; the seed with the lowest training MSE represents the
+spec. Its formula is read with :func:`nalm.symbolic.extract_formula` and evaluated on the same
+rows, so the report shows both what the network does and what the snapped formula does.
+
+The best candidate is the one whose formula fits the training rows: among formulas that are
+exact there (MSE ≤ 1e-9 × the mean square of the target), the shortest wins; otherwise the lowest
+formula MSE. A spec without a formula (an MLP) competes with its model's MSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy
+import torch
+from torch import nn
+
+from . import runs
+from .bench.models import ModelSpec, parse_spec
+from .errors import NalmError
+from .plots import save_parity_plot
+from .reporting import fmt, markdown_table, table
+from .symbolic import Extraction, extract_formula, formula_function, relative_errors
+from .tasks.base import DatasetTask
+from .tasks.table import read_table, table_task
+from .train import Ramp, fit_seeds
+from .train.ensemble import SeedResult
+from .train.policies import recommended_policy
+
+DEFAULT_UNITS = ("nau", "nmu", "nmru", "real_npu", "nau>nmu")
+EXACT = 1e-9
+"""A formula is exact on a set when its MSE is at most this times the target's mean square."""
+
+
+@dataclass
+class Candidate:
+    """One model spec fitted to the table.
+
+    Attributes:
+        spec: the model spec, e.g. ``"nau>nmu"``.
+        model: the best seed's model, with its trained weights.
+        run: the best seed's training record (``history``, ``diverged_at``).
+        diverged: how many of the seeds diverged.
+        extraction: the formula read from ``model`` (``None`` for an MLP).
+        model_mse: the model's MSE per evaluation set (``interpolation``, ``extrapolation``).
+        formula_mse: the formula's MSE per evaluation set.
+        formula_error: the formula's largest relative error per evaluation set.
+        note: why there is no formula, where there is none.
+    """
+
+    spec: str
+    model: nn.Module
+    run: SeedResult
+    diverged: int = 0
+    extraction: Extraction | None = None
+    model_mse: dict[str, float] = field(default_factory=dict)
+    formula_mse: dict[str, float] = field(default_factory=dict)
+    formula_error: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def formula(self) -> sympy.Expr | None:
+        return None if self.extraction is None else self.extraction.formula
+
+    def score(self, scale: float) -> tuple[bool, float]:
+        """Sort key: ``(not exact, error or length)``; lower is better."""
+        mse = self.formula_mse.get("interpolation", self.model_mse.get("interpolation", np.inf))
+        if not np.isfinite(mse):
+            return (True, np.inf)
+        if self.formula is not None and mse <= EXACT * scale:
+            return (False, float(sympy.count_ops(self.formula)))
+        return (True, mse)
+
+
+def parse_specs(specs: Sequence[str]) -> list[ModelSpec]:
+    """Model specs: ``unit`` (one unit), ``first>second`` (a stack), ``mlp:ACTIVATION``."""
+    parsed = []
+    for text in specs:
+        if not isinstance(text, str) or not text.strip():
+            raise NalmError(f"a unit to try must be a non-empty name; got {text!r}")
+        parsed.append(parse_spec(text, layers=2 if ">" in text else 1))
+    names = [str(s) for s in parsed]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise NalmError(f"the unit {duplicated[0]!r} is listed twice")
+    return parsed
+
+
+def default_lr(spec: ModelSpec) -> float:
+    """0.05 for arithmetic units (as ``nalm train``), 1e-3 for an MLP."""
+    return 1e-3 if spec.activation else 0.05
+
+
+def scaled_regularizer(model: nn.Module, steps: int) -> Ramp | None:
+    """The model's recommended sparsity ramp, squeezed to end at 3/4 of ``steps``.
+
+    The papers' ramps are set for runs of millions of steps (NMU: 1e6 → 2e6); a fit of a few
+    thousand steps would never switch them on. Other schedules are left as they are (``None``).
+    """
+    ramp = recommended_policy(model).regularizer
+    if not isinstance(ramp, Ramp) or ramp.end <= 0.75 * steps:
+        return None
+    factor = 0.75 * steps / ramp.end
+    end = max(1, int(ramp.end * factor))
+    return Ramp(ramp.lambda_hat, min(int(ramp.start * factor), end - 1), end)
+
+
+def fit_candidates(
+    task: DatasetTask,
+    names: Sequence[str],
+    specs: Sequence[str],
+    *,
+    steps: int = 10_000,
+    seeds: int = 3,
+    first_seed: int = 0,
+    lr: float | None = None,
+    hidden: int = 2,
+    batch_size: int = 128,
+    tolerance: float = 0.05,
+    device: str = "cpu",
+    progress: bool = True,
+    rows: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> list[Candidate]:
+    """Train every spec on ``task`` (``seeds`` seeds each) and read each best seed's formula.
+
+    Args:
+        task: rows to learn; evaluation sets ``interpolation`` and optionally ``extrapolation``.
+        names: the input columns' names (the formula's symbols).
+        specs: model specs to try.
+        steps, lr, batch_size: training settings (``lr=None``: :func:`default_lr` per spec).
+        seeds: seeds per spec, ``first_seed …``; the lowest final training MSE represents it.
+        hidden: width between the two units of a ``first>second`` spec.
+        tolerance: snapping tolerance of the formula.
+        rows: the evaluation sets as float64 ``(x, y)`` arrays, for measuring the formula on
+            the exact values (default: the task's, which are float32).
+
+    Returns:
+        One :class:`Candidate` per spec, in the order given.
+    """
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise NalmError(f"seeds must be a positive integer, got {seeds!r}")
+    parsed = parse_specs(specs)
+    positive = all(bool((x > 0).all()) for x, _ in task.evaluation.values())
+    if rows is None:
+        rows = {
+            k: (x.double().numpy(), y[:, 0].double().numpy())
+            for k, (x, y) in task.evaluation.items()
+        }
+    candidates = []
+    for spec in parsed:
+
+        def make(spec: ModelSpec = spec) -> nn.Module:
+            return spec.build(task.in_features, hidden)
+
+        result = fit_seeds(
+            make,
+            [task] * seeds,
+            seeds=range(first_seed, first_seed + seeds),
+            steps=steps,
+            lr=default_lr(spec) if lr is None else lr,
+            batch_size=min(batch_size, len(task.train[0])),
+            regularizer=scaled_regularizer(make(), steps),
+            device=device,
+            progress=progress,
+            description=str(spec),
+        )
+        finished = [r for r in result.runs if not r.diverged and r.history]
+        best = min(
+            finished or result.runs,
+            key=lambda r: r.history[-1].get("interpolation_mse", np.inf) if r.history else np.inf,
+        )
+        model = make()
+        model.load_state_dict(best.weights)
+        model.eval()
+        candidate = Candidate(str(spec), model, best, diverged=result.diverged)
+        with torch.no_grad():
+            for key, (x, y) in rows.items():
+                predicted = model(torch.as_tensor(x, dtype=task.train[0].dtype))[:, 0].double()
+                candidate.model_mse[key] = _mse(predicted.numpy(), y)
+        if best.diverged:
+            candidate.note = f"every seed diverged (first at step {best.diverged_at})"
+        elif spec.activation:
+            candidate.note = "an MLP has no closed-form formula"
+        else:
+            extraction = extract_formula(model, names, tolerance=tolerance, positive=positive)
+            candidate.extraction = extraction
+            function = formula_function(extraction.formula, names)
+            for key, (x, y) in rows.items():
+                value = function(x)
+                candidate.formula_mse[key] = _mse(value, y)
+                candidate.formula_error[key] = float(np.max(relative_errors(value, y)))
+        candidates.append(candidate)
+    return candidates
+
+
+def _mse(predicted: np.ndarray, expected: np.ndarray) -> float:
+    with np.errstate(all="ignore"):
+        value = float(np.mean((np.asarray(predicted) - expected) ** 2))
+    return value if np.isfinite(value) else float("inf")
+
+
+def best_candidate(candidates: Sequence[Candidate], task: DatasetTask) -> Candidate:
+    """The candidate whose formula fits the training rows best (exact and shortest first)."""
+    y = task.evaluation["interpolation"][1].double()
+    scale = float((y**2).mean()) or 1.0
+    return min(candidates, key=lambda c: c.score(scale))
+
+
+def candidates_table(candidates: Sequence[Candidate], has_test: bool) -> list[list[str]]:
+    """Rows for the printed and Markdown tables: one per candidate."""
+    rows = []
+    for c in candidates:
+        row = [
+            c.spec,
+            str(c.formula) if c.formula is not None else f"({c.note})",
+            fmt(c.model_mse.get("interpolation")),
+            fmt(c.formula_error.get("interpolation")),
+        ]
+        if has_test:
+            row += [
+                fmt(c.model_mse.get("extrapolation")),
+                fmt(c.formula_error.get("extrapolation")),
+            ]
+        rows.append(row)
+    return rows
+
+
+def table_headers(has_test: bool) -> list[str]:
+    headers = ["unit", "formula", "model MSE (data)", "formula max rel. error (data)"]
+    if has_test:
+        headers += ["model MSE (test)", "formula max rel. error (test)"]
+    return headers
+
+
+def run_fit(
+    data: str,
+    target: str,
+    *,
+    test: str | None = None,
+    units: Sequence[str] = DEFAULT_UNITS,
+    exclude: Sequence[str] = (),
+    out: str | None = None,
+    **settings: Any,
+) -> tuple[Path, Candidate]:
+    """``nalm fit``: read the CSV file(s), fit every unit, print and save what each learned.
+
+    Everything the user gave is checked (files, columns, units) before anything is trained or
+    written. ``settings`` go to :func:`fit_candidates`.
+
+    Returns:
+        The run directory and the best candidate.
+    """
+    train_table = read_table(data)
+    test_table = read_table(test, min_rows=1) if test is not None else None
+    task, names = table_task(train_table, target, test_table, exclude)
+    parse_specs(units)
+    exact = {"interpolation": train_table}
+    if test_table is not None:
+        exact["extrapolation"] = test_table
+    rows = {k: (t.select(names).numpy(), t.column(target).numpy()) for k, t in exact.items()}
+    print(
+        f"fitting {target} from {', '.join(names)}: {len(train_table)} rows in {data}"
+        + (f", tested on {len(test_table)} rows in {test}" if test_table is not None else "")
+    )
+    candidates = fit_candidates(task, names, units, rows=rows, **settings)
+    best = best_candidate(candidates, task)
+    has_test = test_table is not None
+    print()
+    print(table(table_headers(has_test), candidates_table(candidates, has_test)))
+    print(f"\nbest: {best.spec}    {target} = {best.formula if best.formula is not None else '-'}")
+    if best.extraction is not None:
+        print(f"      {best.extraction.summary()}")
+    run_dir = runs.new_run_dir("fit", out)
+    _write_run(run_dir, candidates, best, task, names, data, test, target, units, settings)
+    print(f"\nrun directory: {run_dir}")
+    return run_dir, best
+
+
+def _write_run(
+    run_dir: Path,
+    candidates: Sequence[Candidate],
+    best: Candidate,
+    task: DatasetTask,
+    names: Sequence[str],
+    data: str,
+    test: str | None,
+    target: str,
+    units: Sequence[str],
+    settings: dict[str, Any],
+) -> None:
+    runs.write_config(
+        run_dir,
+        {
+            "command": "fit",
+            "data": data,
+            "test": test,
+            "target": target,
+            "inputs": list(names),
+            "units": list(units),
+            **settings,
+            "task": task.config(),
+            "best": best.spec,
+            "formulas": {c.spec: None if c.formula is None else str(c.formula) for c in candidates},
+        },
+    )
+    runs.write_metrics(run_dir, {c.spec: c.run for c in candidates})
+    has_test = test is not None
+    lines = [
+        f"# nalm fit: {target} from {', '.join(names)}",
+        "",
+        markdown_table(table_headers(has_test), candidates_table(candidates, has_test)),
+        "",
+        f"Best: `{best.spec}`, {target} = `{best.formula}`.",
+    ]
+    for c in candidates:
+        if c.extraction is not None:
+            lines += ["", f"## {c.spec}", "", f"{c.extraction.summary()}", ""]
+            lines += [f"- {w}" for w in [*c.extraction.snapped, *c.extraction.kept]]
+    (run_dir / "formulas.md").write_text("\n".join(lines) + "\n")
+    for c in candidates:
+        description = {"spec": c.spec, "in_features": task.in_features, "inputs": list(names)}
+        description["formula"] = None if c.formula is None else str(c.formula)
+        runs.save_weights(run_dir / f"{_file_name(c.spec)}.safetensors", c.model, description)
+    save_parity_plot(run_dir / "fit.png", candidates, task, target)
+
+
+def _file_name(spec: str) -> str:
+    return spec.replace(">", "-").replace(":", "-")
