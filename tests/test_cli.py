@@ -164,6 +164,7 @@ def test_train_works_for_every_unit(unit, tmp_path, capsys):
     assert code == 0
     expected_policy = units.get(unit).policy
     assert f"policy {expected_policy}:" in out
+    assert "formula: y = " in out and "weight(s) snapped" in out
     config = json.loads((tmp_path / unit / "config.json").read_text())
     assert config["policy"]["name"] == expected_policy
     row = next(r for r in csv.DictReader((tmp_path / unit / "metrics.csv").open()) if r)
@@ -325,3 +326,10 @@ def test_reproduce_bad_input_is_one_sentence(args, message, tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_train_prints_the_learned_formula(tmp_path, capsys):
+    args = ["train", "--unit", "nau", "--target", "x0 - x1", "--steps", "1500", "--lr", "0.05"]
+    code = main([*args, "--baseline", "none", "--out", str(tmp_path / "r"), "--no-progress"])
+    assert code == 0
+    assert "formula: y = x0 - x1    [2 weight(s) snapped" in capsys.readouterr().out
