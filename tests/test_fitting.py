@@ -141,7 +141,7 @@ def test_fit_command_writes_a_run_directory(tmp_path, capsys):
     assert config["best"] == "nmru" and config["formulas"] == {"nmru": "V/R", "mlp:relu": None}
     assert config["inputs"] == ["V", "R"]
     with safe_open(str(out / "nmru.safetensors"), "pt") as f:
-        assert json.loads(f.metadata()["description"])["formula"] == "V/R"
+        assert json.loads(f.metadata()["info"])["formula"] == "V/R"
     assert "| nmru | V/R |" in (out / "formulas.md").read_text()
     assert (out / "fit.png").stat().st_size > 10_000
 

@@ -20,6 +20,7 @@ x0 - x1
 
 from . import tasks, units
 from .errors import NalmError
+from .persist import load, save
 from .symbolic import extract_formula, to_formula, verify
 from .tasks import ArithmeticTask, DatasetTask, Expression, ExpressionTask, Range, Task
 from .train import EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
@@ -71,6 +72,8 @@ __all__ = [
     "extract_formula",
     "fit",
     "fit_seeds",
+    "load",
+    "save",
     "tasks",
     "to_formula",
     "units",

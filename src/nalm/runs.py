@@ -9,14 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import save_file
 from torch import nn
 
 from .errors import NalmError
+from .persist import save
 from .train import FitResult
-
-WEIGHTS_FORMAT = "nalm-weights"
-WEIGHTS_VERSION = 1
 
 
 def new_run_dir(kind: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
@@ -61,12 +58,6 @@ def write_metrics(run_dir: Path, results: Mapping[str, FitResult]) -> Path:
 
 
 def save_weights(path: Path, model: nn.Module, description: Mapping[str, Any]) -> Path:
-    """Write ``model``'s parameters as safetensors, with ``description`` as JSON metadata."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    metadata = {
-        "format": WEIGHTS_FORMAT,
-        "version": str(WEIGHTS_VERSION),
-        "description": json.dumps(description, default=str),
-    }
-    save_file(tensors, str(path), metadata=metadata)
-    return path
+    """Write ``model`` with :func:`nalm.persist.save` (``nalm.load`` reads it back), with
+    ``description`` stored as its JSON ``info``."""
+    return save(model, path, **description)

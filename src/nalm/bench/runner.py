@@ -85,7 +85,7 @@ def solved_early(interpolation_threshold: float, extrapolation_threshold: float)
 @dataclass(frozen=True)
 class Cell:
     """One cell's work: the seeds still missing from the store, with everything needed to train
-    them anywhere (it pickles, so a Ray worker can run it)."""
+    them anywhere (Ray serialises it to send it to a worker)."""
 
     suite: Suite
     spec: ModelSpec

@@ -148,6 +148,7 @@ class MLP(Unit):
         make_activation(activation, **(activation_kwargs or {}))  # validate the name early
         self.hidden = hidden
         self.activation = activation
+        self.activation_kwargs = dict(activation_kwargs or {})
         sizes = (in_features, *hidden, out_features)
         layers: list[nn.Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
