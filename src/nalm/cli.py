@@ -154,6 +154,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--clip-value", type=float, help="clip gradients to ±VALUE")
     train.add_argument("--clip-norm", type=float, help="clip the gradient norm to VALUE")
+    train.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1000,
+        help="steps between checkpoints in the run directory (default 1000); run the same "
+        "command with the same --out to resume",
+    )
+    train.add_argument(
+        "--recover",
+        nargs="?",
+        type=int,
+        const=3,
+        default=0,
+        metavar="N",
+        help="on a NaN/inf loss, restore the last finite checkpoint with a 10x lower learning "
+        "rate, up to N times (default 3 when given)",
+    )
     _common(train)
 
     _fit_parser(sub)
@@ -479,6 +496,10 @@ def _train(args: argparse.Namespace) -> int:
         f"{args.steps} steps, seed {args.seed}"
     )
     print(f"policy {policy.name}: {policy.describe()}")
+    run_dir = runs.new_run_dir(f"train-{args.unit}", args.out)
+    checkpoint = run_dir / "checkpoint.safetensors"
+    if checkpoint.exists():
+        print(f"resuming from {checkpoint}")
     results = fit(
         models,
         task,
@@ -491,6 +512,9 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         description="train",
+        checkpoint=checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        recover=args.recover,
     )
 
     print()
@@ -498,8 +522,14 @@ def _train(args: argparse.Namespace) -> int:
     print("\nlearned weights (rounded):")
     print(describe_weights(model))
     print(f"\nformula: {formula_line(model, task.in_features)}")
-
-    run_dir = runs.new_run_dir(f"train-{args.unit}", args.out)
+    diverged = [name for name, r in results.items() if r.diverged]
+    recovered = {name: r.recovered_at for name, r in results.items() if r.recovered_at}
+    for name, steps in recovered.items():
+        print(f"{name}: recovered from a non-finite loss at step(s) {', '.join(map(str, steps))}")
+    print(
+        f"{len(diverged)} of {len(results)} model(s) diverged"
+        + (f": {', '.join(diverged)}" if diverged else "")
+    )
     config = {
         "command": "train",
         **{k: v for k, v in vars(args).items() if k not in ("command", "ramp")},

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, overload
 
 import torch
@@ -16,6 +19,7 @@ from ..errors import NalmError
 from ..metrics import mse, predict
 from ..tasks.base import Task
 from ..units.base import after_step, regularization
+from . import checkpoint as ckpt
 from .policies import Policy, gate_parameters, get_policy, recommended_policy, reinitialize
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -39,6 +43,8 @@ class FitResult:
         seconds: wall time spent on this model's steps and evaluations.
         policy: the name of the training policy that was applied.
         reinitialized_at: steps at which the policy's stall rule restarted the model.
+        recovered_at: steps at which a non-finite loss or parameter was undone by restoring the
+            last finite snapshot with a lower learning rate (``recover``).
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -48,6 +54,7 @@ class FitResult:
     seconds: float = 0.0
     policy: str = "none"
     reinitialized_at: list[int] = field(default_factory=list)
+    recovered_at: list[int] = field(default_factory=list)
 
     @property
     def diverged(self) -> bool:
@@ -87,6 +94,10 @@ def fit(
     device: torch.device | str = "cpu",
     progress: bool = True,
     description: str = "training",
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    recover: int = 0,
+    recover_factor: float = 0.1,
 ) -> FitResult | dict[str, FitResult]:
     """Train ``model`` on ``task`` and return its metrics.
 
@@ -102,8 +113,15 @@ def fit(
     and the baselines).
 
     Pass a mapping ``{"name": model, ...}`` to train several models side by side: each has its own
-    optimiser, and all see the same batches. A model whose loss becomes NaN or infinite stops there
-    and is marked diverged; the others go on.
+    optimiser, and all see the same batches. A model whose loss (or, at a snapshot, a parameter)
+    becomes NaN or infinite stops there and is marked diverged; the others go on. With
+    ``recover=N`` it is instead restored to its last finite snapshot (taken every
+    ``checkpoint_every`` steps) with its learning rate times ``recover_factor``, up to N times.
+
+    With ``checkpoint=PATH`` the whole state (weights, optimiser moments, random generators,
+    history) is written to PATH every ``checkpoint_every`` steps; calling ``fit`` again with the
+    same arguments and PATH resumes there and ends with exactly the result of an uninterrupted
+    run. A checkpoint from a run with other settings is refused.
 
     Args:
         model: an ``nn.Module`` (usually built from :mod:`nalm.units`), or a mapping of them.
@@ -125,6 +143,10 @@ def fit(
         device: ``"cpu"`` or ``"cuda"``.
         progress: show a progress bar.
         description: the progress bar's label.
+        checkpoint: file to write the training state to, and to resume from if it exists.
+        checkpoint_every: steps between checkpoints and snapshots (default ``eval_every``).
+        recover: how many times a model may be restored after a non-finite loss (0: never).
+        recover_factor: what its learning rate is multiplied by at each recovery.
 
     Returns:
         A :class:`FitResult`, or a dict of them for a mapping of models.
@@ -169,10 +191,49 @@ def fit(
         result.history.append(row)
         result.seconds += time.perf_counter() - started
 
-    for name in models:
-        record(name, 0)
+    every = eval_every if checkpoint_every is None else checkpoint_every
+    _check_recovery(every, recover, recover_factor)
+    state = _State(models, optimizers, results, started_at, active, generator, rates)
+    settings = {
+        "models": {n: repr(m) for n, m in models.items()},
+        "steps": steps,
+        "lr": rates,
+        "batch_size": batch_size,
+        "optimizer": optimizer if isinstance(optimizer, str) else repr(optimizer),
+        "policies": {n: p.describe() for n, p in policies.items()},
+        "eval_every": eval_every,
+        "checkpoint_every": every,
+        "seed": seed,
+        "recover": [recover, recover_factor],
+        "task": task.config(),
+    }
+    first = 1
+    if checkpoint is not None and Path(checkpoint).exists():
+        first = state.restore(Path(checkpoint), ckpt.fingerprint(settings)) + 1
+    else:
+        for name in models:
+            record(name, 0)
+    snapshots = {name: state.snapshot(name) for name in models} if recover else {}
+    recoveries = dict.fromkeys(models, 0)
+
+    def diverged(name: str, step: int) -> None:
+        """Stop the model, or restore its last finite snapshot with a lower learning rate."""
+        if recoveries[name] < recover:
+            recoveries[name] += 1
+            state.load_snapshot(name, snapshots[name], recover_factor)
+            results[name].recovered_at.append(step)
+            return
+        results[name].diverged_at = step
+        del active[name]
+
     bar = tqdm(
-        range(1, steps + 1), desc=description, disable=not progress, leave=False, mininterval=1.0
+        range(first, steps + 1),
+        desc=description,
+        disable=not progress,
+        leave=False,
+        mininterval=1.0,
+        initial=first - 1,
+        total=steps,
     )
     for step in bar:
         x, y = (t.to(device) for t in task.sample(batch_size, generator))
@@ -185,8 +246,7 @@ def fit(
             loss = mse + lam * regularization(m) if lam else mse
             value = loss.item()
             if not math.isfinite(value):
-                result.diverged_at = step
-                del active[name]
+                diverged(name, step)
                 continue
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -197,20 +257,128 @@ def fit(
             result.train_loss.append(mse.item() if lam else value)
             if _stalled(rule, result.train_loss, started_at[name], step):
                 reinitialize(m.modules())
-                optimizers[name] = make_optimizer(m.parameters(), lr=rates[name])
+                optimizers[name] = make_optimizer(m.parameters(), lr=state.rates[name])
                 started_at[name] = step
                 result.reinitialized_at.append(step)
             result.seconds += time.perf_counter() - started
             if step % eval_every == 0 or step == steps:
                 record(name, step)
+            if step % every == 0 and name in active:
+                if not all(torch.isfinite(p).all() for p in m.parameters()):
+                    diverged(name, step)
+                elif recover:
+                    snapshots[name] = state.snapshot(name)
         if progress and step % eval_every == 0:
             bar.set_postfix(
                 {n: f"{results[n].final.get('train_loss', math.nan):.2e}" for n in models}
             )
+        if checkpoint is not None and (step % every == 0 or step == steps or not active):
+            state.save(Path(checkpoint), ckpt.fingerprint(settings), step)
         if not active:
             break
     bar.close()
     return results if isinstance(model, Mapping) else results["model"]
+
+
+class _State:
+    """The whole state of one ``fit`` call, for checkpoints and recovery snapshots."""
+
+    def __init__(
+        self,
+        models: dict[str, nn.Module],
+        optimizers: dict[str, torch.optim.Optimizer],
+        results: dict[str, FitResult],
+        started_at: dict[str, int],
+        active: dict[str, nn.Module],
+        generator: torch.Generator,
+        rates: dict[str, float],
+    ) -> None:
+        self.models, self.optimizers, self.results = models, optimizers, results
+        self.started_at, self.active, self.generator = started_at, active, generator
+        self.rates = dict(rates)
+
+    def snapshot(self, name: str) -> tuple[dict, dict]:
+        model_state = {k: v.detach().clone() for k, v in self.models[name].state_dict().items()}
+        return model_state, copy.deepcopy(self.optimizers[name].state_dict())
+
+    def load_snapshot(self, name: str, snapshot: tuple[dict, dict], factor: float) -> None:
+        model_state, optimizer_state = snapshot
+        self.models[name].load_state_dict(model_state)
+        self.optimizers[name].load_state_dict(copy.deepcopy(optimizer_state))
+        self.set_lr(name, self.rates[name] * factor)
+
+    def set_lr(self, name: str, lr: float) -> None:
+        self.rates[name] = lr
+        for group in self.optimizers[name].param_groups:
+            group["lr"] = lr
+
+    def save(self, path: Path, fingerprint: str, step: int) -> None:
+        tensors = {
+            "rng.generator": self.generator.get_state(),
+            "rng.torch": torch.get_rng_state(),
+        }
+        meta: dict[str, Any] = {"fingerprint": fingerprint, "step": step, "models": {}}
+        for name, model in self.models.items():
+            for key, value in model.state_dict().items():
+                tensors[f"model.{name}.{key}"] = value.detach().cpu()
+            opt_tensors, opt_plain = ckpt.flatten_optimizer(
+                f"opt.{name}", self.optimizers[name].state_dict()["state"]
+            )
+            tensors.update(opt_tensors)
+            meta["models"][name] = {
+                "result": dataclasses.asdict(self.results[name]),
+                "active": name in self.active,
+                "started_at": self.started_at[name],
+                "lr": self.rates[name],
+                "optimizer": opt_plain,
+            }
+        ckpt.write(path, tensors, meta)
+
+    def restore(self, path: Path, fingerprint: str) -> int:
+        """Load the checkpoint at ``path``; returns the step it was written after."""
+        tensors, meta = ckpt.read(path)
+        if meta.get("fingerprint") != fingerprint or set(meta.get("models", {})) != set(
+            self.models
+        ):
+            raise NalmError(
+                f"{path} is a checkpoint of a run with other settings; delete it or train into "
+                "another directory"
+            )
+        self.generator.set_state(tensors["rng.generator"])
+        torch.set_rng_state(tensors["rng.torch"])
+        for name, model in self.models.items():
+            saved = meta["models"][name]
+            head = f"model.{name}."
+            model.load_state_dict(
+                {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}
+            )
+            device = next(model.parameters()).device
+            state = self.optimizers[name].state_dict()
+            restored = ckpt.unflatten_optimizer(f"opt.{name}", tensors, saved["optimizer"])
+            state["state"] = {
+                i: {
+                    k: v.to(device) if isinstance(v, torch.Tensor) and k != "step" else v
+                    for k, v in entries.items()
+                }
+                for i, entries in restored.items()
+            }
+            self.optimizers[name].load_state_dict(state)
+            self.set_lr(name, saved["lr"])
+            result = FitResult(**saved["result"])
+            self.results[name].__dict__.update(result.__dict__)
+            self.started_at[name] = saved["started_at"]
+            if not saved["active"]:
+                self.active.pop(name, None)
+        return int(meta["step"])
+
+
+def _check_recovery(every: int, recover: int, factor: float) -> None:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise NalmError(f"checkpoint_every must be a positive integer; got {every!r}")
+    if isinstance(recover, bool) or not isinstance(recover, int) or recover < 0:
+        raise NalmError(f"recover must be a whole number of recoveries ≥ 0; got {recover!r}")
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
+        raise NalmError(f"recover_factor must be a number in (0, 1); got {factor!r}")
 
 
 def _stalled(rule: Policy, losses: list[float], since: int, step: int) -> bool:

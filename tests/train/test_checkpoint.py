@@ -1,0 +1,191 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nalm import ExpressionTask, fit
+from nalm.errors import NalmError
+from nalm.units import INALU, MLP, NAU
+
+
+class Interrupting(ExpressionTask):
+    """Raises KeyboardInterrupt when asked for its ``stop_at``-th batch (like Ctrl-C)."""
+
+    def __init__(self, *args, stop_at=None, poison_at=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls, self.stop_at, self.poison_at = 0, stop_at, poison_at
+
+    def sample(self, batch_size, generator):
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        x, y = super().sample(batch_size, generator)
+        if self.calls == self.poison_at:
+            x = x.clone()
+            x[0, 0] = float("inf")
+        return x, y
+
+
+def models():
+    torch.manual_seed(0)
+    return {"inalu": INALU(2, 1), "mlp": MLP(2, 1, hidden=(8,))}
+
+
+SETTINGS = dict(steps=700, lr={"inalu": 0.05, "mlp": 1e-3}, eval_every=100, progress=False)
+
+
+def same(a, b):
+    assert [r["step"] for r in a.history] == [r["step"] for r in b.history]
+    for ra, rb in zip(a.history, b.history, strict=True):
+        assert repr(ra) == repr(rb)  # repr: NaN (step 0's train_loss) equals NaN
+    assert a.train_loss == b.train_loss and a.reinitialized_at == b.reinitialized_at
+
+
+def test_an_interrupted_fit_resumes_to_the_same_result(tmp_path):
+    """iNALU's policy (alternating updates, clipping, the stall rule's global RNG) and an MLP."""
+    whole = models()
+    reference = fit(whole, ExpressionTask("x0 * x1", "1,2", "2,6", eval_size=200), **SETTINGS)
+    path = tmp_path / "ckpt.safetensors"
+    cut = models()
+    task = Interrupting("x0 * x1", "1,2", "2,6", eval_size=200, stop_at=437)
+    with pytest.raises(KeyboardInterrupt):
+        fit(cut, task, checkpoint=path, checkpoint_every=50, **SETTINGS)
+    assert path.exists()
+    again = models()  # fresh initial weights: everything must come from the checkpoint
+    resumed = fit(
+        again,
+        ExpressionTask("x0 * x1", "1,2", "2,6", eval_size=200),
+        checkpoint=path,
+        checkpoint_every=50,
+        **SETTINGS,
+    )
+    for name in whole:
+        same(reference[name], resumed[name])
+        for (k, a), (_, b) in zip(
+            whole[name].state_dict().items(), again[name].state_dict().items(), strict=True
+        ):
+            assert torch.equal(a, b), (name, k)
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
+    path = tmp_path / "ckpt.safetensors"
+    task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=100)
+    fit(NAU(2, 1), task, steps=20, eval_every=10, progress=False, checkpoint=path)
+    with pytest.raises(NalmError, match="checkpoint of a run with other settings"):
+        fit(NAU(2, 1), task, steps=30, eval_every=10, progress=False, checkpoint=path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(NalmError, match="truncated or corrupted"):
+        fit(NAU(2, 1), task, steps=20, eval_every=10, progress=False, checkpoint=path)
+
+
+def test_a_nonfinite_loss_stops_the_model_or_is_recovered():
+    def run(recover):
+        torch.manual_seed(0)
+        task = Interrupting("x0 + x1", "1,2", "2,6", eval_size=100, poison_at=57)
+        model = NAU(2, 1)
+        result = fit(
+            model, task, steps=300, lr=0.05, eval_every=50, progress=False, recover=recover
+        )
+        return model, result
+
+    _, stopped = run(0)
+    assert stopped.diverged_at == 57 and stopped.steps == 56
+    model, recovered = run(3)
+    assert not recovered.diverged and recovered.recovered_at == [57] and recovered.steps == 300
+    assert torch.isfinite(model.W).all()
+    assert recovered.final["extrapolation_mse"] < 1e-3
+
+
+def test_nonfinite_parameters_count_as_divergence():
+    torch.manual_seed(0)
+    model = NAU(2, 1)
+    task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=100)
+
+    class Poisoner(torch.optim.Adam):
+        def step(self, closure=None):
+            super().step(closure)
+            with torch.no_grad():
+                model.W[0, 0] = float("nan") if self.state[model.W]["step"] == 30 else model.W[0, 0]
+
+    result = fit(
+        model,
+        task,
+        steps=100,
+        lr=0.05,
+        eval_every=10,
+        optimizer=Poisoner,
+        progress=False,
+        checkpoint_every=10,
+    )
+    assert result.diverged_at is not None and result.diverged_at <= 31
+
+
+TRAIN = [
+    sys.executable,
+    "-m",
+    "nalm.cli",
+    "train",
+    "--unit",
+    "nau",
+    "--target",
+    "x0 + x1",
+    "--steps",
+    "3000",
+    "--eval-every",
+    "100",
+    "--checkpoint-every",
+    "100",
+    "--eval-size",
+    "200",
+    "--baseline-hidden",
+    "16",
+    "--no-progress",
+]
+
+
+def test_train_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    whole = tmp_path / "whole"
+    subprocess.run(
+        [*TRAIN, "--out", str(whole)], check=True, env=env, capture_output=True, timeout=300
+    )
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(
+        [*TRAIN, "--out", str(cut)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    checkpoint = cut / "checkpoint.safetensors"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        checkpoint.exists() and checkpoint.stat().st_size and _step(checkpoint) >= 500
+    ):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 500 <= _step(checkpoint) < 3000, "the run must be killed mid-way"
+    done = subprocess.run(
+        [*TRAIN, "--out", str(cut)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "resuming from" in done.stdout
+    for name in ("model.safetensors", "baseline.safetensors"):
+        a, b = load_file(str(whole / name)), load_file(str(cut / name))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (whole / "metrics.csv").read_text() == (cut / "metrics.csv").read_text()
+
+
+def _step(path):
+    from nalm.train.checkpoint import read
+
+    try:
+        return read(path)[1]["step"]
+    except NalmError:
+        return -1
