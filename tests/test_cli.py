@@ -333,3 +333,21 @@ def test_train_prints_the_learned_formula(tmp_path, capsys):
     code = main([*args, "--baseline", "none", "--out", str(tmp_path / "r"), "--no-progress"])
     assert code == 0
     assert "formula: y = x0 - x1    [2 weight(s) snapped" in capsys.readouterr().out
+
+
+def test_an_exploding_sweep_marks_seeds_diverged_and_goes_on(tmp_path, capsys):
+    """lr 1e30 blows a linear model up at once; the sweep stores every seed and carries on."""
+    db = tmp_path / "r.sqlite"
+    args = ["bench", "run", "single-module", "--models", "linear", "nau", "--ops", "add"]
+    args += ["--ranges", "0", "--seeds", "3", "--steps", "40", "--eval-every", "10", "--lr", "1e30"]
+    assert main([*args, "--eval-size", "100", "--db", str(db), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "3 of 6 seeds in this sweep diverged" in out
+    from nalm.bench.store import Store
+
+    with Store(db) as store:
+        rows = {(r["model"], r["seed"]): r for r in store.rows()}
+    assert len(rows) == 6
+    assert all(rows[("linear", s)]["diverged_at"] is not None for s in range(3))
+    assert all(not rows[("linear", s)]["success"] for s in range(3))
+    assert all(rows[("nau", s)]["diverged_at"] is None for s in range(3))  # clamped: never blows up

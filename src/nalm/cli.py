@@ -606,9 +606,10 @@ def _policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from .bench.models import parse_spec
     from .bench.report import write_report
     from .bench.runner import Settings, run_suite
-    from .bench.store import KEY, Store
+    from .bench.store import KEY, Store, range_key
     from .bench.suites import get_suite
 
     if args.action == "report":
@@ -659,11 +660,13 @@ def _bench(args: argparse.Namespace) -> int:
     )
     n = args.seeds or suite.seeds
     seeds = range(args.first_seed, args.first_seed + n)
+    operations = suite.parse_operations(args.ops)
+    ranges = suite.parse_ranges(args.ranges)
     written = run_suite(
         suite,
         args.models or list(suite.models),
-        suite.parse_operations(args.ops),
-        suite.parse_ranges(args.ranges),
+        operations,
+        ranges,
         seeds,
         args.db,
         settings,
@@ -674,6 +677,19 @@ def _bench(args: argparse.Namespace) -> int:
         retries=2 if args.retries is None else args.retries,
     )
     print(f"{written} rows written to {args.db}; 'nalm bench report --db {args.db}' summarises")
+    with Store(args.db) as store:
+        chosen = {str(parse_spec(m, suite.layers)) for m in args.models or suite.models}
+        rows = [
+            r
+            for r in store.rows()
+            if r["suite"] == suite.name
+            and r["model"] in chosen
+            and r["operation"] in operations
+            and r["range"] in {range_key(pair) for pair in ranges}
+            and r["seed"] in seeds
+        ]
+    diverged = sum(r["diverged_at"] is not None for r in rows)
+    print(f"{diverged} of {len(rows)} seeds in this sweep diverged (stopped, counted as failures)")
     return 0
 
 
