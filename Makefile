@@ -35,8 +35,8 @@ demo: setup
 	$(VENV)/bin/nalm demo
 
 lint: setup-dev
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m ruff format --check src tests benchmarks examples
 
 test: lint
 	$(PY) -m pytest

@@ -153,7 +153,7 @@ def test_fit_command_writes_a_run_directory(tmp_path, capsys):
         ("V,R,I\n1,2,0.5\n3,four,0.75\n", "line 3, column 'R': 'four' is not a number"),
         ("V,R,I\n1,2,0.5\n3,NaN,0.75\n", "line 3, column 'R': 'NaN' is not a finite number"),
         ("V,R,I\n1,2,0.5\n3,,0.75\n", "line 3, column 'R': the cell is empty"),
-        ("V,R,I\n1,2,0.5\n", "has 1 data row; fitting needs at least 2"),
+        ("V,R,I\n1,2,0.5\n", "has 1 data row (line 2); fitting needs at least 2"),
         ("V,R,J\n1,2,0.5\n3,4,0.75\n", "has no column 'I'; its columns are V, R, J"),
     ],
 )

@@ -278,3 +278,46 @@ def test_trained_nau_nmu_reads_as_the_product_of_sums():
 def test_top_level_exports():
     assert nalm.to_formula is to_formula and nalm.verify is verify
     assert nalm.extract_formula is extract_formula
+
+
+def test_hidden_values_are_not_assumed_positive():
+    """x0 − x1 can be negative even when the inputs are positive: |x0 − x1| stays."""
+    mul = NACMul(1, 1)
+    set_(mul.W_hat, [[20.0]])
+    set_(mul.M_hat, [[20.0]])
+    model = nn.Sequential(nau([[1.0, -1.0]]), mul)
+    p0, p1 = sympy.symbols("x0 x1", positive=True)
+    assert to_formula(model, positive=True) == sympy.Abs(p0 - p1)
+    assert verify(model, to_formula(model, positive=True), "1,5") < 1e-2  # ε near x0 = x1
+    assert verify(model, p0 - p1, "1,5") > 1  # what positive hidden symbols used to give
+
+
+def test_infinite_constants_and_several_outputs():
+    # The NAU row snaps to 0 and the NMRU divides by it: a formula with zoo in it.
+    divide = nmru([[1.0, 0.0, 0.0, 1.0]])
+    model = nn.Sequential(nau([[1.0, 1.0], [0.01, -0.01]]), divide)
+    formula = to_formula(model)
+    assert formula.has(sympy.zoo)
+    with pytest.raises(NalmError, match="infinite or undefined constant"):
+        verify(model, formula, "1,2")
+    two = nau([[1.0, 1.0], [1.0, -1.0]])
+    assert verify(two, to_formula(two), "1,2") < 1e-6
+    assert verify(two, ["x0 + x1", "x0 - x1"], "1,2") < 1e-6
+    with pytest.raises(NalmError, match="2 outputs but 1 formula"):
+        verify(two, "x0 + x1", "1,2")
+    constant = nmu([[0.01, 0.0]])
+    assert to_formula(constant) == 1
+    assert verify(constant, "1", "1,2") == pytest.approx(0.01, rel=0.05)
+
+
+def test_input_gate_weights_are_reported_as_kept_and_unused_layers_are_not_read():
+    nalu = NALU(2, 1)
+    extraction = extract_formula(nalu)
+    assert not extraction.exact
+    assert {w.name for w in extraction.kept} >= {"G"}
+    npu = real_npu([[1.0, 1.0], [1.0, 0.0]], [1.0, 1.0])
+    model = nn.Sequential(npu, nmu([[0.0, 0.0]]))
+    extraction = extract_formula(model)
+    assert extraction.formula == 1
+    assert all(w.layer == 1 for w in extraction.snapped + extraction.kept)
+    assert "layer 0 outputs [0, 1] (unused)" in extraction.pruned

@@ -146,6 +146,10 @@ def fit_candidates(
     """
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise NalmError(f"seeds must be a positive integer, got {seeds!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 0:
+        raise NalmError(f"tolerance must be a number ≥ 0, got {tolerance!r}")
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        raise NalmError(f"hidden must be a positive integer, got {hidden!r}")
     parsed = parse_specs(specs)
     positive = all(bool((x > 0).all()) for x, _ in task.evaluation.values())
     if rows is None:
@@ -191,11 +195,16 @@ def fit_candidates(
         else:
             extraction = extract_formula(model, names, tolerance=tolerance, positive=positive)
             candidate.extraction = extraction
-            function = formula_function(extraction.formula, names)
-            for key, (x, y) in rows.items():
-                value = function(x)
-                candidate.formula_mse[key] = _mse(value, y)
-                candidate.formula_error[key] = float(np.max(relative_errors(value, y)))
+            try:
+                function = formula_function(extraction.formula, names)
+                for key, (x, y) in rows.items():
+                    value = function(x)
+                    candidate.formula_mse[key] = _mse(value, y)
+                    candidate.formula_error[key] = float(np.max(relative_errors(value, y)))
+            except NalmError as e:  # e.g. a division by a path that snapped to 0
+                candidate.note = str(e)
+                candidate.formula_mse = dict.fromkeys(rows, float("inf"))
+                candidate.formula_error = dict.fromkeys(rows, float("inf"))
         candidates.append(candidate)
     return candidates
 

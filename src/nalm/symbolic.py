@@ -183,6 +183,8 @@ def _snap(value: float, candidates: Candidates, tolerance: float) -> sympy.Ratio
         return None
     if candidates == RATIONAL:
         options = [Fraction(round(value * q), q) for q in range(1, MAX_DENOMINATOR + 1)]
+    elif not candidates:
+        return None
     else:
         options = [Fraction(c) for c in candidates]
     # closest first; between equally close values the simpler one (smaller denominator)
@@ -315,8 +317,9 @@ def _read_nalu(unit: NALU, xs: list[sympy.Expr], rows: list[int], snap: _Reader)
     for k in rows:
         if unit.gate == "independent":
             g = _gate(snap, "g", unit.gate_value(torch.empty(0)).detach(), (k,))
-        else:  # g = σ(scale · x·G_k): depends on x, kept as it is
-            logits = sympy.Add(*(sympy.Float(float(unit.G[k, j]), 6) * x for j, x in enumerate(xs)))
+        else:  # g = σ(scale · x·G_k): depends on x, its weights kept as they are
+            G = unit.G.detach()
+            logits = sympy.Add(*(snap("G", G, (k, j), ()) * x for j, x in enumerate(xs)))
             if unit._scale != 1.0:
                 logits = sympy.Float(unit._scale, 6) * logits
             g = 1 / (1 + sympy.exp(-logits))
@@ -452,10 +455,13 @@ def extract_formula(
     read: list[tuple[list[sympy.Symbol], Rows]] = []
     for depth in range(len(layers) - 1, -1, -1):
         unit = layers[depth]
-        inputs = first if depth == 0 else _hidden_symbols(depth, unit.in_features, positive)
+        inputs = first if depth == 0 else _hidden_symbols(depth, unit.in_features)
         reader.layer, reader.unit = depth, type(unit).__name__
-        with torch.no_grad():
-            rows = _reader_for(unit)(unit, list(inputs), needed, reader)
+        if needed:
+            with torch.no_grad():
+                rows = _reader_for(unit)(unit, list(inputs), needed, reader)
+        else:
+            rows = {}
         read.append((inputs, rows))
         if depth > 0:
             used = set().union(*(e.free_symbols for e in rows.values()))
@@ -475,10 +481,10 @@ def extract_formula(
     return extraction
 
 
-def _hidden_symbols(depth: int, n: int, positive: bool) -> list[sympy.Symbol]:
-    # Dummy symbols cannot clash with user names; hidden values keep the inputs' assumption.
-    assumptions = {"positive": True} if positive else {"real": True}
-    return [sympy.Dummy(f"h{depth}_{j}", **assumptions) for j in range(n)]
+def _hidden_symbols(depth: int, n: int) -> list[sympy.Symbol]:
+    # Dummy symbols cannot clash with user names. Hidden values are only real: x0 − x1 can be
+    # negative even when every input is positive.
+    return [sympy.Dummy(f"h{depth}_{j}", real=True) for j in range(n)]
 
 
 def _simplified(expr: sympy.Expr) -> sympy.Expr:
@@ -526,7 +532,7 @@ RangeSpec = Range | str | Mapping[str, Range | str]
 
 def verify(
     model: nn.Module,
-    formula: sympy.Expr | str,
+    formula: sympy.Expr | str | Sequence[sympy.Expr | str],
     ranges: RangeSpec | Iterable[RangeSpec],
     *,
     names: Sequence[str] | None = None,
@@ -544,9 +550,10 @@ def verify(
     as an infinite error.
 
     Args:
-        model: any module mapping ``(N, in)`` to ``(N, 1)`` (or ``(N,)``).
+        model: any module mapping ``(N, in)`` to ``(N, out)``.
         formula: a sympy expression, or text such as ``"x0*(x1 + x2)"`` (parsed with a
-            whitelist, never evaluated as code).
+            whitelist, never evaluated as code); for a model with several outputs, one per
+            output (a list, or the column matrix :func:`to_formula` returns).
         ranges: one range (``"1,2"``, ``Range``) or several, e.g. ``["1,2", "1e3,1e4"]`` to
             include far extrapolation, or mappings ``{"x0": "1,2", "x1": "-5,-1"}``.
         names: the inputs' names, in column order (default ``x0, x1, …``).
@@ -567,7 +574,8 @@ def verify(
     """
     n = _in_features(model)
     names = [s.name for s in symbols(names, n)]
-    function = formula_function(formula, names)
+    parts = _outputs(formula)
+    functions = [formula_function(part, names) for part in parts]
     if isinstance(ranges, (str, Range, Mapping)):
         ranges = [ranges]
     ranges = list(ranges)
@@ -587,9 +595,15 @@ def verify(
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            predicted = model(x.to(device)).reshape(samples, -1)[:, 0].double().cpu().numpy()
+            predicted = model(x.to(device)).reshape(samples, -1).double().cpu().numpy()
         model.train(was_training)
-        errors.append(relative_errors(predicted, function(x.double().numpy())))
+        if predicted.shape[1] != len(functions):
+            raise NalmError(
+                f"the model has {predicted.shape[1]} outputs but {len(functions)} formula(s) were "
+                "given; give one per output (a column matrix, as to_formula returns)"
+            )
+        for k, function in enumerate(functions):
+            errors.append(relative_errors(predicted[:, k], function(x.double().numpy())))
     defined = np.concatenate(errors)
     defined = defined[~np.isnan(defined)]
     if not defined.size:
@@ -607,6 +621,11 @@ def formula_function(
     """
     names = [str(n) for n in names]
     expr = _as_expression(formula, names)
+    if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+        raise NalmError(
+            f"the formula {expr} has an infinite or undefined constant (a division by a path that "
+            "snapped to 0); read it with a smaller tolerance"
+        )
     plain = [sympy.Symbol(n) for n in names]
     unknown = sorted(s.name for s in expr.free_symbols if s.name not in names)
     if unknown:
@@ -615,12 +634,23 @@ def formula_function(
             f"({', '.join(names)})"
         )
     expr = expr.xreplace({s: plain[names.index(s.name)] for s in expr.free_symbols})
-    compiled = sympy.lambdify(plain, expr, modules="numpy")
+    # Heaviside(x, 0) as numpy's heaviside: sympy's default turns it into a Piecewise that numpy
+    # cannot always select with.
+    heaviside = {"Heaviside": lambda v, h0=0.5: np.heaviside(v, h0)}
+    try:
+        compiled = sympy.lambdify(plain, expr, modules=[heaviside, "numpy"])
+    except Exception as e:  # sympy's printers raise many types for what they cannot print
+        raise NalmError(f"the formula {expr} cannot be evaluated numerically ({e})") from None
 
     def function(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         with np.errstate(all="ignore"):
-            value = np.asarray(compiled(*x.T), dtype=np.complex128)
+            try:
+                value = np.asarray(compiled(*x.T), dtype=np.complex128)
+            except (TypeError, ValueError, ZeroDivisionError) as e:
+                raise NalmError(
+                    f"the formula {expr} cannot be evaluated numerically ({e})"
+                ) from None
             value = np.broadcast_to(value, (x.shape[0],))
             real = np.isfinite(value) & (np.abs(value.imag) <= 1e-12 * np.abs(value.real))
         return np.where(real, value.real, np.nan)
@@ -657,16 +687,29 @@ def _in_features(model: nn.Module) -> int:
     return n
 
 
+def _outputs(formula: sympy.Expr | str | Sequence[sympy.Expr | str]) -> list[sympy.Expr | str]:
+    """One formula per model output: a column matrix or a list gives several."""
+    if isinstance(formula, sympy.MatrixBase):
+        return list(formula)
+    if isinstance(formula, (list, tuple)):
+        if not formula:
+            raise NalmError("verify got an empty list of formulas")
+        return list(formula)
+    return [formula]
+
+
 def _as_expression(formula: sympy.Expr | str, names: list[str]) -> sympy.Expr:
     if isinstance(formula, str):
+        try:  # a constant, such as the "1" of an NMU whose selections all snapped to 0
+            return sympy.Rational(repr(float(formula.strip())))
+        except ValueError:
+            pass
         return Expression(formula, names=names).to_sympy(
             {name: sympy.Symbol(name) for name in names}
         )
-    if isinstance(formula, sympy.MatrixBase):
-        if formula.shape[0] * formula.shape[1] != 1:
-            raise NalmError("verify compares one output; give the formula of a single output")
-        formula = formula[0]
-    if not isinstance(formula, sympy.Expr):
+    if isinstance(formula, (int, float)) and not isinstance(formula, bool):
+        return sympy.Float(formula)
+    if not isinstance(formula, sympy.Expr) or isinstance(formula, sympy.MatrixBase):
         raise NalmError(
             f"formula must be a sympy expression or a string; got {type(formula).__name__}"
         )

@@ -34,13 +34,27 @@ def test_reads_a_table_and_builds_the_task(tmp_path):
         ("a,b,y\n1,2,3\n1,nan,3\n", "data.csv line 3, column 'b': 'nan' is not a finite number"),
         ("a,b,y\n1,2,3\n4,5,inf\n", "data.csv line 3, column 'y': 'inf' is not a finite number"),
         ("a,b,y\n1,2,3\n1,,3\n", "data.csv line 3, column 'b': the cell is empty"),
-        ("a,b,y\n1,2,3\n", "data.csv has 1 data row; fitting needs at least 2"),
+        ("a,b,y\n1,2,3\n", "data.csv has 1 data row (line 2); fitting needs at least 2"),
+        ("a,b,y\n1,2,3\n1_0,2,3\n", "data.csv line 3, column 'a': '1_0' is not a number"),
+        (" , \n1,2\n3,4\n", "data.csv line 1: column 1 of the header has no name"),
         ("a,b,y\n1,2,3\n4,5\n", "data.csv line 3 has 2 cells; the header has 3 columns"),
         ("", "data.csv is empty; expected a header line"),
         ("a,,y\n1,2,3\n4,5,6\n", "data.csv line 1: column 2 of the header has no name"),
         ("a,a,y\n1,2,3\n4,5,6\n", "data.csv line 1: the header names column 'a' twice"),
     ],
-    ids=["text", "nan", "inf", "empty", "one-row", "short-row", "empty-file", "no-name", "twice"],
+    ids=[
+        "text",
+        "nan",
+        "inf",
+        "empty",
+        "one-row",
+        "underscore",
+        "blank-header",
+        "short-row",
+        "empty-file",
+        "no-name",
+        "twice",
+    ],
 )
 def test_bad_files_give_one_sentence_with_file_line_and_column(tmp_path, text, message):
     with pytest.raises(NalmError) as error:
@@ -62,3 +76,15 @@ def test_bad_columns(tmp_path):
         table_task(table, "y", other)
     with pytest.raises(NalmError, match="no such file"):
         read_table(tmp_path / "missing.csv")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffI,V\n1,2\n3,4\n".encode())
+    assert read_table(path).columns == ("I", "V")
+
+
+def test_a_value_too_large_for_float32_is_named(tmp_path):
+    table = read_table(write(tmp_path, "a,y\n1,2\n1e39,3\n"))
+    with pytest.raises(NalmError, match=r"data\.csv line 3, column 'a': 1e\+39 is too large"):
+        table_task(table, "y")

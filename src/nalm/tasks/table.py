@@ -24,11 +24,13 @@ class Table:
         path: the file it came from.
         columns: the header's column names, in file order.
         values: ``(rows, columns)`` float64 tensor.
+        lines: the file's line number of each row.
     """
 
     path: str
     columns: tuple[str, ...]
     values: torch.Tensor
+    lines: tuple[int, ...] = ()
 
     def column(self, name: str) -> torch.Tensor:
         """One column by name, shape ``(rows,)``."""
@@ -41,6 +43,20 @@ class Table:
     def select(self, names: Sequence[str]) -> torch.Tensor:
         """The named columns, in that order, shape ``(rows, len(names))``."""
         return torch.stack([self.column(n) for n in names], dim=1)
+
+    def as_dtype(self, names: Sequence[str], dtype: torch.dtype) -> torch.Tensor:
+        """The named columns in ``dtype``; a value that overflows it is named by line and column."""
+        values = self.select(names)
+        cast = values.to(dtype)
+        bad = (~torch.isfinite(cast)).nonzero()
+        if len(bad):
+            row, col = (int(i) for i in bad[0])
+            line = self.lines[row] if self.lines else row + 2
+            raise NalmError(
+                f"{self.path} line {line}, column {names[col]!r}: {float(values[row, col]):g} is "
+                f"too large for {str(dtype).removeprefix('torch.')}"
+            )
+        return cast
 
     def __len__(self) -> int:
         return self.values.shape[0]
@@ -63,7 +79,7 @@ def read_table(path: str | Path, min_rows: int = MIN_ROWS) -> Table:
     """
     name = str(path)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: drop a leading BOM
             lines = list(_rows(f, name))
     except FileNotFoundError:
         raise NalmError(f"cannot read {name}: no such file") from None
@@ -82,7 +98,7 @@ def read_table(path: str | Path, min_rows: int = MIN_ROWS) -> Table:
             raise NalmError(f"{name} line {header_line}: column {i + 1} of the header has no name")
         if columns.index(c) != i:
             raise NalmError(f"{name} line {header_line}: the header names column {c!r} twice")
-    rows = []
+    rows, numbers = [], []
     for line, cells in lines[1:]:
         if len(cells) != len(columns):
             raise NalmError(
@@ -91,19 +107,21 @@ def read_table(path: str | Path, min_rows: int = MIN_ROWS) -> Table:
         rows.append(
             [_number(cell, name, line, col) for cell, col in zip(cells, columns, strict=True)]
         )
+        numbers.append(line)
     if len(rows) < min_rows:
+        where = f" (line {numbers[0]})" if len(rows) == 1 else ""
         raise NalmError(
-            f"{name} has {len(rows)} data row{'s' if len(rows) != 1 else ''}; "
+            f"{name} has {len(rows)} data row{'s' if len(rows) != 1 else ''}{where}; "
             f"fitting needs at least {min_rows}"
         )
-    return Table(name, columns, torch.tensor(rows, dtype=torch.float64))
+    return Table(name, columns, torch.tensor(rows, dtype=torch.float64), tuple(numbers))
 
 
 def _rows(f, name: str):
     reader = csv.reader(f)
     try:
         for cells in reader:
-            if cells and any(c.strip() for c in cells):
+            if len(cells) > 1 or (cells and cells[0].strip()):  # skip only blank lines
                 yield reader.line_num, cells
     except csv.Error as e:
         raise NalmError(f"{name} line {reader.line_num} is not valid CSV: {e}") from None
@@ -114,6 +132,8 @@ def _number(cell: str, file: str, line: int, column: str) -> float:
     where = f"{file} line {line}, column {column!r}"
     if not text:
         raise NalmError(f"{where}: the cell is empty")
+    if "_" in text:
+        raise NalmError(f"{where}: {text!r} is not a number")
     try:
         value = float(text)
     except ValueError:
@@ -146,7 +166,7 @@ def table_task(
     inputs = [c for c in train.columns if c != target and c not in exclude]
     if not inputs:
         raise NalmError(f"{train.path} has no input columns besides the target {target!r}")
-    x, y = train.select(inputs).to(dtype), train.column(target).to(dtype)
+    x, y = train.as_dtype(inputs, dtype), train.as_dtype([target], dtype)[:, 0]
     evaluation = {"interpolation": (x, y)}
     if test is not None:
         missing = [c for c in [*inputs, target] if c not in test.columns]
@@ -156,8 +176,8 @@ def table_task(
                 f"{', '.join(map(repr, missing))} that {train.path} has"
             )
         evaluation["extrapolation"] = (
-            test.select(inputs).to(dtype),
-            test.column(target).to(dtype),
+            test.as_dtype(inputs, dtype),
+            test.as_dtype([target], dtype)[:, 0],
         )
     task = DatasetTask((x, y), evaluation, name=Path(train.path).name, target=target, inputs=inputs)
     return task, inputs
