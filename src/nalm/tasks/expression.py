@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sympy
@@ -58,7 +59,9 @@ class Expression:
         if len(text) > MAX_LENGTH:
             raise NalmError(f"the target expression is longer than {MAX_LENGTH} characters")
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            with warnings.catch_warnings():  # e.g. "invalid decimal literal" for '1x0'
+                warnings.simplefilter("ignore", SyntaxWarning)
+                tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as e:
             where = f" at column {e.offset}" if e.offset else ""
             raise NalmError(f"target {text!r} is not a valid expression ({e.msg}{where})") from None
@@ -92,9 +95,10 @@ class Expression:
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             self._check(node.operand)
         elif isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                self._fail(f"{v!r} is not a finite real number")
+            if _number(node.value) is None:
+                shown = repr(node.value)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                self._fail(f"{shown} is not a finite real number")
         elif isinstance(node, ast.Name):
             if self._names is not None:
                 if node.id not in self._names:
@@ -125,9 +129,7 @@ class Expression:
     def _constant(self, node: ast.AST) -> float | None:
         """The value of a variable-free numeric subtree (e.g. ``-1`` or ``1/2``), else ``None``."""
         if isinstance(node, ast.Constant):
-            v = node.value
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            return float(v) if ok else None
+            return _number(node.value)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             v = self._constant(node.operand)
             return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
@@ -297,6 +299,17 @@ class Expression:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _number(value: object) -> float | None:
+    """A finite float from a literal, or ``None`` (bools, strings, huge integers, inf, nan)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _mul(a: float, b: float) -> float:
