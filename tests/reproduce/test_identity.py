@@ -114,3 +114,57 @@ def test_a_cut_last_line_is_retrained_and_other_settings_are_ignored(tmp_path, m
 def test_bad_settings_are_one_clear_error(kwargs, message, tmp_path):
     with pytest.raises(NalmError, match=message):
         run_identity(IdentitySettings(**kwargs), tmp_path, progress=False)
+
+
+def test_identity_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
+    """Each finished model family is a checkpoint (parts.jsonl); a kill loses at most one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [
+        sys.executable,
+        "-m",
+        "nalm.cli",
+        "reproduce",
+        "identity",
+        "--activations",
+        "Tanh,ReLU,ELU,Sigmoid,Softsign,ReLU6",
+        "--units",
+        "nac",
+        "--models",
+        "3",
+        "--steps",
+        "600",
+        "--no-progress",
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    whole = tmp_path / "whole"
+    subprocess.run(
+        [*command, "--out", str(whole)], check=True, env=env, capture_output=True, timeout=300
+    )
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(
+        [*command, "--out", str(cut)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    parts = cut / "parts.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (parts.exists() and parts.read_text().count("\n") >= 2):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = parts.read_text().count("\n")
+    assert 2 <= finished < 7, "the run must be killed mid-way"
+    done = subprocess.run(
+        [*command, "--out", str(cut)],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (whole / "identity.csv").read_text() == (cut / "identity.csv").read_text()
+    assert (whole / "parts.jsonl").read_text().count("\n") == 7
+    assert done.returncode == 0
