@@ -127,7 +127,7 @@ def test_fit_command_writes_a_run_directory(tmp_path, capsys):
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "best: nmru    I = V/R" in printed
+    assert "best: nmru    I = V/R" in printed and "0 of 4 seeds diverged" in printed
     assert "an MLP has no closed-form formula" in printed
     assert {p.name for p in out.iterdir()} == {
         "config.json",

@@ -283,6 +283,12 @@ def run_fit(
     has_test = test_table is not None
     print()
     print(table(table_headers(has_test), candidates_table(candidates, has_test)))
+    seeds = settings.get("seeds", 3)
+    diverged = sum(c.diverged for c in candidates)
+    print(
+        f"\n{diverged} of {seeds * len(candidates)} seeds diverged"
+        + "".join(f"; {c.spec}: {c.diverged}" for c in candidates if c.diverged)
+    )
     print(f"\nbest: {best.spec}    {target} = {best.formula if best.formula is not None else '-'}")
     if best.extraction is not None:
         print(f"      {best.extraction.summary()}")
