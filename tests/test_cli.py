@@ -72,6 +72,7 @@ def test_train_writes_a_run_directory(tmp_path, capsys):
         "model.safetensors",
         "baseline.safetensors",
         "prediction.png",
+        "checkpoint.safetensors",
     }
     config = json.loads((out / "config.json").read_text())
     assert config["task"]["target"] == "x0 - x1" and config["unit"] == "nac"

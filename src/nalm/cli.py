@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         const=3,
         default=0,
         metavar="N",
-        help="on a NaN/inf loss, restore the last finite checkpoint with a 10x lower learning "
-        "rate, up to N times (default 3 when given)",
+        help="on a NaN/inf loss, go back to the last finite snapshot (taken at every checkpoint) "
+        "with a 10x lower learning rate, up to N times (default 3 when given)",
     )
     _common(train)
 

@@ -135,14 +135,24 @@ def build(description: Mapping[str, Any]) -> nn.Module:
         ) from None
 
 
-def _build(d: Mapping[str, Any]) -> nn.Module:
+MAX_DEPTH = 16
+"""Deepest nesting of stacks and recurrent models a description may have."""
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
+    if depth > MAX_DEPTH:
+        raise NalmError(f"the architecture description is nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(d, Mapping):
+        raise NalmError(f"the architecture description has a {type(d).__name__} where a module is")
     kind = d["kind"]
     if kind == "sequential":
-        return nn.Sequential(*(_build(layer) for layer in d["layers"]))
+        return nn.Sequential(*(_build(layer, depth + 1) for layer in d["layers"]))
     if kind == "recurrent":
-        return Recurrent(_build(d["cell"]), _build(d["head"]))
+        return Recurrent(_build(d["cell"], depth + 1), _build(d["head"], depth + 1))
     if kind == "unit_cell":
-        return UnitCell(d["unit"], _int(d["input_size"]), _int(d["hidden_size"]), **d["options"])
+        options = _options(d["unit"], d["options"])
+        return UnitCell(d["unit"], _int(d["input_size"]), _int(d["hidden_size"]), **options)
     if kind == "lstm_cell":
         return LSTMCell(_int(d["input_size"]), _int(d["hidden_size"]))
     if kind == "rnn_cell":
@@ -150,13 +160,37 @@ def _build(d: Mapping[str, Any]) -> nn.Module:
     if kind == "torch_linear":
         return nn.Linear(_int(d["in_features"]), _int(d["out_features"]), bias=bool(d["bias"]))
     if kind == "unit":
-        options = dict(d["options"])
-        if d["unit"] == "mlp":
-            options["hidden"] = tuple(options.get("hidden", ()))
+        options = _options(d["unit"], d["options"])
         return registry.create(
             d["unit"], _int(d["in_features"]), _int(d["out_features"]), **options
         )
     raise NalmError(f"unknown kind {kind!r} in the architecture description")
+
+
+def _options(unit: Any, options: Any) -> dict[str, Any]:
+    """A unit's options from a file: plain values only, never a device or a dtype."""
+    if not isinstance(options, Mapping):
+        raise NalmError(f"the options of unit {unit!r} are not a JSON object")
+    out = {}
+    for key, value in options.items():
+        if key in ("device", "dtype") or not isinstance(key, str):
+            raise NalmError(f"the options of unit {unit!r} may not set {key!r}")
+        if unit == "mlp" and key == "hidden":
+            if not isinstance(value, list):
+                raise NalmError("the MLP's hidden sizes are not a list")
+            value = tuple(_int(h) for h in value)
+        elif unit == "mlp" and key == "activation_kwargs":
+            if not isinstance(value, Mapping) or not all(_plain(v) for v in value.values()):
+                raise NalmError("the MLP's activation options are not plain values")
+            value = dict(value)
+        elif not _plain(value):
+            raise NalmError(f"option {key!r} of unit {unit!r} is not a plain value: {value!r}")
+        out[key] = value
+    return out
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _int(value: Any) -> int:
@@ -237,28 +271,43 @@ def load(path: str | Path, *, device: torch.device | str = "cpu") -> nn.Module:
         )
     try:
         architecture = json.loads(metadata["architecture"])
-    except (KeyError, json.JSONDecodeError):
+    except (KeyError, json.JSONDecodeError, RecursionError):
         raise NalmError(
             f"cannot load {name}: its architecture description is missing or not JSON"
         ) from None
     if not isinstance(architecture, dict):
         raise NalmError(f"cannot load {name}: its architecture description is not a JSON object")
-    dtype = getattr(torch, metadata.get("dtype", "float32"), None)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise NalmError(
-            f"cannot load {name}: its dtype {metadata.get('dtype')!r} is not a float type"
-        )
-    model = build(architecture).to(dtype)
+    dtype_name = metadata.get("dtype", "float32")
+    if dtype_name not in DTYPES:
+        raise NalmError(f"cannot load {name}: its dtype {dtype_name!r} is not one of {DTYPES}")
+    dtype = getattr(torch, dtype_name)
+    # First a skeleton on the meta device (no memory), checked against the file's own tensors,
+    # so that a description of a huge model in a small file cannot make us allocate it.
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build(architecture).state_dict().items()}
     try:
         with safe_open(name, framework="pt") as f:
-            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+            keys = list(f.keys())
+            shapes = {key: tuple(f.get_slice(key).get_shape()) for key in keys}
+            kinds = {key: f.get_slice(key).get_dtype() for key in keys}
+            _match(name, expected, shapes, kinds)
+            tensors = {key: f.get_tensor(key) for key in keys}
+    except NalmError:
+        raise
     except (SafetensorError, OSError, ValueError) as e:
         raise NalmError(
             f"cannot load {name}: its tensors are truncated or corrupted ({_short(e)})"
         ) from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
+    model = build(architecture).to(dtype)
+    model.load_state_dict(tensors)
+    return model.to(device)
+
+
+def _match(
+    name: str, expected: dict[str, tuple], shapes: dict[str, tuple], kinds: dict[str, str]
+) -> None:
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
     if missing or unexpected:
         problem = (
             f"lacks {', '.join(missing)}" if missing else f"has unknown {', '.join(unexpected)}"
@@ -266,14 +315,14 @@ def load(path: str | Path, *, device: torch.device | str = "cpu") -> nn.Module:
         raise NalmError(
             f"cannot load {name}: its tensors do not match its architecture ({problem})"
         )
-    for key, tensor in tensors.items():
-        if tensor.shape != expected[key].shape:
+    for key, shape in shapes.items():
+        if shape != expected[key]:
             raise NalmError(
-                f"cannot load {name}: tensor {key} has shape {tuple(tensor.shape)}, "
-                f"the architecture needs {tuple(expected[key].shape)}"
+                f"cannot load {name}: tensor {key} has shape {shape}, the architecture needs "
+                f"{expected[key]}"
             )
-    model.load_state_dict(tensors)
-    return model.to(device)
+        if kinds[key] not in ("F16", "BF16", "F32", "F64"):
+            raise NalmError(f"cannot load {name}: tensor {key} is {kinds[key]}, not a float type")
 
 
 def _short(error: Exception) -> str:

@@ -1,3 +1,4 @@
+import math
 import os
 import signal
 import subprocess
@@ -16,16 +17,17 @@ from nalm.units import INALU, MLP, NAU
 class Interrupting(ExpressionTask):
     """Raises KeyboardInterrupt when asked for its ``stop_at``-th batch (like Ctrl-C)."""
 
-    def __init__(self, *args, stop_at=None, poison_at=None, **kwargs):
+    def __init__(self, *args, stop_at=None, poison_at=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.calls, self.stop_at, self.poison_at = 0, stop_at, poison_at
+        poison = {poison_at} if isinstance(poison_at, int) else set(poison_at)
+        self.calls, self.stop_at, self.poison_at = 0, stop_at, poison
 
     def sample(self, batch_size, generator):
         self.calls += 1
         if self.calls == self.stop_at:
             raise KeyboardInterrupt
         x, y = super().sample(batch_size, generator)
-        if self.calls == self.poison_at:
+        if self.calls in self.poison_at:
             x = x.clone()
             x[0, 0] = float("inf")
         return x, y
@@ -99,6 +101,57 @@ def test_a_nonfinite_loss_stops_the_model_or_is_recovered():
     assert not recovered.diverged and recovered.recovered_at == [57] and recovered.steps == 300
     assert torch.isfinite(model.W).all()
     assert recovered.final["extrapolation_mse"] < 1e-3
+
+
+def test_recoveries_are_counted_across_a_resume(tmp_path):
+    """Poisoned batches at steps 15, 25 and 35 with recover=2: two recoveries, then diverged."""
+
+    def run(path=None, stop_at=None, offset=0):
+        torch.manual_seed(0)
+        poison = [s - offset for s in (15, 25, 35) if s > offset]
+        task = Interrupting(
+            "x0 + x1", "1,2", "2,6", eval_size=100, poison_at=poison, stop_at=stop_at
+        )
+        model = NAU(2, 1)
+        result = fit(
+            model,
+            task,
+            steps=60,
+            lr=0.05,
+            eval_every=10,
+            progress=False,
+            recover=2,
+            checkpoint=path,
+        )
+        return model, result
+
+    model, whole = run()
+    assert whole.recovered_at == [15, 25] and whole.diverged_at == 35
+    path = tmp_path / "ckpt.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        run(path, stop_at=33)  # steps 1–32 done, the last checkpoint at 30
+    again, resumed = run(path, offset=30)
+    assert resumed.recovered_at == [15, 25] and resumed.diverged_at == 35
+    assert torch.equal(model.W, again.W)
+    assert repr(whole.history) == repr(resumed.history)
+    assert len(whole.train_loss) == 34  # one entry per step, NaN at the recovered steps
+    assert math.isnan(whole.train_loss[14]) and math.isnan(whole.train_loss[24])
+
+
+def test_nonfinite_parameters_after_the_last_step_are_caught():
+    torch.manual_seed(0)
+    model = NAU(2, 1)
+    task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=100)
+
+    class Poisoner(torch.optim.Adam):
+        def step(self, closure=None):
+            super().step(closure)
+            if self.state[model.W]["step"] == 55:
+                with torch.no_grad():
+                    model.W[0, 0] = float("nan")
+
+    result = fit(model, task, steps=55, lr=0.05, eval_every=10, optimizer=Poisoner, progress=False)
+    assert result.diverged_at == 55
 
 
 def test_nonfinite_parameters_count_as_divergence():

@@ -186,7 +186,8 @@ def fit(
         # The training losses since the previous evaluation (train_loss[i] is step i + 1's).
         previous = int(result.history[-1]["step"]) if result.history else 0
         losses = result.train_loss[previous:step]
-        row = {"step": step, "train_loss": sum(losses) / len(losses) if losses else math.nan}
+        finite = [v for v in losses if math.isfinite(v)]  # a recovered step's loss is NaN
+        row = {"step": step, "train_loss": sum(finite) / len(finite) if finite else math.nan}
         row.update(evaluate(models[name], task, device))
         result.history.append(row)
         result.seconds += time.perf_counter() - started
@@ -214,7 +215,7 @@ def fit(
         for name in models:
             record(name, 0)
     snapshots = {name: state.snapshot(name) for name in models} if recover else {}
-    recoveries = dict.fromkeys(models, 0)
+    recoveries = {name: len(results[name].recovered_at) for name in models}  # kept over resumes
 
     def diverged(name: str, step: int) -> None:
         """Stop the model, or restore its last finite snapshot with a lower learning rate."""
@@ -222,6 +223,7 @@ def fit(
             recoveries[name] += 1
             state.load_snapshot(name, snapshots[name], recover_factor)
             results[name].recovered_at.append(step)
+            results[name].train_loss.append(math.nan)  # keeps train_loss[i] = step i + 1's
             return
         results[name].diverged_at = step
         del active[name]
@@ -263,7 +265,7 @@ def fit(
             result.seconds += time.perf_counter() - started
             if step % eval_every == 0 or step == steps:
                 record(name, step)
-            if step % every == 0 and name in active:
+            if (step % every == 0 or step == steps) and name in active:
                 if not all(torch.isfinite(p).all() for p in m.parameters()):
                     diverged(name, step)
                 elif recover:
@@ -317,6 +319,9 @@ class _State:
             "rng.generator": self.generator.get_state(),
             "rng.torch": torch.get_rng_state(),
         }
+        if torch.cuda.is_available():  # a stall restart on CUDA draws from these
+            for i, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = cuda_state
         meta: dict[str, Any] = {"fingerprint": fingerprint, "step": step, "models": {}}
         for name, model in self.models.items():
             for key, value in model.state_dict().items():
@@ -325,8 +330,11 @@ class _State:
                 f"opt.{name}", self.optimizers[name].state_dict()["state"]
             )
             tensors.update(opt_tensors)
+            result = dataclasses.asdict(self.results[name])
+            # the per-step losses go in as a tensor: a JSON header has a size limit
+            tensors[f"loss.{name}"] = torch.tensor(result.pop("train_loss"), dtype=torch.float64)
             meta["models"][name] = {
-                "result": dataclasses.asdict(self.results[name]),
+                "result": result,
                 "active": name in self.active,
                 "started_at": self.started_at[name],
                 "lr": self.rates[name],
@@ -346,6 +354,9 @@ class _State:
             )
         self.generator.set_state(tensors["rng.generator"])
         torch.set_rng_state(tensors["rng.torch"])
+        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+        if cuda_states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda_states)
         for name, model in self.models.items():
             saved = meta["models"][name]
             head = f"model.{name}."
@@ -364,7 +375,7 @@ class _State:
             }
             self.optimizers[name].load_state_dict(state)
             self.set_lr(name, saved["lr"])
-            result = FitResult(**saved["result"])
+            result = FitResult(**saved["result"], train_loss=tensors[f"loss.{name}"].tolist())
             self.results[name].__dict__.update(result.__dict__)
             self.started_at[name] = saved["started_at"]
             if not saved["active"]:
