@@ -167,28 +167,12 @@ class Expression:
         return self._eval(self._tree, x)
 
     def _eval(self, node: ast.AST, x: torch.Tensor) -> torch.Tensor | float:
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return x[..., self._index(node.id)]
-        if isinstance(node, ast.UnaryOp):
-            v = self._eval(node.operand, x)
-            return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.Call):
-            v = self._eval(node.args[0], x)
-            return FUNCTIONS[node.func.id](torch.as_tensor(v, dtype=x.dtype))
-        a = self._eval(node.left, x)
-        if isinstance(node.op, ast.Pow):
-            return a ** self._constant(node.right)
-        b = self._eval(node.right, x)
-        op = type(node.op)
-        if op is ast.Add:
-            return a + b
-        if op is ast.Sub:
-            return a - b
-        if op is ast.Mult:
-            return a * b
-        return a / b
+        return self._fold(
+            node,
+            number=float,
+            name=lambda n: x[..., self._index(n)],
+            call=lambda f, v: FUNCTIONS[f](torch.as_tensor(v, dtype=x.dtype)),
+        )
 
     def to_sympy(self, symbols: Mapping[str, sympy.Expr] | None = None) -> sympy.Expr:
         """The formula as a sympy expression, built node by node (never through ``sympify``).
@@ -200,31 +184,47 @@ class Expression:
             x0/4 + x1
         """
         table = dict(symbols or {})
-        return self._sympy(self._tree, table)
+        functions = {"sqrt": sympy.sqrt, "abs": sympy.Abs, "exp": sympy.exp, "log": sympy.log}
+        return self._fold(
+            self._tree,
+            number=lambda v: sympy.Rational(repr(v)),  # exact: 0.5 → 1/2
+            name=lambda n: table.setdefault(n, sympy.Symbol(n)),
+            call=lambda f, v: functions[f](v),
+        )
 
-    def _sympy(self, node: ast.AST, table: dict[str, sympy.Expr]) -> sympy.Expr:
-        if isinstance(node, ast.Constant):
-            return sympy.Rational(repr(node.value))  # exact: 0.5 → 1/2
-        if isinstance(node, ast.Name):
-            return table.setdefault(node.id, sympy.Symbol(node.id))
-        if isinstance(node, ast.UnaryOp):
-            v = self._sympy(node.operand, table)
-            return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.Call):
-            functions = {"sqrt": sympy.sqrt, "abs": sympy.Abs, "exp": sympy.exp, "log": sympy.log}
-            return functions[node.func.id](self._sympy(node.args[0], table))
-        a = self._sympy(node.left, table)
-        if isinstance(node.op, ast.Pow):
-            return a ** sympy.Rational(repr(self._constant(node.right)))
-        b = self._sympy(node.right, table)
-        op = type(node.op)
-        if op is ast.Add:
-            return a + b
-        if op is ast.Sub:
-            return a - b
-        if op is ast.Mult:
-            return a * b
-        return a / b
+    def _fold(
+        self,
+        node: ast.AST,
+        number: Callable[[float], object],
+        name: Callable[[str], object],
+        call: Callable[[str, object], object],
+    ) -> object:
+        """Evaluate the checked tree with the given leaves; ``+ − × ÷ **`` are Python's own."""
+
+        def walk(node: ast.AST) -> object:
+            if isinstance(node, ast.Constant):
+                return number(node.value)
+            if isinstance(node, ast.Name):
+                return name(node.id)
+            if isinstance(node, ast.UnaryOp):
+                v = walk(node.operand)
+                return -v if isinstance(node.op, ast.USub) else v
+            if isinstance(node, ast.Call):
+                return call(node.func.id, walk(node.args[0]))
+            a = walk(node.left)
+            if isinstance(node.op, ast.Pow):
+                return a ** number(self._constant(node.right))
+            b = walk(node.right)
+            op = type(node.op)
+            if op is ast.Add:
+                return a + b
+            if op is ast.Sub:
+                return a - b
+            if op is ast.Mult:
+                return a * b
+            return a / b
+
+        return walk(node)
 
     def check_domain(self, ranges: Range | Iterable[Range], what: str = "input") -> None:
         """Raise if the formula is undefined somewhere on the given input range(s).
