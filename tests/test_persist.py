@@ -11,7 +11,8 @@ from torch import nn
 import nalm
 from nalm.errors import NalmError
 from nalm.persist import FORMAT, VERSION, describe, load, save
-from nalm.units import MLP, Linear, recurrent, registry
+from nalm.units import MLP, Linear, registry
+from nalm.units.recurrent import recurrent
 
 PACKAGE = Path(nalm.__file__).parent
 
@@ -29,7 +30,7 @@ def every_model():
     )
     models["stack"] = nn.Sequential(registry.create("nau", 3, 4), registry.create("nmu", 4, 2))
     models["float64"] = registry.create("real_npu", 3, 2, dtype=torch.float64)
-    for kind in ("lstm", "rnn", "nac", "nau>nmu"):
+    for kind in ("lstm", "gru", "rnn", "nac", "nau>nmu", "acc:nac", "acc:nau>nmu"):
         models[f"recurrent-{kind}"] = recurrent(kind, 3, 4, 2)
     return models
 

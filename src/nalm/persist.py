@@ -35,7 +35,7 @@ from .errors import NalmError
 from .units import registry
 from .units.base import Unit
 from .units.baselines import MLP, Linear
-from .units.recurrent import LSTMCell, Recurrent, RNNCell, UnitCell
+from .units.recurrent import AccumulatorCell, GRUCell, LSTMCell, Recurrent, RNNCell, UnitCell
 
 FORMAT = "nalm-model"
 VERSION = 1
@@ -53,18 +53,19 @@ def describe(model: nn.Module) -> dict[str, Any]:
         return {"kind": "sequential", "layers": [describe(m) for m in model]}
     if isinstance(model, Recurrent):
         return {"kind": "recurrent", "cell": describe(model.cell), "head": describe(model.head)}
-    if isinstance(model, UnitCell):
+    if isinstance(model, (UnitCell, AccumulatorCell)):
         unit = describe(model.unit)
         return {
-            "kind": "unit_cell",
+            "kind": "unit_cell" if isinstance(model, UnitCell) else "accumulator_cell",
             "unit": unit["unit"],
             "input_size": model.input_size,
             "hidden_size": model.hidden_size,
             "options": unit["options"],
         }
-    if isinstance(model, (LSTMCell, RNNCell)):
+    if isinstance(model, (LSTMCell, RNNCell, GRUCell)):
+        kinds = {LSTMCell: "lstm_cell", RNNCell: "rnn_cell", GRUCell: "gru_cell"}
         description = {
-            "kind": "lstm_cell" if isinstance(model, LSTMCell) else "rnn_cell",
+            "kind": kinds[type(model)],
             "input_size": model.input_size,
             "hidden_size": model.hidden_size,
         }
@@ -150,9 +151,12 @@ def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
         return nn.Sequential(*(_build(layer, depth + 1) for layer in d["layers"]))
     if kind == "recurrent":
         return Recurrent(_build(d["cell"], depth + 1), _build(d["head"], depth + 1))
-    if kind == "unit_cell":
+    if kind in ("unit_cell", "accumulator_cell"):
         options = _options(d["unit"], d["options"])
-        return UnitCell(d["unit"], _int(d["input_size"]), _int(d["hidden_size"]), **options)
+        make = UnitCell if kind == "unit_cell" else AccumulatorCell
+        return make(d["unit"], _int(d["input_size"]), _int(d["hidden_size"]), **options)
+    if kind == "gru_cell":
+        return GRUCell(_int(d["input_size"]), _int(d["hidden_size"]))
     if kind == "lstm_cell":
         return LSTMCell(_int(d["input_size"]), _int(d["hidden_size"]))
     if kind == "rnn_cell":

@@ -4,7 +4,8 @@ import torch
 from nalm.errors import NalmError
 from nalm.tasks.arithmetic import RecurrentArithmeticTask
 from nalm.train.ensemble import fit_seeds, initial_weights, predict_seeds
-from nalm.units import NAC, LSTMCell, Recurrent, RNNCell, UnitCell, recurrent
+from nalm.units import NAC, NAU, AccumulatorCell, GRUCell, LSTMCell, Recurrent, RNNCell, UnitCell
+from nalm.units.recurrent import recurrent
 
 from ..conftest import saturate
 
@@ -42,6 +43,30 @@ def test_relu_rnn_cell_matches_torch_rnn_cell():
     torch.testing.assert_close(_run(ours, x), h, atol=1e-6, rtol=1e-5)
 
 
+def test_gru_cell_matches_torch_gru_cell():
+    ours, ref = GRUCell(3, 4), torch.nn.GRUCell(3, 4)
+    with torch.no_grad():
+        ours.W_ih.copy_(ref.weight_ih)
+        ours.W_hh.copy_(ref.weight_hh)
+        ours.b_ih.copy_(ref.bias_ih)
+        ours.b_hh.copy_(ref.bias_hh)
+    x = torch.randn(5, 6, 3)
+    h = torch.zeros(5, 4)
+    for t in range(6):
+        h = ref(x[:, t], h)
+    torch.testing.assert_close(_run(ours, x), h, atol=1e-6, rtol=1e-5)
+
+
+def test_accumulator_cell_is_an_exact_running_sum_at_length_1000():
+    model = Recurrent(AccumulatorCell("nau", 3, 1), NAU(1, 1))
+    with torch.no_grad():
+        model.cell.unit.W.copy_(torch.tensor([[1.0, 0.0, 1.0]]))
+        model.head.W.fill_(1.0)
+    x = torch.randint(0, 10, (4, 1000, 3)).double().float()
+    expected = (x[..., 0] + x[..., 2]).sum(1)
+    assert torch.equal(model(x)[:, 0], expected)  # integers below 2**24: exact in float32
+
+
 def test_exact_nac_cell_accumulates_the_two_slices_and_the_head_adds_them():
     # x_t has 4 entries; a = x0 + x1, b = x2 + x3 summed over time.
     model = Recurrent(UnitCell("nac", 4, 2), NAC(2, 1))
@@ -57,8 +82,8 @@ def test_exact_nac_cell_accumulates_the_two_slices_and_the_head_adds_them():
 def test_recurrent_builder_and_bad_input():
     assert type(recurrent("rnn", 10, 3).cell) is RNNCell
     assert type(recurrent("nau>nmu", 10, 2).cell.unit).__name__ == "NAU"
-    with pytest.raises(NalmError, match="unknown unit 'gru'"):
-        recurrent("gru", 10, 2)
+    with pytest.raises(NalmError, match="unknown unit 'gruu'"):
+        recurrent("gruu", 10, 2)
     with pytest.raises(NalmError, match="hidden_size must be a positive integer"):
         LSTMCell(3, 0)
     with pytest.raises(NalmError, match="expects inputs"):

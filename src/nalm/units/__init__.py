@@ -14,7 +14,15 @@ from .nau import NAU
 from .nmru import NMRU, NRU
 from .nmu import NMU
 from .npu import NPU, RealNPU
-from .recurrent import LSTMCell, Recurrent, RNNCell, UnitCell, recurrent
+from .recurrent import (
+    AccumulatorCell,
+    GRUCell,
+    LSTMCell,
+    Recurrent,
+    RNNCell,
+    UnitCell,
+    recurrent,
+)
 from .registry import build, create, get, names, options, register
 
 for _name, _cls in (
@@ -45,7 +53,9 @@ __all__ = [
     "NMU",
     "NPU",
     "NRU",
+    "AccumulatorCell",
     "ClampedUnit",
+    "GRUCell",
     "LSTMCell",
     "Linear",
     "NACMul",

@@ -140,6 +140,77 @@ class LSTMCell(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
+class GRUCell(nn.Module):
+    r"""A gated recurrent unit cell (Cho et al. 2014), computed as ``torch.nn.GRUCell`` does:
+
+    .. math::
+        r &= σ(x W_{ir}^\top + b_{ir} + h W_{hr}^\top + b_{hr}), \quad
+        z = σ(x W_{iz}^\top + b_{iz} + h W_{hz}^\top + b_{hz}) \\
+        n &= \tanh(x W_{in}^\top + b_{in} + r ⊙ (h W_{hn}^\top + b_{hn})), \quad
+        h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+
+    Weights ``W_ih (3·hidden, in)``, ``W_hh (3·hidden, hidden)`` and biases ``b_ih``, ``b_hh``
+    (gates in torch's order r, z, n), all U[−1/√hidden, 1/√hidden] as in torch.
+
+    Examples:
+        >>> cell = GRUCell(3, 5)
+        >>> tuple(cell(torch.ones(2, 3), cell.initial(torch.ones(2, 3))).shape)
+        (2, 5)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.W_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
+        self.W_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.b_ih = nn.Parameter(torch.empty(3 * hidden_size))
+        self.b_hh = nn.Parameter(torch.empty(3 * hidden_size))
+        self.reset_parameters()
+
+    reset_parameters = RNNCell.reset_parameters
+    initial = UnitCell.initial
+    output = staticmethod(UnitCell.output)
+
+    def forward(self, x_t: torch.Tensor, h: State) -> State:
+        xr, xz, xn = (x_t @ self.W_ih.T + self.b_ih).chunk(3, dim=-1)
+        hr, hz, hn = (h @ self.W_hh.T + self.b_hh).chunk(3, dim=-1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        return (1 - z) * n + z * h
+
+
+class AccumulatorCell(nn.Module):
+    r"""The accumulator form of a unit as a recurrent cell: ``h_t = h_{t−1} + unit(x_t)``.
+
+    The unit maps each step's input to an increment; with an additive unit (NAC, NAU) whose
+    weights select the right inputs, the state is an exact running sum at any length.
+
+    Args:
+        unit: registry name.
+        input_size: entries of each ``x_t``.
+        hidden_size: entries of ``h`` (the unit's outputs).
+        **options: the unit's options.
+
+    Examples:
+        >>> cell = AccumulatorCell("nau", 3, 2)
+        >>> tuple(cell(torch.ones(4, 3), cell.initial(torch.ones(4, 3))).shape)
+        (4, 2)
+    """
+
+    def __init__(self, unit: str, input_size: int, hidden_size: int, **options: Any) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.unit = registry.create(unit, input_size, hidden_size, **options)
+
+    initial = UnitCell.initial
+    output = staticmethod(UnitCell.output)
+
+    def forward(self, x_t: torch.Tensor, h: State) -> State:
+        return h + self.unit(x_t)
+
+
 class Recurrent(nn.Module):
     r"""Run a cell over a sequence and read the last hidden vector with a head.
 
@@ -175,26 +246,37 @@ class Recurrent(nn.Module):
 
 
 def recurrent(kind: str, input_size: int, hidden_size: int, out_features: int = 1) -> Recurrent:
-    """A recurrent model by name: ``lstm`` or ``rnn`` (ReLU) with a linear head, or a registry
-    unit (``nac``, ``nalu``, ``nau``, …) as both the cell and the head. ``"nau>nmu"`` uses the
-    first unit as the cell and the second as the head.
+    """A recurrent model by name.
+
+    - ``lstm``, ``gru``, ``rnn`` (ReLU): that cell with a linear head.
+    - a registry unit (``nac``, ``nalu``, ``nau``, …): the unit as both the cell
+      (``h_t = unit([x_t, h_{t−1}])``) and the head; ``"nau>nmu"`` uses the first as the cell
+      and the second as the head.
+    - ``acc:UNIT`` (e.g. ``acc:nac``, ``acc:nau>nau``): the accumulator cell
+      ``h_t = h_{t−1} + unit(x_t)``, with the unit (or the one after ``>``) as the head.
 
     Examples:
         >>> type(recurrent("lstm", 100, 8).cell).__name__
         'LSTMCell'
+        >>> type(recurrent("gru", 100, 8).cell).__name__
+        'GRUCell'
         >>> type(recurrent("nalu", 100, 2).head).__name__
         'NALU'
         >>> type(recurrent("nau>nmu", 100, 2).head).__name__
         'NMU'
+        >>> type(recurrent("acc:nac", 100, 2).cell).__name__
+        'AccumulatorCell'
     """
-    if kind == "lstm":
-        return Recurrent(LSTMCell(input_size, hidden_size), nn.Linear(hidden_size, out_features))
-    if kind == "rnn":
-        return Recurrent(RNNCell(input_size, hidden_size), nn.Linear(hidden_size, out_features))
-    cell, _, head = kind.partition(">")
-    head = head or cell
+    baselines = {"lstm": LSTMCell, "gru": GRUCell, "rnn": RNNCell}
+    if kind in baselines:
+        cell = baselines[kind](input_size, hidden_size)
+        return Recurrent(cell, nn.Linear(hidden_size, out_features))
+    accumulate = kind.startswith("acc:")
+    cell_name, _, head = kind.removeprefix("acc:").partition(">")
+    head = head or cell_name
+    make = AccumulatorCell if accumulate else UnitCell
     return Recurrent(
-        UnitCell(cell, input_size, hidden_size),
+        make(cell_name, input_size, hidden_size),
         registry.create(head, hidden_size, out_features),
     )
 
