@@ -61,6 +61,7 @@ def describe(model: nn.Module) -> dict[str, Any]:
             "input_size": model.input_size,
             "hidden_size": model.hidden_size,
             "options": unit["options"],
+            "initial": model.initial_value,
         }
     if isinstance(model, (LSTMCell, RNNCell, GRUCell)):
         kinds = {LSTMCell: "lstm_cell", RNNCell: "rnn_cell", GRUCell: "gru_cell"}
@@ -153,8 +154,13 @@ def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
         return Recurrent(_build(d["cell"], depth + 1), _build(d["head"], depth + 1))
     if kind in ("unit_cell", "accumulator_cell"):
         options = _options(d["unit"], d["options"])
-        make = UnitCell if kind == "unit_cell" else AccumulatorCell
-        return make(d["unit"], _int(d["input_size"]), _int(d["hidden_size"]), **options)
+        sizes = _int(d["input_size"]), _int(d["hidden_size"])
+        if kind == "accumulator_cell":
+            return AccumulatorCell(d["unit"], *sizes, **options)
+        initial = d.get("initial", 0.0)
+        if isinstance(initial, bool) or not isinstance(initial, (int, float)):
+            raise NalmError(f"the initial state {initial!r} is not a number")
+        return UnitCell(d["unit"], *sizes, initial=float(initial), **options)
     if kind == "gru_cell":
         return GRUCell(_int(d["input_size"]), _int(d["hidden_size"]))
     if kind == "lstm_cell":

@@ -30,6 +30,7 @@ class UnitCell(nn.Module):
         unit: registry name (``"nac"``, ``"nalu"``, ``"nau"``, …).
         input_size: entries of each ``x_t``.
         hidden_size: entries of ``h``.
+        initial: every entry of ``h_0`` (0; 1 for a running product with NMU or NAC•).
         **options: the unit's options.
 
     Shape:
@@ -42,14 +43,17 @@ class UnitCell(nn.Module):
         (4, 2)
     """
 
-    def __init__(self, unit: str, input_size: int, hidden_size: int, **options: Any) -> None:
+    def __init__(
+        self, unit: str, input_size: int, hidden_size: int, initial: float = 0.0, **options: Any
+    ) -> None:
         super().__init__()
         _check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
+        self.initial_value = float(initial)
         self.unit = registry.create(unit, input_size + hidden_size, hidden_size, **options)
 
     def initial(self, x_t: torch.Tensor) -> State:
-        return x_t.new_zeros((*x_t.shape[:-1], self.hidden_size))
+        return x_t.new_full((*x_t.shape[:-1], self.hidden_size), self.initial_value)
 
     @staticmethod
     def output(state: State) -> torch.Tensor:
@@ -88,6 +92,7 @@ class RNNCell(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
+    initial_value = 0.0
     initial = UnitCell.initial
     output = staticmethod(UnitCell.output)
 
@@ -169,6 +174,7 @@ class GRUCell(nn.Module):
         self.reset_parameters()
 
     reset_parameters = RNNCell.reset_parameters
+    initial_value = 0.0
     initial = UnitCell.initial
     output = staticmethod(UnitCell.output)
 
@@ -202,6 +208,7 @@ class AccumulatorCell(nn.Module):
         super().__init__()
         _check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
+        self.initial_value = 0.0
         self.unit = registry.create(unit, input_size, hidden_size, **options)
 
     initial = UnitCell.initial
