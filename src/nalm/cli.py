@@ -331,7 +331,7 @@ def _names(text: str) -> tuple[str, ...]:
 def _reproduce_parsers(sub: Any) -> None:
     reproduce = sub.add_parser(
         "reproduce",
-        help="reproduce published experiments: identity (Trask Fig. 1), table1 (Trask Table 1)",
+        help="reproduce published experiments: identity, table1, digits, product, words, programs",
         description="Reproduce a paper's experiment and write Markdown, CSV and PNG. The full "
         "settings are the defaults; --quick runs a smaller version in a few minutes. An "
         "interrupted run resumes when re-run with the same --out.",
@@ -410,7 +410,30 @@ def _reproduce_parsers(sub: Any) -> None:
         "--sequence-extrapolation-range",
         help="entries of recurrent inputs in extrapolation (default 0.2,0.3)",
     )
-    for p in (identity, table1):
+    sequence_help = {
+        "digits": "count and sum handwritten digits in sequences of 1-1000 (Trask 4.2)",
+        "product": "running product of handwritten digits 1-9, lengths 1-20 (Madsen)",
+        "words": "numbers 0-999 in English words to their value (Trask 4.3)",
+        "programs": "evaluate small programs with + - and if-then-else (Trask 4.4)",
+    }
+    sequence_parsers = []
+    for name, text in sequence_help.items():
+        p = which.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("--quick", action="store_true", help="1 seed and 1/4 of the steps")
+        p.add_argument("--models", type=_names, help="comma-separated model names")
+        p.add_argument("--seeds", type=int, help="seeds per model (default 3)")
+        p.add_argument("--steps", type=int, help="Adam steps per model")
+        p.add_argument("--lr", type=float, help="Adam learning rate")
+        p.add_argument("--hidden", type=int, help="recurrent hidden size (default 32)")
+        if name in ("digits", "product"):
+            p.add_argument("--test-sequences", type=int, help="test sequences per length")
+            p.add_argument(
+                "--mnist-dir", help="directory with the four MNIST IDX files (default: sklearn 8x8)"
+            )
+        if name == "digits":
+            p.add_argument("--kinds", type=_names, help="count,sum (default both)")
+        sequence_parsers.append(p)
+    for p in (identity, table1, *sequence_parsers):
         p.add_argument("--out", help="output directory (default runs/<experiment>-<time>)")
         p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -418,6 +441,21 @@ def _reproduce_parsers(sub: Any) -> None:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from .reproduce import IdentitySettings, Table1Settings, run_identity, run_table1
+    from .reproduce.sequences import EXPERIMENTS, run_sequences, settings_for
+
+    if args.experiment in EXPERIMENTS:
+        skip = {"command", "experiment", "quick", "out", "device", "no_progress"}
+        given = {k: v for k, v in vars(args).items() if k not in skip}
+        settings = settings_for(args.experiment, quick=args.quick, **given)
+        out = run_sequences(
+            args.experiment, settings, args.out, device=args.device, progress=not args.no_progress
+        )
+        print(
+            f"{args.experiment}: wrote "
+            + ", ".join(str(out / f"{args.experiment}.{e}") for e in ("png", "md", "csv"))
+        )
+        print(f"(re-run with --out {out} to resume or to rebuild the report)")
+        return 0
 
     skip = {"command", "experiment", "quick", "out", "device", "no_progress", "only"}
     given = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
