@@ -125,12 +125,13 @@ class SequenceSettings:
 
 DEFAULTS = {
     "digits": SequenceSettings(
-        "digits", ("lstm", "gru", "rnn", "acc:nac", "acc:nau", "nalu"), steps=6000
+        "digits", ("lstm", "gru", "rnn", "acc:nac", "acc:nau", "nalu"), steps=6000, lr=1e-2
     ),
     "product": SequenceSettings(
         "product",
         ("lstm", "gru", "nmu", "nac_mul", "nalu", "real_npu"),
         steps=6000,
+        lr=1e-2,
         lengths=tuple(range(1, 21)),
         kinds=("product",),
     ),
