@@ -51,12 +51,22 @@ class SequenceModel(nn.Module):
     """``encoder`` on every step → ``cell`` over time → ``head`` on the state.
 
     With ``per_step=True`` the head reads the state after every step (``(N, T, out)``, for
-    running targets); otherwise only the last state (``(N, out)``).
+    running targets); otherwise only the last state (``(N, out)``). The output is multiplied by
+    the constant ``scale``: targets in the hundreds are then within reach of a head whose
+    weights Adam moves by about the learning rate per step.
     """
 
-    def __init__(self, encoder: nn.Module, cell: nn.Module, head: nn.Module, per_step: bool):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        cell: nn.Module,
+        head: nn.Module,
+        per_step: bool,
+        scale: float = 1.0,
+    ):
         super().__init__()
         self.encoder, self.cell, self.head, self.per_step = encoder, cell, head, per_step
+        self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e = self.encoder(x)
@@ -67,8 +77,8 @@ class SequenceModel(nn.Module):
             if self.per_step:
                 outputs.append(self.head(self.cell.output(state)))
         if self.per_step:
-            return torch.stack(outputs, dim=1)
-        return self.head(self.cell.output(state))
+            return torch.stack(outputs, dim=1) * self.scale
+        return self.head(self.cell.output(state)) * self.scale
 
 
 class TokenEncoder(nn.Module):
@@ -136,7 +146,7 @@ DEFAULTS = {
         kinds=("product",),
     ),
     "words": SequenceSettings(
-        "words", ("lstm", "lstm>linear", "lstm>nalu", "lstm>nau"), steps=6000, lr=1e-2, kinds=()
+        "words", ("lstm", "gru", "lstm>nalu", "lstm>nau"), steps=6000, lr=1e-2, kinds=()
     ),
     "programs": SequenceSettings(
         "programs", ("lstm", "lstm>nalu", "lstm>nau", "gru"), steps=6000, lr=3e-3, kinds=()
@@ -196,7 +206,8 @@ def build_model(settings: SequenceSettings, kind: str, name: str, task: Any) -> 
         from ..units import registry
 
         head = registry.create(head_name, h, 1)
-    return SequenceModel(encoder, cell, head, per_step=False)
+    scale = 100.0 if settings.experiment == "words" else 10.0  # values up to 999; about ±300
+    return SequenceModel(encoder, cell, head, per_step=False, scale=scale)
 
 
 # -- running ------------------------------------------------------------------------------------
