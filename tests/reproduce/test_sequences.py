@@ -128,3 +128,23 @@ def test_models_build_for_every_default():
             model = build_model(settings, kind, name, task)
             x, y = task.sample(3, torch.Generator())
             assert model(x).shape == y.shape, (kind, name)
+
+
+def test_program_splits_never_share_a_program():
+    from nalm.tasks.sequences import ProgramTask
+
+    task = ProgramTask(sizes=(3000, 400, 200))
+    rows = {k: {tuple(r.flatten().tolist()) for r in v[0]} for k, v in task.splits.items()}
+    assert len(rows["train"]) == 3000 and len(rows["interpolation"]) == 400
+    assert not rows["train"] & rows["interpolation"] and not rows["train"] & rows["extrapolation"]
+    with pytest.raises(NalmError, match=r"only .* distinct programs"):
+        ProgramTask(train_range=(0, 1), sizes=(100, 10, 10))
+
+
+def test_more_bad_settings():
+    with pytest.raises(NalmError, match="--lr must be a positive number"):
+        settings_for("digits", lr=-1.0)
+    with pytest.raises(NalmError, match="one cell"):
+        settings_for("digits", models=("lstm>nalu",))
+    with pytest.raises(NalmError, match="--mnist-dir /nonexistent is not a directory"):
+        settings_for("digits", mnist_dir="/nonexistent")

@@ -89,3 +89,16 @@ def test_sklearn_digits_split_is_disjoint_and_scaled():
     # different images (a few digits in the set are exact duplicates of each other)
     assert len(train & test) <= 5
     assert set(images.train_y.tolist()) == set(range(10))
+
+
+def test_mnist_shape_mismatch_and_corrupt_gzip(tmp_path):
+    make_mnist(tmp_path)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((5, 27, 28), dtype=np.uint8))
+    with pytest.raises(NalmError, match="training images are 28x28 but the test images 27x28"):
+        load_mnist(tmp_path)
+    bad = tmp_path / "x.gz"
+    bad.write_bytes(
+        gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01" * 5)[:-12] + b"junkjunkjunk"
+    )
+    with pytest.raises(NalmError, match=r"cannot read .*x\.gz"):
+        read_idx(bad)

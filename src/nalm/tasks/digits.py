@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def read_idx(path: str | Path) -> np.ndarray:
             data = f.read()
     except FileNotFoundError:
         raise NalmError(f"cannot read {name}: no such file") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise NalmError(f"cannot read {name}: {e}") from None
     if len(data) < 4:
         raise NalmError(f"{name} is not an IDX file: it has {len(data)} bytes, fewer than a header")
@@ -171,11 +172,18 @@ def load_mnist(directory: str | Path) -> DigitImages:
             raise NalmError(
                 f"{directory}: {len(images)} {split} images but {labels.size} {split} labels"
             )
-        if labels.size and (labels.min() < 0 or labels.max() > 9):
+        if not len(images):
+            raise NalmError(f"{where} holds no images")
+        if labels.min() < 0 or labels.max() > 9 or not np.array_equal(labels, labels.round()):
             raise NalmError(f"{directory}: the {split} labels are not digits 0-9")
         scale = 255.0 if images.dtype == np.uint8 else max(float(images.max()), 1.0)
         x = torch.tensor(images.reshape(len(images), -1), dtype=torch.float32) / scale
         parts += [x, torch.tensor(labels, dtype=torch.int64)]
     shape = tuple(int(v) for v in arrays["train_images"].shape[1:])
+    if tuple(arrays["test_images"].shape[1:]) != shape:
+        raise NalmError(
+            f"{directory}: the training images are {shape[0]}x{shape[1]} but the test images "
+            f"{arrays['test_images'].shape[1]}x{arrays['test_images'].shape[2]}"
+        )
     source = f"MNIST from {directory} ({len(parts[0])} train / {len(parts[2])} test)"
     return DigitImages(*parts, shape=shape, source=source)  # type: ignore[arg-type]

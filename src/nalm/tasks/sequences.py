@@ -287,7 +287,8 @@ def make_program(rng: random.Random, low: int, high: int) -> tuple[list[tuple[st
 
 class ProgramTask(TokenTask):
     """Programs from :func:`make_program`: training constants in ``train_range``, evaluation sets
-    ``interpolation`` (same range, other programs) and ``extrapolation`` (``test_range``).
+    ``interpolation`` (same range, programs not in the training set) and ``extrapolation``
+    (``test_range``). No program appears twice.
 
     Inputs ``(N, T, 2)`` are ``(token id, value)``; the value channel carries each number.
     """
@@ -304,13 +305,26 @@ class ProgramTask(TokenTask):
         rng = random.Random(seed)
         index = {t: i for i, t in enumerate(PROGRAM_TOKENS)}
         splits = {}
+        seen: set[tuple] = set()  # every program appears once, in one split only
         for key, (low, high), n in zip(
             ("train", "interpolation", "extrapolation"),
             (train_range, train_range, test_range),
             sizes,
             strict=True,
         ):
-            programs = [make_program(rng, low, high) for _ in range(n)]
+            programs = []
+            for _ in range(50 * n):
+                if len(programs) == n:
+                    break
+                program = make_program(rng, low, high)
+                if tuple(program[0]) not in seen:
+                    seen.add(tuple(program[0]))
+                    programs.append(program)
+            if len(programs) < n:
+                raise NalmError(
+                    f"only {len(programs)} distinct programs with constants {low}-{high} for the "
+                    f"{key} set of {n}; widen the range or ask for fewer"
+                )
             tokens = [[(index[t], float(v)) for t, v in p] for p, _ in programs]
             values = torch.tensor([r for _, r in programs], dtype=torch.float32)[:, None]
             splits[key] = (encode_tokens(tokens), values)
