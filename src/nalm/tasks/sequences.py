@@ -14,7 +14,6 @@ Shorter sequences are padded at the front with token 0, so every sequence ends a
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -333,8 +332,3 @@ class ProgramTask(TokenTask):
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "train_range": self.train_range, "test_range": self.test_range}
-
-
-def finite_mean(values: Sequence[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else math.nan
