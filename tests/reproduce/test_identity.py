@@ -8,6 +8,8 @@ from nalm.errors import NalmError
 from nalm.reproduce import IdentitySettings, run_identity
 from nalm.reproduce import identity as identity_module
 
+from ..conftest import kill_when, run_to_end
+
 TINY = IdentitySettings(
     models=4, steps=400, activations=("Tanh", "ReLU"), units=("nac",), points=81
 )
@@ -118,11 +120,7 @@ def test_bad_settings_are_one_clear_error(kwargs, message, tmp_path):
 
 def test_identity_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
     """Each finished model family is a checkpoint (parts.jsonl); a kill loses at most one."""
-    import os
-    import signal
-    import subprocess
     import sys
-    import time
 
     command = [
         sys.executable,
@@ -140,31 +138,16 @@ def test_identity_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
         "600",
         "--no-progress",
     ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    whole = tmp_path / "whole"
-    subprocess.run(
-        [*command, "--out", str(whole)], check=True, env=env, capture_output=True, timeout=300
-    )
-    cut = tmp_path / "cut"
-    proc = subprocess.Popen(
-        [*command, "--out", str(cut)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    run_to_end([*command, "--out", str(whole)])
     parts = cut / "parts.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (parts.exists() and parts.read_text().count("\n") >= 2):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_when(
+        [*command, "--out", str(cut)],
+        lambda: parts.exists() and parts.read_text().count("\n") >= 2,
+    )
     finished = parts.read_text().count("\n")
     assert 2 <= finished < 7, "the run must be killed mid-way"
-    done = subprocess.run(
-        [*command, "--out", str(cut)],
-        check=True,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_to_end([*command, "--out", str(cut)])
     assert (whole / "identity.csv").read_text() == (cut / "identity.csv").read_text()
     assert (whole / "parts.jsonl").read_text().count("\n") == 7
     assert done.returncode == 0

@@ -1,9 +1,5 @@
 import math
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -12,6 +8,8 @@ from safetensors.torch import load_file
 from nalm import ExpressionTask, fit
 from nalm.errors import NalmError
 from nalm.units import INALU, MLP, NAU
+
+from ..conftest import kill_when, run_to_end
 
 
 class Interrupting(ExpressionTask):
@@ -138,17 +136,25 @@ def test_recoveries_are_counted_across_a_resume(tmp_path):
     assert math.isnan(whole.train_loss[14]) and math.isnan(whole.train_loss[24])
 
 
+def poisoner(weight, at):
+    """An Adam that writes NaN into ``weight`` right after its ``at``-th step."""
+
+    class Poisoner(torch.optim.Adam):
+        def step(self, closure=None):
+            super().step(closure)
+            if self.state[weight]["step"] == at:
+                with torch.no_grad():
+                    weight[0, 0] = float("nan")
+
+    return Poisoner
+
+
 def test_nonfinite_parameters_after_the_last_step_are_caught():
     torch.manual_seed(0)
     model = NAU(2, 1)
     task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=100)
 
-    class Poisoner(torch.optim.Adam):
-        def step(self, closure=None):
-            super().step(closure)
-            if self.state[model.W]["step"] == 55:
-                with torch.no_grad():
-                    model.W[0, 0] = float("nan")
+    Poisoner = poisoner(model.W, at=55)
 
     result = fit(model, task, steps=55, lr=0.05, eval_every=10, optimizer=Poisoner, progress=False)
     assert result.diverged_at == 55
@@ -159,11 +165,7 @@ def test_nonfinite_parameters_count_as_divergence():
     model = NAU(2, 1)
     task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=100)
 
-    class Poisoner(torch.optim.Adam):
-        def step(self, closure=None):
-            super().step(closure)
-            with torch.no_grad():
-                model.W[0, 0] = float("nan") if self.state[model.W]["step"] == 30 else model.W[0, 0]
+    Poisoner = poisoner(model.W, at=30)
 
     result = fit(
         model,
@@ -202,32 +204,16 @@ TRAIN = [
 
 
 def test_train_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    whole = tmp_path / "whole"
-    subprocess.run(
-        [*TRAIN, "--out", str(whole)], check=True, env=env, capture_output=True, timeout=300
-    )
-    cut = tmp_path / "cut"
-    proc = subprocess.Popen(
-        [*TRAIN, "--out", str(cut)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    run_to_end([*TRAIN, "--out", str(whole)])
     checkpoint = cut / "checkpoint.safetensors"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (
-        checkpoint.exists() and checkpoint.stat().st_size and _step(checkpoint) >= 500
-    ):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert 500 <= _step(checkpoint) < 3000, "the run must be killed mid-way"
-    done = subprocess.run(
+    kill_when(
         [*TRAIN, "--out", str(cut)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
+        lambda: checkpoint.exists() and checkpoint.stat().st_size and _step(checkpoint) >= 500,
+        poll=0.05,
     )
+    assert 500 <= _step(checkpoint) < 3000, "the run must be killed mid-way"
+    done = run_to_end([*TRAIN, "--out", str(cut)])
     assert "resuming from" in done.stdout
     for name in ("model.safetensors", "baseline.safetensors"):
         a, b = load_file(str(whole / name)), load_file(str(cut / name))
