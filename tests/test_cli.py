@@ -73,6 +73,7 @@ def test_train_writes_a_run_directory(tmp_path, capsys):
         "baseline.safetensors",
         "prediction.png",
         "checkpoint.safetensors",
+        ".nalm-run",  # the mark that lets a later --out resume here
     }
     config = json.loads((out / "config.json").read_text())
     assert config["task"]["target"] == "x0 - x1" and config["unit"] == "nac"
@@ -233,6 +234,7 @@ def test_bench_run_then_report(tmp_path):
         "results.csv",
         "success.png",
         "extrapolation.png",
+        ".nalm-run",
     }
 
 

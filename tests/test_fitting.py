@@ -41,7 +41,7 @@ def test_fit_candidates_recovers_ohms_law_and_picks_it(tmp_path):
     task, names = table_task(read_table(train), "I", read_table(test), exclude=["T"])
     candidates = fit_candidates(task, names, ["nau", "nmru"], steps=2000, seeds=2, progress=False)
     by_spec = {c.spec: c for c in candidates}
-    V, R = sympy.symbols("V R", positive=True)
+    V, R = sympy.symbols("V R")
     assert by_spec["nmru"].formula == V / R
     # measured on the task's float32 inputs here (nalm fit passes the float64 rows)
     assert by_spec["nmru"].formula_error["extrapolation"] < 1e-6
@@ -54,7 +54,7 @@ def test_fit_candidates_recovers_ohms_law_and_picks_it(tmp_path):
 def test_best_candidate_prefers_exact_then_short_then_low_error(tmp_path):
     train, _ = ohm_tables(tmp_path, rows=10)
     task, _ = table_task(read_table(train), "I", exclude=["T"])
-    V, R = sympy.symbols("V R", positive=True)
+    V, R = sympy.symbols("V R")
 
     def candidate(spec, formula, mse):
         extraction = None if formula is None else Extraction(outputs=(formula,))
@@ -136,6 +136,7 @@ def test_fit_command_writes_a_run_directory(tmp_path, capsys):
         "fit.png",
         "nmru.safetensors",
         "mlp-relu.safetensors",
+        ".nalm-run",
     }
     config = json.loads((out / "config.json").read_text())
     assert config["best"] == "nmru" and config["formulas"] == {"nmru": "V/R", "mlp:relu": None}

@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
 
-from . import runs
+from . import limits, runs
 from .errors import NalmError
 from .plots import save_run_plot
 from .presets import SEED_PRESETS, run_seed_preset
 from .reporting import UNIT_COLUMNS, describe_weights, fmt, markdown_table, table, units_overview
-from .tasks import ExpressionTask
+from .tasks import Expression, ExpressionTask
 from .train import POLICIES, FitResult, Policy, Ramp, fit, get_policy, recommended_policy
 from .units import MLP, registry
 
@@ -24,6 +23,9 @@ class _Parser(argparse.ArgumentParser):
     """Answers bad arguments with one line instead of the usage block."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):
+            flag = message.removeprefix("argument ").split(":")[0].split("/")[-1]
+            message += f" (a value that starts with '-' is written {flag}=-VALUE)"
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -55,15 +57,27 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def _ramp(text: str) -> Ramp:
+    parts = text.split(",")
     try:
-        lambda_hat, start, end = text.split(",")
-        return Ramp(float(lambda_hat), int(float(start)), int(float(end)))
-    except ValueError:
+        if len(parts) != 3:
+            raise ValueError
+        lambda_hat, start, end = float(parts[0]), _step(parts[1]), _step(parts[2])
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not LAMBDA,START,END (e.g. 10,1e6,2e6)"
+            f"{text!r} is not LAMBDA,START,END with whole-number steps (e.g. 10,1e6,2e6)"
         ) from None
+    try:
+        return Ramp(lambda_hat, start, end)
     except NalmError as e:
         raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
+
+
+def _step(text: str) -> int:
+    """A step count written as ``20000`` or ``2e4`` (not ``2.5`` or ``nan``)."""
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(text)
+    return int(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,10 +267,13 @@ def _bench_parsers(sub: Any) -> None:
     run.add_argument(
         "--models",
         nargs="+",
-        help="model specs: first>second (nau>nmu), a unit (nau), mlp:ACT, or a paper name "
-        "(NMU NAU NAC• NAC+ NALU Linear ReLU ReLU6); default: the suite's",
+        help="model specs, separated by spaces or commas: first>second (nau>nmu), a unit (nau), "
+        "mlp:ACT, or a paper name (NMU NAU NAC• NAC+ NALU Linear ReLU ReLU6); default: the "
+        "suite's",
     )
-    run.add_argument("--ops", nargs="+", help="operations (add sub mul div squared root)")
+    run.add_argument(
+        "--ops", nargs="+", help="operations, by spaces or commas (add sub mul div squared root)"
+    )
     run.add_argument(
         "--ranges",
         help="range pairs INTERPOLATION:EXTRAPOLATION (e.g. '1,2:2,6'), or indices into the "
@@ -459,9 +476,6 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     skip = {"command", "experiment", "quick", "out", "device", "no_progress", "only"}
     given = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
-    for key, value in given.items():
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise NalmError(f"--{key.replace('_', '-')} must be at least 1; got {value}")
     if getattr(args, "only", None):
         given["settings"] = (args.only,)
     if args.experiment == "identity":
@@ -499,6 +513,9 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     if args.steps is None:
         args.steps = 20_000
+    n_inputs = args.inputs or Expression(args.target).n_inputs
+    limits.check_elements({"--eval-size": args.eval_size, "--inputs": n_inputs})
+    limits.check_elements({"--batch-size": args.batch_size, "--inputs": n_inputs})
     task = ExpressionTask(
         args.target,
         args.train_range,
@@ -538,6 +555,17 @@ def _train(args: argparse.Namespace) -> int:
     checkpoint = run_dir / "checkpoint.safetensors"
     if checkpoint.exists():
         print(f"resuming from {checkpoint}")
+    every = args.checkpoint_every
+    runs.set_resume_hint(
+        lambda: (
+            (
+                f"the last checkpoint (written every {every} steps) is in {checkpoint}"
+                if checkpoint.exists()
+                else f"no checkpoint yet (the first is written at step {every})"
+            )
+            + f"; run the same command with --out {run_dir} to resume"
+        )
+    )
     results = fit(
         models,
         task,
@@ -653,9 +681,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.action == "report":
         rows, failures = [], []
         for db in args.db:
-            if not Path(db).exists():
-                raise NalmError(f"no results database at {db}; run 'nalm bench run' first")
-            with Store(db) as store:
+            with Store(db, create=False) as store:
                 rows += store.rows()
                 failures += store.failures()
         rows = list({tuple(r[k] for k in KEY): r for r in rows}.values())  # overlapping files
@@ -664,26 +690,27 @@ def _bench(args: argparse.Namespace) -> int:
                 f"; {len(failures)} cell(s) failed on Ray (see --backend ray)" if failures else ""
             )
             raise NalmError(f"{' '.join(args.db)} holds no results yet{failed}")
-        paths = write_report(rows, args.out, failures)
+        paths = write_report(rows, runs.new_run_dir("bench-report", args.out), failures)
         print(paths["markdown"].read_text())
         print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
     suite = get_suite(args.suite)
+    for flag in ("models", "ops"):  # "--ops add,sub" as well as "--ops add sub"
+        if getattr(args, flag):
+            setattr(args, flag, [n.strip() for v in getattr(args, flag) for n in v.split(",")])
+            if not all(getattr(args, flag)):
+                raise NalmError(f"--{flag} has an empty name; give NAME,NAME or NAME NAME")
     if args.backend != "ray" and (args.address or args.retries is not None):
         flag = "--address" if args.address else "--retries"
         raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
-    if args.retries is not None and args.retries < 0:
-        raise NalmError(f"--retries must be 0 or more; got {args.retries}")
-    for what in ("seeds", "steps", "eval_every", "batch_size", "eval_size"):
-        value = getattr(args, what)
-        if value is not None and value < 1:
-            raise NalmError(f"--{what.replace('_', '-')} must be at least 1; got {value}")
     ramp = None
     if args.ramp is not None:
         try:
-            start, end = (int(float(v)) for v in args.ramp.split(","))
-        except ValueError:
-            raise NalmError(f"--ramp {args.ramp!r} is not START,END (e.g. 40000,80000)") from None
+            start, end = (_step(v) for v in args.ramp.split(","))
+        except (ValueError, OverflowError):
+            raise NalmError(
+                f"--ramp {args.ramp!r} is not START,END with whole-number steps (e.g. 40000,80000)"
+            ) from None
         Ramp(1.0, start, end)  # checks the order
         ramp = (start, end)
     settings = Settings(
@@ -698,8 +725,17 @@ def _bench(args: argparse.Namespace) -> int:
     )
     n = args.seeds or suite.seeds
     seeds = range(args.first_seed, args.first_seed + n)
+    batch = args.batch_size or suite.batch_size
+    limits.check_elements({"--seeds": n, "--batch-size": batch, "inputs": suite.input_size})
+    limits.check_elements({"--seeds": n, "--eval-size": args.eval_size, "inputs": suite.input_size})
     operations = suite.parse_operations(args.ops)
     ranges = suite.parse_ranges(args.ranges)
+    runs.set_resume_hint(
+        lambda: (
+            f"finished cells are stored in {args.db}; run the same command again to resume "
+            "(finished seeds are skipped)"
+        )
+    )
     written = run_suite(
         suite,
         args.models or list(suite.models),
@@ -769,7 +805,9 @@ def results_table(results: dict[str, FitResult]) -> str:
     return table(["model", "interpolation MSE", "extrapolation MSE", "steps", "status"], rows)
 
 
-_RANGE_FLAGS = (
+_DASH_VALUE_FLAGS = (
+    "--target",
+    "--ramp",
     "--train-range",
     "--test-range",
     "--ranges",
@@ -779,14 +817,15 @@ _RANGE_FLAGS = (
 )
 
 
-def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
-    """``--test-range -6,-2|2,6`` → ``--test-range=-6,-2|2,6``: argparse would read the value,
-    which starts with '-', as an option."""
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--test-range -6,-2|2,6`` → ``--test-range=-6,-2|2,6`` (and ``--target -x0``): argparse
+    would read a value that starts with '-' as an option."""
     out: list[str] = []
     args = list(argv)
     i = 0
     while i < len(args):
-        if args[i] in _RANGE_FLAGS and i + 1 < len(args) and args[i + 1][:1] == "-":
+        following = args[i + 1] if i + 1 < len(args) else ""
+        if args[i] in _DASH_VALUE_FLAGS and following[:1] == "-" and following[:2] != "--":
             out.append(f"{args[i]}={args[i + 1]}")
             i += 2
         else:
@@ -795,37 +834,102 @@ def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
     return out
 
 
+_SIZES = {
+    "inputs",
+    "layers",
+    "hidden",
+    "batch_size",
+    "eval_size",
+    "seeds",
+    "models",
+    "test_sequences",
+    "random_inits",
+    "rnn_hidden",
+    "train_length",
+    "extrapolation_length",
+    "baseline_hidden",
+}
+_STEPS = {"steps", "static_steps", "recurrent_steps", "eval_every", "checkpoint_every"}
+_SEEDS = {"seed", "first_seed"}
+_POSITIVE = {"lr", "baseline_lr", "clip_value", "clip_norm"}
+_NONNEGATIVE = {"lambda_hat", "tolerance"}
+
+
+def _flag(dest: str) -> str:
+    return "--lambda" if dest == "lambda_hat" else "--" + dest.replace("_", "-")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every flag checked against :mod:`nalm.limits` by its own name, before anything runs."""
+    for dest, value in vars(args).items():
+        if value is None or isinstance(value, bool):
+            continue
+        flag = _flag(dest)
+        if dest in _SIZES:
+            for size in value if isinstance(value, tuple) else (value,):
+                if isinstance(size, int):
+                    limits.check_size(
+                        size, flag, limit=limits.MAX_LAYERS if dest == "layers" else limits.MAX_SIZE
+                    )
+        elif dest in _STEPS:
+            limits.check_steps(value, flag)
+        elif dest in _SEEDS:
+            limits.check_seed(value, flag)
+        elif dest in _POSITIVE:
+            limits.check_number(value, flag, positive=True)
+        elif dest in _NONNEGATIVE:
+            limits.check_number(value, flag, nonnegative=True)
+        elif dest == "device":
+            limits.check_device(value, flag)
+        elif dest in ("recover", "retries"):
+            limits.check_size(value, flag, minimum=0, limit=1000)
+        elif dest == "out":
+            runs.check_run_dir(value, flag)
+    first, count = getattr(args, "first_seed", None), getattr(args, "seeds", None)
+    if isinstance(first, int) and isinstance(count, int) and first + count - 1 > limits.MAX_SEED:
+        raise NalmError(
+            f"--first-seed {first} with --seeds {count} goes past the largest seed, 2**63 - 1"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nalm`` command; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(_join_negative_ranges(argv))
+    args = build_parser().parse_args(_join_dash_values(argv))
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "units":
-            return _units(args)
-        if args.command == "bench":
-            return _bench(args)
-        if args.command == "reproduce":
-            return _reproduce(args)
-        if args.command == "fit":
-            return _fit(args)
-        from .demo import run_demo
-
-        run_demo(
-            steps=args.steps,
-            seed=args.seed,
-            out=args.out,
-            device=args.device,
-            progress=not args.no_progress,
-        )
-        return 0
+        with runs.refusal_cleanup():
+            return _run(args)
     except NalmError as e:
         print(f"nalm: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("nalm: interrupted", file=sys.stderr)
+        print(f"\nnalm: interrupted; {runs.resume_hint()}", file=sys.stderr)
         return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Check the arguments, then run the command."""
+    check_arguments(args)
+    if args.command == "train":
+        return _train(args)
+    if args.command == "units":
+        return _units(args)
+    if args.command == "bench":
+        return _bench(args)
+    if args.command == "reproduce":
+        return _reproduce(args)
+    if args.command == "fit":
+        return _fit(args)
+    from .demo import run_demo
+
+    run_demo(
+        steps=args.steps,
+        seed=args.seed,
+        out=args.out,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -70,9 +70,10 @@ class Candidate:
         return None if self.extraction is None else self.extraction.formula
 
     def score(self, scale: float) -> tuple[bool, float]:
-        """Sort key: ``(not exact, error or length)``; lower is better."""
+        """Sort key: ``(not exact, error or length)``; lower is better. A candidate whose
+        every seed diverged scores ``inf``: it did not fit, whatever its last weights give."""
         mse = self.formula_mse.get("interpolation", self.model_mse.get("interpolation", np.inf))
-        if not np.isfinite(mse):
+        if self.run.diverged or not np.isfinite(mse):
             return (True, np.inf)
         if self.formula is not None and mse <= EXACT * scale:
             return (False, float(sympy.count_ops(self.formula)))
@@ -215,11 +216,13 @@ def _mse(predicted: np.ndarray, expected: np.ndarray) -> float:
     return value if np.isfinite(value) else float("inf")
 
 
-def best_candidate(candidates: Sequence[Candidate], task: DatasetTask) -> Candidate:
-    """The candidate whose formula fits the training rows best (exact and shortest first)."""
+def best_candidate(candidates: Sequence[Candidate], task: DatasetTask) -> Candidate | None:
+    """The candidate whose formula fits the training rows best (exact and shortest first), or
+    ``None`` when no candidate fit at all (every error infinite, every seed diverged)."""
     y = task.evaluation["interpolation"][1].double()
     scale = float((y**2).mean()) or 1.0
-    return min(candidates, key=lambda c: c.score(scale))
+    best = min(candidates, key=lambda c: c.score(scale))
+    return best if np.isfinite(best.score(scale)[1]) else None
 
 
 def candidates_table(candidates: Sequence[Candidate], has_test: bool) -> list[list[str]]:
@@ -257,15 +260,17 @@ def run_fit(
     exclude: Sequence[str] = (),
     out: str | None = None,
     **settings: Any,
-) -> tuple[Path, Candidate]:
+) -> tuple[Path, Candidate | None]:
     """``nalm fit``: read the CSV file(s), fit every unit, print and save what each learned.
 
     Everything the user gave is checked (files, columns, units) before anything is trained or
     written. ``settings`` go to :func:`fit_candidates`.
 
     Returns:
-        The run directory and the best candidate.
+        The run directory and the best candidate (``None`` when no model fit the data).
     """
+    if out is not None:
+        runs.check_run_dir(out, "out")
     train_table = read_table(data)
     test_table = read_table(test, min_rows=1) if test is not None else None
     task, names = table_task(train_table, target, test_table, exclude)
@@ -289,9 +294,16 @@ def run_fit(
         f"\n{diverged} of {seeds * len(candidates)} seeds diverged"
         + "".join(f"; {c.spec}: {c.diverged}" for c in candidates if c.diverged)
     )
-    print(f"\nbest: {best.spec}    {target} = {best.formula if best.formula is not None else '-'}")
-    if best.extraction is not None:
-        print(f"      {best.extraction.summary()}")
+    if best is None:
+        print(
+            "\nno model fit: every candidate's error on the data is infinite (or every seed "
+            "diverged); try other units, more steps or a smaller learning rate"
+        )
+    else:
+        formula = best.formula if best.formula is not None else "-"
+        print(f"\nbest: {best.spec}    {target} = {formula}")
+        if best.extraction is not None:
+            print(f"      {best.extraction.summary()}")
     run_dir = runs.new_run_dir("fit", out)
     _write_run(run_dir, candidates, best, task, names, data, test, target, units, settings)
     print(f"\nrun directory: {run_dir}")
@@ -301,7 +313,7 @@ def run_fit(
 def _write_run(
     run_dir: Path,
     candidates: Sequence[Candidate],
-    best: Candidate,
+    best: Candidate | None,
     task: DatasetTask,
     names: Sequence[str],
     data: str,
@@ -321,7 +333,7 @@ def _write_run(
             "units": list(units),
             **settings,
             "task": task.config(),
-            "best": best.spec,
+            "best": None if best is None else best.spec,
             "formulas": {c.spec: None if c.formula is None else str(c.formula) for c in candidates},
         },
     )
@@ -332,7 +344,9 @@ def _write_run(
         "",
         markdown_table(table_headers(has_test), candidates_table(candidates, has_test)),
         "",
-        f"Best: `{best.spec}`, {target} = `{best.formula}`.",
+        "No model fit the data."
+        if best is None
+        else f"Best: `{best.spec}`, {target} = `{best.formula}`.",
     ]
     for c in candidates:
         if c.extraction is not None:

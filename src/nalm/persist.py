@@ -32,6 +32,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .errors import NalmError
+from .limits import MAX_MODULES, MAX_SIZE
 from .units import registry
 from .units.base import Unit
 from .units.baselines import MLP, Linear
@@ -127,6 +128,7 @@ def unit_options(unit: Unit) -> dict[str, Any]:
 
 def build(description: Mapping[str, Any]) -> nn.Module:
     """Make the model that :func:`describe` described, with fresh parameters."""
+    _count_modules(description)
     try:
         return _build(description)
     except NalmError:
@@ -140,6 +142,29 @@ def build(description: Mapping[str, Any]) -> nn.Module:
 MAX_DEPTH = 16
 """Deepest nesting of stacks and recurrent models a description may have."""
 DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _count_modules(description: Any) -> None:
+    """Refuse a description of more than ``MAX_MODULES`` modules before building any of them."""
+    stack, count = [(description, 0)], 0
+    while stack:
+        d, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise NalmError(
+                f"the architecture description is nested deeper than {MAX_DEPTH} levels"
+            )
+        if not isinstance(d, Mapping):
+            continue  # _build names the problem
+        count += 1
+        if count > MAX_MODULES:
+            raise NalmError(
+                f"the architecture description has more than {MAX_MODULES:,} modules (nalm's limit)"
+            )
+        children = [d.get("cell"), d.get("head")]
+        layers = d.get("layers")
+        if isinstance(layers, list):
+            children += layers
+        stack += [(child, depth + 1) for child in children if child is not None]
 
 
 def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
@@ -204,9 +229,11 @@ def _plain(value: Any) -> bool:
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1_000_000:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SIZE:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise NalmError(
-            f"a size in the architecture description is not a sensible integer: {value!r}"
+            f"a size in the architecture description is not a whole number from 1 to "
+            f"{MAX_SIZE:,}: {shown}"
         )
     return value
 
@@ -319,9 +346,7 @@ def _match(
     missing = sorted(set(expected) - set(shapes))
     unexpected = sorted(set(shapes) - set(expected))
     if missing or unexpected:
-        problem = (
-            f"lacks {', '.join(missing)}" if missing else f"has unknown {', '.join(unexpected)}"
-        )
+        problem = f"lacks {_few(missing)}" if missing else f"has unknown {_few(unexpected)}"
         raise NalmError(
             f"cannot load {name}: its tensors do not match its architecture ({problem})"
         )
@@ -333,6 +358,12 @@ def _match(
             )
         if kinds[key] not in ("F16", "BF16", "F32", "F64"):
             raise NalmError(f"cannot load {name}: tensor {key} is {kinds[key]}, not a float type")
+
+
+def _few(names: list[str], shown: int = 5) -> str:
+    """At most ``shown`` names, then how many more: keeps an error message one short line."""
+    listed = ", ".join(names[:shown])
+    return listed if len(names) <= shown else f"{listed} and {len(names) - shown:,} more"
 
 
 def _short(error: Exception) -> str:

@@ -477,7 +477,10 @@ def extract_formula(
     outputs = [values[k] for k in range(layers[-1].out_features)]
     if simplify:
         outputs = [_simplified(e) for e in outputs]
-    extraction.outputs = tuple(outputs)
+    # The assumptions (real, positive) served the simplification; hand back plain symbols, so
+    # the formula compares equal to sympy.Symbol("x0") and to user expressions.
+    plain = {s: sympy.Symbol(s.name) for s in first}
+    extraction.outputs = tuple(e.xreplace(plain) for e in outputs)
     return extraction
 
 
@@ -513,7 +516,8 @@ def to_formula(
         positive: declare the inputs positive (``Abs(x)`` then reads as ``x``).
 
     Returns:
-        A sympy expression (a column matrix when the model has several outputs).
+        A sympy expression (a column matrix when the model has several outputs) over plain
+        symbols: ``to_formula(nau) == sympy.Symbol("x0") + sympy.Symbol("x1")``.
 
     Examples:
         >>> import torch
@@ -603,7 +607,13 @@ def verify(
                 "given; give one per output (a column matrix, as to_formula returns)"
             )
         for k, function in enumerate(functions):
-            errors.append(relative_errors(predicted[:, k], function(x.double().numpy())))
+            expected = function(x.double().numpy())
+            if np.isinf(expected).any():
+                raise NalmError(
+                    f"the formula {parts[k]} overflows float64 on the range {_range_text(spec)}, "
+                    "so its error there cannot be measured; verify on a smaller range"
+                )
+            errors.append(relative_errors(predicted[:, k], expected))
     defined = np.concatenate(errors)
     defined = defined[~np.isnan(defined)]
     if not defined.size:
@@ -616,7 +626,8 @@ def formula_function(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A float64 numpy function of ``(N, len(names))`` rows computing ``formula``.
 
-    Rows where the formula is undefined or not real (``sqrt(-1)``, ``1/0``) give NaN.
+    Rows where the formula is undefined or not real (``sqrt(-1)``, ``1/0``) give NaN; rows
+    where it is too large for float64 (``exp(1000)``) give ±inf.
     ``formula`` may be text, parsed with the same whitelist as target expressions.
     """
     names = [str(n) for n in names]
@@ -642,18 +653,28 @@ def formula_function(
     except Exception as e:  # sympy's printers raise many types for what they cannot print
         raise NalmError(f"the formula {expr} cannot be evaluated numerically ({e})") from None
 
-    def function(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        with np.errstate(all="ignore"):
+    def evaluate(x: np.ndarray, overflow: str) -> np.ndarray:
+        with np.errstate(all="ignore", over=overflow):
             try:
-                value = np.asarray(compiled(*x.T), dtype=np.complex128)
-            except (TypeError, ValueError, ZeroDivisionError) as e:
+                return np.asarray(compiled(*x.T), dtype=np.complex128)
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:
                 raise NalmError(
                     f"the formula {expr} cannot be evaluated numerically ({e})"
                 ) from None
-            value = np.broadcast_to(value, (x.shape[0],))
+
+    def function(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        try:
+            value, overflowed = evaluate(x, "raise"), False
+        except FloatingPointError:  # numpy's overflow flag, apart from a division by 0
+            value, overflowed = evaluate(x, "ignore"), True
+        value = np.broadcast_to(value, (x.shape[0],))
+        with np.errstate(all="ignore"):
             real = np.isfinite(value) & (np.abs(value.imag) <= 1e-12 * np.abs(value.real))
-        return np.where(real, value.real, np.nan)
+        out = np.where(real, value.real, np.nan)
+        if overflowed:  # too large for float64 is not "undefined": keep it as ±inf
+            out = np.where(np.isinf(value.real) & (value.imag == 0), value.real, out)
+        return out
 
     return function
 
@@ -661,18 +682,28 @@ def formula_function(
 def relative_errors(predicted: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """``|predicted − expected| / max(|expected|, 1e-6 · rms(expected))`` per row.
 
-    Rows where ``expected`` is NaN (formula undefined) give NaN; a non-finite prediction where
-    the formula is finite gives ``inf``.
+    Rows where ``expected`` is NaN (formula undefined) give NaN; a non-finite prediction, or an
+    ``expected`` that overflowed to ±inf, gives ``inf`` (an error that cannot be measured is
+    never reported as small).
     """
     predicted = np.asarray(predicted, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     finite = expected[np.isfinite(expected)]
-    rms = float(np.sqrt(np.mean(finite**2))) if finite.size else 0.0
+    # rms scaled by the largest value, so squaring 1e200 cannot overflow the floor to inf
+    # (which would make every error 0)
+    largest = float(np.max(np.abs(finite))) if finite.size else 0.0
+    rms = largest * float(np.sqrt(np.mean((finite / largest) ** 2))) if largest > 0 else 0.0
     floor = max(1e-6 * rms, np.finfo(np.float64).tiny)
     with np.errstate(all="ignore"):
         error = np.abs(predicted - expected) / np.maximum(np.abs(expected), floor)
-    error = np.where(np.isfinite(predicted), error, np.inf)
+    error = np.where(np.isfinite(predicted) & ~np.isinf(expected), error, np.inf)
     return np.where(np.isnan(expected), np.nan, error)
+
+
+def _range_text(spec: RangeSpec) -> str:
+    if isinstance(spec, Mapping):
+        return ", ".join(f"{name}: {r}" for name, r in spec.items())
+    return str(spec)
 
 
 def _in_features(model: nn.Module) -> int:

@@ -165,8 +165,8 @@ def test_sparsity_error_and_history_rows():
         ({"seeds": []}, "at least one seed"),
         ({"seeds": [0, 0]}, "distinct"),
         ({"seeds": [0, 1, 2]}, "one task per seed"),
-        ({"steps": 0}, "steps must be a positive integer"),
-        ({"lr": -1.0}, "lr must be a positive number"),
+        ({"steps": 0}, "steps must be at least 1"),
+        ({"lr": -1.0}, "lr must be a finite number above 0"),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -127,9 +127,9 @@ def test_regulariser_schedule_and_projection_are_applied():
 
 def test_bad_arguments():
     task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=10)
-    with pytest.raises(NalmError, match="steps must be a positive integer"):
+    with pytest.raises(NalmError, match="steps must be at least 1"):
         fit(NAC(2, 1), task, steps=0)
-    with pytest.raises(NalmError, match="lr must be a positive number"):
+    with pytest.raises(NalmError, match="lr must be a finite number above 0"):
         fit(NAC(2, 1), task, lr=-1.0)
     with pytest.raises(NalmError, match="unknown optimizer 'adamm'"):
         fit(NAC(2, 1), task, optimizer="adamm")

@@ -115,7 +115,7 @@ def test_shapes_follow_linear():
 
 
 def test_bad_arguments_are_one_clear_error():
-    with pytest.raises(NalmError, match="in_features must be a positive integer"):
+    with pytest.raises(NalmError, match="in_features must be at least 1"):
         NAC(0, 1)
     with pytest.raises(NalmError, match="init must be one of"):
         NAC(2, 1, init="glorot")

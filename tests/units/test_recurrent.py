@@ -84,7 +84,7 @@ def test_recurrent_builder_and_bad_input():
     assert type(recurrent("nau>nmu", 10, 2).cell.unit).__name__ == "NAU"
     with pytest.raises(NalmError, match="unknown unit 'gruu'"):
         recurrent("gruu", 10, 2)
-    with pytest.raises(NalmError, match="hidden_size must be a positive integer"):
+    with pytest.raises(NalmError, match="hidden_size must be at least 1"):
         LSTMCell(3, 0)
     with pytest.raises(NalmError, match="expects inputs"):
         recurrent("lstm", 3, 2)(torch.ones(3))

@@ -96,8 +96,7 @@ def run_cells_on_ray(
                 )
                 log(f"{cell.label}: failed after {retries + 1} attempts: {full.splitlines()[-1]}")
                 continue
-            store.write(rows)
-            written += len(rows)
+            written += store.write(rows)
             log(cell_summary(cell, rows))
         log(
             f"ray: {len(cells) - failed} cells stored, {failed} failed, "

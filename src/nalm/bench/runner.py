@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NalmError
+from ..limits import check_device, check_seed
 from ..metrics import judge, success_threshold, wilson_interval
 from ..train.ensemble import SeedResult, fit_seeds
 from ..train.policies import Policy, get_policy, recommended_policy
@@ -131,6 +132,15 @@ def run_suite(
     if backend not in ("local", "ray"):
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     specs = [parse_spec(m, suite.layers) for m in models]
+    check_device(device)
+    for seed in seeds:
+        check_seed(seed)
+    # Everything that can be refused is refused before the database is opened or created.
+    for spec in specs:
+        spec.build(suite.input_size, suite.hidden)
+    for operation in operations:
+        for pair in ranges:
+            suite.check_cell(operation, pair, settings.eval_size)
     with Store(db) as store:
         cells = []
         for spec in specs:
@@ -149,9 +159,8 @@ def run_suite(
         written = 0
         for cell in cells:
             rows = train_cell(cell, device, progress)
-            store.write(rows)
+            written += store.write(rows)
             log(cell_summary(cell, rows))
-            written += len(rows)
         return written
 
 

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NalmError
+from ..runs import created as runs_created
 
 FORMAT_VERSION = 1
+APPLICATION_ID = 0x6E616C6D
+"""SQLite's ``application_id`` of a nalm results database ("nalm" in ASCII): the format mark."""
 
 COLUMNS: dict[str, str] = {
     "suite": "TEXT NOT NULL",
@@ -41,7 +44,11 @@ KEY = ("suite", "model", "operation", "range", "seed", "settings")
 
 
 class Store:
-    """An SQLite results database (created on first use).
+    """An SQLite results database (created on first use; ``create=False`` only reads).
+
+    A file that is not SQLite, or an SQLite database without nalm's format mark (its
+    ``application_id``), is refused before anything is written to it. Databases written before
+    the mark existed are recognised by their tables and marked when next written.
 
     Examples:
         >>> import tempfile, os
@@ -50,26 +57,76 @@ class Store:
         ...     row = dict.fromkeys(COLUMNS) | {"suite": "madsen", "model": "nau>nmu",
         ...         "operation": "mul", "range": "1,2:2,6", "seed": 0, "settings": "{}",
         ...         "success": 1}
-        ...     store.write([row]); store.write([row])
+        ...     store.write([row]), store.write([row])  # rows really added: 1, then 0
         ...     store.finished_seeds("madsen", "nau>nmu", "mul", "1,2:2,6", "{}")
+        (1, 0)
         {0}
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        state = _check_file(self.path, create)
+        if state == "missing":
+            missing = [p for p in self.path.parents if not p.exists()]
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise NalmError(f"cannot create {self.path}: {e.strerror}") from None
+            for folder in reversed(missing):
+                runs_created(folder)
         try:
-            self.connection = sqlite3.connect(self.path, timeout=60)
-            self._create()
+            if create:
+                self.connection = sqlite3.connect(self.path, timeout=60)
+            else:  # a report only reads: never create or change the file
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self.connection = sqlite3.connect(uri, uri=True, timeout=60)
+            kind = self._kind()
+            if kind == "foreign" or (kind == "empty" and state == "sqlite"):
+                raise NalmError(
+                    f"{self.path} is an SQLite database of another program (it has no nalm "
+                    "format mark); nalm neither reads nor writes it: give another --db"
+                )
+            if create and kind != "nalm":
+                if state == "missing":
+                    runs_created(self.path)
+                self._create()
+            self._check_version()
         except sqlite3.DatabaseError as e:
+            self.connection.close()
             raise NalmError(
                 f"{self.path} is not a results database this nalm can read ({e})"
             ) from None
+        except NalmError:
+            self.connection.close()
+            raise
+
+    def _kind(self) -> str:
+        """``"nalm"`` (marked, or a nalm database from before the mark), ``"empty"`` (no
+        tables), or ``"foreign"``; reads only."""
+        (application_id,) = self.connection.execute("PRAGMA application_id").fetchone()
+        tables = {
+            name
+            for (name,) in self.connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+        if application_id == APPLICATION_ID:
+            return "nalm"
+        if application_id == 0 and not tables:
+            return "empty"
+        if application_id == 0 and {"results", "meta"} <= tables <= {"results", "meta", "failures"}:
+            columns = {row[1] for row in self.connection.execute("PRAGMA table_info(results)")}
+            marked = self.connection.execute(
+                "SELECT 1 FROM meta WHERE key = 'format_version'"
+            ).fetchone()
+            if columns >= set(KEY) and marked:
+                return "legacy"
+        return "foreign"
 
     def _create(self) -> None:
         columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
         with self.connection:
+            self.connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             self.connection.execute(
                 f"CREATE TABLE IF NOT EXISTS results ({columns}, PRIMARY KEY ({', '.join(KEY)}))"
             )
@@ -84,9 +141,14 @@ class Store:
             self.connection.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),)
             )
-        (version,) = self.connection.execute(
+
+    def _check_version(self) -> None:
+        row = self.connection.execute(
             "SELECT value FROM meta WHERE key = 'format_version'"
         ).fetchone()
+        version = row[0] if row else None
+        if not str(version).isdigit():
+            raise NalmError(f"{self.path} has no readable nalm format version")
         if int(version) > FORMAT_VERSION:
             raise NalmError(
                 f"{self.path} was written by a newer nalm (format {version}; this one reads "
@@ -104,16 +166,22 @@ class Store:
         )
         return {seed for (seed,) in rows}
 
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert rows in one transaction; rows whose key exists are left as they are."""
+    def write(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows in one transaction; rows whose key exists are left as they are.
+
+        Returns:
+            How many rows this call really added (another process may have written some of
+            the same keys first).
+        """
         names = list(COLUMNS)
         values = [tuple(_encode(row.get(n)) for n in names) for row in rows]
         with self.connection:
-            self.connection.executemany(
+            cursor = self.connection.executemany(
                 f"INSERT OR IGNORE INTO results ({', '.join(names)}) "
                 f"VALUES ({', '.join('?' * len(names))})",
                 values,
             )
+        return max(cursor.rowcount, 0)
 
     def record_failure(
         self,
@@ -167,6 +235,51 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_file(path: Path, create: bool) -> str:
+    """``"missing"``, ``"blank"`` (0 bytes) or ``"sqlite"``; refuses what is not an SQLite
+    file before any connection could write to it."""
+    if not path.exists():
+        if not create:
+            raise NalmError(f"no results database at {path}; run 'nalm bench run' first")
+        return "missing"
+    if path.is_dir():
+        raise NalmError(f"{path} is a directory, not a results database")
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise NalmError(f"cannot read {path}: {e.strerror}") from None
+    if header and header != SQLITE_HEADER:
+        raise NalmError(
+            f"{path} is not a nalm results database (not an SQLite file); nalm leaves it as it is"
+        )
+    if not header and not create:
+        raise NalmError(f"{path} is an empty file, not a results database; run 'nalm bench run'")
+    return "sqlite" if header else "blank"
+
+
+def is_unused_store(path: str | Path) -> bool:
+    """Whether ``path`` is a nalm results database with no rows and no failures (one that a
+    refused command created and may remove again)."""
+    try:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            (application_id,) = connection.execute("PRAGMA application_id").fetchone()
+            if application_id != APPLICATION_ID:
+                return False
+            rows = connection.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            failures = connection.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
+            return rows == 0 and failures == 0
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
 
 
 def _encode(value: Any) -> Any:

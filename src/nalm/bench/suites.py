@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import NalmError
+from ..limits import check_task_values
 from ..tasks.arithmetic import ArithmeticTask, get_operation
 from ..tasks.ranges import Range
 from .models import ModelSpec
@@ -62,6 +63,14 @@ class Suite:
             extrapolation_range=extrapolation,
             eval_size=eval_size,
             epsilon_perfect=self.epsilon_perfect,
+        )
+
+    def check_cell(self, operation: str, ranges: tuple[str, str], eval_size: int) -> None:
+        """Refuse a cell whose targets float32 cannot train on (e.g. ``mul`` on ``1e20,2e20``),
+        from the suite's own task at seed 0, before a sweep opens its database."""
+        check_task_values(
+            Suite.task(self, operation, ranges, 0, eval_size),
+            f"{operation} task on {':'.join(ranges)}",
         )
 
     def default_lr(self, spec: ModelSpec) -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NalmError
+from ..runs import set_resume_hint
 
 PARTS_FILE = "parts.jsonl"
 
@@ -43,6 +44,12 @@ class Parts:
         self.path = Path(out) / PARTS_FILE
         self.id = settings_id(settings)
         self.done: dict[str, Any] = {}
+        set_resume_hint(
+            lambda: (
+                f"finished parts are kept in {self.path}; run the same command with "
+                f"--out {out} to resume"
+            )
+        )
         if not self.path.exists():
             return
         text = self.path.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -58,6 +59,15 @@ class Expression:
             raise NalmError("the target expression is empty; write one such as 'x0 + x1'")
         if len(text) > MAX_LENGTH:
             raise NalmError(f"the target expression is longer than {MAX_LENGTH} characters")
+        for char in text:
+            # Python folds look-alikes (fullwidth 'ｘ', ligatures, superscripts) into plain letters
+            # and digits inside names; refuse them, as '×' is refused, instead of guessing.
+            plain = unicodedata.normalize("NFKC", char)
+            if plain != char:
+                raise NalmError(
+                    f"target {text!r} contains {char!r} (U+{ord(char):04X}), a look-alike of "
+                    f"{plain!r}; type {plain!r} instead"
+                )
         try:
             with warnings.catch_warnings():  # e.g. "invalid decimal literal" for '1x0'
                 warnings.simplefilter("ignore", SyntaxWarning)
@@ -226,13 +236,17 @@ class Expression:
 
         return walk(node)
 
-    def check_domain(self, ranges: Range | Iterable[Range], what: str = "input") -> None:
+    def check_domain(self, ranges: Range | Iterable[Range], what: str = "input") -> Intervals:
         """Raise if the formula is undefined somewhere on the given input range(s).
 
         Every input takes values in ``ranges`` (one range for all inputs, or one per input).
         Interval arithmetic over the union finds a divisor that can be 0, a ``sqrt`` or a
         fractional power of something that can be negative, and a ``log`` of something that can be
         ≤ 0. The analysis is conservative: it treats repeated inputs as independent.
+
+        Returns:
+            The intervals that contain every value of the formula on those ranges (an end is
+            ``±inf`` or NaN where float64 overflows).
         """
         if isinstance(ranges, Range):
             per_input = {i: ranges for i in self._variables}
@@ -243,7 +257,7 @@ class Expression:
                     f"target {self.text!r} needs {self.n_inputs} input ranges; got {len(listed)}"
                 )
             per_input = dict(enumerate(listed))
-        self._interval(self._tree, per_input, what)
+        return self._interval(self._tree, per_input, what)
 
     def _interval(self, node: ast.AST, ranges: dict[int, Range], what: str) -> Intervals:
         if isinstance(node, ast.Constant):

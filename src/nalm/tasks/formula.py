@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from ..errors import NalmError
+from ..limits import MAX_TARGET, check_elements, check_seed, check_size
 from .base import Pair, Task
-from .expression import Expression
+from .expression import Expression, Intervals
 from .ranges import Range
 
 
@@ -30,8 +32,10 @@ class ExpressionTask(Task):
         eval_seed: seed of the evaluation sets.
 
     Raises:
-        NalmError: a bad formula or range, or a formula undefined somewhere on a range (e.g. a
-            divisor whose range contains 0).
+        NalmError: a bad formula or range, a formula undefined somewhere on a range (e.g. a
+            divisor whose range contains 0), or one whose values on a range float32 cannot
+            train on (``|y|`` above :data:`~nalm.limits.MAX_TARGET`, where the squared error
+            overflows).
 
     Examples:
         >>> task = ExpressionTask("x0 * x1", "1,2", "2,6", eval_size=100)
@@ -56,17 +60,19 @@ class ExpressionTask(Task):
         self.expression = target if isinstance(target, Expression) else Expression(target)
         self.train_range = Range.parse(train_range, "the training range")
         self.test_range = Range.parse(test_range, "the test range")
-        self.expression.check_domain(self.train_range, "training")
-        self.expression.check_domain(self.test_range, "test")
+        for r, what in ((self.train_range, "training"), (self.test_range, "test")):
+            _check_bounds(self.expression, self.expression.check_domain(r, what), r, what)
         needed = self.expression.n_inputs
         if n_inputs is None:
             n_inputs = needed
         if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < needed:
             raise NalmError(
-                f"target {self.expression} needs at least {needed} inputs; got {n_inputs}"
+                f"target {self.expression} needs at least {needed} inputs; got {n_inputs!r}"
             )
-        if isinstance(eval_size, bool) or not isinstance(eval_size, int) or eval_size < 1:
-            raise NalmError(f"eval_size must be a positive integer; got {eval_size!r}")
+        check_size(n_inputs, "n_inputs")
+        check_size(eval_size, "eval_size")
+        check_elements({"eval_size": eval_size, "n_inputs": n_inputs})
+        check_seed(eval_seed, "eval_seed")
         self.in_features = n_inputs
         self.dtype = dtype
         self.eval_size = eval_size
@@ -122,3 +128,15 @@ class ExpressionTask(Task):
             "eval_size": self.eval_size,
             "eval_seed": self.eval_seed,
         }
+
+
+def _check_bounds(expression: Expression, bounds: Intervals, r: Range, what: str) -> None:
+    """Refuse a target that float32 cannot train on anywhere on ``r``."""
+    peak = max((max(abs(lo), abs(hi)) for lo, hi in bounds), default=0.0)
+    if not peak <= MAX_TARGET:  # also NaN: an inf - inf in the interval arithmetic
+        reach = f"reaches {peak:.3g}" if math.isfinite(peak) else "is too large to compute"
+        raise NalmError(
+            f"target {str(expression)!r} {reach} on the {what} range {r}; nalm trains on "
+            f"|y| ≤ {MAX_TARGET:.2g}, where the squared error still fits in float32; choose a "
+            "smaller range"
+        )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import NalmError
+from ..limits import FLOAT32_MAX
 
 
 def _fmt(v: float) -> str:
@@ -27,6 +28,19 @@ def _problem(intervals: Iterable[tuple[float, float]]) -> str | None:
             return f"is inverted: in {_fmt(lo)},{_fmt(hi)} the low end is above the high end"
         if lo == hi:
             return f"is empty: in {_fmt(lo)},{_fmt(hi)} both ends are equal"
+        if max(abs(lo), abs(hi)) > FLOAT32_MAX:
+            return (
+                f"has an end beyond float32's largest value (about 3.4e38) in {_fmt(lo)},{_fmt(hi)}"
+            )
+    for i, (lo, hi) in enumerate(intervals):
+        for other_lo, other_hi in intervals[i + 1 :]:
+            if max(lo, other_lo) < min(hi, other_hi):
+                union = f"{_fmt(min(lo, other_lo))},{_fmt(max(hi, other_hi))}"
+                return (
+                    f"has overlapping intervals {_fmt(lo)},{_fmt(hi)} and "
+                    f"{_fmt(other_lo)},{_fmt(other_hi)}, whose overlap would be drawn twice as "
+                    f"often; write their union {union} instead"
+                )
     return None
 
 
@@ -35,7 +49,8 @@ class Range:
     """A union of closed intervals that inputs are drawn from uniformly.
 
     Sampling picks an interval with probability proportional to its length, then a point uniformly
-    inside it, so the union is sampled uniformly as a whole.
+    inside it, so the union is sampled uniformly as a whole. Intervals may touch but not overlap
+    (an overlap would be drawn twice as often), and every end must fit in float32.
 
     Examples:
         >>> r = Range.parse("-6,-2|2,6")

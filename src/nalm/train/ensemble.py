@@ -20,7 +20,7 @@ import copy
 import hashlib
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -29,6 +29,19 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from ..errors import NalmError
+from ..limits import (
+    MAX_STEPS,
+    check_device,
+    check_elements,
+    check_model,
+    check_model_fits_task,
+    check_number,
+    check_seed,
+    check_size,
+    check_steps,
+    check_task,
+    check_task_values,
+)
 from ..tasks.arithmetic import ArithmeticTask, RecurrentArithmeticTask, stacked_targets
 from ..tasks.base import Task
 from ..units.base import Unit, regularization
@@ -179,11 +192,19 @@ def fit_seeds(
         >>> [run.history[-1]["extrapolation_mse"] < 1e-6 for run in result.runs]
         [True, True, True]
     """
-    seeds = [int(s) for s in seeds]
-    _check(tasks, seeds, steps, lr, batch_size, eval_every, device)
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise NalmError(f"seeds must be a list of whole numbers; got {seeds!r}")
+    seeds = [check_seed(s, "every seed") for s in seeds]
+    device = _check(tasks, seeds, steps, lr, batch_size, eval_every, device, data_seed)
+    if not callable(make_model) or isinstance(make_model, nn.Module):
+        raise NalmError(
+            "make_model must be a function that builds one seed's model (e.g. "
+            f"lambda: NAU(2, 1)); got {type(make_model).__name__}"
+        )
     started = time.perf_counter()
-    device = torch.device(device)
     models = [_build(make_model, s) for s in seeds]
+    check_model(models[0], "the model make_model builds")
+    check_model_fits_task(models[0], tasks[0], "the model make_model builds")
     rule = _resolve_policy(policy, "model", models[0], regularizer)
     params, buffers = stack_module_state(models)
     params = {f"model.{k}": v.detach().to(device).requires_grad_() for k, v in params.items()}
@@ -632,21 +653,34 @@ def _check(
     batch_size: int,
     eval_every: int,
     device: torch.device | str,
-) -> None:
+    data_seed: int,
+) -> torch.device:
+    """Every argument of :func:`fit_seeds` checked before a model is built or a batch drawn."""
     if not seeds:
         raise NalmError("fit_seeds needs at least one seed")
+    check_size(len(seeds), "the number of seeds")
     if len(set(seeds)) != len(seeds):
         raise NalmError(f"seeds must be distinct; got {list(seeds)}")
+    if isinstance(tasks, (str, bytes)) or not isinstance(tasks, Sequence):
+        raise NalmError(f"tasks must be a list with one task per seed; got {tasks!r}")
     if len(tasks) != len(seeds):
         raise NalmError(f"give one task per seed: {len(tasks)} tasks for {len(seeds)} seeds")
+    for task in tasks:
+        check_task(task, "every task")
     sizes = {(t.in_features, t.out_features) for t in tasks}
     names = {tuple(t.evaluation) for t in tasks}
     if len(sizes) != 1 or len(names) != 1:
         raise NalmError("the seeds' tasks must share input/output sizes and evaluation sets")
-    for what, value in (("steps", steps), ("eval_every", eval_every), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise NalmError(f"{what} must be a positive integer; got {value!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-        raise NalmError(f"lr must be a positive number; got {lr!r}")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise NalmError(f"device {str(device)!r} was asked for, but CUDA is not available here")
+    check_steps(steps)
+    check_size(eval_every, "eval_every", limit=MAX_STEPS)
+    check_size(batch_size, "batch_size")
+    n_in = tasks[0].in_features
+    check_elements({"seeds": len(seeds), "batch_size": batch_size, "the task's inputs": n_in})
+    for name, (x, _) in tasks[0].evaluation.items():
+        check_elements({"seeds": len(seeds), f"{name} rows": len(x), "the task's inputs": n_in})
+    check_number(lr, "lr", positive=True)
+    check_seed(data_seed, "data_seed")
+    parsed = check_device(device)
+    for task in {id(t): t for t in tasks}.values():
+        check_task_values(task)
+    return parsed

@@ -16,6 +16,19 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import NalmError
+from ..limits import (
+    MAX_STEPS,
+    check_device,
+    check_elements,
+    check_model,
+    check_model_fits_task,
+    check_number,
+    check_seed,
+    check_size,
+    check_steps,
+    check_task,
+    check_task_values,
+)
 from ..metrics import mse, predict
 from ..tasks.base import Task
 from ..units.base import after_step, regularization
@@ -164,7 +177,7 @@ def fit(
     """
     models = dict(model) if isinstance(model, Mapping) else {"model": model}
     rates = {name: lr[name] if isinstance(lr, Mapping) else lr for name in models}
-    _check(models, steps, rates, batch_size, eval_every, device)
+    device = _check(models, task, steps, rates, batch_size, eval_every, device, seed)
     policies = {name: _resolve_policy(policy, name, m, regularizer) for name, m in models.items()}
     make_optimizer = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
     if make_optimizer is None:
@@ -419,21 +432,31 @@ def _resolve_policy(
 
 def _check(
     models: dict[str, nn.Module],
+    task: Task,
     steps: int,
     rates: dict[str, float],
     batch_size: int | None,
     eval_every: int,
     device: torch.device | str,
-) -> None:
+    seed: int,
+) -> torch.device:
+    """Every argument of :func:`fit` checked before anything is moved, built or drawn."""
     if not models:
         raise NalmError("fit needs at least one model")
-    for what, value in (("steps", steps), ("eval_every", eval_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise NalmError(f"{what} must be a positive integer; got {value!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise NalmError(f"batch_size must be a positive integer or None; got {batch_size!r}")
-    for lr in rates.values():
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or lr == math.inf:
-            raise NalmError(f"lr must be a positive number; got {lr!r}")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise NalmError(f"device {str(device)!r} was asked for, but CUDA is not available here")
+    names = {name: "model" if list(models) == ["model"] else f"model {name!r}" for name in models}
+    for name, m in models.items():
+        check_model(m, names[name])
+    check_task(task)
+    for name, m in models.items():
+        check_model_fits_task(m, task, names[name])
+    check_steps(steps)
+    check_size(eval_every, "eval_every", limit=MAX_STEPS)
+    if batch_size is not None:
+        check_size(batch_size, "batch_size")
+        check_elements({"batch_size": batch_size, "the task's inputs": task.in_features})
+    for name, lr in rates.items():
+        check_number(lr, "lr" if len(rates) == 1 else f"lr of {name!r}", positive=True)
+    check_seed(seed)
+    parsed = check_device(device)
+    check_task_values(task)
+    return parsed

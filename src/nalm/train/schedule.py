@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import NalmError
+from ..limits import MAX_STEPS, check_number, check_size
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,14 @@ class Ramp:
     end: int = 1
 
     def __post_init__(self) -> None:
-        if self.lambda_hat < 0:
-            raise NalmError(f"lambda_hat must be ≥ 0; got {self.lambda_hat}")
+        check_number(self.lambda_hat, "the ramp's λ (lambda_hat)", nonnegative=True)
+        check_size(self.start, "the ramp's start", minimum=0, limit=MAX_STEPS)
+        check_size(self.end, "the ramp's end", minimum=0, limit=MAX_STEPS)
         if self.end <= self.start:
-            raise NalmError(f"the ramp must end after it starts; got {self.start} → {self.end}")
+            raise NalmError(
+                f"the ramp must end after it starts; it starts at step {self.start} and ends at "
+                f"{self.end}"
+            )
 
     def __call__(self, step: int) -> float:
         fraction = (step - self.start) / (self.end - self.start)
@@ -52,9 +57,9 @@ class Geometric:
     every: int = 10_000
 
     def __post_init__(self) -> None:
-        if not (self.start > 0 and self.end > 0):
-            raise NalmError(f"start and end must be > 0; got {self.start} and {self.end}")
-        if not self.factor > 1:
+        check_number(self.start, "start", positive=True)
+        check_number(self.end, "end", positive=True)
+        if not (self.factor > 1 and self.factor < float("inf")):
             raise NalmError(f"factor must be > 1; got {self.factor}")
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
             raise NalmError(f"every must be a positive integer; got {self.every!r}")

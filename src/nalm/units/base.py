@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..limits import check_elements, check_size
 
 
 class Unit(nn.Module):
@@ -44,11 +45,10 @@ class Unit(nn.Module):
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NalmError(
-                    f"{type(self).__name__}: {name} must be a positive integer, got {value!r}"
-                )
+        label = type(self).__name__
+        check_size(in_features, f"{label}: in_features")
+        check_size(out_features, f"{label}: out_features")
+        check_elements({"in_features": in_features, "out_features": out_features}, label)
         self.in_features = in_features
         self.out_features = out_features
 

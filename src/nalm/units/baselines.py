@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.modules import activation as _activation
 
 from ..errors import NalmError
+from ..limits import MAX_LAYERS, check_elements, check_size
 from .base import Unit
 
 # Activations for (*, features) inputs only: GLU halves the last dimension, Softmax2d needs
@@ -145,6 +146,11 @@ class MLP(Unit):
         hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
         if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
             raise NalmError(f"MLP: hidden must be positive integers, got {hidden!r}")
+        if len(hidden) > MAX_LAYERS:
+            raise NalmError(f"MLP: at most {MAX_LAYERS} hidden layers; got {len(hidden)}")
+        for n_in, n_out in itertools.pairwise((in_features, *hidden, out_features)):
+            check_size(n_out, "MLP: a hidden width")
+            check_elements({"in": n_in, "out": n_out}, "an MLP layer's weights")
         make_activation(activation, **(activation_kwargs or {}))  # validate the name early
         self.hidden = hidden
         self.activation = activation

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..limits import check_elements, check_size
 from . import registry
 
 State = Any  # a tensor, or a tuple of tensors for the LSTM
@@ -289,6 +290,8 @@ def recurrent(kind: str, input_size: int, hidden_size: int, out_features: int = 
 
 
 def _check_sizes(input_size: int, hidden_size: int) -> None:
-    for what, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise NalmError(f"{what} must be a positive integer; got {value!r}")
+    check_size(input_size, "input_size")
+    check_size(hidden_size, "hidden_size")
+    check_elements(
+        {"hidden_size": hidden_size, "input_size + hidden_size": input_size + hidden_size}
+    )

@@ -9,6 +9,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import NalmError
+from ..limits import MAX_LAYERS, check_size
 from .base import Unit
 
 _REGISTRY: dict[str, type[Unit]] = {}
@@ -91,10 +92,8 @@ def build(
           (1): NAC(in_features=3, out_features=1, init='xavier')
         )
     """
-    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-        raise NalmError(f"layers must be a positive integer, got {layers!r}")
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise NalmError(f"hidden must be a positive integer, got {hidden!r}")
+    check_size(layers, "layers", limit=MAX_LAYERS)
+    check_size(hidden, "hidden")
     sizes = [in_features] + [hidden] * (layers - 1) + [out_features]
     units = [
         create(name, n_in, n_out, preset=preset, **kwargs)
