@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 import sympy
 import torch
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import save_file
 from torch import nn
 
 import nalm
 from nalm import limits, runs
 from nalm.bench.store import APPLICATION_ID, Store
-from nalm.cli import main
+from nalm.cli import build_parser, check_arguments, main, prepare_train
 from nalm.errors import NalmError
 from nalm.symbolic import verify
 from nalm.tasks import ArithmeticTask, ExpressionTask, Range
@@ -499,3 +501,97 @@ def test_relative_errors_scale_without_overflow():
 
     expected = np.array([1e200, 2e200])
     assert np.allclose(relative_errors(expected * 1.5, expected), 0.5)
+
+
+# -- property: random sizes, devices, seeds and ranges never give a traceback ----------------
+# Every example starts from valid flags and spoils at most one of them with a drawn bad value.
+BAD_SIZES = st.sampled_from(["0", "-3", str(10**6 + 1), str(2**31), str(10**12), "", "1e3"])
+BAD_ENDS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["1e300", "-1e300", "3.5e38", "1e19", "nan", "inf", "", "x"]),
+)
+SEEDS = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([2**63, -1, 2**64 + 1]))
+DEVICES = st.one_of(
+    st.sampled_from(["cuda", "cuda:3", "cuda:-1", "tpu", "", "CPU", "meta", "mps"]),
+    st.text(max_size=5),
+)
+VALID_RANGES = st.sampled_from(["1,2", "-6,-2|2,6", "2,6", "0.5,3", "1,2|2,3"])
+FLAGS = {
+    "target": (
+        st.sampled_from(["x0 + x1", "x0*x1", "x0/x1", "sqrt(x0)", "x0**2", "-x0", "exp(x0)"]),
+        st.sampled_from(["ｘ0", "exp(exp(exp(x0)))", "x0 +", "x0**x1", "", "x99999"]),
+    ),
+    "inputs": (st.integers(2, 4).map(str), BAD_SIZES),
+    "batch-size": (st.integers(1, 64).map(str), BAD_SIZES),
+    "eval-size": (st.integers(1, 50).map(str), BAD_SIZES),
+    "hidden": (st.integers(1, 4).map(str), BAD_SIZES),
+    "layers": (st.integers(1, 3).map(str), BAD_SIZES),
+    "seed": (st.integers(0, 2**63 - 1).map(str), SEEDS.map(str)),
+    "device": (st.sampled_from(["cpu", " cpu", "cpu:0"]), DEVICES),
+    "train-range": (
+        VALID_RANGES,
+        st.one_of(
+            st.builds(lambda a, b: f"{a},{b}", BAD_ENDS, BAD_ENDS),
+            st.sampled_from(["1,3|2,4", "", "|", "1,2|", "a,b", "2,1"]),
+        ),
+    ),
+    "test-range": (
+        VALID_RANGES,
+        st.builds(lambda a, b, c, d: f"{a},{b}|{c},{d}", BAD_ENDS, BAD_ENDS, BAD_ENDS, BAD_ENDS),
+    ),
+}
+
+
+@given(data=st.data(), spoiled=st.sampled_from([None, *FLAGS]))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_train_arguments_never_give_a_traceback(data, spoiled):
+    values = {
+        flag: data.draw(bad if flag == spoiled else good, label=flag)
+        for flag, (good, bad) in FLAGS.items()
+    }
+    argv = ["train", "--baseline", "none", *(f"--{flag}={value}" for flag, value in values.items())]
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse: one line, status 2 (checked in the CLI tests)
+        assert e.code == 2
+        event("refused by argparse")
+        return
+    try:
+        check_arguments(args)
+        setup = prepare_train(args)
+    except NalmError as e:
+        assert "\n" not in str(e) and str(e)
+        event("refused by nalm")
+        return
+    event("accepted")
+    # accepted: everything is within the limits and float32 can train on it
+    assert setup.task.in_features <= limits.MAX_SIZE
+    for x, y in setup.task.evaluation.values():
+        assert bool(torch.isfinite(x).all()) and float(y.abs().max()) <= limits.MAX_TARGET
+
+
+FIT_ARGUMENTS = {
+    "steps": (st.integers(1, 3), st.sampled_from([0, -1, 10**9, 2**70, 1.5, "3", None, True])),
+    "batch_size": (st.integers(1, 16), st.sampled_from([0, -2, 10**7, 2.0, "8", True])),
+    "seed": (st.integers(0, 2**63 - 1), SEEDS),
+    "device": (st.sampled_from(["cpu", " cpu", "cpu:0"]), DEVICES | st.sampled_from([None, 0])),
+    "lr": (st.floats(1e-6, 1.0), st.sampled_from([0, -1, math.nan, math.inf, "0.1", None])),
+}
+
+
+@given(data=st.data(), spoiled=st.sampled_from([None, *FIT_ARGUMENTS]))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fit_checks_never_give_a_traceback(data, spoiled):
+    kwargs = {
+        name: data.draw(bad if name == spoiled else good, label=name)
+        for name, (good, bad) in FIT_ARGUMENTS.items()
+    }
+    task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=8)
+    try:
+        result = fit(NAU(2, 1), task, progress=False, **kwargs)
+    except NalmError as e:
+        assert "\n" not in str(e) and str(e)
+        event("refused")
+        return
+    event("trained")
+    assert result.steps == kwargs["steps"] and not result.diverged

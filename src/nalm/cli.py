@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import torch
 
@@ -500,19 +500,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _train(args: argparse.Namespace) -> int:
-    if args.preset:
-        run_seed_preset(
-            args.preset,
-            seed=args.seed,
-            steps=args.steps,
-            out=args.out,
-            device=args.device,
-            progress=not args.no_progress,
-        )
-        return 0
-    if args.steps is None:
-        args.steps = 20_000
+class TrainSetup(NamedTuple):
+    """What ``nalm train`` builds from its flags before it trains anything."""
+
+    task: ExpressionTask
+    model: torch.nn.Module
+    baseline: MLP | None
+    policy: Policy
+    options: dict[str, Any]
+
+
+def prepare_train(args: argparse.Namespace) -> TrainSetup:
+    """The task, the unit model, the baseline and the policy of ``nalm train`` (every flag is
+    checked here; nothing is trained or written)."""
     n_inputs = args.inputs or Expression(args.target).n_inputs
     limits.check_elements({"--eval-size": args.eval_size, "--inputs": n_inputs})
     limits.check_elements({"--batch-size": args.batch_size, "--inputs": n_inputs})
@@ -536,13 +536,31 @@ def _train(args: argparse.Namespace) -> int:
         **options,
     )
     policy = _policy(args, model)
-    models, rates = {args.unit: model}, {args.unit: args.lr}
     torch.manual_seed(args.seed)
     baseline = None
     if args.baseline == "mlp":
         baseline = MLP(
             task.in_features, 1, hidden=args.baseline_hidden, activation=args.baseline_activation
         )
+    return TrainSetup(task, model, baseline, policy, options)
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.preset:
+        run_seed_preset(
+            args.preset,
+            seed=args.seed,
+            steps=args.steps,
+            out=args.out,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        return 0
+    if args.steps is None:
+        args.steps = 20_000
+    task, model, baseline, policy, options = prepare_train(args)
+    models, rates = {args.unit: model}, {args.unit: args.lr}
+    if baseline is not None:
         models["mlp"], rates["mlp"] = baseline, args.baseline_lr
     print(
         f"training {args.unit} ({args.layers} layer(s)) and "
