@@ -595,3 +595,89 @@ def test_fit_checks_never_give_a_traceback(data, spoiled):
         return
     event("trained")
     assert result.steps == kwargs["steps"] and not result.diverged
+
+
+# -- found by a second round of hostile inputs ------------------------------------------------
+def test_flags_are_used_as_checked(capsys, tmp_path):
+    args = build_parser().parse_args(["train", "--device", " cpu"])
+    check_arguments(args)
+    assert args.device == "cpu"  # what every later step receives
+    err = refuse(capsys, "train", "--option", "in_features=5")
+    assert "--option in_features=... is not a unit option" in err
+    err = refuse(capsys, "fit", "d.csv", "--target", "y", "--seed", str(2**63 - 1), "--seeds", "3")
+    assert f"--seed {2**63 - 1} with 3 seeds goes past the largest seed" in err
+    args = build_parser().parse_args(["bench", "run", "madsen", "--models", "nau,", "nmu"])
+    assert args.models == ["nau,", "nmu"]  # split later: 'nau, nmu' names two models
+
+
+def test_a_look_alike_run_directory_is_not_taken_for_a_nalm_run(capsys, tmp_path):
+    (tmp_path / "config.json").write_text('{"command": "train"}')
+    (tmp_path / "notes.txt").write_text("precious")
+    before = snapshot(tmp_path)
+    refuse(capsys, "train", "--out", str(tmp_path))
+    assert snapshot(tmp_path) == before
+
+
+def test_a_refusal_after_the_config_was_written_removes_the_directory(capsys, tmp_path):
+    out = tmp_path / "run"
+    err = refuse(
+        capsys,
+        "reproduce",
+        "identity",
+        "--models",
+        "1000000",
+        "--steps",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert "268,435,456" in err
+    assert not out.exists()
+
+
+def test_more_python_arguments_are_checked(tmp_path):
+    from nalm.tasks.arithmetic import RecurrentArithmeticTask
+
+    task = ExpressionTask("x0 + x1", "1,2", "2,6", eval_size=10)
+    result = fit(NAU(2, 1), task, steps=2, seed=np.int64(3), lr=np.float32(0.01), progress=False)
+    assert result.steps == 2
+    with pytest.raises(NalmError, match="lr gives no learning rate for model 'a'"):
+        fit({"a": NAU(2, 1)}, task, steps=1, lr={"b": 0.1}, progress=False)
+    with pytest.raises(NalmError, match="regularizer must be a finite number"):
+        fit(NAU(2, 1), task, steps=1, regularizer=math.nan, policy=None, progress=False)
+    with pytest.raises(NalmError, match=r"cannot take the task's inputs of shape \(2,\)"):
+        fit(nn.Sequential(nn.Flatten(), NAU(3, 1)), task, steps=1, progress=False)
+    with pytest.raises(NalmError, match="is a directory; give a file path"):
+        fit(NAU(2, 1), task, steps=1, checkpoint=tmp_path, progress=False)
+    with pytest.raises(NalmError, match="samples must be at most 1,000,000"):
+        verify(NAU(2, 1), "x0 + x1", "1,2", samples=10**12)
+    with pytest.raises(NalmError, match="seed must be a whole number"):
+        verify(NAU(2, 1), "x0 + x1", "1,2", seed=-1)
+    with pytest.raises(NalmError, match="the training range must be text such as"):
+        ExpressionTask("x0 + x1", (1, 2), "2,6")
+    with pytest.raises(NalmError, match="must be text such as 'x0 \\+ x1'; got bytes"):
+        ExpressionTask(b"x0 + x1", "1,2", "2,6")
+    with pytest.raises(NalmError, match="eval_size 1000 × length 1000000 × input_size 100"):
+        RecurrentArithmeticTask("add", eval_size=1000, train_length=10**6)
+    with pytest.raises(NalmError, match=r"cannot load .*: it is a directory"):
+        nalm.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("２,6", "cannot read"),
+        ("1_0,2_0", "cannot read"),
+        ("1,1.00000001", "is empty in float32"),
+    ],
+)
+def test_ranges_are_plain_ascii_numbers_that_float32_tells_apart(text, message):
+    with pytest.raises(NalmError, match=message):
+        Range.parse(text)
+
+
+def test_formulas_are_read_only_from_models_a_person_can_read():
+    model = registry.build("nau", 2, 1, layers=2, hidden=20_000)
+    with pytest.raises(NalmError, match="formulas are read from models of at most 20,000"):
+        nalm.to_formula(model)

@@ -576,12 +576,11 @@ def _train(args: argparse.Namespace) -> int:
     every = args.checkpoint_every
     runs.set_resume_hint(
         lambda: (
-            (
-                f"the last checkpoint (written every {every} steps) is in {checkpoint}"
-                if checkpoint.exists()
-                else f"no checkpoint yet (the first is written at step {every})"
-            )
-            + f"; run the same command with --out {run_dir} to resume"
+            f"the last checkpoint (written every {every} steps) is in {checkpoint}; run the "
+            f"same command with --out {run_dir} to resume"
+            if checkpoint.exists()
+            else f"no checkpoint had been written yet (the first comes at step {every}), so "
+            "nothing was saved"
         )
     )
     results = fit(
@@ -715,9 +714,10 @@ def _bench(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite)
     for flag in ("models", "ops"):  # "--ops add,sub" as well as "--ops add sub"
         if getattr(args, flag):
-            setattr(args, flag, [n.strip() for v in getattr(args, flag) for n in v.split(",")])
-            if not all(getattr(args, flag)):
-                raise NalmError(f"--{flag} has an empty name; give NAME,NAME or NAME NAME")
+            names = [n.strip() for v in getattr(args, flag) for n in v.split(",") if n.strip()]
+            if not names:
+                raise NalmError(f"--{flag} names nothing; give NAME,NAME or NAME NAME")
+            setattr(args, flag, names)
     if args.backend != "ray" and (args.address or args.retries is not None):
         flag = "--address" if args.address else "--retries"
         raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
@@ -748,12 +748,7 @@ def _bench(args: argparse.Namespace) -> int:
     limits.check_elements({"--seeds": n, "--eval-size": args.eval_size, "inputs": suite.input_size})
     operations = suite.parse_operations(args.ops)
     ranges = suite.parse_ranges(args.ranges)
-    runs.set_resume_hint(
-        lambda: (
-            f"finished cells are stored in {args.db}; run the same command again to resume "
-            "(finished seeds are skipped)"
-        )
-    )
+    runs.set_resume_hint(lambda: _stored(args.db))
     written = run_suite(
         suite,
         args.models or list(suite.models),
@@ -783,6 +778,23 @@ def _bench(args: argparse.Namespace) -> int:
     diverged = sum(r["diverged_at"] is not None for r in rows)
     print(f"{diverged} of {len(rows)} seeds in this sweep diverged (stopped, counted as failures)")
     return 0
+
+
+def _stored(db: str) -> str:
+    """What an interrupted sweep has stored, for the Ctrl-C message."""
+    from .bench.store import Store
+
+    try:
+        with Store(db, create=False) as store:
+            count = store.count()
+    except NalmError:
+        count = 0
+    if not count:
+        return "no cell had finished, so nothing was stored"
+    return (
+        f"{count} rows are stored in {db}; run the same command again to resume (finished "
+        "seeds are skipped)"
+    )
 
 
 def _units(args: argparse.Namespace) -> int:
@@ -869,6 +881,7 @@ _SIZES = {
 }
 _STEPS = {"steps", "static_steps", "recurrent_steps", "eval_every", "checkpoint_every"}
 _SEEDS = {"seed", "first_seed"}
+_NOT_OPTIONS = {"in_features", "out_features", "layers", "hidden", "preset", "device", "dtype"}
 _POSITIVE = {"lr", "baseline_lr", "clip_value", "clip_norm"}
 _NONNEGATIVE = {"lambda_hat", "tolerance"}
 
@@ -898,16 +911,28 @@ def check_arguments(args: argparse.Namespace) -> None:
         elif dest in _NONNEGATIVE:
             limits.check_number(value, flag, nonnegative=True)
         elif dest == "device":
-            limits.check_device(value, flag)
+            args.device = str(limits.check_device(value, flag))  # " cpu" → "cpu"
         elif dest in ("recover", "retries"):
             limits.check_size(value, flag, minimum=0, limit=1000)
         elif dest == "out":
             runs.check_run_dir(value, flag)
-    first, count = getattr(args, "first_seed", None), getattr(args, "seeds", None)
+    first_flag = "--first-seed" if hasattr(args, "first_seed") else "--seed"
+    first = getattr(args, first_flag[2:].replace("-", "_"), None)
+    count = getattr(args, "seeds", None)
+    if args.command == "bench" and count is None and getattr(args, "suite", None):
+        from .bench.suites import get_suite
+
+        count = get_suite(args.suite).seeds
     if isinstance(first, int) and isinstance(count, int) and first + count - 1 > limits.MAX_SEED:
         raise NalmError(
-            f"--first-seed {first} with --seeds {count} goes past the largest seed, 2**63 - 1"
+            f"{first_flag} {first} with {count} seeds goes past the largest seed, 2**63 - 1"
         )
+    for key, _ in getattr(args, "option", None) or ():
+        if key in _NOT_OPTIONS:
+            raise NalmError(
+                f"--option {key}=... is not a unit option; sizes, layers, presets, the device "
+                "and the dtype have their own flags"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

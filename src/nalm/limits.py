@@ -9,7 +9,8 @@ sizes                  every size (inputs, outputs, hidden width, layers, batch,
                        rows, seeds, sequence lengths) is an integer in 1 … :data:`MAX_SIZE`
 layers                 at most :data:`MAX_LAYERS` layers in one model
 tensors                no tensor nalm would allocate for the input holds more than
-                       :data:`MAX_ELEMENTS` numbers (e.g. batch × inputs × seeds)
+                       :data:`MAX_ELEMENTS` numbers (e.g. batch × inputs × seeds), and no
+                       model more weights (a stack, an MLP, seeds × parameters)
 steps                  1 … :data:`MAX_STEPS` optimiser steps
 seeds                  integers in 0 … :data:`MAX_SEED` (2⁶³ − 1, what SQLite and torch store)
 devices                ``cpu``, ``cuda`` or ``cuda:N`` where CUDA is present
@@ -160,7 +161,7 @@ def check_number(
         nalm.errors.NalmError: lr must be a finite number above 0; got nan
     """
     bound = " above 0" if positive else " of at least 0" if nonnegative else ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise NalmError(f"{what} must be a finite number{bound}; got {value!r}")
     number = float(value)
     if not math.isfinite(number) or (positive and number <= 0) or (nonnegative and number < 0):
@@ -253,4 +254,31 @@ def check_model_fits_task(model: nn.Module, task: Any, what: str = "model") -> N
         raise NalmError(
             f"{what} gives {n_out} output(s) but the task has {task.out_features}; build it with "
             f"out_features={task.out_features}"
+        )
+
+
+def check_model_runs(model: nn.Module, task: Any, what: str = "model") -> None:
+    """Run ``model`` once on two evaluation rows (evaluation mode, no gradient, random state
+    kept) and refuse it, in one sentence, if it cannot take the task's inputs or gives outputs
+    of another shape than the task's targets."""
+    x, y = next(iter(task.evaluation.values()))
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            out = model(x[:2].to(device))
+    except (RuntimeError, ValueError, IndexError, TypeError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise NalmError(
+            f"{what} cannot take the task's inputs of shape {tuple(x.shape[1:])} ({reason})"
+        ) from None
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(y[:2].shape):
+        shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise NalmError(
+            f"{what} gives outputs of shape {shape} where the task's targets have shape "
+            f"{tuple(y.shape[1:])}"
         )

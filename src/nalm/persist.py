@@ -271,6 +271,8 @@ def save(model: nn.Module, path: str | Path, **info: Any) -> Path:
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata of a safetensors file, with one-sentence errors for unreadable files."""
     name = str(path)
+    if Path(path).is_dir():
+        raise NalmError(f"cannot load {name}: it is a directory, not a model file")
     try:
         with safe_open(name, framework="pt") as f:
             return dict(f.metadata() or {})

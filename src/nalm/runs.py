@@ -20,6 +20,7 @@ from .train.checkpoint import FORMAT as CHECKPOINT_FORMAT
 MARK = ".nalm-run"
 """The file that marks a directory as a nalm run (so ``--out`` never writes into anyone else's)."""
 
+_NALM_SUFFIXES = {".json", ".csv", ".md", ".png", ".safetensors", ".jsonl", ".tmp"}
 _created: list[Path] = []  # what this process created, removed again if the command is refused
 _resume_hint: list[Callable[[], str]] = []
 
@@ -31,6 +32,9 @@ def is_run_dir(path: str | Path) -> bool:
     path = Path(path)
     if (path / MARK).is_file():
         return True
+    # From before the mark: only files nalm writes, and one of them says it is nalm's.
+    if not all(p.is_file() and p.suffix in _NALM_SUFFIXES for p in path.iterdir()):
+        return False
     try:
         config = json.loads((path / "config.json").read_text())
         if isinstance(config, dict) and str(config.get("command", "")).split(" ")[0] in (
@@ -121,13 +125,15 @@ def resume_hint() -> str:
 
 @contextmanager
 def refusal_cleanup() -> Iterator[None]:
-    """Run a command; if it is refused (:class:`NalmError`), remove the directories and
-    databases it created that still hold nothing, so a refused command leaves nothing behind."""
+    """Run a command; if it is refused (:class:`NalmError`) or interrupted, remove the
+    directories and databases it created that still hold nothing of value (a run directory with
+    only its mark and ``config.json``, a database without rows), so a refused command leaves
+    nothing behind."""
     start = len(_created)
     _resume_hint.clear()
     try:
         yield
-    except NalmError:
+    except (NalmError, KeyboardInterrupt):
         for path in reversed(_created[start:]):
             _remove_if_unused(path)
         raise
@@ -140,8 +146,10 @@ def _remove_if_unused(path: Path) -> None:
 
     try:
         if path.is_dir():
-            if (path / MARK).exists() and [p.name for p in path.iterdir()] == [MARK]:
-                (path / MARK).unlink()
+            names = {p.name for p in path.iterdir()}
+            if MARK in names and names <= {MARK, "config.json"}:
+                for name in names:
+                    (path / name).unlink()
             if not any(path.iterdir()):
                 path.rmdir()
         elif path.is_file() and is_unused_store(path):

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from .errors import NalmError
+from .limits import check_elements, check_seed, check_size
 from .tasks.expression import Expression
 from .tasks.ranges import Range
 from .units.base import Unit
@@ -398,6 +399,11 @@ for _cls, _read in (
     register_reader(_cls, _read)
 
 
+MAX_FORMULA_WEIGHTS = 20_000
+"""The largest model (in weights) a formula is read from: sympy's work grows with every weight,
+and a formula of more terms than this is not one a person reads."""
+
+
 def _units(model: nn.Module) -> list[nn.Module]:
     if isinstance(model, nn.Sequential):
         layers = [m for layer in model for m in _units(layer)]
@@ -447,6 +453,12 @@ def extract_formula(
     if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or tolerance < 0:
         raise NalmError(f"tolerance must be a number ≥ 0, got {tolerance!r}")
     layers = _units(model)
+    weights = sum(p.numel() for layer in layers for p in layer.parameters())
+    if weights > MAX_FORMULA_WEIGHTS:
+        raise NalmError(
+            f"the model has {weights:,} weights; formulas are read from models of at most "
+            f"{MAX_FORMULA_WEIGHTS:,}"
+        )
     extraction = Extraction(outputs=(), tolerance=float(tolerance))
     reader = _Reader(float(tolerance), extraction)
     first = symbols(names, layers[0].in_features, positive)
@@ -585,9 +597,9 @@ def verify(
     ranges = list(ranges)
     if not ranges:
         raise NalmError("verify needs at least one range")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise NalmError(f"samples must be a positive integer, got {samples!r}")
-    generator = torch.Generator().manual_seed(seed)
+    check_size(samples, "samples")
+    check_elements({"samples": samples, "inputs": n})
+    generator = torch.Generator().manual_seed(check_seed(seed))
     parameter = next(model.parameters(), None)
     dtype = parameter.dtype if parameter is not None else torch.get_default_dtype()
     device = parameter.device if parameter is not None else torch.device("cpu")

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import NalmError
+from ..limits import check_elements, check_size
 from .base import Pair, Task
 from .ranges import Range
 
@@ -176,8 +177,8 @@ class ArithmeticTask(Task):
             )
         self.epsilon_perfect = epsilon_perfect
         for what, value in (("input_size", input_size), ("eval_size", eval_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NalmError(f"{what} must be a positive integer; got {value!r}")
+            check_size(value, what)
+        check_elements({"eval_size": eval_size, "input_size": input_size})
         self.in_features = input_size
         self.subset, self.overlap, self.seed = subset, overlap, seed
         self.a_slice, self.b_slice = slices(input_size, subset, overlap, seed)
@@ -322,8 +323,9 @@ class RecurrentArithmeticTask(Task):
             ("train_length", train_length),
             ("extrapolation_length", extrapolation_length),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NalmError(f"{what} must be a positive integer; got {value!r}")
+            check_size(value, what)
+        longest = max(train_length, extrapolation_length)
+        check_elements({"eval_size": eval_size, "length": longest, "input_size": input_size})
         self.in_features = input_size
         self.subset, self.overlap, self.seed = subset, overlap, seed
         self.a_slice, self.b_slice = slices(input_size, subset, overlap, seed)

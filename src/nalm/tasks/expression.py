@@ -55,7 +55,11 @@ class Expression:
 
     def __init__(self, text: str, names: Sequence[str] | None = None) -> None:
         self._names = None if names is None else {str(n): i for i, n in enumerate(names)}
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise NalmError(
+                f"the target expression must be text such as 'x0 + x1'; got {type(text).__name__}"
+            )
+        if not text.strip():
             raise NalmError("the target expression is empty; write one such as 'x0 + x1'")
         if len(text) > MAX_LENGTH:
             raise NalmError(f"the target expression is longer than {MAX_LENGTH} characters")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,6 +11,10 @@ import torch
 
 from ..errors import NalmError
 from ..limits import FLOAT32_MAX
+
+_NUMBER = re.compile(
+    r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.ASCII | re.I
+)
 
 
 def _fmt(v: float) -> str:
@@ -32,6 +37,10 @@ def _problem(intervals: Iterable[tuple[float, float]]) -> str | None:
             return (
                 f"has an end beyond float32's largest value (about 3.4e38) in {_fmt(lo)},{_fmt(hi)}"
             )
+        if float(torch.tensor(lo, dtype=torch.float32)) == float(
+            torch.tensor(hi, dtype=torch.float32)
+        ):
+            return f"is empty in float32: {lo!r} and {hi!r} round to the same number"
     for i, (lo, hi) in enumerate(intervals):
         for other_lo, other_hi in intervals[i + 1 :]:
             if max(lo, other_lo) < min(hi, other_hi):
@@ -72,14 +81,19 @@ class Range:
         """Parse ``"lo,hi"`` or ``"lo,hi|lo,hi|…"``; ``what`` names the argument in errors."""
         if isinstance(text, Range):
             return text
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise NalmError(
+                f"{what} must be text such as '1,2' or '-6,-2|2,6', or a Range; got "
+                f"{type(text).__name__} {text!r}"[:200]
+            )
+        if not text.strip():
             raise NalmError(f"{what} is empty; expected 'low,high' such as '1,2' or '-6,-2|2,6'")
         intervals = []
         for part in text.split("|"):
             ends = part.split(",")
             try:
-                if len(ends) != 2:
-                    raise ValueError
+                if len(ends) != 2 or not all(_NUMBER.fullmatch(e.strip()) for e in ends):
+                    raise ValueError  # float() would also take '1_0' and fullwidth digits
                 lo, hi = (float(e) for e in ends)
             except ValueError:
                 raise NalmError(

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..errors import NalmError
+from ..limits import MAX_TARGET
 from .base import DatasetTask
 
 MIN_ROWS = 2
@@ -167,6 +168,17 @@ def table_task(
     if not inputs:
         raise NalmError(f"{train.path} has no input columns besides the target {target!r}")
     x, y = train.as_dtype(inputs, dtype), train.as_dtype([target], dtype)[:, 0]
+    for table in (train, test):
+        if table is not None and target in table.columns:
+            values = table.select([target]).to(torch.float64)[:, 0].abs()
+            if float(values.max()) > MAX_TARGET:
+                row = int(values.argmax())
+                line = table.lines[row] if table.lines else row + 2
+                raise NalmError(
+                    f"{table.path} line {line}, column {target!r}: the target "
+                    f"{float(values[row]):.3g} is beyond |y| ≤ {MAX_TARGET:.2g}, where the squared "
+                    "error still fits in float32; rescale the column"
+                )
     evaluation = {"interpolation": (x, y)}
     if test is not None:
         missing = [c for c in [*inputs, target] if c not in test.columns]

@@ -35,6 +35,7 @@ from ..limits import (
     check_elements,
     check_model,
     check_model_fits_task,
+    check_model_runs,
     check_number,
     check_seed,
     check_size,
@@ -202,9 +203,13 @@ def fit_seeds(
             f"lambda: NAU(2, 1)); got {type(make_model).__name__}"
         )
     started = time.perf_counter()
-    models = [_build(make_model, s) for s in seeds]
-    check_model(models[0], "the model make_model builds")
-    check_model_fits_task(models[0], tasks[0], "the model make_model builds")
+    first = _build(make_model, seeds[0])
+    check_model(first, "the model make_model builds")
+    check_model_fits_task(first, tasks[0], "the model make_model builds")
+    check_model_runs(first, tasks[0], "the model make_model builds")
+    parameters = sum(p.numel() for p in first.parameters())
+    check_elements({"seeds": len(seeds), "parameters per model": parameters})
+    models = [first, *(_build(make_model, s) for s in seeds[1:])]
     rule = _resolve_policy(policy, "model", models[0], regularizer)
     params, buffers = stack_module_state(models)
     params = {f"model.{k}": v.detach().to(device).requires_grad_() for k, v in params.items()}

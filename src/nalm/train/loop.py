@@ -22,6 +22,7 @@ from ..limits import (
     check_elements,
     check_model,
     check_model_fits_task,
+    check_model_runs,
     check_number,
     check_seed,
     check_size,
@@ -176,8 +177,13 @@ def fit(
         True
     """
     models = dict(model) if isinstance(model, Mapping) else {"model": model}
+    if isinstance(lr, Mapping) and set(models) - set(lr):
+        missing = sorted(set(models) - set(lr))[0]
+        raise NalmError(f"lr gives no learning rate for model {missing!r}")
     rates = {name: lr[name] if isinstance(lr, Mapping) else lr for name in models}
-    device = _check(models, task, steps, rates, batch_size, eval_every, device, seed)
+    device, seed = _check(models, task, steps, rates, batch_size, eval_every, device, seed)
+    if checkpoint is not None and Path(checkpoint).is_dir():
+        raise NalmError(f"checkpoint {str(checkpoint)!r} is a directory; give a file path")
     policies = {name: _resolve_policy(policy, name, m, regularizer) for name, m in models.items()}
     make_optimizer = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
     if make_optimizer is None:
@@ -426,7 +432,7 @@ def _resolve_policy(
         return resolved.replace(regularizer=regularizer)
     if isinstance(regularizer, bool) or not isinstance(regularizer, (int, float)):
         raise NalmError(f"regularizer must be a number or a schedule; got {regularizer!r}")
-    constant = float(regularizer)
+    constant = check_number(regularizer, "regularizer", nonnegative=True)
     return resolved.replace(regularizer=(lambda _step: constant) if constant else None)
 
 
@@ -439,8 +445,9 @@ def _check(
     eval_every: int,
     device: torch.device | str,
     seed: int,
-) -> torch.device:
-    """Every argument of :func:`fit` checked before anything is moved, built or drawn."""
+) -> tuple[torch.device, int]:
+    """Every argument of :func:`fit` checked before anything is moved, built or drawn; returns
+    the device and the seed as torch takes them."""
     if not models:
         raise NalmError("fit needs at least one model")
     names = {name: "model" if list(models) == ["model"] else f"model {name!r}" for name in models}
@@ -456,7 +463,9 @@ def _check(
         check_elements({"batch_size": batch_size, "the task's inputs": task.in_features})
     for name, lr in rates.items():
         check_number(lr, "lr" if len(rates) == 1 else f"lr of {name!r}", positive=True)
-    check_seed(seed)
+    seed = check_seed(seed)
     parsed = check_device(device)
     check_task_values(task)
-    return parsed
+    for name, m in models.items():
+        check_model_runs(m, task, names[name])
+    return parsed, seed

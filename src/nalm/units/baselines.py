@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn.modules import activation as _activation
 
 from ..errors import NalmError
-from ..limits import MAX_LAYERS, check_elements, check_size
+from ..limits import MAX_ELEMENTS, MAX_LAYERS, check_size
 from .base import Unit
 
 # Activations for (*, features) inputs only: GLU halves the last dimension, Softmax2d needs
@@ -148,9 +148,15 @@ class MLP(Unit):
             raise NalmError(f"MLP: hidden must be positive integers, got {hidden!r}")
         if len(hidden) > MAX_LAYERS:
             raise NalmError(f"MLP: at most {MAX_LAYERS} hidden layers; got {len(hidden)}")
-        for n_in, n_out in itertools.pairwise((in_features, *hidden, out_features)):
+        widths = (in_features, *hidden, out_features)
+        for n_out in hidden:
             check_size(n_out, "MLP: a hidden width")
-            check_elements({"in": n_in, "out": n_out}, "an MLP layer's weights")
+        weights = sum(a * b for a, b in itertools.pairwise(widths))
+        if weights > MAX_ELEMENTS:
+            raise NalmError(
+                f"MLP: hidden sizes {hidden} give {weights:.3g} weights, above nalm's limit of "
+                f"{MAX_ELEMENTS:,} numbers per model (1 GiB of float32)"
+            )
         make_activation(activation, **(activation_kwargs or {}))  # validate the name early
         self.hidden = hidden
         self.activation = activation
