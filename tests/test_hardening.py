@@ -543,7 +543,9 @@ FLAGS = {
 
 
 @given(data=st.data(), spoiled=st.sampled_from([None, *FLAGS]))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
 def test_train_arguments_never_give_a_traceback(data, spoiled):
     values = {
         flag: data.draw(bad if flag == spoiled else good, label=flag)
@@ -580,7 +582,9 @@ FIT_ARGUMENTS = {
 
 
 @given(data=st.data(), spoiled=st.sampled_from([None, *FIT_ARGUMENTS]))
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
 def test_fit_checks_never_give_a_traceback(data, spoiled):
     kwargs = {
         name: data.draw(bad if name == spoiled else good, label=name)
