@@ -97,6 +97,14 @@ def check_elements(factors: Mapping[str, int], what: str = "") -> None:
         )
 
 
+def check_run(steps: Any, eval_every: Any, device: Any) -> torch.device:
+    """What both trainers take alike: ``steps``, ``eval_every`` and the device (returned as a
+    :class:`torch.device`)."""
+    check_steps(steps)
+    check_size(eval_every, "eval_every", limit=MAX_STEPS)
+    return check_device(device)
+
+
 def check_seed(value: Any, what: str = "seed") -> int:
     """``value`` as a seed in 0 … 2⁶³ − 1 (a negative seed would silently alias another).
 

@@ -30,16 +30,14 @@ from tqdm.auto import tqdm
 
 from ..errors import NalmError
 from ..limits import (
-    MAX_STEPS,
-    check_device,
     check_elements,
     check_model,
     check_model_fits_task,
     check_model_runs,
     check_number,
+    check_run,
     check_seed,
     check_size,
-    check_steps,
     check_task,
     check_task_values,
 )
@@ -676,8 +674,7 @@ def _check(
     names = {tuple(t.evaluation) for t in tasks}
     if len(sizes) != 1 or len(names) != 1:
         raise NalmError("the seeds' tasks must share input/output sizes and evaluation sets")
-    check_steps(steps)
-    check_size(eval_every, "eval_every", limit=MAX_STEPS)
+    parsed = check_run(steps, eval_every, device)
     check_size(batch_size, "batch_size")
     n_in = tasks[0].in_features
     check_elements({"seeds": len(seeds), "batch_size": batch_size, "the task's inputs": n_in})
@@ -685,7 +682,6 @@ def _check(
         check_elements({"seeds": len(seeds), f"{name} rows": len(x), "the task's inputs": n_in})
     check_number(lr, "lr", positive=True)
     check_seed(data_seed, "data_seed")
-    parsed = check_device(device)
     for task in {id(t): t for t in tasks}.values():
         check_task_values(task)
     return parsed

@@ -17,16 +17,14 @@ from tqdm.auto import tqdm
 
 from ..errors import NalmError
 from ..limits import (
-    MAX_STEPS,
-    check_device,
     check_elements,
     check_model,
     check_model_fits_task,
     check_model_runs,
     check_number,
+    check_run,
     check_seed,
     check_size,
-    check_steps,
     check_task,
     check_task_values,
 )
@@ -456,15 +454,13 @@ def _check(
     check_task(task)
     for name, m in models.items():
         check_model_fits_task(m, task, names[name])
-    check_steps(steps)
-    check_size(eval_every, "eval_every", limit=MAX_STEPS)
+    parsed = check_run(steps, eval_every, device)
     if batch_size is not None:
         check_size(batch_size, "batch_size")
         check_elements({"batch_size": batch_size, "the task's inputs": task.in_features})
     for name, lr in rates.items():
         check_number(lr, "lr" if len(rates) == 1 else f"lr of {name!r}", positive=True)
     seed = check_seed(seed)
-    parsed = check_device(device)
     check_task_values(task)
     for name, m in models.items():
         check_model_runs(m, task, names[name])
