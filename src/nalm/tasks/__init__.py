@@ -2,7 +2,7 @@
 
 from . import seed_demos
 from .arithmetic import OPERATIONS, ArithmeticTask, Operation, get_operation
-from .base import DatasetTask, Task
+from .base import Batches, DatasetTask, GeneratedTask, Task
 from .expression import Expression
 from .formula import ExpressionTask
 from .ranges import Range
@@ -11,9 +11,11 @@ from .table import Table, read_table, table_task
 __all__ = [
     "OPERATIONS",
     "ArithmeticTask",
+    "Batches",
     "DatasetTask",
     "Expression",
     "ExpressionTask",
+    "GeneratedTask",
     "Operation",
     "Range",
     "Table",

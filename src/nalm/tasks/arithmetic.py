@@ -18,7 +18,7 @@ import torch
 
 from ..errors import NalmError
 from ..limits import check_elements, check_size
-from .base import Pair, Task
+from .base import GeneratedTask
 from .ranges import Range
 
 
@@ -110,7 +110,7 @@ def slices(
     return (offset, offset + size), (offset + size - shared, offset + 2 * size - shared)
 
 
-class ArithmeticTask(Task):
+class ArithmeticTask(GeneratedTask):
     r"""Learn ``t = a ∘ b`` where ``a`` and ``b`` are sums of two overlapping slices of ``x``.
 
     .. math::
@@ -222,11 +222,13 @@ class ArithmeticTask(Task):
         """``n`` fresh training inputs ``(n, input_size)``."""
         return self.train_range.sample((n, self.in_features), generator, self.dtype)
 
-    def sample(self, batch_size: int | None, generator: torch.Generator) -> Pair:
-        if batch_size is None:
-            raise NalmError("an arithmetic task draws fresh batches: give a batch size")
-        x = self.inputs(batch_size, generator)
-        return x, self.targets(x)
+    @classmethod
+    def stacked_targets(
+        cls, tasks: Sequence[GeneratedTask], shared: bool
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """All seeds' targets as one product with their slice selections (see
+        :func:`stacked_targets`)."""
+        return stacked_targets(tasks)  # type: ignore[arg-type]
 
     def _slices_config(self) -> dict[str, Any]:
         return {
@@ -264,7 +266,7 @@ def _evaluation_inputs(
     )
 
 
-class RecurrentArithmeticTask(Task):
+class RecurrentArithmeticTask(GeneratedTask):
     r"""The recurrent version of :class:`ArithmeticTask`: ``x`` arrives as a sequence of vectors.
 
     .. math::
@@ -346,7 +348,7 @@ class RecurrentArithmeticTask(Task):
         }
 
     selection = ArithmeticTask.selection
-    sample = ArithmeticTask.sample
+    stacked_targets = ArithmeticTask.stacked_targets
     _slices_config = ArithmeticTask._slices_config
 
     def targets(self, x: torch.Tensor) -> torch.Tensor:

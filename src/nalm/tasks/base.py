@@ -1,8 +1,24 @@
-"""What every task offers the trainer: fresh training batches and fixed evaluation sets."""
+"""What every task offers the trainer: fresh training batches and fixed evaluation sets.
+
+The training engine (:mod:`nalm.train.engine`) drives S seeds at once, each with its own task,
+through one protocol and no special cases:
+
+- :meth:`Task.sample` draws one seed's batch from that seed's generator; every task has it.
+- A :class:`GeneratedTask` draws fresh inputs (:meth:`~GeneratedTask.inputs`) and computes their
+  targets (:meth:`~GeneratedTask.targets`), so one batch of inputs can be shared by every seed
+  whose task draws from the same distribution (:meth:`~GeneratedTask.input_source`), and
+  :meth:`~GeneratedTask.stacked_targets` gives the targets of S tasks at once (the arithmetic
+  tasks do it as one product with their slice selections).
+- :class:`Batches` turns S tasks and their generators into ``(x, y)`` per step: ``x`` of shape
+  ``(B, …)`` when shared or ``(S, B, …)`` per seed, ``y`` of shape ``(S, B, out)``.
+- The evaluation sets are fixed tensors (:attr:`Task.evaluation`); tasks that hold the very same
+  input tensor share it in the engine's evaluation.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -33,6 +49,118 @@ class Task(ABC):
     def config(self) -> dict[str, Any]:
         """A JSON-ready description of the task, written to a run's ``config.json``."""
         return {"task": type(self).__name__}
+
+
+class GeneratedTask(Task):
+    """A task whose training batches are fresh draws: ``x = inputs(B, g)``, ``y = targets(x)``.
+
+    Subclasses implement :meth:`inputs` and :meth:`targets`; :meth:`sample` is their composition.
+    """
+
+    @abstractmethod
+    def inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` fresh training inputs ``(n, …)`` drawn from ``generator``."""
+
+    @abstractmethod
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        """The targets of inputs ``(*, …)``: shape ``(*, out_features)``."""
+
+    def sample(self, batch_size: int | None, generator: torch.Generator) -> Pair:
+        if batch_size is None:
+            raise NalmError(f"{type(self).__name__} draws fresh batches: give a batch size")
+        x = self.inputs(batch_size, generator)
+        return x, self.targets(x)
+
+    def input_source(self) -> tuple[Any, ...]:
+        """What the training inputs are drawn from; seeds can share a batch of inputs only when
+        their tasks give equal sources."""
+        return (
+            str(getattr(self, "train_range", "")),
+            getattr(self, "dtype", None),
+            self.in_features,
+            getattr(self, "train_length", None),
+        )
+
+    @classmethod
+    def stacked_targets(
+        cls, tasks: Sequence[GeneratedTask], shared: bool
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A function from inputs shared by all ``tasks`` (``(B, …)``, ``shared=True``) or one
+        batch per task (``(S, B, …)``) to their targets ``(S, B, out)``. This default calls each
+        task's :meth:`targets`; the arithmetic tasks compute all seeds' targets at once."""
+        if shared and all(t is tasks[0] for t in tasks):  # one task for every seed (f(x) = x)
+            return lambda x: tasks[0].targets(x).expand(len(tasks), *x.shape[:-1], -1)
+        if shared:
+            return lambda x: torch.stack([t.targets(x) for t in tasks])
+        return lambda x: torch.stack([t.targets(x[i]) for i, t in enumerate(tasks)])
+
+
+class Batches:
+    """Training batches of S seeds' tasks, one step at a time.
+
+    Args:
+        tasks: one task per seed.
+        streams: one generator seed per seed (each seed draws its own batches), or a single
+            integer: one stream whose inputs every seed shares (the tasks must be
+            :class:`GeneratedTask` s with equal :meth:`~GeneratedTask.input_source`).
+        batch_size: rows per step (``None``: a fixed dataset's whole training set).
+        device: where the batches go.
+
+    :meth:`next` returns ``(x, y, shared)``: ``x`` is ``(B, …)`` when shared, else ``(S, B, …)``;
+    ``y`` is ``(S, B, out)``. For one seed it is exactly ``task.sample(batch_size, generator)``.
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        streams: Sequence[int] | int,
+        batch_size: int | None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.tasks, self.batch_size, self.device = list(tasks), batch_size, device
+        self.shared = isinstance(streams, int)
+        seeds = [streams] if isinstance(streams, int) else list(streams)
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+        generated = all(isinstance(t, GeneratedTask) for t in tasks)
+        if self.shared:
+            sources = {t.input_source() for t in tasks} if generated else set()
+            if len(sources) != 1:
+                raise NalmError(
+                    "shared inputs need tasks that draw fresh inputs (e.g. ArithmeticTask) from "
+                    "the same range, dtype and shape"
+                )
+        same_kind = generated and len({type(t) for t in tasks}) == 1
+        self.targets = (
+            type(tasks[0]).stacked_targets(tasks, self.shared)  # type: ignore[attr-defined]
+            if same_kind and (self.shared or len(tasks) > 1)
+            else None
+        )
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        if self.shared:
+            x = self.tasks[0].inputs(self.batch_size, self.generators[0])  # type: ignore[attr-defined]
+            x = x.to(self.device)
+            return x, self.targets(x), True  # type: ignore[misc]
+        if self.targets is not None:
+            pairs = zip(self.tasks, self.generators, strict=True)
+            x = torch.stack([t.inputs(self.batch_size, g) for t, g in pairs]).to(self.device)  # type: ignore[attr-defined]
+            return x, self.targets(x), False
+        drawn = [
+            t.sample(self.batch_size, g) for t, g in zip(self.tasks, self.generators, strict=True)
+        ]
+        if len(drawn) == 1:
+            x, y = drawn[0]
+            return x.to(self.device).unsqueeze(0), y.to(self.device).unsqueeze(0), False
+        x = torch.stack([p[0] for p in drawn]).to(self.device)
+        return x, torch.stack([p[1] for p in drawn]).to(self.device), False
+
+    def state(self) -> list[torch.Tensor]:
+        """The generators' states (for checkpoints)."""
+        return [g.get_state() for g in self.generators]
+
+    def load_state(self, states: Sequence[torch.Tensor]) -> None:
+        for g, s in zip(self.generators, states, strict=True):
+            g.set_state(s)
 
 
 class DatasetTask(Task):

@@ -9,12 +9,12 @@ import torch
 
 from ..errors import NalmError
 from ..limits import MAX_TARGET, check_elements, check_seed, check_size
-from .base import Pair, Task
+from .base import GeneratedTask, Pair
 from .expression import Expression, Intervals
 from .ranges import Range
 
 
-class ExpressionTask(Task):
+class ExpressionTask(GeneratedTask):
     """Learn ``y = f(x)`` for a typed formula: train on one range, test far outside it.
 
     Training batches are drawn fresh from ``train_range`` at every step. Two fixed sets of

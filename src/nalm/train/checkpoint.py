@@ -1,8 +1,10 @@
 """Training checkpoints without pickle: tensors in safetensors, everything else in JSON metadata.
 
-A checkpoint holds what a training loop needs to go on exactly where it stopped: each model's
-parameters and buffers, its optimiser's state, the random generators' states and the loop's own
-bookkeeping (step, history, losses). Files are written to ``PATH.tmp`` and renamed, so a kill
+A checkpoint holds what the training engine needs to go on exactly where it stopped: for each
+engine (one per model of a ``fit``, one per ``fit_seeds`` cohort) its stacked parameters and
+buffers, its optimiser's state, its batch generators' states and its bookkeeping (step, history,
+losses, restarts, recoveries, active seeds), as :meth:`nalm.train.engine.Engine.state` gives it.
+Files are written to ``PATH.tmp`` and renamed, so a kill
 at any moment leaves either the previous checkpoint or the new one, never half of one.
 """
 
@@ -11,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -20,8 +23,11 @@ from safetensors.torch import save_file
 
 from ..errors import NalmError
 
+if TYPE_CHECKING:
+    from .engine import Engine
+
 FORMAT = "nalm-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the engine's state (1: the one-seed loop before it)
 
 
 def fingerprint(settings: Any) -> str:
@@ -30,30 +36,35 @@ def fingerprint(settings: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def flatten_optimizer(prefix: str, state: dict[int, dict[str, Any]]) -> tuple[dict, dict]:
-    """An optimiser's ``state_dict()["state"]`` as ``(tensors, json)``."""
-    tensors, plain = {}, {}
-    for index, entries in state.items():
-        for key, value in entries.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                plain[f"{index}.{key}"] = value
-    return tensors, plain
+def save_engines(path: Path, engines: Sequence[Engine], fingerprint: str) -> None:
+    """Write the state of ``engines`` (in order) to one checkpoint file."""
+    tensors: dict[str, torch.Tensor] = {}
+    states = []
+    for i, engine in enumerate(engines):
+        engine_tensors, meta = engine.state()
+        tensors.update({f"{i}/{k}": v.detach().cpu() for k, v in engine_tensors.items()})
+        states.append(meta)
+    write(path, tensors, {"fingerprint": fingerprint, "engines": states})
 
 
-def unflatten_optimizer(prefix: str, tensors: dict, plain: dict) -> dict[int, dict[str, Any]]:
-    """The inverse of :func:`flatten_optimizer`."""
-    state: dict[int, dict[str, Any]] = {}
-    head = prefix + "."
-    for name, value in tensors.items():
-        if name.startswith(head):
-            index, key = name[len(head) :].split(".", 1)
-            state.setdefault(int(index), {})[key] = value
-    for name, value in plain.items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    return state
+def restore_engines(path: Path, engines: Sequence[Engine], fingerprint: str) -> bool:
+    """Load ``engines`` from the checkpoint at ``path`` if it exists; ``False`` when it does not.
+    A checkpoint of other settings is refused."""
+    if not Path(path).exists():
+        return False
+    tensors, meta = read(Path(path))
+    states = meta.get("engines")
+    if meta.get("fingerprint") != fingerprint or len(states or ()) != len(engines):
+        raise NalmError(
+            f"{path} is a checkpoint of a run with other settings; delete it or train into "
+            "another directory"
+        )
+    for i, (engine, state) in enumerate(zip(engines, states, strict=True)):
+        head = f"{i}/"
+        engine.load_state(
+            {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}, state
+        )
+    return True
 
 
 def write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -81,10 +92,17 @@ def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         ) from None
     if metadata.get("format") != FORMAT:
         raise NalmError(f"cannot resume from {name}: it is not a nalm training checkpoint")
-    if metadata.get("version", "").isdigit() and int(metadata["version"]) > VERSION:
+    version = metadata.get("version", "")
+    if version.isdigit() and int(version) > VERSION:
         raise NalmError(
             f"cannot resume from {name}: it was written by a newer nalm (checkpoint version "
-            f"{metadata['version']}; this nalm reads up to {VERSION})"
+            f"{version}; this nalm reads up to {VERSION})"
+        )
+    if not version.isdigit() or int(version) < VERSION:
+        raise NalmError(
+            f"cannot resume from {name}: it was written by an earlier nalm's trainer (checkpoint "
+            f"version {version or '?'}; this nalm resumes version {VERSION}); delete it to start "
+            "over"
         )
     try:
         meta = json.loads(metadata["meta"])

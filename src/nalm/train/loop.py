@@ -1,11 +1,7 @@
-"""The training loop: one readable function, ``fit``, for one model or several side by side."""
+"""``fit``: the one-model door onto the training engine (one model, or several side by side)."""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,26 +9,13 @@ from typing import Any, overload
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..errors import NalmError
-from ..limits import (
-    check_elements,
-    check_model,
-    check_model_fits_task,
-    check_model_runs,
-    check_number,
-    check_run,
-    check_seed,
-    check_size,
-    check_task,
-    check_task_values,
-)
 from ..metrics import mse, predict
-from ..tasks.base import Task
-from ..units.base import after_step, regularization
-from . import checkpoint as ckpt
-from .policies import Policy, gate_parameters, get_policy, recommended_policy, reinitialize
+from ..tasks.base import Batches, Task
+from .engine import Engine, Schedule, Track, check_models, check_training, run_engines
+from .policies import Policy, resolve_policy
+from .stack import Stack, TorchOptimizer
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -48,7 +31,8 @@ class FitResult:
 
     Attributes:
         history: one row per evaluation: ``step``, ``train_loss`` (mean training MSE since the
-            previous evaluation) and ``<set>_mse`` for each of the task's evaluation sets.
+            previous evaluation), ``<set>_mse`` for each of the task's evaluation sets and
+            ``sparsity_error`` (as in :class:`~nalm.train.SeedResult`).
         train_loss: the training MSE at every step (for loss curves).
         steps: optimiser steps taken (fewer than asked for when the model diverged).
         diverged_at: the step whose loss was NaN or infinite, or ``None``.
@@ -113,20 +97,28 @@ def fit(
 ) -> FitResult | dict[str, FitResult]:
     """Train ``model`` on ``task`` and return its metrics.
 
-    Each step draws a fresh batch from the task (on the CPU, from a generator seeded by
-    ``seed``, so a run is repeatable), computes the MSE plus ``λ(step) ×`` the sum of the units'
-    :meth:`~nalm.units.Unit.regularization`, takes an optimiser step, then applies every unit's
-    :meth:`~nalm.units.Unit.after_step` projection. Every ``eval_every`` steps (and after the last)
-    it measures the MSE on the task's fixed evaluation sets.
+    ``fit`` is the one-seed door onto the training engine (:class:`~nalm.train.engine.Engine`,
+    the same one :func:`~nalm.train.fit_seeds` drives): a model built after
+    ``torch.manual_seed(s)`` and trained with ``seed=s`` ends with the same weights and history
+    as ``fit_seeds(make_model, [task], [s])``. Each step draws a fresh batch from the task (on
+    the CPU, from a generator seeded by ``seed``, so a run is repeatable), computes the MSE plus
+    ``λ(step) ×`` the sum of the units' :meth:`~nalm.units.Unit.regularization`, takes an
+    optimiser step, then applies every unit's :meth:`~nalm.units.Unit.after_step` projection.
+    Every ``eval_every`` steps (and after the last) it measures the MSE on the task's fixed
+    evaluation sets and the units' sparsity error.
 
     The training :class:`~nalm.train.Policy` decides λ(t), gradient clipping, alternating
     gate/weight updates and restarts. By default (``policy="auto"``) each model gets the policy
     its output unit recommends (the NAU's sparsity ramp, iNALU's tricks, ...; none for NAC, NALU
     and the baselines).
 
+    The policy's stall rule restarts a model from weights drawn by a seed derived from ``seed``
+    and the restart count (the global random generator is not touched).
+
     Pass a mapping ``{"name": model, ...}`` to train several models side by side: each has its own
-    optimiser, and all see the same batches. A model whose loss (or, at a snapshot, a parameter)
-    becomes NaN or infinite stops there and is marked diverged; the others go on. With
+    optimiser, and all see the same batches (they are trained one after the other). A model whose
+    loss (or, at a snapshot, a parameter) becomes NaN or infinite stops there and is marked
+    diverged; the others go on. With
     ``recover=N`` it is instead restored to its last finite snapshot (taken every
     ``checkpoint_every`` steps) with its learning rate times ``recover_factor``, up to N times.
 
@@ -179,289 +171,43 @@ def fit(
         missing = sorted(set(models) - set(lr))[0]
         raise NalmError(f"lr gives no learning rate for model {missing!r}")
     rates = {name: lr[name] if isinstance(lr, Mapping) else lr for name in models}
-    device, seed = _check(models, task, steps, rates, batch_size, eval_every, device, seed)
-    if checkpoint is not None and Path(checkpoint).is_dir():
-        raise NalmError(f"checkpoint {str(checkpoint)!r} is a directory; give a file path")
-    policies = {name: _resolve_policy(policy, name, m, regularizer) for name, m in models.items()}
-    make_optimizer = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
-    if make_optimizer is None:
+    device, (seed,) = check_training([task], [seed], steps, eval_every, device, batch_size, rates)
+    single = list(models) == ["model"]
+    check_models({"model" if single else f"model {n!r}": m for n, m in models.items()}, task)
+    schedule = Schedule.of(steps, eval_every, checkpoint_every, recover, recover_factor, True)
+    policies = {name: resolve_policy(policy, name, m, regularizer) for name, m in models.items()}
+    make = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
+    if make is None:
         raise NalmError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-
-    optimizers = {}
+    engines = {}
     for name, m in models.items():
-        m.to(device).train()
-        optimizers[name] = make_optimizer(m.parameters(), lr=rates[name])
-    results = {name: FitResult(policy=policies[name].name) for name in models}
-    gates = {name: gate_parameters(m) for name, m in models.items()}
-    started_at = dict.fromkeys(models, 0)  # the step of each model's last (re)initialisation
-    active = dict(models)
-    generator = torch.Generator().manual_seed(seed)
-
-    def record(name: str, step: int) -> None:
-        started = time.perf_counter()
-        result = results[name]
-        # The training losses since the previous evaluation (train_loss[i] is step i + 1's).
-        previous = int(result.history[-1]["step"]) if result.history else 0
-        losses = result.train_loss[previous:step]
-        finite = [v for v in losses if math.isfinite(v)]  # a recovered step's loss is NaN
-        row = {"step": step, "train_loss": sum(finite) / len(finite) if finite else math.nan}
-        row.update(evaluate(models[name], task, device))
-        result.history.append(row)
-        result.seconds += time.perf_counter() - started
-
-    every = eval_every if checkpoint_every is None else checkpoint_every
-    _check_recovery(every, recover, recover_factor)
-    state = _State(models, optimizers, results, started_at, active, generator, rates)
+        stack = Stack.of([m], device)
+        batches = Batches([task], [seed], batch_size, device)
+        optimizer_ = TorchOptimizer(make, stack, rates[name])
+        engines[name] = Engine(stack, optimizer_, batches, [task], [seed], policies[name], schedule)
     settings = {
         "models": {n: repr(m) for n, m in models.items()},
-        "steps": steps,
         "lr": rates,
         "batch_size": batch_size,
         "optimizer": optimizer if isinstance(optimizer, str) else repr(optimizer),
         "policies": {n: p.describe() for n, p in policies.items()},
-        "eval_every": eval_every,
-        "checkpoint_every": every,
         "seed": seed,
-        "recover": [recover, recover_factor],
         "task": task.config(),
     }
-    first = 1
-    if checkpoint is not None and Path(checkpoint).exists():
-        first = state.restore(Path(checkpoint), ckpt.fingerprint(settings)) + 1
-    else:
-        for name in models:
-            record(name, 0)
-    snapshots = {name: state.snapshot(name) for name in models} if recover else {}
-    recoveries = {name: len(results[name].recovered_at) for name in models}  # kept over resumes
-
-    def diverged(name: str, step: int) -> None:
-        """Stop the model, or restore its last finite snapshot with a lower learning rate."""
-        if recoveries[name] < recover:
-            recoveries[name] += 1
-            state.load_snapshot(name, snapshots[name], recover_factor)
-            results[name].recovered_at.append(step)
-            results[name].train_loss.append(math.nan)  # keeps train_loss[i] = step i + 1's
-            return
-        results[name].diverged_at = step
-        del active[name]
-
-    bar = tqdm(
-        range(first, steps + 1),
-        desc=description,
-        disable=not progress,
-        leave=False,
-        mininterval=1.0,
-        initial=first - 1,
-        total=steps,
-    )
-    for step in bar:
-        x, y = (t.to(device) for t in task.sample(batch_size, generator))
-        for name, m in list(active.items()):
-            started = time.perf_counter()
-            result, opt, rule = results[name], optimizers[name], policies[name]
-            last_loss = result.train_loss[-1] if result.train_loss else None
-            lam = rule.regularizer_weight(step, last_loss)
-            mse = torch.mean((m(x) - y) ** 2)
-            loss = mse + lam * regularization(m) if lam else mse
-            value = loss.item()
-            if not math.isfinite(value):
-                diverged(name, step)
-                continue
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            rule.prepare_step(step, m, gates[name])
-            opt.step()
-            after_step(m)
-            result.steps = step
-            result.train_loss.append(mse.item() if lam else value)
-            if _stalled(rule, result.train_loss, started_at[name], step):
-                reinitialize(m.modules())
-                optimizers[name] = make_optimizer(m.parameters(), lr=state.rates[name])
-                started_at[name] = step
-                result.reinitialized_at.append(step)
-            result.seconds += time.perf_counter() - started
-            if step % eval_every == 0 or step == steps:
-                record(name, step)
-            if (step % every == 0 or step == steps) and name in active:
-                if not all(torch.isfinite(p).all() for p in m.parameters()):
-                    diverged(name, step)
-                elif recover:
-                    snapshots[name] = state.snapshot(name)
-        if progress and step % eval_every == 0:
-            bar.set_postfix(
-                {n: f"{results[n].final.get('train_loss', math.nan):.2e}" for n in models}
-            )
-        if checkpoint is not None and (step % every == 0 or step == steps or not active):
-            state.save(Path(checkpoint), ckpt.fingerprint(settings), step)
-        if not active:
-            break
-    bar.close()
+    labels = {n: description if len(models) == 1 else f"{description} {n}" for n in models}
+    run_engines(engines, labels, settings, schedule, checkpoint, progress)
+    results = {n: _result(e.tracks[0], e, policies[n]) for n, e in engines.items()}
     return results if isinstance(model, Mapping) else results["model"]
 
 
-class _State:
-    """The whole state of one ``fit`` call, for checkpoints and recovery snapshots."""
-
-    def __init__(
-        self,
-        models: dict[str, nn.Module],
-        optimizers: dict[str, torch.optim.Optimizer],
-        results: dict[str, FitResult],
-        started_at: dict[str, int],
-        active: dict[str, nn.Module],
-        generator: torch.Generator,
-        rates: dict[str, float],
-    ) -> None:
-        self.models, self.optimizers, self.results = models, optimizers, results
-        self.started_at, self.active, self.generator = started_at, active, generator
-        self.rates = dict(rates)
-
-    def snapshot(self, name: str) -> tuple[dict, dict]:
-        model_state = {k: v.detach().clone() for k, v in self.models[name].state_dict().items()}
-        return model_state, copy.deepcopy(self.optimizers[name].state_dict())
-
-    def load_snapshot(self, name: str, snapshot: tuple[dict, dict], factor: float) -> None:
-        model_state, optimizer_state = snapshot
-        self.models[name].load_state_dict(model_state)
-        self.optimizers[name].load_state_dict(copy.deepcopy(optimizer_state))
-        self.set_lr(name, self.rates[name] * factor)
-
-    def set_lr(self, name: str, lr: float) -> None:
-        self.rates[name] = lr
-        for group in self.optimizers[name].param_groups:
-            group["lr"] = lr
-
-    def save(self, path: Path, fingerprint: str, step: int) -> None:
-        tensors = {
-            "rng.generator": self.generator.get_state(),
-            "rng.torch": torch.get_rng_state(),
-        }
-        if torch.cuda.is_available():  # a stall restart on CUDA draws from these
-            for i, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
-                tensors[f"rng.cuda.{i}"] = cuda_state
-        meta: dict[str, Any] = {"fingerprint": fingerprint, "step": step, "models": {}}
-        for name, model in self.models.items():
-            for key, value in model.state_dict().items():
-                tensors[f"model.{name}.{key}"] = value.detach().cpu()
-            opt_tensors, opt_plain = ckpt.flatten_optimizer(
-                f"opt.{name}", self.optimizers[name].state_dict()["state"]
-            )
-            tensors.update(opt_tensors)
-            result = dataclasses.asdict(self.results[name])
-            # the per-step losses go in as a tensor: a JSON header has a size limit
-            tensors[f"loss.{name}"] = torch.tensor(result.pop("train_loss"), dtype=torch.float64)
-            meta["models"][name] = {
-                "result": result,
-                "active": name in self.active,
-                "started_at": self.started_at[name],
-                "lr": self.rates[name],
-                "optimizer": opt_plain,
-            }
-        ckpt.write(path, tensors, meta)
-
-    def restore(self, path: Path, fingerprint: str) -> int:
-        """Load the checkpoint at ``path``; returns the step it was written after."""
-        tensors, meta = ckpt.read(path)
-        if meta.get("fingerprint") != fingerprint or set(meta.get("models", {})) != set(
-            self.models
-        ):
-            raise NalmError(
-                f"{path} is a checkpoint of a run with other settings; delete it or train into "
-                "another directory"
-            )
-        self.generator.set_state(tensors["rng.generator"])
-        torch.set_rng_state(tensors["rng.torch"])
-        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-        if cuda_states and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(cuda_states)
-        for name, model in self.models.items():
-            saved = meta["models"][name]
-            head = f"model.{name}."
-            model.load_state_dict(
-                {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}
-            )
-            device = next(model.parameters()).device
-            state = self.optimizers[name].state_dict()
-            restored = ckpt.unflatten_optimizer(f"opt.{name}", tensors, saved["optimizer"])
-            state["state"] = {
-                i: {
-                    k: v.to(device) if isinstance(v, torch.Tensor) and k != "step" else v
-                    for k, v in entries.items()
-                }
-                for i, entries in restored.items()
-            }
-            self.optimizers[name].load_state_dict(state)
-            self.set_lr(name, saved["lr"])
-            result = FitResult(**saved["result"], train_loss=tensors[f"loss.{name}"].tolist())
-            self.results[name].__dict__.update(result.__dict__)
-            self.started_at[name] = saved["started_at"]
-            if not saved["active"]:
-                self.active.pop(name, None)
-        return int(meta["step"])
-
-
-def _check_recovery(every: int, recover: int, factor: float) -> None:
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise NalmError(f"checkpoint_every must be a positive integer; got {every!r}")
-    if isinstance(recover, bool) or not isinstance(recover, int) or recover < 0:
-        raise NalmError(f"recover must be a whole number of recoveries ≥ 0; got {recover!r}")
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
-        raise NalmError(f"recover_factor must be a number in (0, 1); got {factor!r}")
-
-
-def _stalled(rule: Policy, losses: list[float], since: int, step: int) -> bool:
-    """Whether the policy's stall rule fires now (checked once per chunk since the last start)."""
-    if rule.reinit is None or (step - since) % rule.reinit.chunk:
-        return False
-    return rule.reinit.stalled(losses[since:])
-
-
-def _resolve_policy(
-    policy: str | Policy | Mapping[str, str | Policy | None] | None,
-    name: str,
-    model: nn.Module,
-    regularizer: float | Callable[[int], float] | None,
-) -> Policy:
-    chosen = policy.get(name, "auto") if isinstance(policy, Mapping) else policy
-    resolved = recommended_policy(model) if chosen == "auto" else get_policy(chosen)
-    if regularizer is None:
-        return resolved
-    if callable(regularizer):
-        return resolved.replace(regularizer=regularizer)
-    if isinstance(regularizer, bool) or not isinstance(regularizer, (int, float)):
-        raise NalmError(f"regularizer must be a number or a schedule; got {regularizer!r}")
-    constant = check_number(regularizer, "regularizer", nonnegative=True)
-    return resolved.replace(regularizer=(lambda _step: constant) if constant else None)
-
-
-def _check(
-    models: dict[str, nn.Module],
-    task: Task,
-    steps: int,
-    rates: dict[str, float],
-    batch_size: int | None,
-    eval_every: int,
-    device: torch.device | str,
-    seed: int,
-) -> tuple[torch.device, int]:
-    """Every argument of :func:`fit` checked before anything is moved, built or drawn; returns
-    the device and the seed as torch takes them."""
-    if not models:
-        raise NalmError("fit needs at least one model")
-    names = {name: "model" if list(models) == ["model"] else f"model {name!r}" for name in models}
-    for name, m in models.items():
-        check_model(m, names[name])
-    check_task(task)
-    for name, m in models.items():
-        check_model_fits_task(m, task, names[name])
-    parsed = check_run(steps, eval_every, device)
-    if batch_size is not None:
-        check_size(batch_size, "batch_size")
-        check_elements({"batch_size": batch_size, "the task's inputs": task.in_features})
-    for name, lr in rates.items():
-        check_number(lr, "lr" if len(rates) == 1 else f"lr of {name!r}", positive=True)
-    seed = check_seed(seed)
-    check_task_values(task)
-    for name, m in models.items():
-        check_model_runs(m, task, names[name])
-    return parsed, seed
+def _result(track: Track, engine: Engine, policy: Policy) -> FitResult:
+    return FitResult(
+        history=track.history,
+        train_loss=track.train_loss,
+        steps=track.steps,
+        diverged_at=track.diverged_at,
+        seconds=engine.seconds,
+        policy=policy.name,
+        reinitialized_at=track.reinitialized_at,
+        recovered_at=track.recovered_at,
+    )

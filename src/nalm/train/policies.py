@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..limits import check_number
 from ..units.base import Unit
 from .schedule import Geometric, Ramp
 
@@ -131,23 +131,6 @@ class Policy:
         weight_steps, gate_steps = self.alternate
         return (step - 1) % (weight_steps + gate_steps) >= weight_steps
 
-    def prepare_step(self, step: int, model: nn.Module, gates: Sequence[nn.Parameter]) -> None:
-        """Between ``backward`` and ``optimizer.step``: drop the resting group's gradients
-        (optimisers skip parameters whose ``grad`` is ``None``) and clip the rest."""
-        if self.alternate is None and self.clip_value is None and self.clip_norm is None:
-            return  # plain training: nothing to do on the hot path
-        gates_only = self.updates_gates_only(step) if gates else None
-        if gates_only is not None:
-            gate_ids = {id(p) for p in gates}
-            for p in model.parameters():
-                if (id(p) in gate_ids) != gates_only:
-                    p.grad = None
-        params = [p for p in model.parameters() if p.grad is not None]
-        if self.clip_value is not None:
-            torch.nn.utils.clip_grad_value_(params, self.clip_value)
-        if self.clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(params, self.clip_norm)
-
     def describe(self) -> str:
         """One line listing what the policy does."""
         parts = []
@@ -219,6 +202,26 @@ def get_policy(policy: str | Policy | None) -> Policy:
     except (KeyError, TypeError):
         valid = ", ".join(["auto", *POLICIES])
         raise NalmError(f"unknown training policy {policy!r}; valid policies: {valid}") from None
+
+
+def resolve_policy(
+    policy: str | Policy | Mapping[str, str | Policy | None] | None,
+    name: str,
+    model: nn.Module,
+    regularizer: float | Callable[[int], float] | None,
+) -> Policy:
+    """The policy that trains ``model``: ``"auto"`` is its recommended one, a mapping picks by
+    ``name``, and ``regularizer`` (a constant λ or a schedule) replaces the policy's λ(t)."""
+    chosen = policy.get(name, "auto") if isinstance(policy, Mapping) else policy
+    resolved = recommended_policy(model) if chosen == "auto" else get_policy(chosen)
+    if regularizer is None:
+        return resolved
+    if callable(regularizer):
+        return resolved.replace(regularizer=regularizer)
+    if isinstance(regularizer, bool) or not isinstance(regularizer, (int, float)):
+        raise NalmError(f"regularizer must be a number or a schedule; got {regularizer!r}")
+    constant = check_number(regularizer, "regularizer", nonnegative=True)
+    return resolved.replace(regularizer=(lambda _step: constant) if constant else None)
 
 
 def units_of(model: nn.Module) -> list[Unit]:
