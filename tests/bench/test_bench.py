@@ -222,3 +222,47 @@ def test_early_stop_rule_ignores_a_nan_row_and_needs_the_best_row():
     assert rule(0, [nan, solved]) is True
     assert rule(0, [nan, solved, worse]) is False  # not the lowest interpolation MSE so far
     assert rule(0, [{"interpolation_mse": 1e-12, "extrapolation_mse": 1.0}]) is False
+
+
+def _bench_rows(db):
+    with sqlite3.connect(db) as c:
+        cursor = c.execute("SELECT * FROM results ORDER BY seed")
+        names = [d[0] for d in cursor.description]
+        return [{k: v for k, v in zip(names, row) if k != "seconds"} for row in cursor]
+
+
+def test_a_cell_killed_mid_way_resumes_inside_the_cell_to_the_same_rows(tmp_path):
+    """SIGKILL in the middle of a cell's training; the same command resumes from the cell's
+    checkpoint (beside the database), trains only the remaining steps and stores the rows an
+    uninterrupted run stores."""
+    from nalm.train.checkpoint import read
+
+    from ..conftest import kill_when, run_to_end
+
+    def command(db):
+        return [
+            sys.executable, "-m", "nalm", "bench", "run", "single-module", "--models", "nau",
+            "--ops", "mul", "--ranges", "6", "--seeds", "4", "--steps", "4000",
+            "--eval-every", "100", "--eval-size", "100", "--db", str(db), "--no-progress",
+        ]  # fmt: skip
+
+    whole, cut = tmp_path / "whole.sqlite", tmp_path / "cut.sqlite"
+    run_to_end(command(whole))
+    assert list(tmp_path.glob("*.cell-*")) == []  # removed once the rows are stored
+
+    def step_reached():
+        found = list(tmp_path.glob("cut.sqlite.cell-*.safetensors"))
+        try:
+            return bool(found) and read(found[0])[1]["step"] >= 1000
+        except ValueError:  # caught while being replaced
+            return False
+
+    kill_when(command(cut), step_reached, poll=0.01)
+    (checkpoint,) = tmp_path.glob("cut.sqlite.cell-*.safetensors")
+    killed_at = read(checkpoint)[1]["step"]
+    assert 1000 <= killed_at < 4000, "the cell must be killed mid-way"
+    done = run_to_end(command(cut))
+    assert f"resumed from its checkpoint at step {killed_at:,} of 4,000" in done.stdout
+    assert not checkpoint.exists()
+    rows = _bench_rows(cut)
+    assert len(rows) == 4 and rows == _bench_rows(whole)

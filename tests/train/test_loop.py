@@ -64,7 +64,13 @@ def test_history_rows_and_side_by_side_models():
     )
     for r in results.values():
         assert [row["step"] for row in r.history] == [0, 10, 20, 25]
-        assert set(r.history[0]) == {"step", "train_loss", "interpolation_mse", "extrapolation_mse"}
+        assert set(r.history[0]) == {
+            "step",
+            "train_loss",
+            "interpolation_mse",
+            "extrapolation_mse",
+            "sparsity_error",
+        }
         assert len(r.train_loss) == 25 and r.steps == 25 and not r.diverged
     # the two models saw the same batches but learned at their own rates
     assert results["nac"].train_loss != results["mlp"].train_loss

@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import NalmError
 from ..limits import check_device, check_seed
 from ..metrics import judge, success_threshold, wilson_interval
+from ..train.checkpoint import fingerprint
 from ..train.ensemble import SeedResult, fit_seeds
 from ..train.policies import Policy, get_policy, recommended_policy
 from ..train.schedule import Ramp
@@ -158,8 +159,10 @@ def run_suite(
             return run_cells_on_ray(cells, store, address, retries, device, log)
         written = 0
         for cell in cells:
-            rows = train_cell(cell, device, progress)
+            checkpoint = cell_checkpoint(db, cell)
+            rows = train_cell(cell, device, progress, checkpoint, log)
             written += store.write(rows)
+            checkpoint.unlink(missing_ok=True)  # the rows are stored: the cell is done
             log(cell_summary(cell, rows))
         return written
 
@@ -197,8 +200,24 @@ def plan_cell(
     return Cell(suite, spec, operation, tuple(pair), todo, settings, resolved, key)
 
 
-def train_cell(cell: Cell, device: str = "cpu", progress: bool = False) -> list[dict[str, Any]]:
-    """Train a cell's seeds together and return one judged row per seed."""
+def cell_checkpoint(db: str | Path, cell: Cell) -> Path:
+    """Where a cell in progress keeps its training state: beside the database, named by a hash
+    of the cell (suite, model, operation, range, settings and seeds)."""
+    what = [cell.suite.name, str(cell.spec), cell.operation, cell.where, cell.key, cell.seeds]
+    name = f"{Path(db).name}.cell-{fingerprint(what)}.safetensors"
+    return Path(db).with_name(name)
+
+
+def train_cell(
+    cell: Cell,
+    device: str = "cpu",
+    progress: bool = False,
+    checkpoint: Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train a cell's seeds together and return one judged row per seed. With ``checkpoint``
+    the training state is written there every ``eval_every`` steps, and a cell killed mid-way
+    resumes from it (to the rows an uninterrupted run gives)."""
     suite, spec, settings, resolved = cell.suite, cell.spec, cell.settings, cell.resolved
     tasks = [suite.task(cell.operation, cell.pair, s, settings.eval_size) for s in cell.seeds]
     thresholds = [success_threshold(t, "extrapolation") for t in tasks]
@@ -225,8 +244,14 @@ def train_cell(cell: Cell, device: str = "cpu", progress: bool = False) -> list[
         device=device,
         progress=progress,
         description=cell.label,
+        checkpoint=checkpoint,
     )
-    seconds = time.perf_counter() - started
+    if result.resumed_from and log is not None:
+        log(
+            f"{cell.label}: resumed from its checkpoint at step {result.resumed_from:,} of "
+            f"{resolved['steps']:,}"
+        )
+    seconds = result.seconds if result.resumed_from else time.perf_counter() - started
     return [
         _row(cell, run, task, threshold, seconds / len(cell.seeds))
         for run, task, threshold in zip(result.runs, tasks, thresholds, strict=True)

@@ -44,7 +44,8 @@ def save_engines(path: Path, engines: Sequence[Engine], fingerprint: str) -> Non
         engine_tensors, meta = engine.state()
         tensors.update({f"{i}/{k}": v.detach().cpu() for k, v in engine_tensors.items()})
         states.append(meta)
-    write(path, tensors, {"fingerprint": fingerprint, "engines": states})
+    step = sum(state["step"] for state in states)  # steps done, over the engines in turn
+    write(path, tensors, {"fingerprint": fingerprint, "step": step, "engines": states})
 
 
 def restore_engines(path: Path, engines: Sequence[Engine], fingerprint: str) -> bool:

@@ -210,7 +210,8 @@ class Engine:
         mse = (out - y).pow(2).flatten(1).mean(1)
         loss = self.objective(t, mse)
         live = self.live(t, loss)
-        if live is None:
+        if live is None:  # every active seed recovered (or diverged) at this step
+            self.record(mse.detach(), torch.zeros_like(self.active), everyone=False)
             return
         everyone = self.n_live == self.size
         self.stack.zero_grad()
@@ -365,7 +366,8 @@ class Engine:
         flags = self.active.tolist()
         for i, track in enumerate(self.tracks):
             if flags[i] or not track.history:
-                track.history.append({"step": t, **{k: float(v[i]) for k, v in values.items()}})
+                row = {k: float(v[i]) if v[i] == v[i] else math.nan for k, v in values.items()}
+                track.history.append({"step": t, **row})
                 track.steps = t
 
     def progress_line(self) -> dict[str, str]:
