@@ -1,22 +1,33 @@
-"""Seed-iterations per second: the ensemble trainer against a one-seed training loop.
+"""Seed-iterations per second: the training engine against a one-seed training loop.
 
 The model is ``nau>nmu`` (NAU(100, 2) → NMU(2, 1)) on the ``madsen`` × task (input 100, subset
 0.25, overlap 0.5, U[1, 2], batch 128, Adam lr 1e-3), as in ``nalm bench run madsen``.
 
 - ``plain loop``: the shortest honest one-seed loop: draw a batch, MSE, backward, Adam step,
   the units' clamping. No evaluation, no bookkeeping.
-- ``nalm.train.fit``: the library's one-seed trainer (loss check per step, policy hooks).
-- ``fit_seeds S=...``: the ensemble trainer with S seeds, each on its own task (own slices),
-  sharing one input batch per step (as the ``madsen`` suite does), evaluation every 1000 steps
-  on the 10,000-row sets included.
+- ``nalm.train.fit``: the one-seed door onto the engine (S = 1, ``torch.optim.Adam``).
+- ``fit_seeds S=...``: the many-seed door onto the engine with S seeds, each on its own task
+  (own slices), sharing one input batch per step (as the ``madsen`` suite does), evaluation
+  every 1000 steps on the 10,000-row sets included.
 
-Run: ``.venv/bin/python benchmarks/throughput.py [--steps 2000]``
+With ``--against REV`` the same rows are measured, in the same run, with nalm as it was at git
+revision REV (its ``src/`` exported to a temporary directory and run in a subprocess), and the
+table gives both and their ratio.
+
+Run: ``.venv/bin/python benchmarks/throughput.py [--steps 2000] [--sizes 1,10,100,1000]
+[--against REV]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -70,19 +81,55 @@ def ensemble(seeds: int, steps: int) -> float:
     return seeds * steps / (time.perf_counter() - started)
 
 
+def measure(steps: int, sizes: list[int]) -> dict[str, float]:
+    """Every row of the table: name → seed-iterations per second."""
+    rows = {"plain loop (1 seed)": plain_loop(steps), "nalm.train.fit (1 seed)": library_fit(steps)}
+    rows.update({f"fit_seeds S={s}": ensemble(s, steps) for s in sizes})
+    return rows
+
+
+def measure_at(revision: str, steps: int, sizes: list[int]) -> dict[str, float]:
+    """The same rows with nalm's ``src/`` as it was at ``revision``."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", revision, "src"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
+        command = [sys.executable, __file__, "--json", "--steps", str(steps)]
+        command += ["--sizes", ",".join(map(str, sizes))]
+        done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000, help="steps per measurement")
-    parser.add_argument("--sizes", default="1,10,100", help="cohort sizes S")
+    parser.add_argument("--sizes", default="1,10,100,1000", help="cohort sizes S")
+    parser.add_argument("--against", metavar="REV", help="also measure nalm at git revision REV")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON only")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    plain = plain_loop(args.steps)
-    rows = [("plain loop (1 seed)", plain), ("nalm.train.fit (1 seed)", library_fit(args.steps))]
-    rows += [(f"fit_seeds S={s}", ensemble(s, args.steps)) for s in map(int, args.sizes.split(","))]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = measure(args.steps, sizes)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    before = measure_at(args.against, args.steps, sizes) if args.against else None
+    plain = rows["plain loop (1 seed)"]
     print(f"nau>nmu on madsen ×, {args.steps} steps, {torch.get_num_threads()} threads")
-    print("| trainer | seed-iterations/s | × plain loop |\n| --- | ---: | ---: |")
-    for name, rate in rows:
-        print(f"| {name} | {rate:,.0f} | {rate / plain:.1f} |")
+    if before is None:
+        print("| trainer | seed-iterations/s | × plain loop |\n| --- | ---: | ---: |")
+        for name, rate in rows.items():
+            print(f"| {name} | {rate:,.0f} | {rate / plain:.1f} |")
+        return
+    print(f"| trainer | seed-iterations/s | × plain loop | at {args.against} | now / then |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, rate in rows.items():
+        print(
+            f"| {name} | {rate:,.0f} | {rate / plain:.1f} | {before[name]:,.0f} | "
+            f"{rate / before[name]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

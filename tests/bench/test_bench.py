@@ -228,7 +228,7 @@ def _bench_rows(db):
     with sqlite3.connect(db) as c:
         cursor = c.execute("SELECT * FROM results ORDER BY seed")
         names = [d[0] for d in cursor.description]
-        return [{k: v for k, v in zip(names, row) if k != "seconds"} for row in cursor]
+        return [{k: v for k, v in zip(names, row, strict=True) if k != "seconds"} for row in cursor]
 
 
 def test_a_cell_killed_mid_way_resumes_inside_the_cell_to_the_same_rows(tmp_path):

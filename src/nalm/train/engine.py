@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +150,38 @@ class Engine:
         self.pending: list[torch.Tensor] = []  # per-step losses not yet in the tracks
         self.stall = _Stall(policy, S)
         self.recoveries = [0] * S
+        self.recovering: list[int] = []
         self.regularized = any(isinstance(m, Unit) for m in stack.probe.modules())
         self.snapshot: tuple[dict, tuple[dict, dict]] | None = None
         self.step, self.seconds, self.resumed_from = 0, 0.0, 0
+
+    @classmethod
+    def of(
+        cls,
+        models: list[nn.Module],
+        tasks: Sequence[Task],
+        seeds: Sequence[int],
+        streams: Sequence[int] | int,
+        *,
+        batch_size: int | None,
+        policy: Policy,
+        schedule: Schedule,
+        lr: float,
+        device: torch.device,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        betas: tuple[float, float] = (0.9, 0.999),
+    ) -> Engine:
+        """An engine for ``models`` (one per seed, built by the caller) with their batch
+        ``streams`` (see :class:`~nalm.tasks.base.Batches`). One seed, or any ``optimizer``
+        factory, steps with ``torch.optim``; several seeds with :class:`StackedAdam`."""
+        stack = Stack.of(models, device)
+        if optimizer is not None or len(models) == 1:
+            make = optimizer or partial(torch.optim.Adam, betas=betas)
+            stepper: StackedAdam | TorchOptimizer = TorchOptimizer(make, stack, lr)
+        else:
+            stepper = StackedAdam(stack, lr, betas)
+        batches = Batches(tasks, streams, batch_size, device)
+        return cls(stack, stepper, batches, tasks, seeds, policy, schedule)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -210,8 +240,9 @@ class Engine:
         mse = (out - y).pow(2).flatten(1).mean(1)
         loss = self.objective(t, mse)
         live = self.live(t, loss)
-        if live is None:  # every active seed recovered (or diverged) at this step
+        if live is None:  # every active seed recovers (or diverged) at this step
             self.record(mse.detach(), torch.zeros_like(self.active), everyone=False)
+            self.restore()
             return
         everyone = self.n_live == self.size
         self.stack.zero_grad()
@@ -222,6 +253,7 @@ class Engine:
         self.optimizer.step(grads, live, everyone)
         self.stack.project()
         self.record(mse.detach(), live, everyone)
+        self.restore()
         for i in self.stall.update(t, mse.detach(), self.active):
             self.restart(i, t)
 
@@ -289,16 +321,24 @@ class Engine:
         track = self.tracks[i]
         if self.recoveries[i] < self.schedule.recover and self.snapshot is not None:
             self.recoveries[i] += 1
-            weights, (opt_tensors, opt_plain) = self.snapshot
-            self.stack.load(weights, rows=[i])
-            self.optimizer.load(opt_tensors, opt_plain, rows=[i])
-            self.optimizer.scale_lr(i, self.schedule.recover_factor)
+            self.recovering.append(i)  # restored once this step's graph is done (``restore``)
             self.last_loss[i] = math.nan
             track.recovered_at.append(t)
             return
         track.diverged_at = t
         self.active[i] = False
         self.n_active -= 1
+
+    def restore(self) -> None:
+        """Restore the recovering seeds from the snapshot, each with a lower learning rate."""
+        if not self.recovering:
+            return
+        weights, (opt_tensors, opt_plain) = self.snapshot  # type: ignore[misc]
+        self.stack.load(weights, rows=self.recovering)
+        self.optimizer.load(opt_tensors, opt_plain, rows=self.recovering)
+        for i in self.recovering:
+            self.optimizer.scale_lr(i, self.schedule.recover_factor)
+        self.recovering = []
 
     @torch.no_grad()
     def check_parameters(self, t: int) -> None:
@@ -307,6 +347,7 @@ class Engine:
         bad = (self.active & ~self.stack.finite()).nonzero().flatten().tolist()
         for i in bad:
             self.diverge(i, t)
+        self.restore()
         if self.schedule.recover and self.n_active:
             self.take_snapshot()
 
@@ -546,17 +587,19 @@ def check_training(
     device: torch.device | str,
     batch_size: int | None,
     rates: Mapping[str, float],
+    cohort: bool,
 ) -> tuple[torch.device, list[int]]:
-    """Every argument of a training run checked before a model is moved, built or a batch drawn;
-    returns the device and the seeds as torch takes them."""
-    seeds = [check_seed(s, "every seed" if len(seeds) > 1 else "seed") for s in seeds]
+    """Every argument of a training run checked before a model is moved, built or a batch drawn
+    (``cohort``: the arguments of :func:`~nalm.train.fit_seeds`); returns the device and the
+    seeds as torch takes them."""
+    seeds = [check_seed(s, "every seed" if cohort else "seed") for s in seeds]
     for task in tasks:
-        check_task(task, "every task" if len(tasks) > 1 else "task")
+        check_task(task, "every task" if cohort else "task")
     sizes = {(t.in_features, t.out_features) for t in tasks}
     if len(sizes) != 1 or len({tuple(t.evaluation) for t in tasks}) != 1:
         raise NalmError("the seeds' tasks must share input/output sizes and evaluation sets")
     parsed = check_run(steps, eval_every, device)
-    n_in, many = tasks[0].in_features, {"seeds": len(seeds)} if len(seeds) > 1 else {}
+    n_in, many = tasks[0].in_features, {"seeds": len(seeds)} if cohort else {}
     if batch_size is not None:
         check_size(batch_size, "batch_size")
         check_elements({**many, "batch_size": batch_size, "the task's inputs": n_in})

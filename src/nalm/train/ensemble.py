@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -29,10 +28,10 @@ from torch.func import functional_call, vmap
 
 from ..errors import NalmError
 from ..limits import check_elements, check_seed, check_size
-from ..tasks.base import Batches, Task
+from ..tasks.base import Task
 from .engine import Engine, Schedule, check_models, check_training, run_engines
 from .policies import Policy, resolve_policy
-from .stack import Stack, StackedAdam, TorchOptimizer, derived_seed
+from .stack import derived_seed
 
 __all__ = [
     "EnsembleResult",
@@ -179,38 +178,24 @@ def fit_seeds(
         >>> [run.history[-1]["extrapolation_mse"] < 1e-6 for run in result.runs]
         [True, True, True]
     """
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
-        raise NalmError(f"seeds must be a list of whole numbers; got {seeds!r}")
-    seeds = list(seeds)
-    _check_cohort(tasks, seeds)
-    device, seeds = check_training(tasks, seeds, steps, eval_every, device, batch_size, {"": lr})
+    seeds = _check_cohort(make_model, tasks, seeds)
+    device, seeds = check_training(
+        tasks, seeds, steps, eval_every, device, batch_size, {"": lr}, True
+    )
     check_seed(data_seed, "data_seed")
     schedule = Schedule.of(
         steps, eval_every, checkpoint_every, recover, recover_factor, False, early_stop
     )
-    if not callable(make_model) or isinstance(make_model, nn.Module):
-        raise NalmError(
-            "make_model must be a function that builds one seed's model (e.g. "
-            f"lambda: NAU(2, 1)); got {type(make_model).__name__}"
-        )
     first = _build(make_model, seeds[0])
     check_models({"the model make_model builds": first}, tasks[0])
-    check_elements(
-        {"seeds": len(seeds), "parameters per model": sum(p.numel() for p in first.parameters())}
-    )
-    stack = Stack.of([first, *(_build(make_model, s) for s in seeds[1:])], device)
+    size = sum(p.numel() for p in first.parameters())
+    check_elements({"seeds": len(seeds), "parameters per model": size})
+    models = [first, *(_build(make_model, s) for s in seeds[1:])]
     rule = resolve_policy(policy, "model", first, regularizer)
-    if len(seeds) == 1:
-        optimizer = TorchOptimizer(partial(torch.optim.Adam, betas=betas), stack, lr)
-    else:
-        optimizer = StackedAdam(stack, lr, betas)
-    streams = (
-        derived_seed("shared", data_seed)
-        if shared_inputs
-        else [s if data_seed == 0 else derived_seed("data", data_seed, s) for s in seeds]
-    )
-    batches = Batches(tasks, streams, batch_size, device)
-    engine = Engine(stack, optimizer, batches, tasks, seeds, rule, schedule)
+    own = [s if data_seed == 0 else derived_seed("data", data_seed, s) for s in seeds]
+    streams = derived_seed("shared", data_seed) if shared_inputs else own
+    engine = Engine.of(models, tasks, seeds, streams, batch_size=batch_size, policy=rule,
+                       schedule=schedule, lr=lr, device=device, betas=betas)  # fmt: skip
     settings = {
         "model": repr(first),
         "seeds": seeds,
@@ -223,22 +208,17 @@ def fit_seeds(
     }
     run_engines({"seeds": engine}, {"seeds": description}, settings, schedule, checkpoint, progress)
     runs = [
-        SeedResult(
-            t.seed,
-            t.history,
-            t.steps,
-            t.diverged_at,
-            t.stopped_at,
-            t.reinitialized_at,
-            t.recovered_at,
-            stack.weights(i),
-        )
+        SeedResult(t.seed, t.history, t.steps, t.diverged_at, t.stopped_at, t.reinitialized_at,
+                   t.recovered_at, engine.stack.weights(i))
         for i, t in enumerate(engine.tracks)
-    ]
+    ]  # fmt: skip
     return EnsembleResult(runs, rule.name, engine.seconds, engine.resumed_from)
 
 
-def _check_cohort(tasks: Sequence[Task], seeds: list[int]) -> None:
+def _check_cohort(make_model: object, tasks: Sequence[Task], seeds: Iterable[int]) -> list[int]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise NalmError(f"seeds must be a list of whole numbers; got {seeds!r}")
+    seeds = list(seeds)
     if not seeds:
         raise NalmError("fit_seeds needs at least one seed")
     check_size(len(seeds), "the number of seeds")
@@ -248,6 +228,12 @@ def _check_cohort(tasks: Sequence[Task], seeds: list[int]) -> None:
         raise NalmError(f"tasks must be a list with one task per seed; got {tasks!r}")
     if len(tasks) != len(seeds):
         raise NalmError(f"give one task per seed: {len(tasks)} tasks for {len(seeds)} seeds")
+    if not callable(make_model) or isinstance(make_model, nn.Module):
+        raise NalmError(
+            "make_model must be a function that builds one seed's model (e.g. "
+            f"lambda: NAU(2, 1)); got {type(make_model).__name__}"
+        )
+    return seeds
 
 
 def initial_weights(

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..limits import check_model
 from ..metrics import mse, predict
-from ..tasks.base import Batches, Task
+from ..tasks.base import Task
 from .engine import Engine, Schedule, Track, check_models, check_training, run_engines
 from .policies import Policy, resolve_policy
-from .stack import Stack, TorchOptimizer
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -167,24 +167,29 @@ def fit(
         True
     """
     models = dict(model) if isinstance(model, Mapping) else {"model": model}
+    if not models:
+        raise NalmError("fit needs at least one model")
+    labels = {n: "model" if list(models) == ["model"] else f"model {n!r}" for n in models}
+    for name, m in models.items():
+        check_model(m, labels[name])
     if isinstance(lr, Mapping) and set(models) - set(lr):
         missing = sorted(set(models) - set(lr))[0]
         raise NalmError(f"lr gives no learning rate for model {missing!r}")
     rates = {name: lr[name] if isinstance(lr, Mapping) else lr for name in models}
-    device, (seed,) = check_training([task], [seed], steps, eval_every, device, batch_size, rates)
-    single = list(models) == ["model"]
-    check_models({"model" if single else f"model {n!r}": m for n, m in models.items()}, task)
+    device, (seed,) = check_training(
+        [task], [seed], steps, eval_every, device, batch_size, rates, False
+    )
+    check_models({labels[n]: m for n, m in models.items()}, task)
     schedule = Schedule.of(steps, eval_every, checkpoint_every, recover, recover_factor, True)
     policies = {name: resolve_policy(policy, name, m, regularizer) for name, m in models.items()}
     make = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
     if make is None:
         raise NalmError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-    engines = {}
-    for name, m in models.items():
-        stack = Stack.of([m], device)
-        batches = Batches([task], [seed], batch_size, device)
-        optimizer_ = TorchOptimizer(make, stack, rates[name])
-        engines[name] = Engine(stack, optimizer_, batches, [task], [seed], policies[name], schedule)
+    engines = {
+        name: Engine.of([m], [task], [seed], [seed], batch_size=batch_size, policy=policies[name],
+                        schedule=schedule, lr=rates[name], device=device, optimizer=make)
+        for name, m in models.items()
+    }  # fmt: skip
     settings = {
         "models": {n: repr(m) for n, m in models.items()},
         "lr": rates,
@@ -194,8 +199,8 @@ def fit(
         "seed": seed,
         "task": task.config(),
     }
-    labels = {n: description if len(models) == 1 else f"{description} {n}" for n in models}
-    run_engines(engines, labels, settings, schedule, checkpoint, progress)
+    bars = {n: description if len(models) == 1 else f"{description} {n}" for n in models}
+    run_engines(engines, bars, settings, schedule, checkpoint, progress)
     results = {n: _result(e.tracks[0], e, policies[n]) for n, e in engines.items()}
     return results if isinstance(model, Mapping) else results["model"]
 

@@ -1,0 +1,159 @@
+"""The two doors onto the one engine agree, and the engine's state survives a checkpoint."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from nalm.errors import NalmError
+from nalm.tasks import ArithmeticTask, DatasetTask
+from nalm.train import Policy, Ramp, Stall, fit, fit_seeds, get_policy
+from nalm.train.checkpoint import read
+from nalm.units import INALU, NAC, NAU, NMRU, NMU, NPU
+
+SEED = 5
+TASK = ArithmeticTask("mul", input_size=4, subset=0.5, overlap=0, eval_size=50)
+ADD = ArithmeticTask("add", input_size=4, subset=0.5, overlap=0, eval_size=50)
+
+
+def _nau_nmu() -> nn.Module:
+    return nn.Sequential(NAU(4, 2), NMU(2, 1))
+
+
+def _inalu_forced_restarts() -> Policy:
+    """iNALU's policy (alternation, clipping, gated regulariser) with a stall rule that fires
+    every 40 steps on a flat loss."""
+    return get_policy("inalu").replace(
+        regularizer=Ramp(1.0, 20, 21), reinit=Stall(chunk=10, half=2, threshold=0.0)
+    )
+
+
+CASES = {
+    "none": (lambda: NAC(4, 1), ADD, "none", 0.05),
+    "madsen-nau": (lambda: NAU(4, 1), ADD, get_policy("madsen-nau"), 0.05),
+    # the named ramps start late; the same policies with their ramps inside the 300 steps too
+    "madsen-nau-early": (
+        lambda: NAU(4, 1),
+        ADD,
+        get_policy("madsen-nau").replace(regularizer=Ramp(0.01, 50, 150)),
+        0.05,
+    ),
+    "madsen-nmu": (_nau_nmu, TASK, get_policy("madsen-nmu"), 1e-2),
+    "madsen-nmu-early": (
+        _nau_nmu,
+        TASK,
+        get_policy("madsen-nmu").replace(regularizer=Ramp(10.0, 100, 200)),
+        1e-2,
+    ),
+    "inalu": (lambda: INALU(4, 1), TASK, _inalu_forced_restarts(), 1e-9),
+    "npu": (lambda: NPU(4, 1), TASK, get_policy("npu"), 5e-3),
+    "nmru": (
+        lambda: NMRU(4, 1),
+        TASK,
+        get_policy("nmru").replace(regularizer=Ramp(10.0, 100, 200)),
+        1e-2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fit_and_fit_seeds_of_one_seed_give_the_same_run(case):
+    make, task, policy, lr = CASES[case]
+    torch.manual_seed(SEED)
+    model = make()
+    one = fit(
+        model, task, steps=300, lr=lr, policy=policy, eval_every=50, seed=SEED, progress=False
+    )
+    cohort = fit_seeds(
+        make, [task], [SEED], steps=300, lr=lr, policy=policy, eval_every=50, progress=False
+    )
+    run = cohort[SEED]
+    assert one.steps == run.steps == 300 and one.diverged_at is run.diverged_at is None
+    assert one.reinitialized_at == run.reinitialized_at
+    if case == "inalu":
+        assert one.reinitialized_at[:2] == [40, 80] and len(one.reinitialized_at) >= 4
+    assert [r["step"] for r in one.history] == [r["step"] for r in run.history]
+    for a, b in zip(one.history, run.history, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-12, nan_ok=True), key
+    for name, p in model.state_dict().items():
+        torch.testing.assert_close(run.weights[name], p, rtol=1e-5, atol=1e-7)
+
+
+def test_a_restarted_seed_gets_the_same_weights_alone_and_in_a_cohort():
+    """Restarts draw from the seed's own derived seed, not from a shared generator."""
+    policy = _inalu_forced_restarts()
+    tasks = [TASK] * 3
+    alone = fit_seeds(lambda: INALU(4, 1), [TASK], [2], steps=45, lr=1e-9, policy=policy,
+                      progress=False)  # fmt: skip
+    cohort = fit_seeds(lambda: INALU(4, 1), tasks, [0, 1, 2], steps=45, lr=1e-9, policy=policy,
+                       progress=False)  # fmt: skip
+    assert alone[2].reinitialized_at == cohort[2].reinitialized_at == [40]
+    for name, w in alone[2].weights.items():
+        torch.testing.assert_close(cohort[2].weights[name], w, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(cohort[0].weights["G"], cohort[2].weights["G"])
+
+
+class _StopError(Exception):
+    pass
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_fit_seeds_resumes_from_its_checkpoint_to_the_uninterrupted_result(tmp_path, shared):
+    """Weights, Adam moments, generators, history, restarts: a run interrupted at step 200 and
+    run again with the same checkpoint ends exactly as one run straight through."""
+    path = tmp_path / "seeds.safetensors"
+    settings = dict(steps=300, lr=1e-2, eval_every=50, checkpoint_every=100, progress=False)
+    tasks = [ArithmeticTask("mul", input_size=4, subset=0.5, overlap=0, seed=s, eval_size=50)
+             for s in range(3)]  # fmt: skip
+    policy = get_policy("nmru").replace(regularizer=Ramp(10.0, 100, 200))
+    whole = fit_seeds(lambda: NMRU(4, 1), tasks, [0, 1, 2], policy=policy, shared_inputs=shared,
+                      **settings)  # fmt: skip
+
+    def interrupt(_i, history):
+        if history[-1]["step"] == 250:
+            raise _StopError
+        return False
+
+    with pytest.raises(_StopError):
+        fit_seeds(lambda: NMRU(4, 1), tasks, [0, 1, 2], policy=policy, shared_inputs=shared,
+                  checkpoint=path, early_stop=interrupt, **settings)  # fmt: skip
+    assert read(path)[1]["step"] == 200
+    resumed = fit_seeds(lambda: NMRU(4, 1), tasks, [0, 1, 2], policy=policy,
+                        shared_inputs=shared, checkpoint=path, **settings)  # fmt: skip
+    assert resumed.resumed_from == 200 and whole.resumed_from == 0
+    for a, b in zip(whole.runs, resumed.runs, strict=True):
+        assert repr(a.history) == repr(b.history)
+        assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+
+
+def test_recovery_and_divergence_are_per_seed_in_a_cohort():
+    """A seed whose targets are infinite recovers twice (restored, lower learning rate), then
+    is frozen as diverged; its neighbour trains as if alone."""
+    x = torch.rand(64, 2) + 1
+    good = DatasetTask((x, x.sum(1)), {"interpolation": (x, x.sum(1))})
+    poisoned = DatasetTask((x, torch.full((64,), math.inf)), {"interpolation": (x, x.sum(1))})
+    both = fit_seeds(lambda: NAU(2, 1), [good, poisoned], [0, 1], steps=40, lr=0.05,
+                     recover=2, eval_every=10, progress=False)  # fmt: skip
+    alone = fit_seeds(lambda: NAU(2, 1), [good], [0], steps=40, lr=0.05, eval_every=10,
+                      progress=False)  # fmt: skip
+    assert both[1].recovered_at == [1, 2] and both[1].diverged_at == 3
+    assert both[0].diverged_at is None and both[0].recovered_at == []
+    torch.testing.assert_close(both[0].weights["W"], alone[0].weights["W"], rtol=1e-5, atol=1e-7)
+
+
+def test_an_old_checkpoint_is_refused_in_one_sentence(tmp_path):
+    from nalm.train.checkpoint import write
+
+    path = tmp_path / "old.safetensors"
+    write(path, {"x": torch.zeros(1)}, {"fingerprint": "x", "step": 3})
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(path))
+    save_file(tensors, str(path), metadata={"format": "nalm-checkpoint", "version": "1",
+                                            "meta": "{}"})  # fmt: skip
+    with pytest.raises(NalmError, match=r"earlier nalm's trainer.*delete it"):
+        fit(NAU(2, 1), ADD.__class__("add", input_size=2, subset=0.5, overlap=0, eval_size=5),
+            steps=5, checkpoint=path, progress=False)  # fmt: skip
