@@ -206,13 +206,6 @@ def fit(
 
 
 def _result(track: Track, engine: Engine, policy: Policy) -> FitResult:
-    return FitResult(
-        history=track.history,
-        train_loss=track.train_loss,
-        steps=track.steps,
-        diverged_at=track.diverged_at,
-        seconds=engine.seconds,
-        policy=policy.name,
-        reinitialized_at=track.reinitialized_at,
-        recovered_at=track.recovered_at,
-    )
+    t = track
+    return FitResult(t.history, t.train_loss, t.steps, t.diverged_at, engine.seconds, policy.name,
+                     t.reinitialized_at, t.recovered_at)  # fmt: skip
