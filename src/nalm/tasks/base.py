@@ -106,8 +106,9 @@ class Batches:
         batch_size: rows per step (``None``: a fixed dataset's whole training set).
         device: where the batches go.
 
-    :meth:`next` returns ``(x, y, shared)``: ``x`` is ``(B, …)`` when shared, else ``(S, B, …)``;
-    ``y`` is ``(S, B, out)``. For one seed it is exactly ``task.sample(batch_size, generator)``.
+    :meth:`next` returns ``(x, y, shared)``: ``x`` is ``(B, …)`` when shared (and for one seed),
+    else ``(S, B, …)``; ``y`` is ``(S, B, out)``. For one seed it is exactly
+    ``task.sample(batch_size, generator)``.
     """
 
     def __init__(
@@ -148,9 +149,9 @@ class Batches:
         drawn = [
             t.sample(self.batch_size, g) for t, g in zip(self.tasks, self.generators, strict=True)
         ]
-        if len(drawn) == 1:
+        if len(drawn) == 1:  # one seed: its batch is the "shared" one
             x, y = drawn[0]
-            return x.to(self.device).unsqueeze(0), y.to(self.device).unsqueeze(0), False
+            return x.to(self.device), y.to(self.device).unsqueeze(0), True
         x = torch.stack([p[0] for p in drawn]).to(self.device)
         return x, torch.stack([p[1] for p in drawn]).to(self.device), False
 

@@ -147,6 +147,10 @@ class Engine:
         self.last_loss = torch.full((S,), math.inf, device=device)
         self.loss_sum = torch.zeros(S, dtype=torch.float64, device=device)
         self.loss_count = torch.zeros(S, dtype=torch.int64, device=device)
+        self.counted = 0
+        self.ones = torch.ones(S, device=device)  # d(sum of the seeds' losses)/d(each loss)
+        clipping = policy.clip_value is not None or policy.clip_norm is not None
+        self.use_grads = optimizer.needs_grads or clipping
         self.pending: list[torch.Tensor] = []  # per-step losses not yet in the tracks
         self.stall = _Stall(policy, S)
         self.recoveries = [0] * S
@@ -246,16 +250,20 @@ class Engine:
             return
         everyone = self.n_live == self.size
         self.stack.zero_grad()
-        (loss.sum() if everyone else torch.where(live, loss, 0.0).sum()).backward()
+        if self.ones.dtype != loss.dtype:
+            self.ones = torch.ones_like(loss)
+        (loss if everyone else torch.where(live, loss, 0.0)).backward(self.ones)
         self.rest(t)
-        grads = self.stack.grads()
+        grads = self.stack.grads() if self.use_grads else {}
         self.clip(grads)
         self.optimizer.step(grads, live, everyone)
         self.stack.project()
         self.record(mse.detach(), live, everyone)
-        self.restore()
-        for i in self.stall.update(t, mse.detach(), self.active):
-            self.restart(i, t)
+        if self.recovering:
+            self.restore()
+        if self.stall.rule is not None:
+            for i in self.stall.update(t, mse.detach(), self.active):
+                self.restart(i, t)
 
     # --- the policy's decisions, per seed -------------------------------------------------
 
@@ -274,6 +282,9 @@ class Engine:
     def live(self, t: int, loss: torch.Tensor) -> torch.Tensor | None:
         """The seeds that step now: active and with a finite loss. A seed whose loss is not
         finite recovers (when it may) or is frozen as diverged; ``None`` when none is live."""
+        if self.size == 1 and self.n_active and math.isfinite(loss.item()):
+            self.n_live = 1
+            return self.active
         finite = torch.isfinite(loss.detach())
         if self.n_active == self.size and bool(finite.all()):
             self.n_live = self.size
@@ -371,7 +382,7 @@ class Engine:
     def record(self, mse: torch.Tensor, live: torch.Tensor, everyone: bool) -> None:
         if everyone:
             self.loss_sum.add_(mse)
-            self.loss_count.add_(1)
+            self.counted += 1  # steps every seed took (kept apart from the tensor: cheaper)
         else:
             mse = torch.where(live, mse, math.nan)
             self.loss_sum.add_(torch.where(live, mse.double(), 0.0))
@@ -394,7 +405,7 @@ class Engine:
     def evaluate(self, t: int) -> None:
         """A history row for every active seed (and the first row of every seed)."""
         self.stack.train(False)
-        count = self.loss_count.double()
+        count = self.loss_count.double() + self.counted
         rows = {"train_loss": torch.where(count > 0, self.loss_sum / count, math.nan)}
         for name, (x, y, shared) in self.evaluation.items():
             rows[f"{name}_mse"] = (self.stack.call("output", x, shared) - y).pow(2).flatten(1)
@@ -403,6 +414,7 @@ class Engine:
         self.stack.train(True)
         self.loss_sum.zero_()
         self.loss_count.zero_()
+        self.counted = 0
         values = {k: v.tolist() for k, v in rows.items()}
         flags = self.active.tolist()
         for i, track in enumerate(self.tracks):
@@ -443,7 +455,8 @@ class Engine:
         tensors.update({f"rng.{i}": s for i, s in enumerate(self.batches.state())})
         tensors["active"] = self.active.to(torch.uint8)
         tensors["last_loss"] = self.last_loss
-        tensors["loss_sum"], tensors["loss_count"] = self.loss_sum, self.loss_count
+        tensors["loss_sum"] = self.loss_sum
+        tensors["loss_count"] = self.loss_count + self.counted
         tensors["stall_sums"] = self.stall.sums
         columns = ["step", "train_loss", *(f"{n}_mse" for n in self.evaluation), "sparsity_error"]
         tracks = []
@@ -489,6 +502,7 @@ class Engine:
         self.last_loss.copy_(tensors["last_loss"])
         self.loss_sum.copy_(tensors["loss_sum"])
         self.loss_count.copy_(tensors["loss_count"])
+        self.counted = 0
         self.stall.load(tensors["stall_sums"], meta["stall"])
         columns = meta["columns"]
         for i, (track, saved) in enumerate(zip(self.tracks, meta["tracks"], strict=True)):
@@ -604,7 +618,11 @@ def check_training(
         check_size(batch_size, "batch_size")
         check_elements({**many, "batch_size": batch_size, "the task's inputs": n_in})
     for name, (x, _) in tasks[0].evaluation.items():
-        check_elements({**many, f"{name} rows": len(x), "the task's inputs": n_in})
+        shared = all(t.evaluation[name][0] is x for t in tasks)  # one (N, in) tensor for all
+        width = (
+            {"the task's outputs": tasks[0].out_features} if shared else {"the task's inputs": n_in}
+        )
+        check_elements({**many, f"{name} rows": len(x), **width})
     for name, lr in rates.items():
         check_number(lr, "lr" if len(rates) == 1 else f"lr of {name!r}", positive=True)
     for task in {id(t): t for t in tasks}.values():

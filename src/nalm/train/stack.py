@@ -130,9 +130,13 @@ class Stack:
 
     def call(self, what: str, x: torch.Tensor | None = None, shared: bool = True) -> torch.Tensor:
         """``what`` (``"output"``, ``"regularization"``, ``"weights"``) for every seed: a leading
-        ``S``. ``x`` is shared ``(B, …)`` or per seed ``(S, B, …)``."""
+        ``S`` (for one seed's ``"output"`` the model's own ``(B, out)``, which broadcasts against
+        ``(1, B, out)`` targets). ``x`` is shared ``(B, …)`` or per seed ``(S, B, …)``."""
         if self.direct:
-            return self.probe(x if shared or x is None else x[0], what=what).unsqueeze(0)
+            inputs = x if shared or x is None else x[0]
+            if what == "output":
+                return self.probe.model(inputs)
+            return self.probe.forward(inputs, what=what).unsqueeze(0)
         key = (what, shared)
         if key not in self._mapped:
             probe, buffers = self.probe, self.buffers
@@ -201,6 +205,8 @@ class TorchOptimizer:
     """A ``torch.optim`` optimiser over the stacked leaves of a one-seed stack: ``fit``'s
     optimisers (Adam, AdamW, SGD, RMSprop or a factory), with exactly their arithmetic."""
 
+    needs_grads = False  # it reads the leaves' ``.grad`` itself
+
     def __init__(self, make: Callable[..., torch.optim.Optimizer], stack: Stack, lr: float):
         self.make, self.leaves = make, list(stack.leaves.values())
         self.lr = torch.tensor([float(lr)], dtype=torch.float64)
@@ -257,6 +263,8 @@ class StackedAdam:
     recovering) or a parameter that rests this step (its ``grad`` is ``None``) keeps its value
     and its moments; step counts are per parameter and seed, as torch counts per parameter.
     """
+
+    needs_grads = True
 
     def __init__(self, stack: Stack, lr: float, betas: tuple[float, float] = (0.9, 0.999)):
         self.params = stack.params
