@@ -277,6 +277,20 @@ class StackedAdam:
         }
         self.m = {k: torch.zeros_like(v) for k, v in self.params.items()}
         self.v = {k: torch.zeros_like(v) for k, v in self.params.items()}
+        # While every seed of a parameter has the same step count and learning rate (no mask,
+        # restart or recovery yet), the count and rate are kept as Python numbers and the bias
+        # corrections computed once per step; ``steps``/``lr`` are brought up to date on leaving.
+        self.count: dict[str, int | None] = dict.fromkeys(self.params, 0)
+        self.rate: float | None = float(lr)
+
+    def _leave_uniform(self, name: str | None = None) -> None:
+        """Move to per-seed counts (for ``name``, or every parameter) and per-seed rates."""
+        for k in self.params if name is None else [name]:
+            if self.count[k] is not None:
+                self.steps[k].fill_(self.count[k])
+                self.count[k] = None
+        if name is None:
+            self.rate = None
 
     @torch.no_grad()
     def step(self, grads: Mapping[str, torch.Tensor], live: torch.Tensor, everyone: bool) -> None:
@@ -284,13 +298,22 @@ class StackedAdam:
         says that all seeds are live (the in-place path)."""
         for name, g in grads.items():
             p = self.params[name]
+            m, v, count = self.m[name], self.v[name], self.count[name]
+            if everyone and count is not None and self.rate is not None:
+                count = self.count[name] = count + 1
+                step_size = -self.rate / (1 - self.beta1**count)
+                correction2 = math.sqrt(1 - self.beta2**count)
+                m.lerp_(g, 1 - self.beta1)
+                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+                p.addcdiv_(m * step_size, (v.sqrt() / correction2).add_(self.eps))
+                continue
+            self._leave_uniform(name)
             steps = self.steps[name]
             steps.add_(live.to(steps.dtype))
             t = steps.clamp_min(1)
             shape = (-1,) + (1,) * (p.dim() - 1)
             step_size = (-self.lr / (1 - self.beta1**t)).to(p.dtype).view(shape)
             correction2 = torch.sqrt(1 - self.beta2**t).to(p.dtype).view(shape)
-            m, v = self.m[name], self.v[name]
             if everyone:
                 m.lerp_(g, 1 - self.beta1)
                 v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
@@ -305,18 +328,23 @@ class StackedAdam:
             p.copy_(torch.where(mask, p_new, p))
 
     def reset(self, i: int) -> None:
+        self._leave_uniform()
         for k in self.params:
             self.steps[k][i] = 0
             self.m[k][i] = 0
             self.v[k][i] = 0
 
     def scale_lr(self, i: int, factor: float) -> None:
+        self._leave_uniform()
         self.lr[i] *= factor
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors = {"lr": self.lr.clone()}
+        lr = self.lr if self.rate is None else torch.full_like(self.lr, self.rate)
+        tensors = {"lr": lr.clone()}
         for k in self.params:
-            tensors[f"{k}.steps"] = self.steps[k].clone()
+            count = self.count[k]
+            steps = self.steps[k] if count is None else torch.full_like(self.steps[k], count)
+            tensors[f"{k}.steps"] = steps.clone()
             tensors[f"{k}.m"] = self.m[k].clone()
             tensors[f"{k}.v"] = self.v[k].clone()
         return tensors, {}
@@ -327,9 +355,14 @@ class StackedAdam:
     ) -> None:
         """Load a :meth:`state` (all seeds, or with ``rows`` those seeds, keeping their
         current learning rate: a recovery lowers it from where it is)."""
+        self._leave_uniform()
         every = slice(None) if rows is None else rows
         if rows is None:
             self.lr.copy_(tensors["lr"])
         for k in self.params:
             for mine, key in ((self.steps[k], "steps"), (self.m[k], "m"), (self.v[k], "v")):
                 mine[every] = tensors[f"{k}.{key}"][every].to(mine.device)
+        if rows is None:  # a resumed run takes up the mode it was in
+            for k, steps in self.steps.items():
+                self.count[k] = int(steps[0]) if bool((steps == steps[0]).all()) else None
+            self.rate = float(self.lr[0]) if bool((self.lr == self.lr[0]).all()) else None
