@@ -12,8 +12,9 @@ The model is ``nau>nmu`` (NAU(100, 2) → NMU(2, 1)) on the ``madsen`` × task (
 
 With ``--against REV`` the same rows are measured, in the same run, with nalm as it was at git
 revision REV (its ``src/`` exported to a temporary directory and run in a subprocess), and the
-table gives both and their ratio. ``--repeats N`` measures N rounds (alternating between now and
-REV) and keeps each row's best, which damps a busy machine's drift.
+table gives both and their ratio; each measurement then runs in a fresh process, now and REV
+alternating row by row. ``--repeats N`` measures N rounds and keeps each row's best, which damps
+a busy machine's drift.
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--steps 2000] [--sizes 1,10,100,1000]
 [--against REV] [--repeats N]``
@@ -83,35 +84,32 @@ def ensemble(seeds: int, steps: int) -> float:
     return seeds * steps / (time.perf_counter() - started)
 
 
-def measure(steps: int, sizes: list[int]) -> dict[str, float]:
-    """Every row of the table: name → seed-iterations per second."""
-    rows = {"plain loop (1 seed)": plain_loop(steps), "nalm.train.fit (1 seed)": library_fit(steps)}
-    for s in sizes:
-        try:
-            rows[f"fit_seeds S={s}"] = ensemble(s, steps)
-        except ValueError as error:  # a revision that refuses this size
-            print(f"fit_seeds S={s}: {error}", file=sys.stderr)
-            rows[f"fit_seeds S={s}"] = float("nan")
-    return rows
+ROWS = {
+    "plain loop (1 seed)": plain_loop,
+    "nalm.train.fit (1 seed)": library_fit,
+}
 
 
-def measure_at(revision: str, steps: int, sizes: list[int]) -> dict[str, float]:
-    """The same rows with nalm's ``src/`` as it was at ``revision``."""
-    root = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(root), "archive", revision, "src"], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
-        command = [sys.executable, __file__, "--json", "--steps", str(steps)]
-        command += ["--sizes", ",".join(map(str, sizes))]
-        done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+def measure_row(name: str, steps: int) -> float:
+    """One row: seed-iterations per second (NaN where this nalm refuses the size), after a
+    warm-up of 200 steps (a fresh process's first calls are slower)."""
+    if name in ROWS:
+        ROWS[name](200)
+        return ROWS[name](steps)
+    try:
+        ensemble(int(name.rsplit("=", 1)[1]), 200)
+        return ensemble(int(name.rsplit("=", 1)[1]), steps)
+    except ValueError as error:  # a revision that refuses this size
+        print(f"{name}: {error}", file=sys.stderr)
+        return math.nan
+
+
+def measure_in(src: Path, names: list[str], steps: int) -> dict[str, float]:
+    """``names`` measured by a fresh process importing nalm from ``src``."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    command = [sys.executable, __file__, "--json", "--steps", str(steps), "--rows", *names]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout)
-
-
-def _best(kept: dict[str, float], new: dict[str, float]) -> dict[str, float]:
-    return {k: max(v, kept.get(k, -math.inf)) if not math.isnan(v) else v for k, v in new.items()}
 
 
 def main() -> None:
@@ -120,34 +118,46 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,100,1000", help="cohort sizes S")
     parser.add_argument("--against", metavar="REV", help="also measure nalm at git revision REV")
     parser.add_argument("--repeats", type=int, default=1, help="rounds; each row's best is kept")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON only")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rows", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows: dict[str, float] = {}
-    before: dict[str, float] | None = {} if args.against else None
-    for _ in range(args.repeats):  # rounds alternate between now and REV: drifts hit both
-        rows = _best(rows, measure(args.steps, sizes))
-        if args.json:
-            continue
-        if before is not None:
-            before = _best(before, measure_at(args.against, args.steps, sizes))
+    names = args.rows or [*ROWS, *(f"fit_seeds S={s}" for s in args.sizes.split(","))]
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps({name: measure_row(name, args.steps) for name in names}))
         return
-    plain = rows["plain loop (1 seed)"]
+    now: dict[str, float] = dict.fromkeys(names, -math.inf)
+    then: dict[str, float] = dict.fromkeys(names, -math.inf)
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.against:
+            archive = ["git", "-C", str(root), "archive", args.against, "src"]
+            tree = subprocess.run(archive, check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=tree, check=True)
+        for _ in range(args.repeats):
+            for name in names:  # now and then alternate row by row: a drift hits both
+                if not args.against:
+                    now[name] = max(now[name], measure_row(name, args.steps))
+                    continue
+                now[name] = max(now[name], measure_in(root / "src", [name], args.steps)[name])
+                value = measure_in(Path(tmp) / "src", [name], args.steps)[name]
+                then[name] = value if math.isnan(value) else max(then[name], value)
+    _print(now, then if args.against else None, args)
+
+
+def _print(now: dict[str, float], then: dict[str, float] | None, args: argparse.Namespace) -> None:
+    plain = now["plain loop (1 seed)"]
     rounds = f", best of {args.repeats} rounds" if args.repeats > 1 else ""
     print(f"nau>nmu on madsen ×, {args.steps} steps, {torch.get_num_threads()} threads{rounds}")
-    if before is None:
+    if then is None:
         print("| trainer | seed-iterations/s | × plain loop |\n| --- | ---: | ---: |")
-        for name, rate in rows.items():
+        for name, rate in now.items():
             print(f"| {name} | {rate:,.0f} | {rate / plain:.1f} |")
         return
     print(f"| trainer | seed-iterations/s | × plain loop | at {args.against} | now / then |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name, rate in rows.items():
-        then = before[name]
-        ratio = "—" if math.isnan(then) else f"{rate / then:.2f}"
-        shown = "refused" if math.isnan(then) else f"{then:,.0f}"
+    for name, rate in now.items():
+        ratio = "—" if math.isnan(then[name]) else f"{rate / then[name]:.2f}"
+        shown = "refused" if math.isnan(then[name]) else f"{then[name]:,.0f}"
         print(f"| {name} | {rate:,.0f} | {rate / plain:.1f} | {shown} | {ratio} |")
 
 
