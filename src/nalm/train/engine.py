@@ -39,7 +39,7 @@ from ..limits import (
 from ..tasks.base import Batches, Task
 from ..units.base import Unit
 from . import checkpoint as ckpt
-from .policies import Policy
+from .policies import Policy, clip_gradients
 from .stack import Stack, StackedAdam, TorchOptimizer, derived_seed
 
 EarlyStop = Callable[[int, list[dict[str, float]]], bool]
@@ -255,7 +255,7 @@ class Engine:
         (loss if everyone else torch.where(live, loss, 0.0)).backward(self.ones)
         self.rest(t)
         grads = self.stack.grads() if self.use_grads else {}
-        self.clip(grads)
+        clip_gradients(self.policy, grads)
         self.optimizer.step(grads, live, everyone)
         self.stack.project()
         self.record(mse.detach(), live, everyone)
@@ -301,22 +301,6 @@ class Engine:
         gates_only = self.policy.updates_gates_only(t) if self.stack.gates else None
         if gates_only is not None:
             self.stack.drop_grads(lambda name: (name in self.stack.gates) != gates_only)
-
-    @torch.no_grad()
-    def clip(self, grads: dict[str, torch.Tensor]) -> None:
-        """Clip each gradient element to ±clip_value, then each seed's own gradient to at most
-        clip_norm (over the parameters updated this step)."""
-        rule = self.policy
-        if rule.clip_value is None and rule.clip_norm is None:
-            return
-        if rule.clip_value is not None:
-            for g in grads.values():
-                g.clamp_(-rule.clip_value, rule.clip_value)
-        if rule.clip_norm is not None and grads:
-            norm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
-            scale = (rule.clip_norm / (norm + 1e-6)).clamp(max=1.0)
-            for g in grads.values():
-                g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
 
     def restart(self, i: int, t: int) -> None:
         """The stall rule fired for seed ``i``: new weights drawn from a seed derived from its

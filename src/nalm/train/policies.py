@@ -18,6 +18,7 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from ..errors import NalmError
@@ -131,6 +132,19 @@ class Policy:
         weight_steps, gate_steps = self.alternate
         return (step - 1) % (weight_steps + gate_steps) >= weight_steps
 
+    def prepare_step(self, step: int, model: nn.Module, gates: Sequence[nn.Parameter]) -> None:
+        """For a loop of one's own: between ``backward`` and ``optimizer.step``, drop the
+        resting group's gradients (optimisers skip a parameter whose ``grad`` is ``None``) and
+        clip the rest, as the training engine does for each seed."""
+        gates_only = self.updates_gates_only(step) if gates else None
+        if gates_only is not None:
+            ids = {id(p) for p in gates}
+            for p in model.parameters():
+                if (id(p) in ids) != gates_only:
+                    p.grad = None
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        clip_gradients(self, {str(i): g.unsqueeze(0) for i, g in enumerate(grads)})
+
     def describe(self) -> str:
         """One line listing what the policy does."""
         parts = []
@@ -152,6 +166,20 @@ class Policy:
                 f"{self.reinit.window})"
             )
         return "; ".join(parts) or "plain training"
+
+
+@torch.no_grad()
+def clip_gradients(policy: Policy, grads: dict[str, torch.Tensor]) -> None:
+    """The policy's clipping, in place, on stacked gradients (a leading seed dimension): each
+    element to ±``clip_value``, then each seed's gradient to its own norm ``clip_norm``."""
+    if policy.clip_value is not None:
+        for g in grads.values():
+            g.clamp_(-policy.clip_value, policy.clip_value)
+    if policy.clip_norm is not None and grads:
+        norm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
+        scale = (policy.clip_norm / (norm + 1e-6)).clamp(max=1.0)
+        for g in grads.values():
+            g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
 
 
 def _describe_schedule(schedule: Callable[[int], float]) -> str:
