@@ -88,7 +88,9 @@ class GeneratedTask(Task):
         """A function from inputs shared by all ``tasks`` (``(B, …)``, ``shared=True``) or one
         batch per task (``(S, B, …)``) to their targets ``(S, B, out)``. This default calls each
         task's :meth:`targets`; the arithmetic tasks compute all seeds' targets at once."""
-        if shared and all(t is tasks[0] for t in tasks):  # one task for every seed (f(x) = x)
+        if all(t is tasks[0] for t in tasks):  # one task for every seed (e.g. f(x) = x)
+            if not shared:  # targets of (*, in) inputs: every seed's batch at once
+                return tasks[0].targets
             return lambda x: tasks[0].targets(x).expand(len(tasks), *x.shape[:-1], -1)
         if shared:
             return lambda x: torch.stack([t.targets(x) for t in tasks])
