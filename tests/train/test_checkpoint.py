@@ -157,7 +157,9 @@ def test_nonfinite_parameters_after_the_last_step_are_caught():
     Poisoner = poisoner(model.W, at=55)
 
     result = fit(model, task, steps=55, lr=0.05, eval_every=10, optimizer=Poisoner, progress=False)
-    assert result.diverged_at == 55
+    # the parameters went non-finite after step 55 was taken: 55 steps, 55 finite losses
+    assert result.diverged_at == 55 and result.steps == 55
+    assert len(result.train_loss) == 55 and math.isfinite(result.train_loss[-1])
 
 
 def test_nonfinite_parameters_count_as_divergence():
@@ -177,7 +179,8 @@ def test_nonfinite_parameters_count_as_divergence():
         progress=False,
         checkpoint_every=10,
     )
-    assert result.diverged_at is not None and result.diverged_at <= 31
+    # found at the parameter check after step 30 (checkpoint_every=10), before step 31's loss
+    assert result.diverged_at == 30 and result.steps == 30 and len(result.train_loss) == 30
 
 
 TRAIN = [

@@ -157,3 +157,84 @@ def test_an_old_checkpoint_is_refused_in_one_sentence(tmp_path):
     with pytest.raises(NalmError, match=r"earlier nalm's trainer.*delete it"):
         fit(NAU(2, 1), ADD.__class__("add", input_size=2, subset=0.5, overlap=0, eval_size=5),
             steps=5, checkpoint=path, progress=False)  # fmt: skip
+
+
+def test_a_mapping_of_models_resumes_each_model_by_its_name(tmp_path):
+    """The checkpoint of ``{"fast": …, "slow": …}`` restores each model's own state even when the
+    mapping comes back in another order (the settings' fingerprint does not see the order)."""
+    path = tmp_path / "pair.safetensors"
+    task = ArithmeticTask("add", input_size=4, subset=0.5, overlap=0, eval_size=20)
+    rates = {"fast": 0.05, "slow": 1e-4}
+
+    def pair(order):
+        torch.manual_seed(0)
+        built = {"fast": NAU(4, 1), "slow": NAU(4, 1)}
+        return {name: built[name] for name in order}
+
+    first = pair(["fast", "slow"])
+    done = fit(first, task, steps=60, lr=rates, eval_every=20, checkpoint=path, progress=False)
+    assert read(path)[1]["names"] == ["fast", "slow"]
+    again = pair(["slow", "fast"])
+    resumed = fit(again, task, steps=60, lr=rates, eval_every=20, checkpoint=path, progress=False)
+    for name in rates:
+        assert repr(resumed[name].history) == repr(done[name].history)
+        assert torch.equal(again[name].W, first[name].W)
+    assert not torch.equal(again["fast"].W, again["slow"].W)
+
+
+class _Interrupting(ArithmeticTask):
+    """Raises KeyboardInterrupt at its ``stop_at``-th training batch (like Ctrl-C)."""
+
+    def __init__(self, *args, stop_at=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls, self.stop_at = 0, stop_at
+
+    def inputs(self, batch_size, generator):
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        return super().inputs(batch_size, generator)
+
+
+def test_a_model_that_draws_from_torch_s_generator_resumes_to_the_same_weights(tmp_path):
+    """Dropout draws from torch's global generator: the checkpoint keeps its state, so a resumed
+    run draws the same masks as an uninterrupted one."""
+
+    def model():
+        torch.manual_seed(3)
+        return nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5), nn.Linear(16, 1))
+
+    settings = dict(steps=120, lr=1e-2, eval_every=40, checkpoint_every=20, progress=False)
+    args = ("add",)
+    kwargs = dict(input_size=4, subset=0.5, overlap=0, eval_size=20)
+    whole = model()
+    reference = fit(whole, ArithmeticTask(*args, **kwargs), **settings)
+    path = tmp_path / "dropout.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), _Interrupting(*args, stop_at=75, **kwargs), checkpoint=path, **settings)
+    assert read(path)[1]["step"] == 60
+    torch.manual_seed(12345)  # whatever the generator holds now, the checkpoint's state wins
+    again = model()
+    resumed = fit(again, ArithmeticTask(*args, **kwargs), checkpoint=path, **settings)
+    assert resumed.train_loss == reference.train_loss
+    for name, p in whole.state_dict().items():
+        assert torch.equal(again.state_dict()[name], p), name
+
+
+def test_seeds_sharing_inputs_may_have_tasks_of_different_kinds():
+    """A shared batch of inputs, each seed's targets from its own task's kind."""
+    from nalm.tasks import Batches, ExpressionTask
+
+    product = ExpressionTask("x0 * x1", "1,2", "2,6")
+    total = ArithmeticTask("add", input_size=2, subset=0.5, overlap=0)
+    assert product.input_source() == total.input_source()
+    x, y, shared = Batches([product, total], 7, 16).next()
+    assert shared and x.shape == (16, 2) and y.shape == (2, 16, 1)
+    torch.testing.assert_close(y[0], x[:, :1] * x[:, 1:])
+    torch.testing.assert_close(y[1], total.targets(x))
+
+
+def test_fit_seeds_on_generated_tasks_needs_a_batch_size():
+    with pytest.raises(NalmError, match=r"^batch_size=None .* ArithmeticTask draws fresh batches"):
+        fit_seeds(lambda: NAU(4, 1), [ADD, ADD], [0, 1], steps=5, batch_size=None,
+                  progress=False)  # fmt: skip

@@ -132,12 +132,11 @@ class Batches:
                     "shared inputs need tasks that draw fresh inputs (e.g. ArithmeticTask) from "
                     "the same range, dtype and shape"
                 )
-        same_kind = generated and len({type(t) for t in tasks}) == 1
-        self.targets = (
-            type(tasks[0]).stacked_targets(tasks, self.shared)  # type: ignore[attr-defined]
-            if same_kind and (self.shared or len(tasks) > 1)
-            else None
-        )
+        self.targets: Callable[[torch.Tensor], torch.Tensor] | None = None
+        if generated and (self.shared or len(tasks) > 1):
+            # one kind of task: its own stacked targets; several kinds: each task's in turn
+            kind = type(tasks[0]) if len({type(t) for t in tasks}) == 1 else GeneratedTask
+            self.targets = kind.stacked_targets(tasks, self.shared)  # type: ignore[attr-defined]
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         if self.shared:

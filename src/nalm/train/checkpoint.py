@@ -4,7 +4,7 @@ A checkpoint holds what the training engine needs to go on exactly where it stop
 engine (one per model of a ``fit``, one per ``fit_seeds`` cohort) its stacked parameters and
 buffers, its optimiser's state, its batch generators' states and its bookkeeping (step, history,
 losses, restarts, recoveries, active seeds), as :meth:`nalm.train.engine.Engine.state` gives it.
-Files are written to ``PATH.tmp`` and renamed, so a kill
+Files are written to ``PATH.<pid>.tmp`` and renamed, so a kill
 at any moment leaves either the previous checkpoint or the new one, never half of one.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,42 +36,59 @@ def fingerprint(settings: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def save_engines(path: Path, engines: Sequence[Engine], fingerprint: str) -> None:
-    """Write the state of ``engines`` (in order) to one checkpoint file."""
-    tensors: dict[str, torch.Tensor] = {}
+def save_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) -> None:
+    """Write the state of ``engines`` (by name) and of torch's global random generators (a
+    model may draw from them, e.g. dropout) to one checkpoint file."""
+    tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for j, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{j}"] = state
     states = []
-    for i, engine in enumerate(engines):
+    for i, engine in enumerate(engines.values()):
         engine_tensors, meta = engine.state()
         tensors.update({f"{i}/{k}": v.detach().cpu() for k, v in engine_tensors.items()})
         states.append(meta)
     step = sum(state["step"] for state in states)  # steps done, over the engines in turn
-    write(path, tensors, {"fingerprint": fingerprint, "step": step, "engines": states})
+    meta = {"fingerprint": fingerprint, "step": step, "names": list(engines), "engines": states}
+    write(path, tensors, meta)
 
 
-def restore_engines(path: Path, engines: Sequence[Engine], fingerprint: str) -> bool:
-    """Load ``engines`` from the checkpoint at ``path`` if it exists; ``False`` when it does not.
-    A checkpoint of other settings is refused."""
+def restore_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) -> bool:
+    """Load ``engines`` (matched by name) and torch's global random generators from the
+    checkpoint at ``path`` if it exists; ``False`` when it does not. A checkpoint of other
+    settings is refused."""
     if not Path(path).exists():
         return False
     tensors, meta = read(Path(path))
-    states = meta.get("engines")
-    if meta.get("fingerprint") != fingerprint or len(states or ()) != len(engines):
+    names, states = meta.get("names"), meta.get("engines")
+    if (
+        meta.get("fingerprint") != fingerprint
+        or not isinstance(names, list)
+        or sorted(map(str, names)) != sorted(engines)
+        or len(states or ()) != len(names)
+    ):
         raise NalmError(
             f"{path} is a checkpoint of a run with other settings; delete it or train into "
             "another directory"
         )
-    for i, (engine, state) in enumerate(zip(engines, states, strict=True)):
+    for name, engine in engines.items():
+        i = names.index(name)
         head = f"{i}/"
         engine.load_state(
-            {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}, state
+            {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}, states[i]
         )
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda = [tensors.get(f"rng.cuda.{j}") for j in range(torch.cuda.device_count())]
+    if cuda and all(state is not None for state in cuda):  # the same GPUs as when written
+        torch.cuda.set_rng_state_all(cuda)
     return True
 
 
 def write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (``PATH.tmp``, flushed to disk, then renamed)."""
+    """Write a checkpoint atomically (``PATH.<pid>.tmp``, flushed to disk, then renamed; two
+    processes writing the same checkpoint never share a temporary file)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     metadata = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(meta)}
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
     with open(tmp, "rb") as f:

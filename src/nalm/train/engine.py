@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from ..limits import (
     check_task,
     check_task_values,
 )
-from ..tasks.base import Batches, Task
+from ..tasks.base import Batches, GeneratedTask, Task
 from ..units.base import Unit
 from . import checkpoint as ckpt
 from .policies import Policy, clip_gradients
@@ -56,8 +56,10 @@ class Track:
             ``sparsity_error`` (max over the units' weight matrices of ``min(|w|, |1 − |w||)``;
             NaN for a model without units).
         train_loss: the training MSE of every step (kept when asked for; NaN at a recovery).
-        steps: optimiser steps the seed took.
+        steps: optimiser steps the seed took (a seed whose loss went non-finite at step t took
+            t − 1; one whose parameters were found non-finite after step t took t).
         diverged_at, stopped_at: the step at which it diverged or was stopped early.
+        diverged_by: what went non-finite: ``"loss"`` or ``"parameters"``.
         reinitialized_at, recovered_at: steps of its restarts and recoveries.
     """
 
@@ -66,6 +68,7 @@ class Track:
     train_loss: list[float] = field(default_factory=list)
     steps: int = 0
     diverged_at: int | None = None
+    diverged_by: str | None = None
     stopped_at: int | None = None
     reinitialized_at: list[int] = field(default_factory=list)
     recovered_at: list[int] = field(default_factory=list)
@@ -199,6 +202,7 @@ class Engine:
         ``checkpoint()`` every ``checkpoint_every`` steps and at the end."""
         started = time.perf_counter()
         s = self.schedule
+        self.stack.train(True)
         if self.step == 0 and not self.tracks[0].history:
             self.evaluate(0)
         if s.recover and self.n_active:
@@ -247,6 +251,7 @@ class Engine:
         if live is None:  # every active seed recovers (or diverged) at this step
             self.record(mse.detach(), torch.zeros_like(self.active), everyone=False)
             self.restore()
+            self.check_stall(t, mse)
             return
         everyone = self.n_live == self.size
         self.stack.zero_grad()
@@ -261,6 +266,11 @@ class Engine:
         self.record(mse.detach(), live, everyone)
         if self.recovering:
             self.restore()
+        self.check_stall(t, mse)
+
+    def check_stall(self, t: int, mse: torch.Tensor) -> None:
+        """The stall rule on this step's losses (a recovering seed's non-finite loss spoils its
+        chunk's mean, so that chunk cannot count as a stall); restart the seeds that stalled."""
         if self.stall.rule is not None:
             for i in self.stall.update(t, mse.detach(), self.active):
                 self.restart(i, t)
@@ -310,9 +320,10 @@ class Engine:
         self.optimizer.reset(i)
         track.reinitialized_at.append(t)
 
-    def diverge(self, i: int, t: int) -> None:
-        """Seed ``i`` went non-finite at step ``t``: restore its last finite snapshot with a
-        lower learning rate while it has recoveries left, else freeze it as diverged."""
+    def diverge(self, i: int, t: int, by: str = "loss") -> None:
+        """Seed ``i``'s loss (or parameters) went non-finite at step ``t``: restore its last
+        finite snapshot with a lower learning rate while it has recoveries left, else freeze it
+        as diverged."""
         track = self.tracks[i]
         if self.recoveries[i] < self.schedule.recover and self.snapshot is not None:
             self.recoveries[i] += 1
@@ -320,7 +331,7 @@ class Engine:
             self.last_loss[i] = math.nan
             track.recovered_at.append(t)
             return
-        track.diverged_at = t
+        track.diverged_at, track.diverged_by = t, by
         self.active[i] = False
         self.n_active -= 1
 
@@ -341,7 +352,7 @@ class Engine:
         finite state becomes the snapshot to recover to."""
         bad = (self.active & ~self.stack.finite()).nonzero().flatten().tolist()
         for i in bad:
-            self.diverge(i, t)
+            self.diverge(i, t, by="parameters")
         self.restore()
         if self.schedule.recover and self.n_active:
             self.take_snapshot()
@@ -375,6 +386,8 @@ class Engine:
             self.last_loss = torch.where(self.active, mse, self.last_loss)
         if self.schedule.keep_losses:
             self.pending.append(mse)
+            if len(self.pending) >= 1024:  # bounded: a long run does not hold a tensor per step
+                self.flush()
 
     def flush(self) -> None:
         """Move the per-step losses kept since the last flush into the tracks."""
@@ -418,8 +431,8 @@ class Engine:
     def finish(self) -> list[Track]:
         self.flush()
         for track in self.tracks:
-            if track.diverged_at is not None:
-                track.steps = track.diverged_at - 1
+            if track.diverged_at is not None:  # a non-finite loss stopped the step it came in
+                track.steps = track.diverged_at - (track.diverged_by != "parameters")
             elif track.stopped_at is not None:
                 track.steps = track.stopped_at
             else:
@@ -455,6 +468,7 @@ class Engine:
                 {
                     "seed": track.seed,
                     "diverged_at": track.diverged_at,
+                    "diverged_by": track.diverged_by,
                     "stopped_at": track.stopped_at,
                     "reinitialized_at": track.reinitialized_at,
                     "recovered_at": track.recovered_at,
@@ -567,12 +581,12 @@ def run_engines(
     if checkpoint is not None and Path(checkpoint).is_dir():
         raise NalmError(f"checkpoint {str(checkpoint)!r} is a directory; give a file path")
     fingerprint = ckpt.fingerprint(
-        {**settings, "schedule": asdict(schedule) | {"early_stop": None}}
+        {**settings, "schedule": asdict(replace(schedule, early_stop=None))}
     )
     save = None
     if checkpoint is not None:
-        ckpt.restore_engines(Path(checkpoint), list(engines.values()), fingerprint)
-        save = lambda: ckpt.save_engines(Path(checkpoint), list(engines.values()), fingerprint)  # noqa: E731
+        ckpt.restore_engines(Path(checkpoint), engines, fingerprint)
+        save = lambda: ckpt.save_engines(Path(checkpoint), engines, fingerprint)  # noqa: E731
     for name, engine in engines.items():
         engine.run(save, progress, labels[name])
 
@@ -598,6 +612,12 @@ def check_training(
         raise NalmError("the seeds' tasks must share input/output sizes and evaluation sets")
     parsed = check_run(steps, eval_every, device)
     n_in, many = tasks[0].in_features, {"seeds": len(seeds)} if cohort else {}
+    fresh = [t for t in tasks if isinstance(t, GeneratedTask)]
+    if batch_size is None and fresh:
+        raise NalmError(
+            f"batch_size=None trains on a fixed dataset's whole set, but {type(fresh[0]).__name__} "
+            "draws fresh batches: give a batch size"
+        )
     if batch_size is not None:
         check_size(batch_size, "batch_size")
         check_elements({**many, "batch_size": batch_size, "the task's inputs": n_in})

@@ -40,7 +40,7 @@ class _Probe(nn.Module):
         if what == "output":
             return self.model(x)
         if what == "regularization":
-            return torch.as_tensor(regularization(self.model), dtype=torch.float32)
+            return torch.as_tensor(regularization(self.model))
         # sparsity error over the weight matrices (effective weights named W...)
         terms = [
             torch.minimum(w.abs(), (1 - w.abs()).abs()).amax()
