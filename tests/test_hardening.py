@@ -406,7 +406,12 @@ def test_mismatched_tensors_are_listed_briefly(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_says_what_was_saved_and_how_to_resume(tmp_path):
+    import signal
+    import time
+
     out = tmp_path / "run"
+    # a shell's background job inherits SIGINT ignored, and Python then raises no
+    # KeyboardInterrupt: give the child the default disposition, as a terminal would
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -432,10 +437,8 @@ def test_ctrl_c_says_what_was_saved_and_how_to_resume(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    import signal
-    import time
-
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "checkpoint.safetensors").exists():
         time.sleep(0.05)
