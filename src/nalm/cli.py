@@ -11,6 +11,7 @@ import torch
 
 from . import limits, runs
 from .errors import NalmError
+from .models import parse as parse_model
 from .plots import save_run_plot
 from .presets import SEED_PRESETS, run_seed_preset
 from .reporting import UNIT_COLUMNS, describe_weights, fmt, markdown_table, table, units_overview
@@ -103,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--unit",
         default="nalu",
-        help="registry name (default nalu): " + ", ".join(registry.names()),
+        help="model spec (default nalu): a unit name ("
+        + ", ".join(registry.names())
+        + "), FIRST>SECOND or a paper name; --layers repeats a single unit",
     )
     train.add_argument(
         "--target", default="x0 * x1", help="formula over x0, x1, ... (default 'x0 * x1')"
@@ -525,15 +528,17 @@ def prepare_train(args: argparse.Namespace) -> TrainSetup:
         eval_seed=args.seed,
     )
     options = dict(args.option)
+    limits.check_size(args.layers, "layers", limit=limits.MAX_LAYERS)
+    spec = parse_model(args.unit, layers=None if args.layers == 1 else args.layers)
+    if args.layers != 1 and len(spec.layers) != args.layers:
+        raise NalmError(f"--layers repeats a single unit; {args.unit!r} names its own layers")
     torch.manual_seed(args.seed)
-    model = registry.build(
-        args.unit,
+    model = spec.build(
         task.in_features,
         1,
-        layers=args.layers,
         hidden=args.hidden,
+        options=options,
         preset="seed" if args.seed_init else None,
-        **options,
     )
     policy = _policy(args, model)
     torch.manual_seed(args.seed)

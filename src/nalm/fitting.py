@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from . import runs
-from .bench.models import ModelSpec, parse_spec
 from .errors import NalmError
+from .models import ModelSpec, parse
 from .plots import save_parity_plot
 from .reporting import fmt, markdown_table, table
 from .symbolic import Extraction, extract_formula, formula_function, relative_errors
@@ -86,7 +86,7 @@ def parse_specs(specs: Sequence[str]) -> list[ModelSpec]:
     for text in specs:
         if not isinstance(text, str) or not text.strip():
             raise NalmError(f"a unit to try must be a non-empty name; got {text!r}")
-        parsed.append(parse_spec(text, layers=2 if ">" in text else 1))
+        parsed.append(parse(text, layers=2 if ">" in text else 1))
     names = [str(s) for s in parsed]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -162,7 +162,7 @@ def fit_candidates(
     for spec in parsed:
 
         def make(spec: ModelSpec = spec) -> nn.Module:
-            return spec.build(task.in_features, hidden)
+            return spec.build(task.in_features, 1, hidden)
 
         result = fit_seeds(
             make,

@@ -22,9 +22,10 @@ targets                finite, with ``|y| ≤`` :data:`MAX_TARGET` (√ of float
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -95,6 +96,21 @@ def check_elements(factors: Mapping[str, int], what: str = "") -> None:
             f"{named} = {total:.3g} numbers in one tensor{where}, above nalm's limit of "
             f"{MAX_ELEMENTS:,} (1 GiB of float32)"
         )
+
+
+def check_stack(sizes: Sequence[int], what: str) -> None:
+    """Refuse a stack whose layers ``sizes[0] → sizes[1] → …`` hold more than
+    :data:`MAX_ELEMENTS` weights in all (``what`` names the stack in the sentence)."""
+    weights = sum(a * b for a, b in itertools.pairwise(sizes) if _is_size(a) and _is_size(b))
+    if weights > MAX_ELEMENTS:
+        raise NalmError(
+            f"{what}: the stack has {weights:.3g} weights, above nalm's limit of "
+            f"{MAX_ELEMENTS:,} numbers per model (1 GiB of float32)"
+        )
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def check_run(steps: Any, eval_every: Any, device: Any) -> torch.device:

@@ -37,9 +37,9 @@ def test_model_specs(text, layers, expected):
     "text,layers,message",
     [
         ("nau>nmux", 2, "unknown unit 'nmux'"),
-        ("a>b>c", 2, "is not UNIT, FIRST>SECOND"),
+        ("nau>>nmu", 2, "is not UNIT, FIRST>SECOND"),
         ("mlp:swishy", 2, "unknown activation 'swishy'"),
-        ("nau>nmu", 1, "this suite trains one unit"),
+        ("nau>nmu", 1, "this model is one unit"),
     ],
 )
 def test_bad_model_specs(text, layers, message):
@@ -48,11 +48,11 @@ def test_bad_model_specs(text, layers, message):
 
 
 def test_specs_build_the_suites_models():
-    model = parse_spec("nau>nmu").build(100, 2)
+    model = parse_spec("nau>nmu").build(100, 1, 2)
     assert model(torch.ones(3, 100)).shape == (3, 1)
     assert [type(m).__name__ for m in model] == ["NAU", "NMU"]
     assert parse_spec("nau>nmu").paper_name == "NMU"
-    assert type(parse_spec("real_npu", 1).build(2, 2)).__name__ == "RealNPU"
+    assert type(parse_spec("real_npu", 1).build(2, 1, 2)).__name__ == "RealNPU"
 
 
 def test_suites_and_published_numbers():
@@ -68,11 +68,11 @@ def test_suites_and_published_numbers():
 
 def test_regulariser_overrides_move_the_policy_ramp():
     spec = parse_spec("NMU")
-    policy = cell_policy(spec, spec.build(100, 2), Settings(ramp=(10, 20)))
+    policy = cell_policy(spec, spec.build(100, 1, 2), Settings(ramp=(10, 20)))
     assert (policy.regularizer.lambda_hat, policy.regularizer.start) == (10.0, 10)
     nalu = parse_spec("NALU")
     with pytest.raises(ValueError, match="give --lambda too"):
-        cell_policy(nalu, nalu.build(100, 2), Settings(ramp=(10, 20)))
+        cell_policy(nalu, nalu.build(100, 1, 2), Settings(ramp=(10, 20)))
 
 
 def test_a_sweep_resumes_missing_seeds_and_each_row_is_stored_once(tmp_path):

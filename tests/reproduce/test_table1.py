@@ -171,7 +171,7 @@ def test_rerun_resumes_without_training(tiny_run, monkeypatch):
         ({"seeds": 0}, "seeds must be a positive integer"),
         ({"operations": ("pow",)}, "unknown operation 'pow'"),
         ({"static_models": ("nalx>nau",)}, "static model 'nalx>nau' .*: unknown unit 'nalx'"),
-        ({"recurrent_models": ("gru",)}, "recurrent model 'gru' .*LSTM.*: unknown unit 'gru'"),
+        ({"recurrent_models": ("grux",)}, "recurrent model 'grux' .*LSTM.*: unknown unit 'grux'"),
         ({"train_range": "2,1"}, "inverted"),
         ({"settings": ("dynamic",)}, "unknown setting 'dynamic'"),
     ],

@@ -138,7 +138,7 @@ def run_suite(
         check_seed(seed)
     # Everything that can be refused is refused before the database is opened or created.
     for spec in specs:
-        spec.build(suite.input_size, suite.hidden)
+        spec.build(suite.input_size, 1, suite.hidden)
     for operation in operations:
         for pair in ranges:
             suite.check_cell(operation, pair, settings.eval_size)
@@ -185,7 +185,7 @@ def plan_cell(
         "eval_size": settings.eval_size,
         "early_stop": settings.early_stop,
     }
-    template = spec.build(suite.input_size, suite.hidden)
+    template = spec.build(suite.input_size, 1, suite.hidden)
     policy = cell_policy(spec, template, settings)
     resolved["policy"] = policy.name
     resolved["regularizer"] = policy.describe()
@@ -228,10 +228,10 @@ def train_cell(
             for t, thr in zip(tasks, thresholds, strict=True)
         ]
         early = lambda i, history: rules[i](i, history)  # noqa: E731
-    template = spec.build(suite.input_size, suite.hidden)
+    template = spec.build(suite.input_size, 1, suite.hidden)
     started = time.perf_counter()
     result = fit_seeds(
-        lambda: spec.build(suite.input_size, suite.hidden),
+        lambda: spec.build(suite.input_size, 1, suite.hidden),
         tasks,
         list(cell.seeds),
         steps=resolved["steps"],

@@ -75,7 +75,7 @@ class Suite:
 
     def default_lr(self, spec: ModelSpec) -> float:
         """The paper's learning rate for a model (NMRU/NRU: 1e-2, Mistry et al.)."""
-        return 1e-2 if spec.units and spec.units[-1] in ("nmru", "nru") else self.lr
+        return spec.default_lr(self.lr) if spec.units else self.lr
 
     def parse_ranges(self, text: str | None) -> tuple[tuple[str, str], ...]:
         """``None`` → every pair; else pairs ``"1,2:2,6"`` separated by spaces or ``;``.

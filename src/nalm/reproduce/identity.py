@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..models import parse
 from ..reporting import markdown_table
 from ..runs import new_run_dir, write_config
 from ..tasks import ExpressionTask, Range
@@ -150,20 +150,13 @@ class IdentityResult:
 def identity_models(settings: IdentitySettings) -> dict[str, Callable[[], nn.Module]]:
     """Label → model builder: one MLP per activation, then the units as stacks of the same
     shape (``1 → 8 → 8 → 8 → 1``)."""
-    models: dict[str, Callable[[], nn.Module]] = {}
-    for name in settings.activations:
-        models[name] = functools.partial(MLP, 1, 1, hidden=settings.hidden, activation=name)
-    sizes = (1, *settings.hidden, 1)
+    specs = {name: parse(f"mlp:{name}") for name in settings.activations}
+    depth = len(settings.hidden) + 1
     for unit in settings.units:
-        label = registry.get(unit).__name__
-
-        def build(unit: str = unit) -> nn.Module:
-            return nn.Sequential(
-                *(registry.create(unit, a, b) for a, b in itertools.pairwise(sizes))
-            )
-
-        models[label] = build
-    return models
+        specs[registry.get(unit).__name__] = parse(unit, layers=depth)
+    return {
+        label: functools.partial(spec.build, 1, 1, settings.hidden) for label, spec in specs.items()
+    }
 
 
 def run_identity(

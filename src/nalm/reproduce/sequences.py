@@ -33,12 +33,12 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..models import TORCH_CELLS, parse
 from ..reporting import markdown_table
 from ..runs import new_run_dir, write_config
 from ..tasks.digits import DigitImages, load_mnist, load_sklearn_digits
 from ..tasks.sequences import DigitSequenceTask, ProgramTask, WordsTask
 from ..train import fit
-from ..units import AccumulatorCell, GRUCell, LSTMCell, RNNCell, UnitCell
 from .common import Parts, finite_or_none, number
 
 EXPERIMENTS = ("digits", "product", "words", "programs")
@@ -100,13 +100,8 @@ def image_encoder(pixels: int, out: int, softmax: bool) -> nn.Module:
 
 
 def make_cell(kind: str, size: int, out: int, hidden: int, initial: float = 0.0) -> tuple:
-    """``(cell, head)`` for a model name: a torch baseline with a linear head, or a unit cell."""
-    baselines = {"lstm": LSTMCell, "gru": GRUCell, "rnn": RNNCell}
-    if kind in baselines:
-        return baselines[kind](size, hidden), nn.Linear(hidden, out)
-    if kind.startswith("acc:"):
-        return AccumulatorCell(kind[4:], size, out), nn.Identity()
-    return UnitCell(kind, size, out, initial=initial), nn.Identity()
+    """``(cell, head)`` for a model name (:meth:`nalm.models.ModelSpec.cell_and_head`)."""
+    return parse(kind, recurrent=True).cell_and_head(size, out, hidden, initial=initial)
 
 
 @dataclass(frozen=True)
@@ -184,16 +179,11 @@ def settings_for(experiment: str, quick: bool = False, **changes: Any) -> Sequen
 
 
 def _check_models(experiment: str, models: Sequence[str]) -> None:
-    from ..units import registry
-
     for name in models:
-        parts = name.removeprefix("acc:").split(">")
-        for part in parts:
-            if part not in ("lstm", "gru", "rnn", "linear"):
-                registry.get(part)
-        if experiment in ("words", "programs") and parts[0] not in ("lstm", "gru", "rnn"):
+        spec = parse(name, recurrent=True)
+        if experiment in ("words", "programs") and spec.cell not in TORCH_CELLS:
             raise NalmError(f"{experiment} models read tokens with lstm, gru or rnn; got {name!r}")
-        if experiment in ("digits", "product") and len(parts) > 1:
+        if experiment in ("digits", "product") and spec.layers:
             raise NalmError(
                 f"{experiment} models are one cell (lstm, acc:nau, nmu, ...); got {name!r}"
             )
@@ -210,12 +200,7 @@ def build_model(settings: SequenceSettings, kind: str, name: str, task: Any) -> 
         cell, head = make_cell(name, size, out, h, initial=1.0 if kind == "product" else 0.0)
         return SequenceModel(encoder, cell, head, per_step=True)
     encoder = TokenEncoder(len(task.vocabulary), 16)
-    recurrent, _, head_name = name.partition(">")
-    cell, head = make_cell(recurrent, 17, 1, h)
-    if head_name and head_name != "linear":
-        from ..units import registry
-
-        head = registry.create(head_name, h, 1)
+    cell, head = make_cell(name, 17, 1, h)
     scale = 100.0 if settings.experiment == "words" else 10.0  # values up to 999; about ±300
     return SequenceModel(encoder, cell, head, per_step=False, scale=scale)
 

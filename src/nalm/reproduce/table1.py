@@ -37,13 +37,13 @@ import torch
 from matplotlib.colors import LogNorm
 from torch import nn
 
-from ..bench.models import parse_spec
 from ..errors import NalmError
+from ..models import TORCH_CELLS, parse
 from ..reporting import markdown_table
 from ..runs import new_run_dir, write_config
 from ..tasks.arithmetic import OPERATIONS, ArithmeticTask, RecurrentArithmeticTask, get_operation
 from ..train.ensemble import fit_seeds, initial_weights, predict_seeds
-from ..units import recurrent, registry
+from ..units import registry
 from .common import Parts, finite_or_none, number
 from .published import as_number, published
 
@@ -191,22 +191,11 @@ class Table1Settings:
 
 def _builder(setting: str, spec: str, s: Table1Settings) -> Callable[[], nn.Module]:
     if setting == "static":
-        parsed = parse_spec(spec)
-
-        def static() -> nn.Module:
-            return parsed.build(s.input_size, s.hidden)
-
-        return static
-    kind = spec.strip()
-    hidden = s.rnn_hidden if kind in ("lstm", "rnn") else s.hidden
-    if kind not in ("lstm", "rnn"):
-        for name in kind.split(">"):
-            registry.get(name)
-
-    def sequential() -> nn.Module:
-        return recurrent(kind, s.input_size, hidden)
-
-    return sequential
+        parsed = parse(spec, layers=2)
+        return lambda: parsed.build(s.input_size, 1, s.hidden)
+    parsed = parse(spec, recurrent=True)
+    hidden = s.rnn_hidden if parsed.cell in TORCH_CELLS else s.hidden
+    return lambda: parsed.build(s.input_size, 1, hidden)
 
 
 def _tasks(setting: str, op: str, seeds: Sequence[int], s: Table1Settings) -> list[Any]:

@@ -32,8 +32,9 @@ class Unit(nn.Module):
 
     Class attributes describe the unit for ``nalm units`` and the trainer: ``operations`` (what
     exact weights can represent), ``keeps_sign`` (whether negative inputs give correctly signed
-    results; ``None`` where that does not apply), ``paper``, and ``policy`` (the name of the
-    training policy its paper used, see :mod:`nalm.train.policies`).
+    results; ``None`` where that does not apply), ``paper``, ``policy`` (the name of the
+    training policy its paper used, see :mod:`nalm.train.policies`) and ``lr`` (the learning rate
+    its paper used, where it differs from a benchmark's own; ``None``: the benchmark's).
     """
 
     in_features: int
@@ -42,6 +43,7 @@ class Unit(nn.Module):
     keeps_sign: ClassVar[bool | None] = True
     paper: ClassVar[str] = ""
     policy: ClassVar[str] = "none"
+    lr: ClassVar[float | None] = None
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()

@@ -55,6 +55,7 @@ class NMRU(ClampedUnit):
     operations = "× ÷"
     paper = "Mistry, Farrahi & Hare 2022"
     policy = "nmru"
+    lr = 1e-2  # Mistry et al. 2022
     low = 0.0
 
     def __init__(
@@ -126,6 +127,7 @@ class NRU(ClampedUnit):
     operations = "× ÷"
     paper = "Mistry, Farrahi & Hare 2022"
     policy = "madsen-nmu"
+    lr = 1e-2  # Mistry et al. 2022
     low = -1.0
 
     def __init__(

@@ -254,7 +254,7 @@ class Recurrent(nn.Module):
 
 
 def recurrent(kind: str, input_size: int, hidden_size: int, out_features: int = 1) -> Recurrent:
-    """A recurrent model by name.
+    """A recurrent model by name: ``nalm.models.parse(kind, recurrent=True).build(...)``.
 
     - ``lstm``, ``gru``, ``rnn`` (ReLU): that cell with a linear head.
     - a registry unit (``nac``, ``nalu``, ``nau``, …): the unit as both the cell
@@ -275,18 +275,10 @@ def recurrent(kind: str, input_size: int, hidden_size: int, out_features: int = 
         >>> type(recurrent("acc:nac", 100, 2).cell).__name__
         'AccumulatorCell'
     """
-    baselines = {"lstm": LSTMCell, "gru": GRUCell, "rnn": RNNCell}
-    if kind in baselines:
-        cell = baselines[kind](input_size, hidden_size)
-        return Recurrent(cell, nn.Linear(hidden_size, out_features))
-    accumulate = kind.startswith("acc:")
-    cell_name, _, head = kind.removeprefix("acc:").partition(">")
-    head = head or cell_name
-    make = AccumulatorCell if accumulate else UnitCell
-    return Recurrent(
-        make(cell_name, input_size, hidden_size),
-        registry.create(head, hidden_size, out_features),
-    )
+    from ..models import parse  # the one model grammar (it builds from the cells here)
+
+    model = parse(kind, recurrent=True).build(input_size, out_features, hidden_size)
+    return model  # type: ignore[return-value]
 
 
 def _check_sizes(input_size: int, hidden_size: int) -> None:

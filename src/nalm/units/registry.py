@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import NalmError
-from ..limits import MAX_ELEMENTS, MAX_LAYERS, check_size
+from ..limits import MAX_LAYERS, check_size, check_stack
 from .base import Unit
 
 _REGISTRY: dict[str, type[Unit]] = {}
@@ -95,18 +95,10 @@ def build(
     check_size(layers, "layers", limit=MAX_LAYERS)
     check_size(hidden, "hidden")
     sizes = [in_features] + [hidden] * (layers - 1) + [out_features]
-    weights = sum(a * b for a, b in itertools.pairwise(sizes) if _is_size(a) and _is_size(b))
-    if layers > 1 and weights > MAX_ELEMENTS:  # one unit checks its own sizes
-        raise NalmError(
-            f"layers {layers} × hidden {hidden}: the stack has {weights:.3g} weights, above "
-            f"nalm's limit of {MAX_ELEMENTS:,} numbers per model (1 GiB of float32)"
-        )
+    if layers > 1:  # one unit checks its own sizes
+        check_stack(sizes, f"layers {layers} × hidden {hidden}")
     units = [
         create(name, n_in, n_out, preset=preset, **kwargs)
         for n_in, n_out in itertools.pairwise(sizes)
     ]
     return units[0] if layers == 1 else nn.Sequential(*units)
-
-
-def _is_size(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

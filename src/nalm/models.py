@@ -1,0 +1,306 @@
+"""One grammar for every model a command, a workflow or a saved file names.
+
+.. code-block:: text
+
+    spec  := ALIAS | [acc:]layer ('>' layer)*
+    layer := UNIT | mlp:ACTIVATION | lstm | gru | rnn
+
+- ``UNIT``: a name from the unit registry (``nac``, ``nau``, ``nmu``, ``nalu``, ``linear``,
+  ``mlp``, …): one unit ``in → out``.
+- ``first>second>…``: a stack, ``in → hidden → … → hidden → out``, any depth.
+- ``mlp:ACTIVATION`` (``mlp:relu``, ``mlp:relu6``, …): an MLP baseline whose hidden layers are the
+  ``hidden`` sizes given to :meth:`ModelSpec.build`.
+- Recurrent models read a sequence ``(N, T, in)``: ``lstm``, ``gru`` and ``rnn`` (the torch cell
+  and a linear head), ``lstm>nalu`` (the cell, then the units after ``>`` as the head),
+  ``acc:UNIT`` (the accumulator cell ``h_t = h_{t−1} + unit(x_t)``) and, where the task is a
+  sequence (``parse(..., recurrent=True)``), ``UNIT`` or ``UNIT>HEAD``: the unit as the cell
+  ``h_t = unit([x_t, h_{t−1}])`` (and as the head, unless one is named).
+- The papers' row names are aliases (:data:`ALIASES`): ``NMU`` = ``nau>nmu``, ``NAU`` =
+  ``nau>nau``, ``NAC•`` (or ``NAC*``) = ``nac>nac_mul``, ``NAC+`` = ``nac>nac``, ``NALU`` =
+  ``nalu>nalu``, ``Linear`` = ``linear>linear``, ``ReLU`` = ``mlp:relu``, ``ReLU6`` =
+  ``mlp:relu6``.
+
+Examples:
+    >>> spec = parse("nau>nmu")
+    >>> spec.build(100, 1, hidden=2)
+    Sequential(
+      (0): NAU(in_features=100, out_features=2, clamp=True)
+      (1): NMU(in_features=2, out_features=1, clamp=True)
+    )
+    >>> str(parse("NMU")), str(parse("nau", layers=2)), parse("nau>nmu").paper_name
+    ('nau>nmu', 'nau>nau', 'NMU')
+    >>> type(parse("lstm>nalu").build(10, 1, hidden=8).head).__name__
+    'NALU'
+    >>> ModelSpec.from_json(parse("acc:nau").to_json()) == parse("acc:nau")
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from .errors import NalmError
+from .limits import MAX_LAYERS, check_size, check_stack
+from .units import MLP, make_activation, registry
+from .units.recurrent import AccumulatorCell, GRUCell, LSTMCell, Recurrent, RNNCell, UnitCell
+
+ALIASES: dict[str, str] = {
+    "NMU": "nau>nmu",
+    "NAU": "nau>nau",
+    "NAC•": "nac>nac_mul",
+    "NAC*": "nac>nac_mul",
+    "NAC+": "nac>nac",
+    "NALU": "nalu>nalu",
+    "Linear": "linear>linear",
+    "ReLU": "mlp:relu",
+    "ReLU6": "mlp:relu6",
+}
+"""The papers' row names (case-sensitive, as printed in the papers) and the specs they stand for."""
+
+TORCH_CELLS: dict[str, type[nn.Module]] = {"lstm": LSTMCell, "gru": GRUCell, "rnn": RNNCell}
+"""Recurrent cells of torch (with a linear head unless one is named)."""
+
+_FORMS = "UNIT, FIRST>SECOND>…, mlp:ACTIVATION, lstm/gru/rnn[>HEAD], acc:UNIT or a paper name"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec (build one with :func:`parse`).
+
+    Attributes:
+        layers: the feed-forward layers (registry unit names or ``mlp:ACTIVATION``), or for a
+            recurrent model the layers of its head (empty: the default head).
+        cell: ``None`` for a feed-forward model; else the recurrent cell: ``lstm``, ``gru``,
+            ``rnn``, a unit name (a unit cell) or ``acc:UNIT`` (an accumulator cell).
+    """
+
+    layers: tuple[str, ...] = ()
+    cell: str | None = None
+
+    def __str__(self) -> str:
+        return ">".join(([self.cell] if self.cell else []) + list(self.layers))
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether the model reads sequences."""
+        return self.cell is not None
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The registry units of a feed-forward model (``()`` for an MLP baseline)."""
+        if self.cell is not None or self.activation is not None:
+            return ()
+        return self.layers
+
+    @property
+    def activation(self) -> str | None:
+        """The activation of an MLP baseline spec (``mlp:relu`` → ``"relu"``), else ``None``."""
+        if self.cell is None and len(self.layers) == 1 and self.layers[0].startswith("mlp:"):
+            return self.layers[0].removeprefix("mlp:")
+        return None
+
+    @property
+    def output_unit(self) -> str | None:
+        """The registry name of the unit that computes the output, if one does."""
+        last = self.layers[-1] if self.layers else (self.cell or "").removeprefix("acc:")
+        return None if last.startswith("mlp:") or last in TORCH_CELLS else last
+
+    def default_lr(self, fallback: float) -> float:
+        """The learning rate the output unit's paper used (its class's ``lr``), else
+        ``fallback`` (e.g. the benchmark's)."""
+        unit = self.output_unit
+        lr = registry.get(unit).lr if unit is not None else None
+        return fallback if lr is None else lr
+
+    @property
+    def paper_name(self) -> str | None:
+        """The paper's row name for this spec, if it has one (``nau>nmu`` → ``NMU``)."""
+        text = str(self)
+        return next((k for k, v in ALIASES.items() if v == text and k != "NAC*"), None)
+
+    def build(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: int | Sequence[int] = 2,
+        *,
+        options: Mapping[str, Any] | None = None,
+        preset: str | None = None,
+    ) -> nn.Module:
+        """The model ``(*, in_features) → (*, out_features)`` (recurrent: ``(N, T, in) → (N,
+        out)``), with fresh parameters.
+
+        Args:
+            in_features, out_features: the task's sizes (for a recurrent model, ``in_features``
+                is the size of one step).
+            hidden: the width between stacked layers (an int, or one width per gap); an
+                ``mlp:ACTIVATION`` spec's hidden layer sizes; a recurrent model's state size.
+            options: constructor options of every unit (e.g. ``{"eps": 1e-6}``).
+            preset: ``"seed"`` for the seed code's initialisation of the units that have it.
+        """
+        if self.cell is not None:
+            return self._recurrent(in_features, out_features, hidden)
+        widths = _widths(hidden, len(self.layers), self.activation is not None)
+        return self._stack(self.layers, in_features, out_features, widths, options, preset)
+
+    def cell_and_head(
+        self, n_in: int, n_out: int, hidden: int, *, initial: float = 0.0
+    ) -> tuple[nn.Module, nn.Module]:
+        """A recurrent spec's cell and head as the sequence experiments use them: a torch cell
+        ``n_in → hidden`` with a linear head (or the units named after ``>``, ``hidden → n_out``);
+        a unit or accumulator cell with no head named is the whole model, ``n_in → n_out``, its
+        state the output (the head is ``nn.Identity``). ``initial``: a unit cell's first state.
+        """
+        name = self.cell or ""
+        unit = name.removeprefix("acc:")
+        if name in TORCH_CELLS:
+            cell: nn.Module = TORCH_CELLS[name](n_in, hidden)
+        elif self.layers:
+            cell = (AccumulatorCell if name.startswith("acc:") else UnitCell)(unit, n_in, hidden)
+        elif name.startswith("acc:"):
+            return AccumulatorCell(unit, n_in, n_out), nn.Identity()
+        else:
+            return UnitCell(unit, n_in, n_out, initial=initial), nn.Identity()
+        if not self.layers or (self.layers == ("linear",) and name in TORCH_CELLS):
+            return cell, nn.Linear(hidden, n_out)
+        widths = [hidden] * (len(self.layers) - 1)
+        return cell, self._stack(self.layers, hidden, n_out, widths, None, None)
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready form that :meth:`from_json` reads back."""
+        return {"spec": str(self), "kind": "recurrent" if self.recurrent else "feedforward"}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModelSpec:
+        """The spec :meth:`to_json` wrote (checked as if typed on the command line)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("spec"), str):
+            raise NalmError(
+                f"a model description must be an object with a 'spec' string; got {data!r}"
+            )
+        kind = data.get("kind", "feedforward")
+        if kind not in ("feedforward", "recurrent"):
+            raise NalmError(
+                f"a model description's kind must be feedforward or recurrent; got {kind!r}"
+            )
+        return parse(data["spec"], recurrent=kind == "recurrent")
+
+    # -- building ---------------------------------------------------------------------------
+    @staticmethod
+    def _stack(
+        layers: Sequence[str],
+        n_in: int,
+        n_out: int,
+        widths: Sequence[int] | tuple[tuple[int, ...]],
+        options: Mapping[str, Any] | None,
+        preset: str | None,
+    ) -> nn.Module:
+        if len(layers) == 1 and layers[0].startswith("mlp:"):  # widths: the MLP's hidden layers
+            activation = layers[0].removeprefix("mlp:")
+            return MLP(n_in, n_out, hidden=tuple(widths[0]), activation=activation)  # type: ignore[arg-type]
+        sizes = [n_in, *widths, n_out]
+        if len(layers) > 1:  # one unit checks its own sizes
+            check_stack(sizes, f"model {'>'.join(layers)} with hidden {list(widths)}")
+        built = []
+        for name, (a, b) in zip(layers, itertools.pairwise(sizes), strict=True):
+            if name.startswith("mlp:"):
+                built.append(MLP(a, b, hidden=(a,), activation=name.removeprefix("mlp:")))
+            else:
+                built.append(registry.create(name, a, b, preset=preset, **dict(options or {})))
+        return built[0] if len(built) == 1 else nn.Sequential(*built)
+
+    def _recurrent(self, n_in: int, n_out: int, hidden: int | Sequence[int]) -> Recurrent:
+        if not isinstance(hidden, int):
+            raise NalmError(f"a recurrent model's hidden size is one number; got {hidden!r}")
+        cell_name = self.cell or ""
+        unit = cell_name.removeprefix("acc:")
+        if cell_name in TORCH_CELLS:
+            cell = TORCH_CELLS[cell_name](n_in, hidden)
+        elif cell_name.startswith("acc:"):
+            cell = AccumulatorCell(unit, n_in, hidden)
+        else:
+            cell = UnitCell(unit, n_in, hidden)
+        head_layers = self.layers or (() if cell_name in TORCH_CELLS else (unit,))
+        if not head_layers:
+            return Recurrent(cell, nn.Linear(hidden, n_out))
+        widths = [hidden] * (len(head_layers) - 1)
+        return Recurrent(cell, self._stack(head_layers, hidden, n_out, widths, None, None))
+
+
+def parse(text: str, *, layers: int | None = None, recurrent: bool = False) -> ModelSpec:
+    """Parse a model spec (see the module's grammar).
+
+    Args:
+        text: the spec, e.g. ``"nau>nmu"``, ``"mlp:relu"``, ``"NMU"``, ``"lstm>nalu"``.
+        layers: how many layers a single unit name stands for (the ``madsen`` suite's ``nau`` is
+            ``nau>nau``; ``nalm train --layers 3``); a stack names its own depth. With
+            ``layers=1`` a paper name stands for its output unit alone (the ``single-module``
+            suite) and a stack is refused.
+        recurrent: the task is a sequence: a unit name is a unit cell (``nalu`` reads
+            ``h_t = nalu([x_t, h_{t−1}])``).
+
+    Raises:
+        NalmError: in one sentence, for an unknown unit or activation or a malformed spec.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise NalmError(f"a model spec must be a non-empty string; got {text!r}")
+    text = text.strip()
+    resolved = ALIASES.get(text, text)
+    accumulate = resolved.startswith("acc:")
+    parts = tuple(p.strip() for p in resolved.removeprefix("acc:").split(">"))
+    if not all(parts) or len(parts) > MAX_LAYERS:
+        raise NalmError(f"model spec {text!r} is not {_FORMS}")
+    if accumulate or parts[0] in TORCH_CELLS or recurrent:
+        for part in parts:
+            _check_layer(part)
+        return _recurrent_spec(text, parts, accumulate)
+    if layers is not None:
+        check_size(layers, "layers", limit=MAX_LAYERS)
+        if layers == 1 and len(parts) > 1 and text not in ALIASES:
+            raise NalmError(f"this model is one unit; {text!r} names {len(parts)}")
+    for part in parts:
+        _check_layer(part)
+    if any(p in TORCH_CELLS for p in parts):
+        raise NalmError(f"model spec {text!r}: a recurrent cell must come first")
+    if layers == 1:
+        return ModelSpec(layers=parts[-1:])
+    if layers is not None and len(parts) == 1 and not parts[0].startswith("mlp:"):
+        return ModelSpec(layers=parts * layers)
+    return ModelSpec(layers=parts)
+
+
+def _check_layer(part: str) -> None:
+    if part.startswith("mlp:"):
+        make_activation(part.removeprefix("mlp:"))  # names a bad activation (draws nothing)
+    elif part not in TORCH_CELLS:
+        registry.get(part)  # names the valid units
+
+
+def _recurrent_spec(text: str, parts: tuple[str, ...], accumulate: bool) -> ModelSpec:
+    first, head = parts[0], parts[1:]
+    if any(p in TORCH_CELLS for p in head):
+        raise NalmError(f"model spec {text!r}: only its first part may be a recurrent cell")
+    if first.startswith("mlp:") or (accumulate and first in TORCH_CELLS):
+        raise NalmError(f"model spec {text!r}: {first!r} cannot be a recurrent cell")
+    return ModelSpec(layers=head, cell=f"acc:{first}" if accumulate else first)
+
+
+def _widths(hidden: int | Sequence[int], n_layers: int, mlp: bool) -> Any:
+    """The sizes between layers (an MLP spec: its hidden layers, as one tuple)."""
+    sizes = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    for size in sizes:
+        check_size(size, "hidden")
+    if mlp:
+        return (sizes,)
+    if isinstance(hidden, int):
+        return [hidden] * (n_layers - 1)
+    if len(sizes) != n_layers - 1:
+        raise NalmError(
+            f"a stack of {n_layers} layers has {n_layers - 1} widths between them; got "
+            f"hidden={list(sizes)}"
+        )
+    return list(sizes)
