@@ -249,18 +249,13 @@ def check_task(task: Any, what: str = "task") -> None:
 
 def model_sizes(model: nn.Module) -> tuple[int | None, int | None]:
     """``(inputs, outputs)`` of a unit, linear layer, stack or recurrent model where it can be
-    read from the modules (``None`` where it cannot)."""
-    from .units.recurrent import Recurrent
-
+    read from the modules (``None`` where it cannot): the first module's ``in_features`` (or a
+    cell's ``input_size``), the last one's ``out_features``."""
     first = last = model
     while isinstance(first, nn.Sequential) and len(first):
         first = first[0]
     while isinstance(last, nn.Sequential) and len(last):
         last = last[-1]
-    if isinstance(last, Recurrent):
-        last = last.head
-    if isinstance(first, Recurrent):
-        first = first.cell
     n_in = getattr(first, "in_features", getattr(first, "input_size", None))
     n_out = getattr(last, "out_features", None)
     return (n_in if _is_int(n_in) else None, n_out if _is_int(n_out) else None)

@@ -22,6 +22,7 @@ MARK = ".nalm-run"
 
 _NALM_SUFFIXES = {".json", ".csv", ".md", ".png", ".safetensors", ".jsonl", ".tmp"}
 _created: list[Path] = []  # what this process created, removed again if the command is refused
+_unused: dict[Path, Callable[[Path], bool]] = {}  # per created file: whether it holds nothing
 _resume_hint: list[Callable[[], str]] = []
 
 
@@ -108,9 +109,14 @@ def new_run_dir(kind: str, out: str | Path | None = None, root: str | Path = "ru
     return path
 
 
-def created(path: str | Path) -> None:
-    """Note that this command created ``path`` (a file), so a refusal removes it again."""
-    _created.append(Path(path))
+def created(path: str | Path, unused: Callable[[Path], bool] | None = None) -> None:
+    """Note that this command created ``path``, so a refusal removes it again: a directory once
+    it holds nothing of value, a file when ``unused(path)`` says it holds nothing (e.g. a results
+    database without rows)."""
+    path = Path(path)
+    _created.append(path)
+    if unused is not None:
+        _unused[path] = unused
 
 
 def set_resume_hint(hint: Callable[[], str]) -> None:
@@ -138,12 +144,13 @@ def refusal_cleanup() -> Iterator[None]:
             _remove_if_unused(path)
         raise
     finally:
+        for path in _created[start:]:
+            _unused.pop(path, None)
         del _created[start:]
 
 
 def _remove_if_unused(path: Path) -> None:
-    from .bench.store import is_unused_store
-
+    unused = _unused.pop(path, None)
     try:
         if path.is_dir():
             names = {p.name for p in path.iterdir()}
@@ -152,7 +159,7 @@ def _remove_if_unused(path: Path) -> None:
                     (path / name).unlink()
             if not any(path.iterdir()):
                 path.rmdir()
-        elif path.is_file() and is_unused_store(path):
+        elif path.is_file() and unused is not None and unused(path):
             for extra in ("-journal", "-wal", "-shm"):
                 Path(str(path) + extra).unlink(missing_ok=True)
             path.unlink()

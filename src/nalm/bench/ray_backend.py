@@ -1,24 +1,29 @@
 """The Ray backend of ``nalm bench run``: each cell is one Ray task; rows come back here.
 
 A cell (model × operation × range pair, its missing seeds trained together by
-:func:`~nalm.train.fit_seeds`) is submitted as one task that needs one CPU. The driver — the
-process running ``nalm bench run`` — waits for tasks as they finish and writes each cell's rows
-into its SQLite store in one transaction, exactly as the local backend does, so
-``nalm bench report`` and resuming are unchanged. A task that raises is retried ``retries``
-times by Ray; if it still fails, the failure is recorded in the store's ``failures`` table and
-the other cells go on. Failed cells have no rows, so running the sweep again submits them again.
+:func:`~nalm.train.fit_seeds`) is submitted as one task that needs one CPU.
+:func:`map_on_ray` yields each cell's rows as its task finishes, so the driver — the process
+running ``nalm bench run`` — writes them into its SQLite store in one transaction, exactly as
+for the local backend, and ``nalm bench report`` and resuming are unchanged. A task that raises
+is retried ``retries`` times by Ray; if it still fails, the cell comes back as a
+:class:`~nalm.bench.store.Failure` (recorded in the store's ``failures`` table) and the other
+cells go on. Failed cells have no rows, so running the sweep again submits them again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NalmError
-from .runner import Cell, cell_summary, train_cell
-from .store import Store
+from .store import Failure
+
+if TYPE_CHECKING:
+    from .runner import Cell
+
+Rows = list[dict[str, Any]]
 
 INSTALL_HINT = "the ray backend needs Ray, which is not installed: pip install 'nalm[ray]'"
 
@@ -31,23 +36,24 @@ def _import_ray() -> Any:
     return ray
 
 
-def _train_remote(cell: Cell, device: str) -> list[dict[str, Any]]:
+def _train_remote(train: Callable[..., Rows], cell: Cell, device: str) -> Rows:
     # One CPU per task: keep torch to one thread so tasks do not oversubscribe the cores.
     import torch
 
     torch.set_num_threads(1)
-    return train_cell(cell, device, progress=False)
+    return train(cell, device, progress=False)
 
 
-def run_cells_on_ray(
+def map_on_ray(
     cells: Sequence[Cell],
-    store: Store,
+    train: Callable[..., Rows],
     address: str | None,
     retries: int,
     device: str = "cpu",
     log: Callable[[str], None] = print,
-) -> int:
-    """Submit every cell, store the rows of each as it finishes; return the rows written.
+) -> Iterator[tuple[Cell, Rows | Failure]]:
+    """Submit ``train(cell, device, progress=False)`` for every cell; yield ``(cell, rows)`` as
+    each finishes, or ``(cell, Failure)`` for one that still raised after its retries.
 
     With ``address=None`` a new local Ray is started with this machine's cores and shut down at
     the end; otherwise the driver connects to the cluster at ``address`` (``"auto"``, or
@@ -59,7 +65,7 @@ def run_cells_on_ray(
         raise NalmError(f"retries must be a whole number ≥ 0; got {retries!r}")
     ray = _import_ray()
     if not cells:
-        return 0
+        return
     started_here = not ray.is_initialized()
     if started_here:
         # "local": a new Ray on this machine (its cores, as Ray counts them), even where
@@ -75,9 +81,9 @@ def run_cells_on_ray(
         task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=retries, retry_exceptions=True)(
             _train_remote
         )
-        pending = {task.remote(cell, device): cell for cell in cells}
+        pending = {task.remote(train, cell, device): cell for cell in cells}
         log(f"ray: {len(pending)} cells submitted ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
-        written = failed = 0
+        failed = 0
         begun = time.perf_counter()
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -87,22 +93,13 @@ def run_cells_on_ray(
                 rows = ray.get(ref)
             except Exception as e:  # the task's own error, after its retries
                 failed += 1
-                full = _reason(e)
-                store.record_failure(
-                    (cell.suite.name, str(cell.spec), cell.operation, cell.where, cell.key),
-                    cell.seeds,
-                    retries + 1,
-                    full,
-                )
-                log(f"{cell.label}: failed after {retries + 1} attempts: {full.splitlines()[-1]}")
+                yield cell, Failure(retries + 1, _reason(e))
                 continue
-            written += store.write(rows)
-            log(cell_summary(cell, rows))
+            yield cell, rows
         log(
             f"ray: {len(cells) - failed} cells stored, {failed} failed, "
             f"{time.perf_counter() - begun:.0f} s"
         )
-        return written
     finally:
         for ref in pending:  # interrupted: do not leave cells running on the cluster
             with contextlib.suppress(Exception):  # a task that already ended

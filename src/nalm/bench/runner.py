@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from ..train.ensemble import SeedResult, fit_seeds
 from ..train.policies import Policy, get_policy, recommended_policy
 from ..train.schedule import Ramp
 from .models import ModelSpec, parse_spec
-from .store import Store, range_key, settings_key
+from .ray_backend import map_on_ray
+from .store import Failure, Store, range_key, settings_key
 from .suites import Suite
 
 
@@ -154,17 +155,40 @@ def run_suite(
                     else:
                         cells.append(cell)
         if backend == "ray":
-            from .ray_backend import run_cells_on_ray
-
-            return run_cells_on_ray(cells, store, address, retries, device, log)
+            outcomes = map_on_ray(cells, train_cell, address, retries, device, log)
+        else:
+            outcomes = map_locally(cells, db, device, progress, log)
         written = 0
-        for cell in cells:
-            checkpoint = cell_checkpoint(db, cell)
-            rows = train_cell(cell, device, progress, checkpoint, log)
+        for cell, rows in outcomes:
+            if isinstance(rows, Failure):
+                store.record_failure(
+                    (cell.suite.name, str(cell.spec), cell.operation, cell.where, cell.key),
+                    cell.seeds,
+                    rows.attempts,
+                    rows.error,
+                )
+                reason = rows.error.splitlines()[-1]
+                log(f"{cell.label}: failed after {rows.attempts} attempts: {reason}")
+                continue
             written += store.write(rows)
-            checkpoint.unlink(missing_ok=True)  # the rows are stored: the cell is done
             log(cell_summary(cell, rows))
         return written
+
+
+def map_locally(
+    cells: Sequence[Cell],
+    db: str | Path,
+    device: str,
+    progress: bool,
+    log: Callable[[str], None],
+) -> Iterator[tuple[Cell, list[dict[str, Any]]]]:
+    """The local backend: train the cells one after another in this process, each
+    checkpointed beside ``db``; yield ``(cell, rows)``. A cell's checkpoint is removed once the
+    caller has taken its rows (stored them) and asks for the next cell."""
+    for cell in cells:
+        checkpoint = cell_checkpoint(db, cell)
+        yield cell, train_cell(cell, device, progress, checkpoint, log)
+        checkpoint.unlink(missing_ok=True)  # the rows are stored: the cell is done
 
 
 def plan_cell(

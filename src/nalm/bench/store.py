@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ COLUMNS: dict[str, str] = {
     "history": "TEXT",
 }
 KEY = ("suite", "model", "operation", "range", "seed", "settings")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a backend gives for a cell whose training raised: the tries it took and the error
+    (type and message)."""
+
+    attempts: int
+    error: str
 
 
 class Store:
@@ -88,7 +98,7 @@ class Store:
                 )
             if create and kind != "nalm":
                 if state == "missing":
-                    runs_created(self.path)
+                    runs_created(self.path, unused=is_unused_store)
                 self._create()
             self._check_version()
         except sqlite3.DatabaseError as e:

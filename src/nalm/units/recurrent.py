@@ -244,6 +244,19 @@ class Recurrent(nn.Module):
         super().__init__()
         self.cell, self.head = cell, head
 
+    @property
+    def in_features(self) -> int | None:
+        """The size of one step's input (the cell's), where the cell says."""
+        return getattr(self.cell, "input_size", None)
+
+    @property
+    def out_features(self) -> int | None:
+        """The output size (the head's), where the head says."""
+        head = (
+            self.head[-1] if isinstance(self.head, nn.Sequential) and len(self.head) else self.head
+        )
+        return getattr(head, "out_features", None)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 2 or x.shape[-2] < 1:
             raise NalmError(f"Recurrent expects inputs (*, T, features) with T ≥ 1; got {x.shape}")
