@@ -3,7 +3,8 @@
 A checkpoint holds what the training engine needs to go on exactly where it stopped: for each
 engine (one per model of a ``fit``, one per ``fit_seeds`` cohort) its stacked parameters and
 buffers, its optimiser's state, its batch generators' states and its bookkeeping (step, history,
-losses, restarts, recoveries, active seeds), as :meth:`nalm.train.engine.Engine.state` gives it.
+losses, restarts, recoveries, active seeds), as :func:`engine_state` gives it;
+:func:`run_engines` runs a door's engines with their checkpoints.
 Files are written to ``PATH.<pid>.tmp`` and renamed, so a kill
 at any moment leaves either the previous checkpoint or the new one, never half of one.
 """
@@ -14,6 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..errors import NalmError
+from .records import Schedule
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -45,7 +48,7 @@ def save_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) ->
             tensors[f"rng.cuda.{j}"] = state
     states = []
     for i, engine in enumerate(engines.values()):
-        engine_tensors, meta = engine.state()
+        engine_tensors, meta = engine_state(engine)
         tensors.update({f"{i}/{k}": v.detach().cpu() for k, v in engine_tensors.items()})
         states.append(meta)
     step = sum(state["step"] for state in states)  # steps done, over the engines in turn
@@ -74,14 +77,110 @@ def restore_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str)
     for name, engine in engines.items():
         i = names.index(name)
         head = f"{i}/"
-        engine.load_state(
-            {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}, states[i]
+        load_engine_state(
+            engine, {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}, states[i]
         )
     torch.set_rng_state(tensors["rng.torch"])
     cuda = [tensors.get(f"rng.cuda.{j}") for j in range(torch.cuda.device_count())]
     if cuda and all(state is not None for state in cuda):  # the same GPUs as when written
         torch.cuda.set_rng_state_all(cuda)
     return True
+
+
+def run_engines(
+    engines: Mapping[str, Engine],
+    labels: Mapping[str, str],
+    settings: dict[str, Any],
+    schedule: Schedule,
+    checkpoint: str | Path | None,
+    progress: bool,
+) -> None:
+    """Run ``engines`` one after the other. With ``checkpoint``, their states are written to one
+    file every ``checkpoint_every`` steps, and a file written by the same settings is resumed."""
+    if checkpoint is not None and Path(checkpoint).is_dir():
+        raise NalmError(f"checkpoint {str(checkpoint)!r} is a directory; give a file path")
+    key = fingerprint({**settings, "schedule": asdict(replace(schedule, early_stop=None))})
+    save = None
+    if checkpoint is not None:
+        restore_engines(Path(checkpoint), engines, key)
+        save = lambda: save_engines(Path(checkpoint), engines, key)  # noqa: E731
+    for name, engine in engines.items():
+        engine.run(save, progress, labels[name])
+
+
+def engine_state(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An engine's whole state as tensors and JSON-ready metadata."""
+    engine.flush()
+    tensors = {f"stack.{k}": v.detach() for k, v in engine.stack.tensors().items()}
+    opt_tensors, opt_plain = engine.optimizer.state()
+    tensors.update({f"opt.{k}": v for k, v in opt_tensors.items()})
+    tensors.update({f"rng.{i}": s for i, s in enumerate(engine.batches.state())})
+    tensors["active"] = engine.active.to(torch.uint8)
+    tensors["last_loss"] = engine.last_loss
+    tensors["loss_sum"] = engine.loss_sum
+    tensors["loss_count"] = engine.loss_count + engine.counted
+    tensors["stall_sums"] = engine.stall.sums
+    columns = ["step", "train_loss", *(f"{n}_mse" for n in engine.evaluation), "sparsity_error"]
+    tracks = []
+    for i, track in enumerate(engine.tracks):
+        table = [[row[c] for c in columns] for row in track.history]
+        tensors[f"history.{i}"] = torch.tensor(table, dtype=torch.float64).reshape(
+            len(table), len(columns)
+        )
+        if engine.schedule.keep_losses:
+            tensors[f"losses.{i}"] = torch.tensor(track.train_loss, dtype=torch.float64)
+        tracks.append(
+            {
+                "seed": track.seed,
+                "diverged_at": track.diverged_at,
+                "diverged_by": track.diverged_by,
+                "stopped_at": track.stopped_at,
+                "reinitialized_at": track.reinitialized_at,
+                "recovered_at": track.recovered_at,
+                "steps": track.steps,
+            }
+        )
+    meta = {
+        "step": engine.step,
+        "seconds": engine.seconds,
+        "columns": columns,
+        "tracks": tracks,
+        "recoveries": engine.recoveries,
+        "n_active": engine.n_active,
+        "stall": engine.stall.meta(),
+        "optimizer": opt_plain,
+    }
+    return tensors, meta
+
+
+@torch.no_grad()
+def load_engine_state(
+    engine: Engine, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
+    """Make ``engine`` continue from an :func:`engine_state`."""
+    engine.stack.load({k[len("stack.") :]: v for k, v in tensors.items() if k.startswith("stack.")})
+    opt = {k[len("opt.") :]: v for k, v in tensors.items() if k.startswith("opt.")}
+    engine.optimizer.load(opt, meta["optimizer"])
+    engine.batches.load_state([tensors[f"rng.{i}"] for i in range(len(engine.batches.generators))])
+    engine.active.copy_(tensors["active"].bool())
+    engine.last_loss.copy_(tensors["last_loss"])
+    engine.loss_sum.copy_(tensors["loss_sum"])
+    engine.loss_count.copy_(tensors["loss_count"])
+    engine.counted = 0
+    engine.stall.load(tensors["stall_sums"], meta["stall"])
+    columns = meta["columns"]
+    for i, (track, saved) in enumerate(zip(engine.tracks, meta["tracks"], strict=True)):
+        track.__dict__.update(saved)
+        track.history = [
+            {c: (int(v) if c == "step" else v) for c, v in zip(columns, row, strict=True)}
+            for row in tensors[f"history.{i}"].tolist()
+        ]
+        if engine.schedule.keep_losses:
+            track.train_loss = tensors[f"losses.{i}"].tolist()
+    engine.recoveries = list(meta["recoveries"])
+    engine.n_active = int(meta["n_active"])
+    engine.step = engine.resumed_from = int(meta["step"])
+    engine.seconds = float(meta["seconds"])
 
 
 def write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

@@ -13,107 +13,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..errors import NalmError
-from ..limits import (
-    check_elements,
-    check_model,
-    check_model_fits_task,
-    check_model_runs,
-    check_number,
-    check_run,
-    check_seed,
-    check_size,
-    check_task,
-    check_task_values,
-)
-from ..tasks.base import Batches, GeneratedTask, Task
+from ..tasks.base import Batches, Task
 from ..units.base import Unit
-from . import checkpoint as ckpt
 from .policies import Policy, clip_gradients
+from .records import Schedule, StallTracker, Track
 from .stack import Stack, StackedAdam, TorchOptimizer, derived_seed
-
-EarlyStop = Callable[[int, list[dict[str, float]]], bool]
-
-
-@dataclass
-class Track:
-    """One seed's record: what the doors turn into a ``FitResult`` or a ``SeedResult``.
-
-    Attributes:
-        seed: the seed's number.
-        history: one row per evaluation: ``step``, ``train_loss`` (mean training MSE of the steps
-            since the previous evaluation), ``<set>_mse`` per evaluation set and
-            ``sparsity_error`` (max over the units' weight matrices of ``min(|w|, |1 − |w||)``;
-            NaN for a model without units).
-        train_loss: the training MSE of every step (kept when asked for; NaN at a recovery).
-        steps: optimiser steps the seed took (a seed whose loss went non-finite at step t took
-            t − 1; one whose parameters were found non-finite after step t took t).
-        diverged_at, stopped_at: the step at which it diverged or was stopped early.
-        diverged_by: what went non-finite: ``"loss"`` or ``"parameters"``.
-        reinitialized_at, recovered_at: steps of its restarts and recoveries.
-    """
-
-    seed: int
-    history: list[dict[str, float]] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    steps: int = 0
-    diverged_at: int | None = None
-    diverged_by: str | None = None
-    stopped_at: int | None = None
-    reinitialized_at: list[int] = field(default_factory=list)
-    recovered_at: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When the engine does what: ``steps`` in all, an evaluation every ``eval_every``, a
-    parameter check, recovery snapshot and checkpoint every ``checkpoint_every``; ``recover``
-    recoveries per seed, each multiplying its learning rate by ``recover_factor``."""
-
-    steps: int
-    eval_every: int
-    checkpoint_every: int
-    recover: int = 0
-    recover_factor: float = 0.1
-    keep_losses: bool = False
-    early_stop: EarlyStop | None = None
-
-    @classmethod
-    def of(
-        cls,
-        steps: int,
-        eval_every: int,
-        checkpoint_every: int | None = None,
-        recover: int = 0,
-        recover_factor: float = 0.1,
-        keep_losses: bool = False,
-        early_stop: EarlyStop | None = None,
-    ) -> Schedule:
-        """A schedule from the doors' arguments, checked (``checkpoint_every`` defaults to
-        ``eval_every``)."""
-        every = eval_every if checkpoint_every is None else checkpoint_every
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise NalmError(f"checkpoint_every must be a positive integer; got {every!r}")
-        if isinstance(recover, bool) or not isinstance(recover, int) or recover < 0:
-            raise NalmError(f"recover must be a whole number of recoveries ≥ 0; got {recover!r}")
-        factor = recover_factor
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
-            raise NalmError(f"recover_factor must be a number in (0, 1); got {factor!r}")
-        if early_stop is not None and not callable(early_stop):
-            raise NalmError(
-                f"early_stop must be a function (index, history) → bool; got {early_stop!r}"
-            )
-        return cls(steps, eval_every, every, recover, float(factor), keep_losses, early_stop)
 
 
 class Engine:
@@ -155,7 +66,7 @@ class Engine:
         clipping = policy.clip_value is not None or policy.clip_norm is not None
         self.use_grads = optimizer.needs_grads or clipping
         self.pending: list[torch.Tensor] = []  # per-step losses not yet in the tracks
-        self.stall = _Stall(policy, S)
+        self.stall = StallTracker(policy, S)
         self.recoveries = [0] * S
         self.recovering: list[int] = []
         self.regularized = any(isinstance(m, Unit) for m in stack.probe.modules())
@@ -441,117 +352,6 @@ class Engine:
                 del track.train_loss[track.steps :]
         return self.tracks
 
-    # --- checkpoints ---------------------------------------------------------------------
-
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """The whole state as tensors and JSON-ready metadata (see :mod:`.checkpoint`)."""
-        self.flush()
-        tensors = {f"stack.{k}": v.detach() for k, v in self.stack.tensors().items()}
-        opt_tensors, opt_plain = self.optimizer.state()
-        tensors.update({f"opt.{k}": v for k, v in opt_tensors.items()})
-        tensors.update({f"rng.{i}": s for i, s in enumerate(self.batches.state())})
-        tensors["active"] = self.active.to(torch.uint8)
-        tensors["last_loss"] = self.last_loss
-        tensors["loss_sum"] = self.loss_sum
-        tensors["loss_count"] = self.loss_count + self.counted
-        tensors["stall_sums"] = self.stall.sums
-        columns = ["step", "train_loss", *(f"{n}_mse" for n in self.evaluation), "sparsity_error"]
-        tracks = []
-        for i, track in enumerate(self.tracks):
-            table = [[row[c] for c in columns] for row in track.history]
-            tensors[f"history.{i}"] = torch.tensor(table, dtype=torch.float64).reshape(
-                len(table), len(columns)
-            )
-            if self.schedule.keep_losses:
-                tensors[f"losses.{i}"] = torch.tensor(track.train_loss, dtype=torch.float64)
-            tracks.append(
-                {
-                    "seed": track.seed,
-                    "diverged_at": track.diverged_at,
-                    "diverged_by": track.diverged_by,
-                    "stopped_at": track.stopped_at,
-                    "reinitialized_at": track.reinitialized_at,
-                    "recovered_at": track.recovered_at,
-                    "steps": track.steps,
-                }
-            )
-        meta = {
-            "step": self.step,
-            "seconds": self.seconds,
-            "columns": columns,
-            "tracks": tracks,
-            "recoveries": self.recoveries,
-            "n_active": self.n_active,
-            "stall": self.stall.meta(),
-            "optimizer": opt_plain,
-        }
-        return tensors, meta
-
-    @torch.no_grad()
-    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        """Continue from a :meth:`state`."""
-        self.stack.load(
-            {k[len("stack.") :]: v for k, v in tensors.items() if k.startswith("stack.")}
-        )
-        opt = {k[len("opt.") :]: v for k, v in tensors.items() if k.startswith("opt.")}
-        self.optimizer.load(opt, meta["optimizer"])
-        self.batches.load_state([tensors[f"rng.{i}"] for i in range(len(self.batches.generators))])
-        self.active.copy_(tensors["active"].bool())
-        self.last_loss.copy_(tensors["last_loss"])
-        self.loss_sum.copy_(tensors["loss_sum"])
-        self.loss_count.copy_(tensors["loss_count"])
-        self.counted = 0
-        self.stall.load(tensors["stall_sums"], meta["stall"])
-        columns = meta["columns"]
-        for i, (track, saved) in enumerate(zip(self.tracks, meta["tracks"], strict=True)):
-            track.__dict__.update(saved)
-            track.history = [
-                {c: (int(v) if c == "step" else v) for c, v in zip(columns, row, strict=True)}
-                for row in tensors[f"history.{i}"].tolist()
-            ]
-            if self.schedule.keep_losses:
-                track.train_loss = tensors[f"losses.{i}"].tolist()
-        self.recoveries = list(meta["recoveries"])
-        self.n_active = int(meta["n_active"])
-        self.step = self.resumed_from = int(meta["step"])
-        self.seconds = float(meta["seconds"])
-
-
-class _Stall:
-    """Per-seed chunk means of the training loss for the policy's stall rule (iNALU's)."""
-
-    def __init__(self, policy: Policy, n: int) -> None:
-        self.rule = policy.reinit
-        self.started = [0] * n
-        self.means: list[list[float]] = [[] for _ in range(n)]
-        self.sums = torch.zeros(n, dtype=torch.float64)
-
-    def update(self, t: int, losses: torch.Tensor, active: torch.Tensor) -> list[int]:
-        """Add this step's losses; return the seeds that stalled at step ``t``."""
-        if self.rule is None:
-            return []
-        self.sums += losses.double().cpu()
-        due = [i for i, s in enumerate(self.started) if (t - s) % self.rule.chunk == 0]
-        if not due:
-            return []
-        sums, flags = self.sums.tolist(), active.tolist()
-        stalled = []
-        for i in due:
-            self.means[i] = [*self.means[i], sums[i] / self.rule.chunk][-2 * self.rule.half :]
-            self.sums[i] = 0
-            if flags[i] and self.rule.stalled_means(self.means[i]):
-                stalled.append(i)
-                self.started[i] = t
-                self.means[i] = []
-        return stalled
-
-    def meta(self) -> dict[str, Any]:
-        return {"started": self.started, "means": self.means}
-
-    def load(self, sums: torch.Tensor, meta: dict[str, Any]) -> None:
-        self.sums.copy_(sums)
-        self.started, self.means = list(meta["started"]), [list(m) for m in meta["means"]]
-
 
 def _evaluation_sets(
     tasks: Sequence[Task], device: torch.device
@@ -566,78 +366,3 @@ def _evaluation_sets(
         y = torch.stack([t.evaluation[name][1] for t in tasks])
         sets[name] = (x.to(device), y.to(device), shared)
     return sets
-
-
-def run_engines(
-    engines: Mapping[str, Engine],
-    labels: Mapping[str, str],
-    settings: dict[str, Any],
-    schedule: Schedule,
-    checkpoint: str | Path | None,
-    progress: bool,
-) -> None:
-    """Run ``engines`` one after the other. With ``checkpoint``, their states are written to one
-    file every ``checkpoint_every`` steps, and a file written by the same settings is resumed."""
-    if checkpoint is not None and Path(checkpoint).is_dir():
-        raise NalmError(f"checkpoint {str(checkpoint)!r} is a directory; give a file path")
-    fingerprint = ckpt.fingerprint(
-        {**settings, "schedule": asdict(replace(schedule, early_stop=None))}
-    )
-    save = None
-    if checkpoint is not None:
-        ckpt.restore_engines(Path(checkpoint), engines, fingerprint)
-        save = lambda: ckpt.save_engines(Path(checkpoint), engines, fingerprint)  # noqa: E731
-    for name, engine in engines.items():
-        engine.run(save, progress, labels[name])
-
-
-def check_training(
-    tasks: Sequence[Task],
-    seeds: Sequence[int],
-    steps: int,
-    eval_every: int,
-    device: torch.device | str,
-    batch_size: int | None,
-    rates: Mapping[str, float],
-    cohort: bool,
-) -> tuple[torch.device, list[int]]:
-    """Every argument of a training run checked before a model is moved, built or a batch drawn
-    (``cohort``: the arguments of :func:`~nalm.train.fit_seeds`); returns the device and the
-    seeds as torch takes them."""
-    seeds = [check_seed(s, "every seed" if cohort else "seed") for s in seeds]
-    for task in tasks:
-        check_task(task, "every task" if cohort else "task")
-    sizes = {(t.in_features, t.out_features) for t in tasks}
-    if len(sizes) != 1 or len({tuple(t.evaluation) for t in tasks}) != 1:
-        raise NalmError("the seeds' tasks must share input/output sizes and evaluation sets")
-    parsed = check_run(steps, eval_every, device)
-    n_in, many = tasks[0].in_features, {"seeds": len(seeds)} if cohort else {}
-    fresh = [t for t in tasks if isinstance(t, GeneratedTask)]
-    if batch_size is None and fresh:
-        raise NalmError(
-            f"batch_size=None trains on a fixed dataset's whole set, but {type(fresh[0]).__name__} "
-            "draws fresh batches: give a batch size"
-        )
-    if batch_size is not None:
-        check_size(batch_size, "batch_size")
-        check_elements({**many, "batch_size": batch_size, "the task's inputs": n_in})
-    for name, (x, _) in tasks[0].evaluation.items():
-        shared = all(t.evaluation[name][0] is x for t in tasks)  # one (N, in) tensor for all
-        width = (
-            {"the task's outputs": tasks[0].out_features} if shared else {"the task's inputs": n_in}
-        )
-        check_elements({**many, f"{name} rows": len(x), **width})
-    for name, lr in rates.items():
-        check_number(lr, "lr" if len(rates) == 1 else f"lr of {name!r}", positive=True)
-    for task in {id(t): t for t in tasks}.values():
-        check_task_values(task)
-    return parsed, seeds
-
-
-def check_models(models: Mapping[str, nn.Module], task: Task) -> None:
-    """Each model is a module with trainable parameters that takes the task's inputs and gives
-    its outputs (a dry run on two evaluation rows)."""
-    for name, m in models.items():
-        check_model(m, name)
-        check_model_fits_task(m, task, name)
-        check_model_runs(m, task, name)

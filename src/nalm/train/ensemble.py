@@ -29,8 +29,11 @@ from torch.func import functional_call, vmap
 from ..errors import NalmError
 from ..limits import check_elements, check_seed, check_size
 from ..tasks.base import Task
-from .engine import Engine, Schedule, check_models, check_training, run_engines
+from .checkpoint import run_engines
+from .checks import check_models, check_training
+from .engine import Engine
 from .policies import Policy, resolve_policy
+from .records import Schedule
 from .stack import derived_seed
 
 __all__ = [

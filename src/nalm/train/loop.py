@@ -14,8 +14,11 @@ from ..errors import NalmError
 from ..limits import check_model
 from ..metrics import mse, predict
 from ..tasks.base import Task
-from .engine import Engine, Schedule, Track, check_models, check_training, run_engines
+from .checkpoint import run_engines
+from .checks import check_models, check_training
+from .engine import Engine
 from .policies import Policy, resolve_policy
+from .records import Schedule, Track
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,

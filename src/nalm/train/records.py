@@ -1,0 +1,122 @@
+"""What a training run records per seed, when the engine acts, and the stall rule's
+per-seed bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import NalmError
+from .policies import Policy
+
+EarlyStop = Callable[[int, list[dict[str, float]]], bool]
+
+
+@dataclass
+class Track:
+    """One seed's record: what the doors turn into a ``FitResult`` or a ``SeedResult``.
+
+    Attributes:
+        seed: the seed's number.
+        history: one row per evaluation: ``step``, ``train_loss`` (mean training MSE of the steps
+            since the previous evaluation), ``<set>_mse`` per evaluation set and
+            ``sparsity_error`` (max over the units' weight matrices of ``min(|w|, |1 − |w||)``;
+            NaN for a model without units).
+        train_loss: the training MSE of every step (kept when asked for; NaN at a recovery).
+        steps: optimiser steps the seed took (a seed whose loss went non-finite at step t took
+            t − 1; one whose parameters were found non-finite after step t took t).
+        diverged_at, stopped_at: the step at which it diverged or was stopped early.
+        diverged_by: what went non-finite: ``"loss"`` or ``"parameters"``.
+        reinitialized_at, recovered_at: steps of its restarts and recoveries.
+    """
+
+    seed: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    steps: int = 0
+    diverged_at: int | None = None
+    diverged_by: str | None = None
+    stopped_at: int | None = None
+    reinitialized_at: list[int] = field(default_factory=list)
+    recovered_at: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When the engine does what: ``steps`` in all, an evaluation every ``eval_every``, a
+    parameter check, recovery snapshot and checkpoint every ``checkpoint_every``; ``recover``
+    recoveries per seed, each multiplying its learning rate by ``recover_factor``."""
+
+    steps: int
+    eval_every: int
+    checkpoint_every: int
+    recover: int = 0
+    recover_factor: float = 0.1
+    keep_losses: bool = False
+    early_stop: EarlyStop | None = None
+
+    @classmethod
+    def of(
+        cls,
+        steps: int,
+        eval_every: int,
+        checkpoint_every: int | None = None,
+        recover: int = 0,
+        recover_factor: float = 0.1,
+        keep_losses: bool = False,
+        early_stop: EarlyStop | None = None,
+    ) -> Schedule:
+        """A schedule from the doors' arguments, checked (``checkpoint_every`` defaults to
+        ``eval_every``)."""
+        every = eval_every if checkpoint_every is None else checkpoint_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise NalmError(f"checkpoint_every must be a positive integer; got {every!r}")
+        if isinstance(recover, bool) or not isinstance(recover, int) or recover < 0:
+            raise NalmError(f"recover must be a whole number of recoveries ≥ 0; got {recover!r}")
+        factor = recover_factor
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
+            raise NalmError(f"recover_factor must be a number in (0, 1); got {factor!r}")
+        if early_stop is not None and not callable(early_stop):
+            raise NalmError(
+                f"early_stop must be a function (index, history) → bool; got {early_stop!r}"
+            )
+        return cls(steps, eval_every, every, recover, float(factor), keep_losses, early_stop)
+
+
+class StallTracker:
+    """Per-seed chunk means of the training loss for the policy's stall rule (iNALU's)."""
+
+    def __init__(self, policy: Policy, n: int) -> None:
+        self.rule = policy.reinit
+        self.started = [0] * n
+        self.means: list[list[float]] = [[] for _ in range(n)]
+        self.sums = torch.zeros(n, dtype=torch.float64)
+
+    def update(self, t: int, losses: torch.Tensor, active: torch.Tensor) -> list[int]:
+        """Add this step's losses; return the seeds that stalled at step ``t``."""
+        if self.rule is None:
+            return []
+        self.sums += losses.double().cpu()
+        due = [i for i, s in enumerate(self.started) if (t - s) % self.rule.chunk == 0]
+        if not due:
+            return []
+        sums, flags = self.sums.tolist(), active.tolist()
+        stalled = []
+        for i in due:
+            self.means[i] = [*self.means[i], sums[i] / self.rule.chunk][-2 * self.rule.half :]
+            self.sums[i] = 0
+            if flags[i] and self.rule.stalled_means(self.means[i]):
+                stalled.append(i)
+                self.started[i] = t
+                self.means[i] = []
+        return stalled
+
+    def meta(self) -> dict[str, Any]:
+        return {"started": self.started, "means": self.means}
+
+    def load(self, sums: torch.Tensor, meta: dict[str, Any]) -> None:
+        self.sums.copy_(sums)
+        self.started, self.means = list(meta["started"]), [list(m) for m in meta["means"]]
