@@ -354,3 +354,27 @@ def test_an_exploding_sweep_marks_seeds_diverged_and_goes_on(tmp_path, capsys):
     assert all(rows[("linear", s)]["diverged_at"] is not None for s in range(3))
     assert all(not rows[("linear", s)]["success"] for s in range(3))
     assert all(rows[("nau", s)]["diverged_at"] is None for s in range(3))  # clamped: never blows up
+
+
+def test_train_and_bench_take_the_same_ramp_grammar(tmp_path, capsys):
+    """``[LAMBDA,]START,END`` in both: train's START,END keeps the policy's λ̂; bench's
+    LAMBDA,START,END sets λ̂ as --lambda would, and both at once must agree."""
+    quick = ["--steps", "10", "--eval-size", "20", "--baseline", "none", "--no-progress"]
+    code = main(["train", "--unit", "nau", *quick, "--ramp", "5,8", "--out", str(tmp_path / "t")])
+    assert code == 0
+    assert "policy madsen-nau+flags: regulariser λ = ramp 0 → 0.01 over steps 5–8" in (
+        capsys.readouterr().out
+    )
+    run = ["bench", "run", "madsen", "--models", "NMU", "--ops", "add", "--seeds", "1",
+           "--steps", "20", "--eval-every", "10", "--eval-size", "20", "--no-progress"]  # fmt: skip
+    assert main([*run, "--ramp", "2,5,8", "--db", str(tmp_path / "a.sqlite")]) == 0
+    assert main([*run, "--lambda", "2", "--ramp", "5,8", "--db", str(tmp_path / "b.sqlite")]) == 0
+    from nalm.bench.store import Store
+
+    with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "b.sqlite") as b:
+        rows_a, rows_b = a.rows(), b.rows()
+    assert [r["settings"] for r in rows_a] == [r["settings"] for r in rows_b]
+    assert [r["extrapolation_mse"] for r in rows_a] == [r["extrapolation_mse"] for r in rows_b]
+    capsys.readouterr()
+    code = main([*run, "--lambda", "3", "--ramp", "2,5,8", "--db", str(tmp_path / "c.sqlite")])
+    assert code == 2 and "give λ̂ twice" in capsys.readouterr().err

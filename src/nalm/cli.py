@@ -16,7 +16,9 @@ from .plots import save_run_plot
 from .presets import SEED_PRESETS, run_seed_preset
 from .reporting import UNIT_COLUMNS, describe_weights, fmt, markdown_table, table, units_overview
 from .tasks import Expression, ExpressionTask
-from .train import POLICIES, FitResult, Policy, Ramp, fit, get_policy, recommended_policy
+from .train import POLICIES, FitResult, Policy, fit, get_policy, recommended_policy
+from .train.policies import with_overrides
+from .train.schedule import parse_ramp
 from .units import MLP, registry
 
 
@@ -55,30 +57,6 @@ def _hidden(text: str) -> tuple[int, ...]:
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"{text!r} has a size below 1")
     return sizes
-
-
-def _ramp(text: str) -> Ramp:
-    parts = text.split(",")
-    try:
-        if len(parts) != 3:
-            raise ValueError
-        lambda_hat, start, end = float(parts[0]), _step(parts[1]), _step(parts[2])
-    except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not LAMBDA,START,END with whole-number steps (e.g. 10,1e6,2e6)"
-        ) from None
-    try:
-        return Ramp(lambda_hat, start, end)
-    except NalmError as e:
-        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
-
-
-def _step(text: str) -> int:
-    """A step count written as ``20000`` or ``2e4`` (not ``2.5`` or ``nan``)."""
-    value = float(text)
-    if not value.is_integer():
-        raise ValueError(text)
-    return int(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,10 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--ramp",
-        type=_ramp,
-        metavar="LAMBDA,START,END",
+        metavar="[LAMBDA,]START,END",
         help="regulariser ramp λ(t) = LAMBDA·clip((t−START)/(END−START), 0, 1), replacing the "
-        "policy's",
+        "policy's (without LAMBDA: the policy's λ̂ over these steps)",
     )
     train.add_argument("--clip-value", type=float, help="clip gradients to ±VALUE")
     train.add_argument("--clip-norm", type=float, help="clip the gradient norm to VALUE")
@@ -297,8 +274,9 @@ def _bench_parsers(sub: Any) -> None:
     )
     run.add_argument(
         "--ramp",
-        metavar="START,END",
-        help="steps over which λ ramps from 0 to λ̂ (default: the model's policy)",
+        metavar="[LAMBDA,]START,END",
+        help="steps over which λ ramps from 0 to λ̂ (default: the model's policy); with "
+        "LAMBDA, λ̂ too (as --lambda)",
     )
     run.add_argument("--eval-size", type=int, default=10_000, help="rows per evaluation set")
     run.add_argument(
@@ -621,7 +599,9 @@ def _train(args: argparse.Namespace) -> int:
     config = {
         "command": "train",
         **{k: v for k, v in vars(args).items() if k not in ("command", "ramp")},
-        "ramp": None if args.ramp is None else vars(args.ramp),
+        "ramp": None
+        if args.ramp is None
+        else dict(zip(("lambda_hat", "start", "end"), parse_ramp(args.ramp), strict=True)),
         "policy": {"name": policy.name, "description": policy.describe()},
         "task": task.config(),
         "model": repr(model),
@@ -681,16 +661,16 @@ def _fit(args: argparse.Namespace) -> int:
 def _policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
     """The unit model's policy: ``--policy`` (or the recommended one) with the flags' overrides."""
     policy = recommended_policy(model) if args.policy == "auto" else get_policy(args.policy)
-    changes: dict[str, Any] = {}
-    if args.ramp is not None:
-        changes["regularizer"] = args.ramp
-    if args.clip_value is not None:
-        changes["clip_value"] = args.clip_value
-    if args.clip_norm is not None:
-        changes["clip_norm"] = args.clip_norm
-    if changes:
-        policy = policy.replace(name=f"{policy.name}+flags", **changes)
-    return policy
+    lambda_hat, *ramp = parse_ramp(args.ramp) if args.ramp is not None else (None, None, None)
+    changed = with_overrides(
+        policy,
+        lambda_hat=lambda_hat,
+        ramp=tuple(ramp) if ramp[0] is not None else None,  # type: ignore[arg-type]
+        clip_value=args.clip_value,
+        clip_norm=args.clip_norm,
+        model=f"unit {args.unit!r}",
+    )
+    return changed if changed is policy else changed.replace(name=f"{policy.name}+flags")
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -726,22 +706,18 @@ def _bench(args: argparse.Namespace) -> int:
     if args.backend != "ray" and (args.address or args.retries is not None):
         flag = "--address" if args.address else "--retries"
         raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
-    ramp = None
+    ramp, lambda_hat = None, args.lambda_hat
     if args.ramp is not None:
-        try:
-            start, end = (_step(v) for v in args.ramp.split(","))
-        except (ValueError, OverflowError):
-            raise NalmError(
-                f"--ramp {args.ramp!r} is not START,END with whole-number steps (e.g. 40000,80000)"
-            ) from None
-        Ramp(1.0, start, end)  # checks the order
-        ramp = (start, end)
+        given, start, end = parse_ramp(args.ramp)
+        if given is not None and lambda_hat is not None and given != lambda_hat:
+            raise NalmError(f"--ramp {args.ramp!r} and --lambda {lambda_hat:g} give λ̂ twice")
+        lambda_hat, ramp = (given if given is not None else lambda_hat), (start, end)
     settings = Settings(
         steps=args.steps,
         batch_size=args.batch_size,
         eval_every=args.eval_every,
         lr=args.lr,
-        lambda_hat=args.lambda_hat,
+        lambda_hat=lambda_hat,
         ramp=ramp,
         eval_size=args.eval_size,
         early_stop=args.early_stop,

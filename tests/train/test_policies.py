@@ -110,3 +110,31 @@ def test_policy_fields_are_validated():
     with pytest.raises(NalmError, match="alternate must be two positive step counts"):
         Policy("bad", alternate=(8, 0))
     assert get_policy(None).name == "none"
+
+
+def test_one_ramp_grammar_and_one_place_for_overrides():
+    from nalm.errors import NalmError
+    from nalm.train.policies import with_overrides
+    from nalm.train.schedule import parse_ramp
+
+    assert parse_ramp("10,1e6,2e6") == (10.0, 1_000_000, 2_000_000)
+    assert parse_ramp(" 4e4, 8e4 ") == (None, 40_000, 80_000)
+    for bad, message in [("5", "is not START,END or LAMBDA,START,END"),
+                         ("1,2.5,3", "whole-number steps"),
+                         ("1,10,5", "the ramp must end after it starts")]:  # fmt: skip
+        with pytest.raises(NalmError, match=message):
+            parse_ramp(bad)
+    nmu = get_policy("madsen-nmu")  # λ̂ 10 over 1e6–2e6
+    moved = with_overrides(nmu, ramp=(10, 20))
+    assert (moved.regularizer.lambda_hat, moved.regularizer.start, moved.regularizer.end) == (
+        10.0,
+        10,
+        20,
+    )
+    assert with_overrides(nmu, lambda_hat=3.0).regularizer.start == nmu.regularizer.start
+    assert with_overrides(nmu, lambda_hat=0.0).regularizer is None
+    assert with_overrides(nmu) is nmu
+    assert with_overrides(nmu, clip_norm=1.0).clip_norm == 1.0
+    with pytest.raises(NalmError, match=r"'NALU' has no regulariser ramp to move.*give --lambda"):
+        with_overrides(get_policy("none"), ramp=(10, 20), model="'NALU'")
+    assert with_overrides(get_policy("none"), lambda_hat=2.0).regularizer.end == 1

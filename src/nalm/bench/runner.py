@@ -14,8 +14,7 @@ from ..limits import check_device, check_seed
 from ..metrics import judge, success_threshold, wilson_interval
 from ..train.checkpoint import fingerprint
 from ..train.ensemble import SeedResult, fit_seeds
-from ..train.policies import Policy, get_policy, recommended_policy
-from ..train.schedule import Ramp
+from ..train.policies import Policy, get_policy, recommended_policy, with_overrides
 from .models import ModelSpec, parse_spec
 from .ray_backend import map_on_ray
 from .store import Failure, Store, range_key, settings_key
@@ -48,23 +47,9 @@ class Settings:
 def cell_policy(spec: ModelSpec, model: Any, settings: Settings) -> Policy:
     """The model's recommended policy with the sweep's regulariser overrides applied."""
     policy = recommended_policy(model) if spec.units else get_policy(None)
-    if settings.lambda_hat is None and settings.ramp is None:
-        return policy
-    current = policy.regularizer
-    if settings.lambda_hat is None and not isinstance(current, Ramp):
-        raise NalmError(
-            f"{spec} has no regulariser ramp to move (policy {policy.name!r}); give --lambda too"
-        )
-    lambda_hat = (
-        settings.lambda_hat if settings.lambda_hat is not None else current.lambda_hat  # type: ignore[union-attr]
+    return with_overrides(
+        policy, lambda_hat=settings.lambda_hat, ramp=settings.ramp, model=str(spec)
     )
-    if settings.ramp is not None:
-        start, end = settings.ramp
-    elif isinstance(current, Ramp):
-        start, end = current.start, current.end
-    else:
-        start, end = 0, 1
-    return policy.replace(regularizer=Ramp(lambda_hat, start, end) if lambda_hat else None)
 
 
 def solved_early(interpolation_threshold: float, extrapolation_threshold: float) -> Callable:

@@ -17,6 +17,7 @@ import dataclasses
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -255,6 +256,47 @@ def resolve_policy(
 def units_of(model: nn.Module) -> list[Unit]:
     """The arithmetic units inside ``model``, in module order."""
     return [m for m in model.modules() if isinstance(m, Unit)]
+
+
+def with_overrides(
+    policy: Policy,
+    *,
+    lambda_hat: float | None = None,
+    ramp: tuple[int, int] | None = None,
+    clip_value: float | None = None,
+    clip_norm: float | None = None,
+    model: str = "the model",
+) -> Policy:
+    """``policy`` with the command line's overrides (the one place they are applied): λ̂ and/or
+    the steps its ramp spans (the other from the policy's own ramp; λ̂ = 0 switches the
+    regulariser off), and gradient clipping. Moving the ramp of a policy that has none needs λ̂
+    (``model`` names it in the sentence).
+
+    Examples:
+        >>> with_overrides(get_policy("madsen-nmu"), ramp=(10, 20)).describe()
+        'regulariser λ = ramp 0 → 10 over steps 10–20'
+    """
+    changes: dict[str, Any] = {}
+    if lambda_hat is not None or ramp is not None:
+        current = policy.regularizer
+        if lambda_hat is None and not isinstance(current, Ramp):
+            raise NalmError(
+                f"{model} has no regulariser ramp to move (policy {policy.name!r}); "
+                "give --lambda too"
+            )
+        lam = lambda_hat if lambda_hat is not None else current.lambda_hat  # type: ignore[union-attr]
+        if ramp is not None:
+            start, end = ramp
+        elif isinstance(current, Ramp):
+            start, end = current.start, current.end
+        else:
+            start, end = 0, 1
+        changes["regularizer"] = Ramp(lam, start, end) if lam else None
+    if clip_value is not None:
+        changes["clip_value"] = clip_value
+    if clip_norm is not None:
+        changes["clip_norm"] = clip_norm
+    return policy.replace(**changes) if changes else policy
 
 
 def recommended_policy(model: nn.Module) -> Policy:

@@ -70,3 +70,34 @@ class Geometric:
         # Round so that repeated factors of 10 land on the decimal value users expect.
         value = float(f"{value:.12g}")
         return min(value, self.end) if self.end >= self.start else max(value, self.end)
+
+
+def parse_ramp(text: str) -> tuple[float | None, int, int]:
+    """The command line's one ramp grammar: ``LAMBDA,START,END`` (λ̂ and the steps over which λ
+    ramps from 0 to it) or ``START,END`` (the steps alone; λ̂ comes from ``--lambda`` or the
+    policy). Steps may be written ``2e4``.
+
+    Examples:
+        >>> parse_ramp("10,1e6,2e6"), parse_ramp("4e4,8e4")
+        ((10.0, 1000000, 2000000), (None, 40000, 80000))
+    """
+    parts = [part.strip() for part in str(text).split(",")]
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError(text)
+        lambda_hat = float(parts[0]) if len(parts) == 3 else None
+        start, end = (_whole(part) for part in parts[-2:])
+    except (ValueError, OverflowError):
+        raise NalmError(
+            f"--ramp {text!r} is not START,END or LAMBDA,START,END with whole-number steps "
+            "(e.g. 4e4,8e4 or 10,1e6,2e6)"
+        ) from None
+    Ramp(1.0 if lambda_hat is None else lambda_hat, start, end)  # checks λ̂ and the order
+    return lambda_hat, start, end
+
+
+def _whole(text: str) -> int:
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(text)
+    return int(value)
