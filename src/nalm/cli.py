@@ -275,8 +275,7 @@ def _bench_parsers(sub: Any) -> None:
     run.add_argument(
         "--ramp",
         metavar="[LAMBDA,]START,END",
-        help="steps over which λ ramps from 0 to λ̂ (default: the model's policy); with "
-        "LAMBDA, λ̂ too (as --lambda)",
+        help="[λ̂,] steps over which λ ramps from 0 to λ̂ (default: the model's policy)",
     )
     run.add_argument("--eval-size", type=int, default=10_000, help="rows per evaluation set")
     run.add_argument(
@@ -599,9 +598,7 @@ def _train(args: argparse.Namespace) -> int:
     config = {
         "command": "train",
         **{k: v for k, v in vars(args).items() if k not in ("command", "ramp")},
-        "ramp": None
-        if args.ramp is None
-        else dict(zip(("lambda_hat", "start", "end"), parse_ramp(args.ramp), strict=True)),
+        "ramp": _ramp_config(args.ramp),
         "policy": {"name": policy.name, "description": policy.describe()},
         "task": task.config(),
         "model": repr(model),
@@ -656,6 +653,13 @@ def _fit(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     return 0
+
+
+def _ramp_config(text: str | None) -> dict[str, Any] | None:
+    """``--ramp`` as ``config.json`` records it."""
+    if text is None:
+        return None
+    return dict(zip(("lambda_hat", "start", "end"), parse_ramp(text), strict=True))
 
 
 def _policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
