@@ -182,3 +182,16 @@ def test_a_unit_class_holds_the_learning_rate_its_paper_used():
     assert parse("nau>nmru").default_lr(1e-3) == 1e-2  # Mistry et al.: NMRU and NRU at 1e-2
     assert parse("nru", layers=1).default_lr(1e-3) == 1e-2
     assert parse("nau>nmu").default_lr(1e-3) == 1e-3 and parse("mlp:relu").default_lr(5e-3) == 5e-3
+
+
+def test_the_sequence_experiments_check_their_models_with_the_grammar():
+    from nalm.reproduce.sequences import settings_for
+
+    assert settings_for("words", models=("lstm>nalu", "gru")).models == ("lstm>nalu", "gru")
+    assert settings_for("digits", models=("acc:nau", "nmu")).models == ("acc:nau", "nmu")
+    with pytest.raises(NalmError, match="unknown unit 'nalx'"):
+        settings_for("words", models=("lstm>nalx",))
+    with pytest.raises(NalmError, match="words models read tokens with lstm, gru or rnn"):
+        settings_for("words", models=("acc:nau",))
+    with pytest.raises(NalmError, match="digits models are one cell"):
+        settings_for("digits", models=("lstm>nalu",))
