@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from revision import ROOT, export_src, run_json
 from torch import nn
 
 from nalm.tasks import ArithmeticTask
@@ -106,10 +105,7 @@ def measure_row(name: str, steps: int) -> float:
 
 def measure_in(src: Path, names: list[str], steps: int) -> dict[str, float]:
     """``names`` measured by a fresh process importing nalm from ``src``."""
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    command = [sys.executable, __file__, "--json", "--steps", str(steps), "--rows", *names]
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout)
+    return run_json(src, Path(__file__), ["--json", "--steps", str(steps), "--rows", *names])
 
 
 def main() -> None:
@@ -127,19 +123,15 @@ def main() -> None:
         return
     now: dict[str, float] = dict.fromkeys(names, -math.inf)
     then: dict[str, float] = dict.fromkeys(names, -math.inf)
-    root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
-        if args.against:
-            archive = ["git", "-C", str(root), "archive", args.against, "src"]
-            tree = subprocess.run(archive, check=True, capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=tree, check=True)
+        old_src = export_src(args.against, Path(tmp)) if args.against else None
         for _ in range(args.repeats):
             for name in names:  # now and then alternate row by row: a drift hits both
                 if not args.against:
                     now[name] = max(now[name], measure_row(name, args.steps))
                     continue
-                now[name] = max(now[name], measure_in(root / "src", [name], args.steps)[name])
-                value = measure_in(Path(tmp) / "src", [name], args.steps)[name]
+                now[name] = max(now[name], measure_in(ROOT / "src", [name], args.steps)[name])
+                value = measure_in(old_src, [name], args.steps)[name]  # type: ignore[arg-type]
                 then[name] = value if math.isnan(value) else max(then[name], value)
     _print(now, then if args.against else None, args)
 
