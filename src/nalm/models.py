@@ -156,20 +156,11 @@ class ModelSpec:
         a unit or accumulator cell with no head named is the whole model, ``n_in → n_out``, its
         state the output (the head is ``nn.Identity``). ``initial``: a unit cell's first state.
         """
-        name = self.cell or ""
-        unit = name.removeprefix("acc:")
-        if name in TORCH_CELLS:
-            cell: nn.Module = TORCH_CELLS[name](n_in, hidden)
-        elif self.layers:
-            cell = (AccumulatorCell if name.startswith("acc:") else UnitCell)(unit, n_in, hidden)
-        elif name.startswith("acc:"):
-            return AccumulatorCell(unit, n_in, n_out), nn.Identity()
-        else:
-            return UnitCell(unit, n_in, n_out, initial=initial), nn.Identity()
-        if not self.layers or (self.layers == ("linear",) and name in TORCH_CELLS):
-            return cell, nn.Linear(hidden, n_out)
-        widths = [hidden] * (len(self.layers) - 1)
-        return cell, self._stack(self.layers, hidden, n_out, widths, None, None)
+        torch_cell = self.cell in TORCH_CELLS
+        if not torch_cell and not self.layers:
+            return self._cell(n_in, n_out, initial), nn.Identity()
+        head = () if torch_cell and self.layers == ("linear",) else self.layers
+        return self._cell(n_in, hidden, initial), self._head(head, hidden, n_out)
 
     def to_json(self) -> dict[str, str]:
         """A JSON-ready form that :meth:`from_json` reads back."""
@@ -216,19 +207,25 @@ class ModelSpec:
     def _recurrent(self, n_in: int, n_out: int, hidden: int | Sequence[int]) -> Recurrent:
         if not isinstance(hidden, int):
             raise NalmError(f"a recurrent model's hidden size is one number; got {hidden!r}")
-        cell_name = self.cell or ""
-        unit = cell_name.removeprefix("acc:")
-        if cell_name in TORCH_CELLS:
-            cell = TORCH_CELLS[cell_name](n_in, hidden)
-        elif cell_name.startswith("acc:"):
-            cell = AccumulatorCell(unit, n_in, hidden)
-        else:
-            cell = UnitCell(unit, n_in, hidden)
-        head_layers = self.layers or (() if cell_name in TORCH_CELLS else (unit,))
-        if not head_layers:
-            return Recurrent(cell, nn.Linear(hidden, n_out))
-        widths = [hidden] * (len(head_layers) - 1)
-        return Recurrent(cell, self._stack(head_layers, hidden, n_out, widths, None, None))
+        unit = (self.cell or "").removeprefix("acc:")
+        head = self.layers or (() if self.cell in TORCH_CELLS else (unit,))
+        return Recurrent(self._cell(n_in, hidden), self._head(head, hidden, n_out))
+
+    def _cell(self, n_in: int, size: int, initial: float = 0.0) -> nn.Module:
+        """The recurrent cell ``n_in → size`` (``initial``: a unit cell's first state)."""
+        name = self.cell or ""
+        if name in TORCH_CELLS:
+            return TORCH_CELLS[name](n_in, size)
+        unit = name.removeprefix("acc:")
+        if name.startswith("acc:"):
+            return AccumulatorCell(unit, n_in, size)
+        return UnitCell(unit, n_in, size, initial=initial)
+
+    def _head(self, layers: Sequence[str], hidden: int, n_out: int) -> nn.Module:
+        """The head on the state: ``nn.Linear`` when no layers are named, else their stack."""
+        if not layers:
+            return nn.Linear(hidden, n_out)
+        return self._stack(layers, hidden, n_out, [hidden] * (len(layers) - 1), None, None)
 
 
 def parse(text: str, *, layers: int | None = None, recurrent: bool = False) -> ModelSpec:

@@ -162,7 +162,8 @@ class Engine:
         if live is None:  # every active seed recovers (or diverged) at this step
             self.record(mse.detach(), torch.zeros_like(self.active), everyone=False)
             self.restore()
-            self.check_stall(t, mse)
+            if self.stall.rule is not None:
+                self.check_stall(t, mse)
             return
         everyone = self.n_live == self.size
         self.stack.zero_grad()
@@ -177,14 +178,14 @@ class Engine:
         self.record(mse.detach(), live, everyone)
         if self.recovering:
             self.restore()
-        self.check_stall(t, mse)
+        if self.stall.rule is not None:  # a policy with a stall rule (iNALU's)
+            self.check_stall(t, mse)
 
     def check_stall(self, t: int, mse: torch.Tensor) -> None:
         """The stall rule on this step's losses (a recovering seed's non-finite loss spoils its
         chunk's mean, so that chunk cannot count as a stall); restart the seeds that stalled."""
-        if self.stall.rule is not None:
-            for i in self.stall.update(t, mse.detach(), self.active):
-                self.restart(i, t)
+        for i in self.stall.update(t, mse.detach(), self.active):
+            self.restart(i, t)
 
     # --- the policy's decisions, per seed -------------------------------------------------
 
