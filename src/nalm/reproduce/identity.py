@@ -10,14 +10,12 @@ contrast. Outputs: ``identity.png`` (mean absolute error against x, training ran
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import matplotlib
 
@@ -27,13 +25,13 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..experiment import Experiment, Result, Run
 from ..models import parse
 from ..reporting import markdown_table
-from ..runs import new_run_dir, write_config
 from ..tasks import ExpressionTask, Range
 from ..train.ensemble import fit_seeds, predict_seeds
 from ..units import MLP, registry
-from .common import Parts, finite_or_none, number
+from .common import finite_or_none, number
 
 TRASK_ACTIVATIONS = (
     "Hardtanh",
@@ -56,13 +54,19 @@ TRASK_ACTIVATIONS = (
 
 
 @dataclass(frozen=True)
-class IdentitySettings:
-    """Settings of ``nalm reproduce identity``; the defaults are the full run.
+class IdentitySettings(Experiment):
+    """Settings of ``nalm reproduce identity``; the defaults are the full run, ``quick()`` gives
+    20 models per row and 3,000 steps (about two minutes here).
 
     The paper states the architecture, ranges and activations; the training settings
     (Adam, lr 0.01, 10,000 steps, 100 models per activation) follow a common reproduction and
     are not the paper's own (REFERENCE.md marks them unconfirmed).
     """
+
+    name: ClassVar[str] = "identity"
+    command: ClassVar[str] = "reproduce identity"
+    QUICK: ClassVar[Mapping[str, Any]] = {"models": 20, "steps": 3000}
+    STORED_AS: ClassVar[Mapping[str, str]] = {"quick_run": "quick"}
 
     models: int = 100
     steps: int = 10_000
@@ -74,12 +78,7 @@ class IdentitySettings:
     activations: tuple[str, ...] = TRASK_ACTIVATIONS
     units: tuple[str, ...] = ("nac", "nalu")
     points: int = 401
-    quick: bool = False
-
-    @classmethod
-    def quick_settings(cls, **overrides: Any) -> IdentitySettings:
-        """20 models per row and 3,000 steps: about two minutes here."""
-        return cls(**{"models": 20, "steps": 3000, "quick": True, **overrides})
+    quick_run: bool = False
 
     def check(self) -> None:
         for what in ("models", "steps", "batch_size", "points"):
@@ -100,8 +99,27 @@ class IdentitySettings:
         for text in (self.train_range, self.test_range):
             Range.parse(text)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def execute(self, run: Run) -> IdentityResult:
+        task = ExpressionTask("x0", self.train_range, self.test_range, eval_size=1000)
+        low = min(task.train_range.low, task.test_range.low)
+        high = max(task.train_range.high, task.test_range.high)
+        grid = torch.linspace(low, high, self.points, dtype=torch.float64)
+        result = IdentityResult(self, grid.tolist(), [], out=run.out)
+        models = identity_models(self)
+        for n, (label, build) in enumerate(models.items(), start=1):
+            done = run.parts.get(label)
+            if done is None:
+                done = _train_family(self, run, task, grid, build, f"{label} ({n}/{len(models)})")
+                run.parts.put(label, {k: _json(v) for k, v in done.items()})
+            curve = Curve(label=label, **{k: _unjson(v) for k, v in done.items()})
+            result.curves.append(curve)
+            row = result.row(label)
+            run.log(
+                f"{label:<11} {curve.models} models ({curve.diverged} diverged): MAE "
+                f"{number(row['mae_train'], 3)} inside [{self.train_range}], "
+                f"{number(row['mae_20'], 2)} at |x| = {max(abs(low), abs(high)):g}"
+            )
+        return result
 
 
 @dataclass
@@ -124,14 +142,21 @@ class Curve:
 
 
 @dataclass
-class IdentityResult:
+class IdentityResult(Result):
     """What ``nalm reproduce identity`` measured and where it wrote it."""
 
     settings: IdentitySettings
     x: list[float]
     curves: list[Curve]
-    paths: dict[str, Path] = field(default_factory=dict)
-    seconds: float = 0.0
+
+    def write_report(self) -> dict[str, Path]:
+        """``identity.csv`` (the curves), ``identity.md`` (the table), ``identity.png``."""
+        assert self.out is not None
+        return {
+            "csv": _write_csv(self, self.out / "identity.csv"),
+            "markdown": _write_markdown(self, self.out / "identity.md"),
+            "png": plot_identity(self, self.out / "identity.png"),
+        }
 
     def row(self, label: str) -> dict[str, float]:
         """``mae_train`` (mean over the grid inside the training range), ``mae_20`` (at |x| = the
@@ -182,71 +207,50 @@ def run_identity(
         (['ReLU', 'NAC'], ['csv', 'markdown', 'png'])
     """
     settings = settings or IdentitySettings()
-    settings.check()
-    started = time.perf_counter()
-    out = new_run_dir("identity", out)
-    write_config(out, {"command": "reproduce identity", **settings.to_dict()})
-    parts = Parts(out, settings.to_dict())
-    task = ExpressionTask("x0", settings.train_range, settings.test_range, eval_size=1000)
-    low = min(task.train_range.low, task.test_range.low)
-    high = max(task.train_range.high, task.test_range.high)
-    grid = torch.linspace(low, high, settings.points, dtype=torch.float64)
-    x = grid.tolist()
-    seeds = list(range(settings.models))
-    curves = []
-    models = identity_models(settings)
-    for n, (label, build) in enumerate(models.items(), start=1):
-        done = parts.get(label)
-        if done is None:
-            result = fit_seeds(
-                build,
-                [task] * len(seeds),
-                seeds,
-                steps=settings.steps,
-                lr=settings.lr,
-                batch_size=settings.batch_size,
-                policy="auto",
-                eval_every=settings.steps,
-                device=device,
-                progress=progress,
-                description=f"{label} ({n}/{len(models)})",
-            )
-            ok = [r for r in result.runs if not r.diverged]
-            errors = torch.empty(0, len(x), dtype=torch.float64)
-            if ok:
-                pred = predict_seeds(
-                    build, [r.weights for r in ok], grid.float().unsqueeze(1), device=device
-                )
-                errors = (pred[..., 0].double() - grid).abs()
-                errors = errors[torch.isfinite(errors).all(dim=1)]
-            # the MSE on the task's fixed training-range set after the last step
-            train = [r.history[-1]["interpolation_mse"] for r in ok]
-            done = {
-                "mae": errors.mean(0).tolist() if len(errors) else [math.nan] * len(x),
-                "median": errors.median(0).values.tolist() if len(errors) else [math.nan] * len(x),
-                "models": len(errors),
-                "diverged": len(seeds) - len(errors),
-                "interpolation_mse": float(torch.tensor(train).median()) if train else math.nan,
-                "seconds": result.seconds,
-            }
-            parts.put(label, {k: _json(v) for k, v in done.items()})
-        else:
-            done = {k: _unjson(v) for k, v in done.items()}
-        curve = Curve(label=label, **done)
-        curves.append(curve)
-        row = IdentityResult(settings, x, [curve]).row(label)
-        log(
-            f"{label:<11} {curve.models} models ({curve.diverged} diverged): MAE "
-            f"{number(row['mae_train'], 3)} inside [{settings.train_range}], "
-            f"{number(row['mae_20'], 2)} at |x| = {max(abs(low), abs(high)):g}"
-        )
-    result = IdentityResult(settings, x, curves, seconds=time.perf_counter() - started)
-    result.paths = {
-        "csv": _write_csv(result, out / "identity.csv"),
-        "markdown": _write_markdown(result, out / "identity.md"),
-        "png": plot_identity(result, out / "identity.png"),
+    return settings.run(out, device=device, progress=progress, log=log)  # type: ignore[return-value]
+
+
+def _train_family(
+    s: IdentitySettings,
+    run: Run,
+    task: ExpressionTask,
+    grid: torch.Tensor,
+    build: Callable[[], nn.Module],
+    description: str,
+) -> dict[str, Any]:
+    """Train one model family's seeds together and measure their error along ``grid``."""
+    seeds = list(range(s.models))
+    result = fit_seeds(
+        build,
+        [task] * len(seeds),
+        seeds,
+        steps=s.steps,
+        lr=s.lr,
+        batch_size=s.batch_size,
+        policy="auto",
+        eval_every=s.steps,
+        device=run.device,
+        progress=run.progress,
+        description=description,
+    )
+    ok = [r for r in result.runs if not r.diverged]
+    points = len(grid)
+    errors = torch.empty(0, points, dtype=torch.float64)
+    if ok:
+        weights = [r.weights for r in ok]
+        pred = predict_seeds(build, weights, grid.float().unsqueeze(1), device=run.device)
+        errors = (pred[..., 0].double() - grid).abs()
+        errors = errors[torch.isfinite(errors).all(dim=1)]
+    # the MSE on the task's fixed training-range set after the last step
+    train = [r.history[-1]["interpolation_mse"] for r in ok]
+    return {
+        "mae": errors.mean(0).tolist() if len(errors) else [math.nan] * points,
+        "median": errors.median(0).values.tolist() if len(errors) else [math.nan] * points,
+        "models": len(errors),
+        "diverged": len(seeds) - len(errors),
+        "interpolation_mse": float(torch.tensor(train).median()) if train else math.nan,
+        "seconds": result.seconds,
     }
-    return result
 
 
 def _json(value: Any) -> Any:
@@ -296,7 +300,7 @@ def _write_markdown(result: IdentityResult, path: Path) -> Path:
                 "below); its numbers are rougher.",
                 "",
             ]
-            if s.quick
+            if s.quick_run
             else []
         ),
         f"MLPs with hidden layers {'×'.join(map(str, s.hidden))} learn f(x) = x on "
@@ -377,7 +381,7 @@ def plot_identity(result: IdentityResult, path: Path) -> Path:
     ax.set_xlim(min(result.x), max(result.x))
     ax.set_xlabel("x")
     ax.set_ylabel("mean absolute error |f̂(x) − x|")
-    quick = " — quick run" if s.quick else ""
+    quick = " — quick run" if s.quick_run else ""
     ax.set_title(
         f"f(x) = x, trained on [{s.train_range}] (shaded): {s.models} models per curve{quick}"
     )
