@@ -26,9 +26,7 @@ LONG_FUNCTIONS = {
     "cli.py:_reproduce_parsers": 109,
     "cli.py:_train": 102,
     "cli.py:_bench": 90,
-    "demo.py:run_demo": 95,
     "fitting.py:fit_candidates": 79,
-    "presets.py:run_seed_preset": 89,
     "reproduce/table1.py:run_table1": 87,
     "reproduce/table1.py:_write_markdown": 78,
 }

@@ -8,13 +8,16 @@ ReLU6 network with two hidden layers of 64. Both see the same batches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import matplotlib.pyplot as plt
 import torch
 
 from . import runs
+from .errors import NalmError
+from .experiment import Experiment, Result, Run
 from .metrics import mean_relative_error, predict
 from .plots import plot_line
 from .reporting import describe_weights, fmt, table
@@ -45,6 +48,109 @@ FORMULAS = (
 MLP_LR = 1e-3
 
 
+@dataclass(frozen=True)
+class DemoSettings(Experiment):
+    """Settings of ``nalm demo``: ``steps`` per formula (default: each formula's own, see
+    :data:`FORMULAS`) and the ``seed`` of weights, batches and evaluation sets."""
+
+    name: ClassVar[str] = "demo"
+    command: ClassVar[str] = "demo"
+
+    steps: int | None = None
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.steps is not None and (isinstance(self.steps, bool) or self.steps < 1):
+            raise NalmError(f"steps must be a positive integer; got {self.steps!r}")
+
+    def config(self, device: torch.device | str) -> dict[str, Any]:
+        return {
+            **super().config(device),
+            "train_range": TRAIN_RANGE,
+            "test_range": TEST_RANGE,
+            "mlp_lr": MLP_LR,
+            "formulas": [f.__dict__ for f in FORMULAS],
+        }
+
+    def execute(self, run: Run) -> DemoResult:
+        run.log(
+            f"nalm demo: each formula is learned on U[{TRAIN_RANGE}] and tested on "
+            f"U[{TEST_RANGE}], up to ten times beyond what training saw.\n"
+        )
+        result = DemoResult(self, out=run.out)
+        result.figure, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+        weights = []
+        for formula, ax in zip(FORMULAS, axes.flat, strict=True):
+            weights.append(_formula(self, run, formula, ax, result))
+        run.log(table(HEADERS, result.rows))
+        run.log("\nlearned weights of the units (rounded):\n" + "\n".join(weights))
+        run.log(f"\nplot and metrics: {run.out}")
+        return result
+
+
+HEADERS = [
+    "formula",
+    "model",
+    f"MSE on U[{TRAIN_RANGE}]",
+    f"MSE on U[{TEST_RANGE}]",
+    "relative error there",
+    "status",
+]
+
+
+@dataclass
+class DemoResult(Result):
+    """Each formula's two fits (``results[title]["unit"|"mlp"]``) and the printed table's rows."""
+
+    settings: DemoSettings
+    results: dict[str, dict[str, FitResult]] = field(default_factory=dict)
+    rows: list[list[str]] = field(default_factory=list)
+    figure: Any = None
+
+    def write_report(self) -> dict[str, Path]:
+        """``demo.png`` (each formula's fit against x) and ``metrics.csv`` (every history)."""
+        assert self.out is not None
+        self.figure.suptitle("nalm demo: arithmetic units vs an MLP, trained on the shaded range")
+        self.figure.tight_layout()
+        self.figure.savefig(self.out / "demo.png", dpi=100)
+        plt.close(self.figure)
+        fits = {f"{t} / {kind}": r for t, pair in self.results.items() for kind, r in pair.items()}
+        return {"png": self.out / "demo.png", "csv": runs.write_metrics(self.out, fits)}
+
+
+def _formula(s: DemoSettings, run: Run, formula: DemoFormula, ax: Any, result: DemoResult) -> str:
+    """Train the unit and the MLP on one formula, add their rows and curves; the unit's weights."""
+    task = ExpressionTask(formula.target, TRAIN_RANGE, TEST_RANGE, eval_seed=s.seed)
+    torch.manual_seed(s.seed)
+    unit = registry.build(
+        formula.unit, task.in_features, 1, layers=formula.layers, hidden=3, preset="seed"
+    )
+    torch.manual_seed(s.seed)
+    mlp = MLP(task.in_features, 1, hidden=(64, 64), activation="relu6")
+    label = f"{formula.unit}" + (f" ×{formula.layers}" if formula.layers > 1 else "")
+    models = {label: unit, "mlp": mlp}
+    fits = fit(
+        models,
+        task,
+        steps=s.steps or formula.steps,
+        lr={label: formula.lr, "mlp": MLP_LR},
+        seed=s.seed,
+        device=run.device,
+        progress=run.progress,
+        description=formula.title,
+    )
+    result.results[formula.title] = {"unit": fits[label], "mlp": fits["mlp"]}
+    x_far, y_far = task.evaluation["extrapolation"]
+    for name, r in fits.items():
+        status = f"diverged at {r.diverged_at}" if r.diverged else "ok"
+        relative = mean_relative_error(predict(models[name], x_far, run.device), y_far)
+        final = [fmt(r.final.get("interpolation_mse")), fmt(r.final.get("extrapolation_mse"))]
+        result.rows.append([formula.target, name, *final, f"{100 * relative:.3g} %", status])
+    title = f"{formula.title}: {formula.target}\ntrained on [{TRAIN_RANGE}] (shaded)"
+    plot_line(ax, task, models, run.device, title=title)
+    return f"{formula.target}  ({label}):\n" + describe_weights(unit)
+
+
 def run_demo(
     *,
     steps: int | None = None,
@@ -54,7 +160,8 @@ def run_demo(
     progress: bool = True,
     print_fn: Callable[[str], None] = print,
 ) -> dict[str, dict[str, FitResult]]:
-    """Train and compare; print a table, write ``demo.png``, ``metrics.csv`` and ``config.json``.
+    """Train and compare; print a table, write ``demo.png``, ``metrics.csv`` and ``config.json``
+    (``DemoSettings(steps, seed).run(...)`` returns the whole :class:`DemoResult`).
 
     Args:
         steps: steps per formula (default: each formula's own, see ``FORMULAS``).
@@ -62,89 +169,6 @@ def run_demo(
     Returns:
         ``{formula title: {"unit": FitResult, "mlp": FitResult}}``.
     """
-    print_fn(
-        f"nalm demo: each formula is learned on U[{TRAIN_RANGE}] and tested on "
-        f"U[{TEST_RANGE}], up to ten times beyond what training saw.\n"
-    )
-    all_results: dict[str, dict[str, FitResult]] = {}
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
-    rows = []
-    weights = []
-    for formula, ax in zip(FORMULAS, axes.flat, strict=True):
-        task = ExpressionTask(formula.target, TRAIN_RANGE, TEST_RANGE, eval_seed=seed)
-        torch.manual_seed(seed)
-        unit = registry.build(
-            formula.unit, task.in_features, 1, layers=formula.layers, hidden=3, preset="seed"
-        )
-        torch.manual_seed(seed)
-        mlp = MLP(task.in_features, 1, hidden=(64, 64), activation="relu6")
-        label = f"{formula.unit}" + (f" ×{formula.layers}" if formula.layers > 1 else "")
-        models = {label: unit, "mlp": mlp}
-        results = fit(
-            models,
-            task,
-            steps=steps or formula.steps,
-            lr={label: formula.lr, "mlp": MLP_LR},
-            seed=seed,
-            device=device,
-            progress=progress,
-            description=formula.title,
-        )
-        all_results[formula.title] = {"unit": results[label], "mlp": results["mlp"]}
-        x_far, y_far = task.evaluation["extrapolation"]
-        for name, r in results.items():
-            status = f"diverged at {r.diverged_at}" if r.diverged else "ok"
-            relative = mean_relative_error(predict(models[name], x_far, device), y_far)
-            rows.append(
-                [
-                    formula.target,
-                    name,
-                    fmt(r.final.get("interpolation_mse")),
-                    fmt(r.final.get("extrapolation_mse")),
-                    f"{100 * relative:.3g} %",
-                    status,
-                ]
-            )
-        weights.append(f"{formula.target}  ({label}):\n" + describe_weights(unit))
-        plot_line(
-            ax,
-            task,
-            models,
-            device,
-            title=f"{formula.title}: {formula.target}\ntrained on [{TRAIN_RANGE}] (shaded)",
-        )
-    headers = [
-        "formula",
-        "model",
-        f"MSE on U[{TRAIN_RANGE}]",
-        f"MSE on U[{TEST_RANGE}]",
-        "relative error there",
-        "status",
-    ]
-    print_fn(table(headers, rows))
-    print_fn("\nlearned weights of the units (rounded):\n" + "\n".join(weights))
-
-    run_dir = runs.new_run_dir("demo", out)
-    fig.suptitle("nalm demo: arithmetic units vs an MLP, trained on the shaded range")
-    fig.tight_layout()
-    fig.savefig(run_dir / "demo.png", dpi=100)
-    plt.close(fig)
-    runs.write_config(
-        run_dir,
-        {
-            "command": "demo",
-            "seed": seed,
-            "device": device,
-            "train_range": TRAIN_RANGE,
-            "test_range": TEST_RANGE,
-            "mlp_lr": MLP_LR,
-            "steps": steps,
-            "formulas": [f.__dict__ for f in FORMULAS],
-        },
-    )
-    runs.write_metrics(
-        run_dir,
-        {f"{title} / {kind}": r for title, pair in all_results.items() for kind, r in pair.items()},
-    )
-    print_fn(f"\nplot and metrics: {run_dir}")
-    return all_results
+    settings = DemoSettings(steps=steps, seed=seed)
+    result = settings.run(out, device=device, progress=progress, log=print_fn)
+    return result.results  # type: ignore[attr-defined]

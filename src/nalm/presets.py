@@ -11,18 +11,20 @@ well above the training range.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 
 from . import runs
 from .errors import NalmError
+from .experiment import Experiment, Result, Run
 from .metrics import mean_relative_error, mse, predict
 from .plots import save_loss_plot
 from .reporting import describe_weights, fmt, table
 from .tasks import DatasetTask, seed_demos
-from .train import evaluate, fit
+from .train import FitResult, evaluate, fit
 from .units import registry
 
 
@@ -60,6 +62,131 @@ def get_preset(name: str) -> SeedPreset:
     return SEED_PRESETS[name]
 
 
+@dataclass(frozen=True)
+class PresetSettings(Experiment):
+    """Settings of one seed demo (``nalm train --preset NAME``): the preset, the seed and the
+    steps (default: the preset's own)."""
+
+    command: ClassVar[str] = "train"
+
+    preset: str = "seed-nac-add"
+    seed: int = 0
+    steps: int | None = None
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.preset
+
+    def check(self) -> None:
+        get_preset(self.preset)
+
+    def config(self, device: torch.device | str) -> dict[str, Any]:
+        preset = get_preset(self.preset)
+        return {
+            "command": "train",
+            "preset": self.preset,
+            "unit": preset.unit,
+            "init": "seed",
+            "lr": preset.lr,
+            "steps": self._steps,
+            "batch": "full",
+            "optimizer": "adam",
+            "seed": self.seed,
+            "device": str(device),
+            "task": preset.data(seed=self.seed).config(),
+        }
+
+    @property
+    def _steps(self) -> int:
+        return get_preset(self.preset).steps if self.steps is None else self.steps
+
+    def execute(self, run: Run) -> PresetResult:
+        preset, steps = get_preset(self.preset), self._steps
+        task = preset.data(seed=self.seed)
+        torch.manual_seed(self.seed)
+        model = registry.create(preset.unit, task.in_features, 1, preset="seed").to(run.device)
+        run.log(
+            f"{self.preset}: {preset.summary} (seed code's settings: Adam lr {preset.lr}, "
+            f"{steps} full-batch steps, {task.train[0].shape[0]} training rows)"
+        )
+        before = _measure(model, task, run.device, evaluate(model, task, run.device))
+        run.log(
+            f"MSE before training: train {fmt(before['train_mse'])}, "
+            f"seed test {fmt(before['seed_test_mse'])}"
+        )
+        fitted = fit(
+            model,
+            task,
+            steps=steps,
+            lr=preset.lr,
+            batch_size=None,
+            seed=self.seed,
+            eval_every=max(1, steps // 100),
+            device=run.device,
+            progress=run.progress,
+            description=self.preset,
+        )
+        result = PresetResult(self, model, task, before, out=run.out, result=fitted)
+        result.after = _measure(model, task, run.device, fitted.final)
+        _print_after(run, result)
+        return result
+
+
+@dataclass
+class PresetResult(Result):
+    """One seed demo's model, task, the MSEs before and after and the :class:`FitResult`."""
+
+    settings: PresetSettings
+    model: torch.nn.Module
+    task: DatasetTask
+    before: dict[str, float]
+    after: dict[str, float] = field(default_factory=dict)
+    result: FitResult | None = field(default=None, kw_only=True)
+
+    def write_report(self) -> dict[str, Path]:
+        """``metrics.csv``, ``model.safetensors`` (``nalm.load`` reads it) and ``loss.png``."""
+        assert self.out is not None and self.result is not None
+        unit = get_preset(self.settings.preset).unit
+        info = {"unit": unit, "preset": "seed", "in_features": self.task.in_features}
+        model_path = runs.save_weights(
+            self.out / "model.safetensors", self.model, {**info, "out_features": 1, "layers": 1}
+        )
+        evaluation = tuple(self.task.evaluation)
+        save_loss_plot(self.out / "loss.png", {unit: self.result}, evaluation)
+        return {
+            "csv": runs.write_metrics(self.out, {unit: self.result}),
+            "model": model_path,
+            "png": self.out / "loss.png",
+        }
+
+
+def _measure(
+    model: torch.nn.Module, task: DatasetTask, device: str, rest: dict[str, float]
+) -> dict[str, float]:
+    return {"train_mse": mse(predict(model, task.train[0], device), task.train[1]), **rest}
+
+
+def _print_after(run: Run, r: PresetResult) -> None:
+    assert r.result is not None
+    if r.result.diverged:
+        run.log(f"DIVERGED at step {r.result.diverged_at}: the loss became NaN or infinite")
+    run.log(
+        f"MSE after training:  train {fmt(r.after['train_mse'])}, "
+        f"seed test {fmt(r.after['seed_test_mse'])}"
+    )
+    x_far, y_far = r.task.evaluation["extrapolation"]
+    run.log("\nactual vs predicted, ten rows of the seed's test set:")
+    run.log(_rows(r.model, *r.task.evaluation["seed_test"], run.device))
+    relative = mean_relative_error(predict(r.model, x_far, run.device), y_far)
+    run.log(
+        f"\nbeyond the seed: extrapolation ({r.task.info['extrapolation']}): "
+        f"MSE {fmt(r.after['extrapolation_mse'])}, mean relative error {fmt(relative)}"
+    )
+    run.log(_rows(r.model, *r.task.evaluation["extrapolation"], run.device))
+    run.log("\nlearned weights:\n" + describe_weights(r.model))
+    run.log(f"\nrun directory: {run.out}")
+
+
 def run_seed_preset(
     name: str,
     *,
@@ -70,86 +197,12 @@ def run_seed_preset(
     progress: bool = True,
     print_fn: Callable[[str], None] = print,
 ) -> dict[str, object]:
-    """Run one seed demo end to end; returns the run directory and the final metrics."""
-    preset = get_preset(name)
-    steps = preset.steps if steps is None else steps
-    task = preset.data(seed=seed)
-    torch.manual_seed(seed)
-    model = registry.create(preset.unit, task.in_features, 1, preset="seed").to(device)
-    print_fn(
-        f"{name}: {preset.summary} (seed code's settings: Adam lr {preset.lr}, "
-        f"{steps} full-batch steps, {task.train[0].shape[0]} training rows)"
-    )
-    before = {
-        "train_mse": mse(predict(model, task.train[0], device), task.train[1]),
-        **evaluate(model, task, device),
-    }
-    print_fn(
-        f"MSE before training: train {fmt(before['train_mse'])}, "
-        f"seed test {fmt(before['seed_test_mse'])}"
-    )
-    result = fit(
-        model,
-        task,
-        steps=steps,
-        lr=preset.lr,
-        batch_size=None,
-        seed=seed,
-        eval_every=max(1, steps // 100),
-        device=device,
-        progress=progress,
-        description=name,
-    )
-    after = {"train_mse": mse(predict(model, task.train[0], device), task.train[1]), **result.final}
-    if result.diverged:
-        print_fn(f"DIVERGED at step {result.diverged_at}: the loss became NaN or infinite")
-    print_fn(
-        f"MSE after training:  train {fmt(after['train_mse'])}, "
-        f"seed test {fmt(after['seed_test_mse'])}"
-    )
-    x_far, y_far = task.evaluation["extrapolation"]
-    print_fn("\nactual vs predicted, ten rows of the seed's test set:")
-    print_fn(_rows(model, *task.evaluation["seed_test"], device))
-    print_fn(
-        f"\nbeyond the seed: extrapolation ({task.info['extrapolation']}): "
-        f"MSE {fmt(after['extrapolation_mse'])}, "
-        f"mean relative error {fmt(mean_relative_error(predict(model, x_far, device), y_far))}"
-    )
-    print_fn(_rows(model, *task.evaluation["extrapolation"], device))
-    print_fn("\nlearned weights:\n" + describe_weights(model))
-
-    run_dir = runs.new_run_dir(name, out)
-    runs.write_config(
-        run_dir,
-        {
-            "command": "train",
-            "preset": name,
-            "unit": preset.unit,
-            "init": "seed",
-            "lr": preset.lr,
-            "steps": steps,
-            "batch": "full",
-            "optimizer": "adam",
-            "seed": seed,
-            "device": device,
-            "task": task.config(),
-        },
-    )
-    runs.write_metrics(run_dir, {preset.unit: result})
-    runs.save_weights(
-        run_dir / "model.safetensors",
-        model,
-        {
-            "unit": preset.unit,
-            "preset": "seed",
-            "in_features": task.in_features,
-            "out_features": 1,
-            "layers": 1,
-        },
-    )
-    save_loss_plot(run_dir / "loss.png", {preset.unit: result}, tuple(task.evaluation))
-    print_fn(f"\nrun directory: {run_dir}")
-    return {"run_dir": run_dir, "before": before, "after": after, "result": result}
+    """Run one seed demo end to end; returns the run directory and the final metrics
+    (``PresetSettings(name, seed, steps).run(...)`` returns the whole :class:`PresetResult`)."""
+    settings = PresetSettings(name, seed, steps)
+    r = settings.run(out, device=device, progress=progress, log=print_fn)
+    assert isinstance(r, PresetResult)
+    return {"run_dir": r.out, "before": r.before, "after": r.after, "result": r.result}
 
 
 def _rows(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: str) -> str:
