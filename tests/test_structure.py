@@ -26,7 +26,6 @@ LONG_FUNCTIONS = {
     "cli.py:_reproduce_parsers": 109,
     "cli.py:_train": 102,
     "cli.py:_bench": 90,
-    "fitting.py:fit_candidates": 79,
     "reproduce/table1.py:run_table1": 87,
     "reproduce/table1.py:_write_markdown": 78,
 }

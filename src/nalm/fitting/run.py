@@ -1,0 +1,223 @@
+"""``nalm fit`` as an experiment: read the table(s), fit every unit, print and save what each
+learned (``config.json``, ``metrics.csv``, ``formulas.md``, a model file per unit, ``fit.png``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .. import runs
+from ..experiment import Experiment, Result, Run
+from ..plots import save_parity_plot
+from ..reporting import fmt, markdown_table, table
+from ..tasks.base import DatasetTask
+from ..tasks.table import Table, read_table, table_task
+from .candidates import DEFAULT_UNITS, Candidate, best_candidate, fit_candidates, parse_specs
+
+
+@dataclass(frozen=True)
+class FitSettings(Experiment):
+    """Settings of ``nalm fit``: the CSV ``data`` (and ``test``) file, the ``target`` column,
+    the ``units`` to try and their training settings (see :func:`fit_candidates`)."""
+
+    name: ClassVar[str] = "fit"
+    command: ClassVar[str] = "fit"
+
+    data: str = ""
+    target: str = ""
+    test: str | None = None
+    units: tuple[str, ...] = DEFAULT_UNITS
+    exclude: tuple[str, ...] = ()
+    steps: int = 10_000
+    seeds: int = 3
+    first_seed: int = 0
+    lr: float | None = None
+    hidden: int = 2
+    batch_size: int = 128
+    tolerance: float = 0.05
+
+    def check(self) -> None:
+        """Read the files and parse the units: every refusal comes before anything is written."""
+        self.tables()
+        parse_specs(self.units)
+
+    def tables(self) -> tuple[Table, Table | None, DatasetTask, list[str]]:
+        """The training table, the test table, the task and the input columns' names."""
+        train_table = read_table(self.data)
+        test_table = read_table(self.test, min_rows=1) if self.test is not None else None
+        task, names = table_task(train_table, self.target, test_table, self.exclude)
+        return train_table, test_table, task, list(names)
+
+    def execute(self, run: Run) -> FitResult:
+        train_table, test_table, task, names = self.tables()
+        exact = {"interpolation": train_table}
+        if test_table is not None:
+            exact["extrapolation"] = test_table
+        rows = {
+            k: (t.select(names).numpy(), t.column(self.target).numpy()) for k, t in exact.items()
+        }
+        tested = f", tested on {len(test_table)} rows in {self.test}" if test_table else ""
+        run.log(
+            f"fitting {self.target} from {', '.join(names)}: {len(train_table)} rows in "
+            f"{self.data}{tested}"
+        )
+        candidates = fit_candidates(
+            task,
+            names,
+            self.units,
+            rows=rows,
+            device=str(run.device),
+            progress=run.progress,
+            **{k: getattr(self, k) for k in _TRAINING},
+        )
+        result = FitResult(self, task, names, candidates, device=str(run.device), out=run.out)
+        result.best = best_candidate(candidates, task)
+        _print_summary(run, result)
+        return result
+
+
+_TRAINING = ("steps", "seeds", "first_seed", "lr", "hidden", "batch_size", "tolerance")
+
+
+@dataclass
+class FitResult(Result):
+    """Every candidate of a fit and the best one (``None`` when no model fit the data)."""
+
+    settings: FitSettings
+    task: DatasetTask
+    names: list[str]
+    candidates: list[Candidate]
+    best: Candidate | None = field(default=None)
+    device: str = "cpu"
+
+    def write_report(self) -> dict[str, Path]:
+        """``config.json`` (with the formulas), ``metrics.csv``, ``formulas.md``, a model file
+        per candidate and ``fit.png``."""
+        assert self.out is not None
+        s, best = self.settings, self.best
+        runs.write_config(
+            self.out,
+            {
+                **s.config(self.device),
+                "inputs": self.names,
+                "task": self.task.config(),
+                "best": None if best is None else best.spec,
+                "formulas": {c.spec: _text(c.formula) for c in self.candidates},
+            },
+        )
+        paths = {"csv": runs.write_metrics(self.out, {c.spec: c.run for c in self.candidates})}
+        paths["markdown"] = _write_markdown(self, self.out / "formulas.md")
+        for c in self.candidates:
+            description = {"spec": c.spec, "in_features": self.task.in_features}
+            description |= {"inputs": self.names, "formula": _text(c.formula)}
+            path = self.out / f"{_file_name(c.spec)}.safetensors"
+            paths[c.spec] = runs.save_weights(path, c.model, description)
+        paths["png"] = save_parity_plot(self.out / "fit.png", self.candidates, self.task, s.target)
+        return paths
+
+
+def _text(formula: Any) -> str | None:
+    return None if formula is None else str(formula)
+
+
+def candidates_table(candidates: Sequence[Candidate], has_test: bool) -> list[list[str]]:
+    """Rows for the printed and Markdown tables: one per candidate."""
+    rows = []
+    for c in candidates:
+        row = [
+            c.spec,
+            str(c.formula) if c.formula is not None else f"({c.note})",
+            fmt(c.model_mse.get("interpolation")),
+            fmt(c.formula_error.get("interpolation")),
+        ]
+        if has_test:
+            row += [
+                fmt(c.model_mse.get("extrapolation")),
+                fmt(c.formula_error.get("extrapolation")),
+            ]
+        rows.append(row)
+    return rows
+
+
+def table_headers(has_test: bool) -> list[str]:
+    headers = ["unit", "formula", "model MSE (data)", "formula max rel. error (data)"]
+    if has_test:
+        headers += ["model MSE (test)", "formula max rel. error (test)"]
+    return headers
+
+
+def _print_summary(run: Run, r: FitResult) -> None:
+    s, has_test = r.settings, r.settings.test is not None
+    run.log("")
+    run.log(table(table_headers(has_test), candidates_table(r.candidates, has_test)))
+    diverged = sum(c.diverged for c in r.candidates)
+    run.log(
+        f"\n{diverged} of {s.seeds * len(r.candidates)} seeds diverged"
+        + "".join(f"; {c.spec}: {c.diverged}" for c in r.candidates if c.diverged)
+    )
+    if r.best is None:
+        run.log(
+            "\nno model fit: every candidate's error on the data is infinite (or every seed "
+            "diverged); try other units, more steps or a smaller learning rate"
+        )
+    else:
+        formula = r.best.formula if r.best.formula is not None else "-"
+        run.log(f"\nbest: {r.best.spec}    {s.target} = {formula}")
+        if r.best.extraction is not None:
+            run.log(f"      {r.best.extraction.summary()}")
+    run.log(f"\nrun directory: {run.out}")
+
+
+def _write_markdown(r: FitResult, path: Path) -> Path:
+    s, best, has_test = r.settings, r.best, r.settings.test is not None
+    lines = [
+        f"# nalm fit: {s.target} from {', '.join(r.names)}",
+        "",
+        markdown_table(table_headers(has_test), candidates_table(r.candidates, has_test)),
+        "",
+        "No model fit the data."
+        if best is None
+        else f"Best: `{best.spec}`, {s.target} = `{best.formula}`.",
+    ]
+    for c in r.candidates:
+        if c.extraction is not None:
+            lines += ["", f"## {c.spec}", "", f"{c.extraction.summary()}", ""]
+            lines += [f"- {w}" for w in [*c.extraction.snapped, *c.extraction.kept]]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _file_name(spec: str) -> str:
+    return spec.replace(">", "-").replace(":", "-")
+
+
+def run_fit(
+    data: str,
+    target: str,
+    *,
+    test: str | None = None,
+    units: Sequence[str] = DEFAULT_UNITS,
+    exclude: Sequence[str] = (),
+    out: str | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    **settings: Any,
+) -> tuple[Path, Candidate | None]:
+    """``nalm fit``: read the CSV file(s), fit every unit, print and save what each learned.
+
+    Everything the user gave is checked (files, columns, units) before anything is trained or
+    written. ``settings`` are :class:`FitSettings` fields (``steps``, ``seeds``, ``first_seed``,
+    ``lr``, ``hidden``, ``batch_size``, ``tolerance``); ``FitSettings(...).run(out)`` returns
+    the whole :class:`FitResult`.
+
+    Returns:
+        The run directory and the best candidate (``None`` when no model fit the data).
+    """
+    if out is not None:
+        runs.check_run_dir(out, "out")
+    fit = FitSettings(data, target, test, tuple(units), tuple(exclude), **settings)
+    result = fit.run(out, device=device, progress=progress)
+    assert isinstance(result, FitResult) and result.out is not None
+    return result.out, result.best
