@@ -7,7 +7,6 @@ ReLU6 network with two hidden layers of 64. Both see the same batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,7 +16,7 @@ import torch
 
 from . import runs
 from .errors import NalmError
-from .experiment import Experiment, Result, Run
+from .experiment import Experiment, Log, Result, Run, logger
 from .metrics import mean_relative_error, predict
 from .plots import plot_line
 from .reporting import describe_weights, fmt, table
@@ -158,7 +157,8 @@ def run_demo(
     out: str | Path | None = None,
     device: str = "cpu",
     progress: bool = True,
-    print_fn: Callable[[str], None] = print,
+    log: Log = print,
+    print_fn: Log | None = None,
 ) -> dict[str, dict[str, FitResult]]:
     """Train and compare; print a table, write ``demo.png``, ``metrics.csv`` and ``config.json``
     (``DemoSettings(steps, seed).run(...)`` returns the whole :class:`DemoResult`).
@@ -170,5 +170,5 @@ def run_demo(
         ``{formula title: {"unit": FitResult, "mlp": FitResult}}``.
     """
     settings = DemoSettings(steps=steps, seed=seed)
-    result = settings.run(out, device=device, progress=progress, log=print_fn)
+    result = settings.run(out, device=device, progress=progress, log=logger(log, print_fn))
     return result.results  # type: ignore[attr-defined]

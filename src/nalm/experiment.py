@@ -44,6 +44,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,15 @@ Log = Callable[[str], None]
 """Where a workflow writes its lines: ``print`` by default, ``lambda _: None`` for silence."""
 
 E = TypeVar("E", bound="Experiment")
+
+
+def logger(log: Log, print_fn: Log | None) -> Log:
+    """``log``, or ``print_fn`` (the name some workflows used before) with a deprecation
+    warning."""
+    if print_fn is None:
+        return log
+    warnings.warn("print_fn= is deprecated; pass log= instead", DeprecationWarning, stacklevel=3)
+    return print_fn
 
 
 def settings_id(settings: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ import torch
 
 from . import runs
 from .errors import NalmError
-from .experiment import Experiment, Result, Run
+from .experiment import Experiment, Log, Result, Run, logger
 from .metrics import mean_relative_error, mse, predict
 from .plots import save_loss_plot
 from .reporting import describe_weights, fmt, table
@@ -195,12 +195,13 @@ def run_seed_preset(
     out: str | Path | None = None,
     device: str = "cpu",
     progress: bool = True,
-    print_fn: Callable[[str], None] = print,
+    log: Log = print,
+    print_fn: Log | None = None,
 ) -> dict[str, object]:
     """Run one seed demo end to end; returns the run directory and the final metrics
     (``PresetSettings(name, seed, steps).run(...)`` returns the whole :class:`PresetResult`)."""
     settings = PresetSettings(name, seed, steps)
-    r = settings.run(out, device=device, progress=progress, log=print_fn)
+    r = settings.run(out, device=device, progress=progress, log=logger(log, print_fn))
     assert isinstance(r, PresetResult)
     return {"run_dir": r.out, "before": r.before, "after": r.after, "result": r.result}
 
