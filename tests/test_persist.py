@@ -345,6 +345,8 @@ def _rewrite_tensors(path, tmp_path, model, **changes):
         ({"spec": "os.system"}, r"unknown unit 'os\.system'"),
         ({"spec": "nau>nau"}, "its grammar description and its architecture describe different"),
         ({"call": "eval"}, "names the call 'eval'; nalm builds models with build or cell_and_head"),
+        ({"call": "x" * 10**5}, r"names the call 'xxx.*\.\.\.; nalm builds"),
+        ({"spec": ["nau"]}, "has no spec string"),
         ({"arguments": [4, 1]}, "must be an object of in_features, out_features, hidden"),
         ({"arguments.extra": 1}, "must be an object of in_features, out_features, hidden"),
         ({"arguments.hidden": [3] * 2000}, "has 2,000 hidden sizes; nalm's limit is 1,000"),

@@ -82,11 +82,13 @@ def rebuild(grammar: Any) -> nn.Module:
 def _rebuild(grammar: Any) -> nn.Module:
     if not isinstance(grammar, Mapping):
         raise NalmError("the model's grammar description is not a JSON object")
+    if not isinstance(grammar.get("spec"), str):
+        raise NalmError("the model's grammar description has no spec string")
     spec = ModelSpec.from_json(grammar)
     call, arguments = grammar.get("call"), grammar.get("arguments")
     if call not in ARGUMENTS:
         raise NalmError(
-            f"the model's grammar description names the call {call!r}; nalm builds models "
+            f"the model's grammar description names the call {_shown(call)}; nalm builds models "
             f"with {' or '.join(ARGUMENTS)}"
         )
     if not isinstance(arguments, Mapping) or set(arguments) != set(ARGUMENTS[call]):
@@ -106,7 +108,7 @@ def _rebuild(grammar: Any) -> nn.Module:
     part = grammar.get("part")
     if part not in ("cell", "head"):
         raise NalmError(
-            f"the model's grammar description names the part {part!r}, not cell or head"
+            f"the model's grammar description names the part {_shown(part)}, not cell or head"
         )
     cell, head = spec.cell_and_head(
         check_int(a["n_in"]),
@@ -130,11 +132,21 @@ def _hidden(value: Any) -> int | list[int]:
 
 def _preset(value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise NalmError(f"the preset in the model's grammar description is not a name: {value!r}")
+        raise NalmError(
+            f"the preset in the model's grammar description is not a name: {_shown(value)}"
+        )
     return value
 
 
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise NalmError(f"the {what} in the model's grammar description is not a number: {value!r}")
+        raise NalmError(
+            f"the {what} in the model's grammar description is not a number: {_shown(value)}"
+        )
     return float(value)
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to 40 characters: a crafted value cannot make an error long."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
