@@ -1,5 +1,9 @@
 """One model grammar: every entry point that takes a model spec builds the same model from it."""
 
+import copy
+import json
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
@@ -9,8 +13,10 @@ from nalm.bench.models import parse_spec
 from nalm.cli import build_parser, prepare_train
 from nalm.errors import NalmError
 from nalm.fitting import parse_specs
-from nalm.models import ModelSpec, parse
+from nalm.models import BUILT_FROM, TORCH_CELLS, ModelSpec, parse
+from nalm.persist import read_metadata
 from nalm.reproduce.identity import IdentitySettings, identity_models
+from nalm.reproduce.sequences import build_model, settings_for
 from nalm.reproduce.table1 import Table1Settings, _builder
 from nalm.units import recurrent
 
@@ -45,6 +51,25 @@ def _same_weights(a: nn.Module, b: nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def _saved_and_loaded(model: nn.Module, path) -> nn.Module:
+    """``nalm.load(nalm.save(model))``, checking that the file holds the model's grammar
+    description and that the loaded model was built from it (it carries the same note)."""
+    nalm.save(model, path)
+    grammar = json.loads(read_metadata(path)["architecture"])["grammar"]
+    assert grammar == getattr(model, BUILT_FROM)
+    loaded = nalm.load(path)
+    assert getattr(loaded, BUILT_FROM) == grammar and _same_weights(loaded, model)
+    return loaded
+
+
+def _perturbed(model: nn.Module) -> nn.Module:
+    """Move the weights off their initialisation, so a load must copy them to match."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    return model
+
+
 @pytest.mark.parametrize("text,canonical,kinds", FEEDFORWARD)
 def test_a_feedforward_spec_builds_the_same_model_through_every_entry_point(
     text, canonical, kinds, tmp_path
@@ -68,10 +93,17 @@ def test_a_feedforward_spec_builds_the_same_model_through_every_entry_point(
         ["train", "--unit", text, "--target", "x0 + x1 + x2 + x3", "--hidden", "3", "--seed", "0"]
     )
     assert _same_weights(prepare_train(args).model, model)
-    # nalm.save / nalm.load
-    path = nalm.save(model, tmp_path / "model.safetensors")
+    # nalm reproduce table1 --static-models (a two-layer table, like the madsen suite)
+    args = build_parser().parse_args(["reproduce", "table1", "--static-models", text])
+    settings = Table1Settings(static_models=args.static_models)
+    torch.manual_seed(0)
+    row = _builder("static", settings.models("static")[text.strip()], settings)()
+    torch.manual_seed(0)
+    assert _same_weights(row, parse_spec(text, 2).build(100, 1, settings.hidden))
+    # nalm.save / nalm.load go through the grammar and give the same outputs
+    loaded = _saved_and_loaded(_perturbed(model), tmp_path / "model.safetensors")
     x = torch.rand(6, 4) + 1
-    torch.testing.assert_close(nalm.load(path)(x), model(x))
+    assert torch.equal(loaded(x), model(x))
 
 
 @pytest.mark.parametrize("text,canonical,cell,head", RECURRENT)
@@ -87,9 +119,45 @@ def test_a_recurrent_spec_builds_the_same_model_through_every_entry_point(
     assert model(torch.rand(2, 5, 3)).shape == (2, 1)
     torch.manual_seed(0)
     assert _same_weights(recurrent(text, 3, 4), model)
-    path = nalm.save(model, tmp_path / "model.safetensors")
+    loaded = _saved_and_loaded(_perturbed(model), tmp_path / "model.safetensors")
     x = torch.rand(2, 5, 3)
-    torch.testing.assert_close(nalm.load(path)(x), model(x))
+    assert torch.equal(loaded(x), model(x))
+    # nalm reproduce table1 --recurrent-models
+    args = build_parser().parse_args(["reproduce", "table1", "--recurrent-models", text])
+    settings = Table1Settings(recurrent_models=args.recurrent_models)
+    hidden = settings.rnn_hidden if spec.cell in TORCH_CELLS else settings.hidden
+    torch.manual_seed(0)
+    row = _builder("recurrent", settings.models("recurrent")[text], settings)()
+    torch.manual_seed(0)
+    assert _same_weights(row, spec.build(100, 1, hidden))
+
+
+@pytest.mark.parametrize("text", [t for t, *_ in RECURRENT])
+def test_a_recurrent_spec_names_the_cell_of_the_sequence_experiments_that_take_it(text, tmp_path):
+    """``nalm reproduce words/digits --models``: the cell and head come from ``cell_and_head``,
+    and each saves and loads through the grammar to the same outputs."""
+    spec = parse(text, recurrent=True)
+    if spec.cell in TORCH_CELLS:  # words and programs read tokens with a torch cell
+        experiment, kind, task = "words", None, SimpleNamespace(vocabulary=range(30))
+        x = torch.stack([torch.randint(0, 30, (2, 6)).float(), torch.rand(2, 6)], dim=-1)
+    elif not spec.layers:  # digits and product take one cell
+        experiment, kind, task = "digits", "sum", SimpleNamespace(in_features=64)
+        x = torch.rand(2, 6, 64)
+    else:
+        pytest.skip(f"no sequence experiment takes {text}")
+    args = build_parser().parse_args(["reproduce", experiment, "--models", text, "--hidden", "5"])
+    settings = settings_for(experiment, models=args.models, hidden=args.hidden)
+    model = build_model(settings, kind, text, task)
+    cell, head = spec.cell_and_head(model.cell.input_size, 1, 5)
+    assert (type(model.cell), type(model.head)) == (type(cell), type(head))
+    assert model.cell.hidden_size == cell.hidden_size
+    again = copy.deepcopy(model)
+    _perturbed(model)
+    again.cell = _saved_and_loaded(model.cell, tmp_path / "cell.safetensors")
+    again.encoder.load_state_dict(model.encoder.state_dict())
+    if type(model.head) is not nn.Identity:
+        again.head = _saved_and_loaded(model.head, tmp_path / "head.safetensors")
+    assert torch.equal(again(x), model(x))
 
 
 def test_in_a_sequence_task_a_unit_name_is_a_unit_cell():

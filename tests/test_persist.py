@@ -268,3 +268,120 @@ def _nested(depth):
     for _ in range(depth):
         d = {"kind": "sequential", "layers": [d]}
     return d
+
+
+# -- models made by the grammar ------------------------------------------------------------------
+def _grammar_file(tmp_path, text="nau>nmu", **build):
+    from nalm.models import parse
+
+    model = parse(text).build(4, 1, **(build or {"hidden": 3}))
+    return model, save(model, tmp_path / "grammar.safetensors")
+
+
+def _architecture(path):
+    return json.loads(nalm.persist.read_metadata(path)["architecture"])
+
+
+def test_a_model_made_by_the_grammar_is_saved_as_its_spec_and_rebuilt_from_it(tmp_path):
+    from nalm.models import BUILT_FROM, parse
+
+    model = parse("NALU").build(3, 1, hidden=2, options={"eps": 1e-3})
+    path = save(model, tmp_path / "m.safetensors")
+    architecture = _architecture(path)
+    assert architecture["grammar"] == {
+        "spec": "nalu>nalu",
+        "kind": "feedforward",
+        "call": "build",
+        "arguments": {
+            "in_features": 3,
+            "out_features": 1,
+            "hidden": 2,
+            "options": {"eps": 1e-3},
+            "preset": None,
+        },
+    }
+    # the structure stays beside it: what nalm without the grammar key reads
+    assert {k: v for k, v in architecture.items() if k != "grammar"} == describe(model)
+    again = load(path)
+    assert getattr(again, BUILT_FROM) == architecture["grammar"] and again[1].eps == 1e-3
+    # a loaded model carries its spec, so saving it again keeps it
+    assert _architecture(save(again, tmp_path / "again.safetensors")) == architecture
+
+
+def test_a_model_changed_after_it_was_built_is_saved_by_its_structure(tmp_path):
+    model, _ = _grammar_file(tmp_path)
+    model[1] = registry.create("nau", 3, 1)
+    path = save(model, tmp_path / "changed.safetensors")
+    assert "grammar" not in _architecture(path)
+    again = load(path)
+    assert [type(m).__name__ for m in again] == ["NAU", "NAU"]
+    x = torch.rand(5, 4)
+    assert torch.equal(again(x), model(x))
+
+
+def test_a_file_of_a_grammar_model_without_its_spec_still_loads(tmp_path):
+    """Files written before the grammar key (same format version) load by their structure."""
+    model, path = _grammar_file(tmp_path)
+    architecture = _architecture(path)
+    del architecture["grammar"]
+    old = _rewrite_tensors(path, tmp_path, model, architecture=json.dumps(architecture))
+    again = load(old)
+    assert not hasattr(again, "nalm_built_from")
+    x = torch.rand(5, 4)
+    assert torch.equal(again(x), model(x))
+
+
+def _rewrite_tensors(path, tmp_path, model, **changes):
+    metadata = nalm.persist.read_metadata(path)
+    metadata.update(changes)
+    out = tmp_path / "rewritten.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out), metadata)
+    return out
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"spec": "os.system"}, r"unknown unit 'os\.system'"),
+        ({"spec": "nau>nau"}, "its grammar description and its architecture describe different"),
+        ({"call": "eval"}, "names the call 'eval'; nalm builds models with build or cell_and_head"),
+        ({"call": "x" * 10**5}, r"names the call 'xxx.*\.\.\.; nalm builds"),
+        ({"spec": ["nau"]}, "has no spec string"),
+        ({"arguments": [4, 1]}, "must be an object of in_features, out_features, hidden"),
+        ({"arguments.extra": 1}, "must be an object of in_features, out_features, hidden"),
+        ({"arguments.hidden": [3] * 2000}, "has 2,000 hidden sizes; nalm's limit is 1,000"),
+        ({"arguments.hidden": 10**12}, "not a whole number from 1 to 1,000,000"),
+        ({"arguments.options": {"device": "cuda"}}, "may not set 'device'"),
+        ({"arguments.options": {"clamp": {"a": 1}}}, "not a plain value"),
+        ({"arguments.preset": ["seed"]}, "the preset in the model's grammar description"),
+        ({"arguments.preset": "fast"}, "unit 'nau' has no 'fast' preset"),
+        ({"kind": "recurrent", "call": "cell_and_head", "part": "body"}, "must be an object of"),
+    ],
+)
+def test_crafted_grammar_descriptions_are_refused_in_one_sentence(tmp_path, change, message):
+    model, path = _grammar_file(tmp_path)
+    architecture = _architecture(path)
+    for key, value in change.items():
+        where, _, field = key.rpartition(".")
+        (architecture["grammar"][where] if where else architecture["grammar"])[field] = value
+    crafted = _rewrite_tensors(path, tmp_path, model, architecture=json.dumps(architecture))
+    with pytest.raises(NalmError, match=message) as refused:
+        load(crafted)
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 200
+
+
+def test_a_cell_or_head_names_its_part(tmp_path):
+    from nalm.models import parse
+
+    cell, head = parse("lstm>nalu").cell_and_head(5, 1, 4)
+    path = save(cell, tmp_path / "cell.safetensors")
+    architecture = _architecture(path)
+    assert architecture["grammar"]["part"] == "cell"
+    architecture["grammar"]["part"] = "body"
+    crafted = _rewrite_tensors(path, tmp_path, cell, architecture=json.dumps(architecture))
+    with pytest.raises(NalmError, match="names the part 'body', not cell or head"):
+        load(crafted)
+    again = load(save(head, tmp_path / "head.safetensors"))
+    assert type(again).__name__ == "NALU" and _architecture(tmp_path / "head.safetensors")[
+        "grammar"
+    ]["arguments"] == {"n_in": 5, "n_out": 1, "hidden": 4, "initial": 0.0}

@@ -17,8 +17,6 @@ FUNCTION_LINES = 60  # signature and body; a docstring does not count
 LONG_MODULES = {
     "cli.py": 984,
     "reproduce/table1.py": 707,
-    "symbolic.py": 780,
-    "tasks/arithmetic.py": 422,
 }
 LONG_FUNCTIONS = {
     "cli.py:build_parser": 135,

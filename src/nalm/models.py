@@ -38,6 +38,7 @@ Examples:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,12 @@ ALIASES: dict[str, str] = {
 
 TORCH_CELLS: dict[str, type[nn.Module]] = {"lstm": LSTMCell, "gru": GRUCell, "rnn": RNNCell}
 """Recurrent cells of torch (with a linear head unless one is named)."""
+
+BUILT_FROM = "nalm_built_from"
+"""The attribute in which a model made by :meth:`ModelSpec.build` or :meth:`ModelSpec.cell_and_head`
+keeps how it was made: the spec's JSON, ``call`` (which of the two), ``arguments`` and, for a cell
+or head, ``part``. :func:`nalm.save` stores it, so :func:`nalm.load` rebuilds through the grammar.
+"""
 
 _FORMS = "UNIT, FIRST>SECOND>…, mlp:ACTIVATION, lstm/gru/rnn[>HEAD], acc:UNIT or a paper name"
 
@@ -144,9 +151,18 @@ class ModelSpec:
             preset: ``"seed"`` for the seed code's initialisation of the units that have it.
         """
         if self.cell is not None:
-            return self._recurrent(in_features, out_features, hidden)
-        widths = _widths(hidden, len(self.layers), self.activation is not None)
-        return self._stack(self.layers, in_features, out_features, widths, options, preset)
+            model: nn.Module = self._recurrent(in_features, out_features, hidden)
+        else:
+            widths = _widths(hidden, len(self.layers), self.activation is not None)
+            model = self._stack(self.layers, in_features, out_features, widths, options, preset)
+        arguments = {
+            "in_features": in_features,
+            "out_features": out_features,
+            "hidden": hidden if isinstance(hidden, int) else list(hidden),
+            "options": dict(options or {}),
+            "preset": preset,
+        }
+        return self._tag(model, "build", arguments)
 
     def cell_and_head(
         self, n_in: int, n_out: int, hidden: int, *, initial: float = 0.0
@@ -158,9 +174,15 @@ class ModelSpec:
         """
         torch_cell = self.cell in TORCH_CELLS
         if not torch_cell and not self.layers:
-            return self._cell(n_in, n_out, initial), nn.Identity()
-        head = () if torch_cell and self.layers == ("linear",) else self.layers
-        return self._cell(n_in, hidden, initial), self._head(head, hidden, n_out)
+            cell, head = self._cell(n_in, n_out, initial), nn.Identity()
+        else:
+            layers = () if torch_cell and self.layers == ("linear",) else self.layers
+            cell, head = self._cell(n_in, hidden, initial), self._head(layers, hidden, n_out)
+        arguments = {"n_in": n_in, "n_out": n_out, "hidden": hidden, "initial": initial}
+        return (
+            self._tag(cell, "cell_and_head", arguments, part="cell"),
+            self._tag(head, "cell_and_head", arguments, part="head"),
+        )
 
     def to_json(self) -> dict[str, str]:
         """A JSON-ready form that :meth:`from_json` reads back."""
@@ -181,6 +203,18 @@ class ModelSpec:
         return parse(data["spec"], recurrent=kind == "recurrent")
 
     # -- building ---------------------------------------------------------------------------
+    def _tag(
+        self, model: nn.Module, call: str, arguments: dict[str, Any], part: str | None = None
+    ) -> nn.Module:
+        """Note on ``model`` how it was built (:data:`BUILT_FROM`), where the arguments are plain
+        JSON values; ``nalm.save`` stores the note and ``nalm.load`` builds from it again."""
+        if _plain_json(arguments):
+            tag = {**self.to_json(), "call": call, "arguments": arguments}
+            if part is not None:
+                tag["part"] = part
+            model.__dict__[BUILT_FROM] = tag
+        return model
+
     @staticmethod
     def _stack(
         layers: Sequence[str],
@@ -301,3 +335,14 @@ def _widths(hidden: int | Sequence[int], n_layers: int, mlp: bool) -> Any:
             f"hidden={list(sizes)}"
         )
     return list(sizes)
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is made of JSON's plain values only (strings as keys)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return not isinstance(value, float) or math.isfinite(value)
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    return False
