@@ -16,8 +16,8 @@ FUNCTION_LINES = 60  # signature and body; a docstring does not count
 # Waiting for the app-layer split (issue 18: a cli/ package, the experiment frame).
 LONG_MODULES = {
     "cli.py": 984,
-    "reproduce/sequences.py": 503,
-    "reproduce/table1.py": 707,
+    "reproduce/sequences.py": 500,
+    "reproduce/table1.py": 704,
     "symbolic.py": 780,
     "tasks/arithmetic.py": 422,
 }

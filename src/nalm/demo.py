@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 
 from . import runs
 from .metrics import mean_relative_error, predict
 from .plots import plot_line
 from .reporting import describe_weights, fmt, table
+from .reporting.figures import plt
 from .tasks import ExpressionTask
 from .train import FitResult, fit
 from .units import MLP, registry

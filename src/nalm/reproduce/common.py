@@ -1,16 +1,16 @@
-"""What the reproductions share: a resumable record of finished parts, and number formatting."""
+"""What the reproductions share: a resumable record of finished parts."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import NalmError
+from ..reporting import numbers as _numbers
 from ..runs import set_resume_hint
 
 PARTS_FILE = "parts.jsonl"
@@ -91,17 +91,6 @@ class Parts:
             os.fsync(f.fileno())
 
 
-def finite_or_none(value: float) -> float | None:
-    """``value`` for JSON, with NaN and ±inf as ``None``."""
-    return value if math.isfinite(value) else None
-
-
-def number(value: float | None, digits: int = 1) -> str:
-    """A score or error for a table: ``12.3``, ``1.2e+04``, ``inf`` or ``-``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if math.isinf(value):
-        return "inf"
-    if value != 0 and (abs(value) >= 1e4 or abs(value) < 10 ** (-digits)):
-        return f"{value:.1e}"
-    return f"{value:.{digits}f}"
+# Number formatting lives in nalm.reporting.numbers; the old names stay for old imports.
+finite_or_none = _numbers.finite_or_none
+number = _numbers.number

@@ -19,21 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
 from ..errors import NalmError
 from ..models import parse
-from ..reporting import markdown_table
+from ..reporting import finite_or_none, markdown_table, number
+from ..reporting.figures import plt
 from ..runs import new_run_dir, write_config
 from ..tasks import ExpressionTask, Range
 from ..train.ensemble import fit_seeds, predict_seeds
 from ..units import MLP, registry
-from .common import Parts, finite_or_none, number
+from .common import Parts
 
 TRASK_ACTIVATIONS = (
     "Hardtanh",

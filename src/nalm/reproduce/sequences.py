@@ -25,21 +25,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
 from ..errors import NalmError
 from ..models import TORCH_CELLS, parse
-from ..reporting import markdown_table
+from ..reporting import finite_or_none, markdown_table, number
+from ..reporting.figures import plt
 from ..runs import new_run_dir, write_config
 from ..tasks.digits import DigitImages, load_mnist, load_sklearn_digits
 from ..tasks.sequences import DigitSequenceTask, ProgramTask, WordsTask
 from ..train import fit
-from .common import Parts, finite_or_none, number
+from .common import Parts
 
 EXPERIMENTS = ("digits", "product", "words", "programs")
 PUBLISHED_WORDS = {"lstm": 29.4, "lstm>nalu": 0.42}
