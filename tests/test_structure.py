@@ -16,7 +16,7 @@ FUNCTION_LINES = 60  # signature and body; a docstring does not count
 # Waiting for the app-layer split (issue 18: a cli/ package, the experiment frame).
 LONG_MODULES = {
     "cli.py": 984,
-    "reproduce/table1.py": 707,
+    "reproduce/table1.py": 704,
 }
 LONG_FUNCTIONS = {
     "cli.py:build_parser": 135,

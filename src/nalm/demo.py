@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import matplotlib.pyplot as plt
 import torch
 
 from . import runs
@@ -20,6 +19,7 @@ from .experiment import Experiment, Log, Result, Run, logger
 from .metrics import mean_relative_error, predict
 from .plots import plot_line
 from .reporting import describe_weights, fmt, table
+from .reporting.figures import plt
 from .tasks import ExpressionTask
 from .train import FitResult, fit
 from .units import MLP, registry

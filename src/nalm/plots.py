@@ -6,14 +6,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
 from .metrics import predict
+from .reporting.figures import plt, save
 from .tasks import DatasetTask, ExpressionTask
 from .train import FitResult
 
@@ -80,19 +77,14 @@ def save_run_plot(
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     plot_line(left, task, models, device)
     plot_losses(right, results, tuple(task.evaluation))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def save_loss_plot(path: Path, results: Mapping[str, FitResult], sets: tuple[str, ...]) -> Path:
+    """One panel: the loss curves of :func:`plot_losses`."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     plot_losses(ax, results, sets)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def save_parity_plot(path: Path, candidates: Sequence[Any], task: DatasetTask, target: str) -> Path:
@@ -120,7 +112,4 @@ def save_parity_plot(path: Path, candidates: Sequence[Any], task: DatasetTask, t
         ax.set_xlabel(f"true {target}")
         ax.set_ylabel("predicted")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+
+from ..reporting.figures import plt, save
 
 
 def _label(s: dict[str, Any]) -> str:
@@ -67,10 +65,7 @@ def plot_success(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_ylim(0, 105)
     ax.set_title("Success rate with Wilson 95 % intervals (black line: published)")
     ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=120)
 
 
 def plot_extrapolation(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -101,7 +96,4 @@ def plot_extrapolation(summaries: Sequence[dict[str, Any]], path: Path) -> Path:
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(operations) :]:
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=120)

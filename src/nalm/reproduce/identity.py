@@ -17,21 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
 from ..errors import NalmError
 from ..experiment import Experiment, Result, Run
 from ..models import parse
-from ..reporting import markdown_table
+from ..reporting import finite_or_none, markdown_table, number
+from ..reporting.figures import plt
 from ..tasks import ExpressionTask, Range
 from ..train.ensemble import fit_seeds, predict_seeds
 from ..units import MLP, registry
-from .common import finite_or_none, number
 
 TRASK_ACTIVATIONS = (
     "Hardtanh",

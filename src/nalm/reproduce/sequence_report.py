@@ -9,20 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from ..reporting import markdown_table
-from .common import finite_or_none, number
+from ..reporting import finite_or_none, markdown_table, number
+from ..reporting.figures import plt
+from ..reporting.published import quote
 
 if TYPE_CHECKING:
     from .sequences import SequenceSettings
 
-PUBLISHED_WORDS = {"lstm": 29.4, "lstm>nalu": 0.42}
-"""Trask et al. (2018), language to number, test MAE, as quoted in the project's reference notes
-(not checked against the paper: unconfirmed)."""
+PUBLISHED_WORDS = {
+    spec: q.value
+    for spec, paper_name in (("lstm", "LSTM"), ("lstm>nalu", "LSTM+NALU"))
+    if (q := quote("language to number", paper_name, "words", "test MAE")) is not None
+}
+"""Trask et al. (2018), language to number, test MAE, from :mod:`nalm.reporting.published` (as
+quoted in the project's reference notes, not checked against the paper: unconfirmed)."""
 
 
 @dataclass

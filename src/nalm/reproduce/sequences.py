@@ -30,10 +30,10 @@ from torch import nn
 from ..errors import NalmError
 from ..experiment import Experiment, Result, Run
 from ..models import TORCH_CELLS, parse
+from ..reporting import number
 from ..tasks.digits import DigitImages, load_mnist, load_sklearn_digits
 from ..tasks.sequences import DigitSequenceTask, ProgramTask, WordsTask
 from ..train import fit
-from .common import number
 from .sequence_models import SequenceModel, TokenEncoder, build_model, image_encoder, make_cell
 from .sequence_report import PUBLISHED_WORDS, claims, write_report
 

@@ -28,10 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
@@ -39,12 +35,13 @@ from torch import nn
 
 from ..errors import NalmError
 from ..models import TORCH_CELLS, parse
-from ..reporting import markdown_table
+from ..reporting import finite_or_none, markdown_table, number
+from ..reporting.figures import plt
 from ..runs import new_run_dir, write_config
 from ..tasks.arithmetic import OPERATIONS, ArithmeticTask, RecurrentArithmeticTask, get_operation
 from ..train.ensemble import fit_seeds, initial_weights, predict_seeds
 from ..units import registry
-from .common import Parts, finite_or_none, number
+from .common import Parts
 from .published import as_number, published
 
 SETTINGS = ("static", "recurrent")

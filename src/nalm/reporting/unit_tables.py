@@ -1,49 +1,24 @@
-"""Plain-text tables and weight printouts for the command line."""
+"""The units at a glance (``nalm units``) and a trained model's weights, for the command line."""
 
 from __future__ import annotations
-
-import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from .units.base import Unit
-
-
-def fmt(value: float | None) -> str:
-    """A number for a table: ``1.2e-05``, ``nan`` or ``-``."""
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return f"{value:.2e}"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A left-aligned text table with a rule under the header."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A GitHub-flavoured Markdown table (``|`` inside cells is escaped)."""
-
-    def line(cells: Sequence[object]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(headers), line(["---"] * len(headers)), *(line(r) for r in rows)])
-
+from ..units.base import Unit
 
 UNIT_COLUMNS = ("unit", "class", "operations", "keeps sign", "parameters", "policy", "paper")
 
 
 def units_overview() -> list[list[str]]:
-    """One row per registered unit, in :data:`UNIT_COLUMNS` order, for ``nalm units``."""
-    from .units import registry
+    """One row per registered unit, in :data:`UNIT_COLUMNS` order, for ``nalm units``.
+
+    Examples:
+        >>> row = next(r for r in units_overview() if r[0] == "nmu")
+        >>> row[:5]
+        ['nmu', 'NMU', '×', 'yes', 'W (out, in)']
+    """
+    from ..units import registry
 
     rows = []
     for name in registry.names():
@@ -57,7 +32,7 @@ def units_overview() -> list[list[str]]:
 
 def _parameters(name: str) -> str:
     """``W_hat (out, in), G (out,)``: parameter names with symbolic shapes."""
-    from .units import registry
+    from ..units import registry
 
     n_in, n_out = 3, 2  # distinct sizes, so shapes can be read back as symbols
     unit = registry.create(name, n_in, n_out)
@@ -73,7 +48,16 @@ def _parameters(name: str) -> str:
 
 
 def describe_weights(model: nn.Module, decimals: int = 3) -> str:
-    """Each unit's effective weights, rounded: ``layer 0 NAC  W = [[1.0, -1.0]]``."""
+    """Each unit's effective weights, rounded: ``layer 0 NAC  W = [[1.0, -1.0]]``.
+
+    Examples:
+        >>> from nalm import NAU
+        >>> unit = NAU(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = unit.W.copy_(torch.tensor([[1.0, -0.99996]]))
+        >>> print(describe_weights(unit))
+        layer 0 NAU  W = [[1.0, -1.0]]
+    """
     units = [(name, m) for name, m in model.named_modules() if isinstance(m, Unit)]
     lines = []
     for name, unit in units:
