@@ -131,6 +131,27 @@ def train_policy(settings: TrainSettings, model: torch.nn.Module) -> Policy:
     return changed if changed is policy else changed.replace(name=f"{policy.name}+flags")
 
 
+def check_settings(settings: TrainSettings) -> None:
+    """Each number against :mod:`nalm.limits`, by its field's name, and the baseline's kind.
+
+    Example:
+        >>> check_settings(TrainSettings(steps=0))
+        Traceback (most recent call last):
+        nalm.errors.NalmError: steps must be at least 1; got 0
+    """
+    for name in ("steps", "eval_every", "checkpoint_every"):
+        limits.check_steps(getattr(settings, name), name)
+    for name in ("hidden", "batch_size", "eval_size", *(("inputs",) if settings.inputs else ())):
+        limits.check_size(getattr(settings, name), name)
+    limits.check_size(settings.recover, "recover", minimum=0, limit=1000)
+    limits.check_seed(settings.seed, "seed")
+    for name in ("lr", "baseline_lr", "clip_value", "clip_norm"):
+        if getattr(settings, name) is not None:
+            limits.check_number(getattr(settings, name), name, positive=True)
+    if settings.baseline not in ("mlp", "none"):
+        raise NalmError(f"baseline must be 'mlp' or 'none'; got {settings.baseline!r}")
+
+
 def prepare(settings: TrainSettings) -> TrainSetup:
     """The task, the unit model, the baseline and the policy (every setting is checked here;
     nothing is trained or written).
@@ -140,6 +161,7 @@ def prepare(settings: TrainSettings) -> TrainSetup:
         >>> setup.task.in_features, type(setup.baseline).__name__, setup.policy.name
         (3, 'MLP', 'madsen-nmu')
     """
+    check_settings(settings)
     n_inputs = settings.inputs or Expression(settings.target).n_inputs
     limits.check_elements({"--eval-size": settings.eval_size, "--inputs": n_inputs})
     limits.check_elements({"--batch-size": settings.batch_size, "--inputs": n_inputs})
