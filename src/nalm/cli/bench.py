@@ -1,0 +1,230 @@
+"""``nalm bench``: run a benchmark suite into an SQLite database, and report it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import limits, runs
+from ..bench.runner import Settings
+from ..bench.suites import SUITES, Suite
+from ..errors import NalmError
+from ..train.schedule import parse_ramp
+from .common import Parser, default
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``nalm bench run`` and ``nalm bench report`` to the subcommands ``sub``."""
+    bench = sub.add_parser(
+        "bench",
+        help="the arithmetic benchmarks: many seeds per cell, success rates with intervals",
+        description="Run a benchmark suite into an SQLite database (resumable), then report "
+        "success rates with Wilson 95 %% intervals next to the published numbers.",
+    )
+    actions = bench.add_subparsers(dest="action", required=True, parser_class=Parser)
+    run = actions.add_parser(
+        "run",
+        help="train every missing cell of a suite and store one row per seed",
+        description="Each cell (model × operation × range pair) trains its seeds together as one "
+        "batched computation and writes their rows in one transaction. Re-running the same "
+        "command skips finished rows, so an interrupted sweep resumes.",
+    )
+    _cell_flags(run)
+    _training_flags(run)
+    _backend_flags(run)
+    report = actions.add_parser(
+        "report",
+        help="Markdown, CSV and PNGs from a results database",
+        description="Success rate with Wilson 95 %% intervals, solved-at, sparsity error and "
+        "diverged seeds per cell, with the published numbers beside ours.",
+    )
+    report.add_argument(
+        "--db", nargs="+", default=["results.sqlite"], help="results database(s), combined"
+    )
+    report.add_argument("--out", default="runs/bench-report", help="output directory")
+
+
+def _cell_flags(run: argparse.ArgumentParser) -> None:
+    """Which cells and seeds: the suite, models, operations, ranges, seeds."""
+    run.add_argument("suite", choices=sorted(SUITES), help="the suite")
+    run.add_argument(
+        "--models",
+        nargs="+",
+        help="model specs, separated by spaces or commas: first>second (nau>nmu), a unit (nau), "
+        "mlp:ACT, or a paper name (NMU NAU NAC• NAC+ NALU Linear ReLU ReLU6); default: the "
+        "suite's",
+    )
+    run.add_argument(
+        "--ops", nargs="+", help="operations, by spaces or commas (add sub mul div squared root)"
+    )
+    run.add_argument(
+        "--ranges",
+        help="range pairs INTERPOLATION:EXTRAPOLATION (e.g. '1,2:2,6'), or indices into the "
+        "suite's list, separated by ';' or spaces; default: all of the suite's",
+    )
+    run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the paper's)")
+    run.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
+
+
+def _training_flags(run: argparse.ArgumentParser) -> None:
+    """How each cell trains (``None``: the suite's or the model's own, see ``Settings``)."""
+    run.add_argument("--steps", type=int, help="steps per seed (default: the paper's)")
+    every, batch = default(Suite, "eval_every"), default(Suite, "batch_size")
+    run.add_argument("--eval-every", type=int, help=f"steps between evaluations (default {every})")
+    run.add_argument("--batch-size", type=int, help=f"batch size (default {batch})")
+    run.add_argument("--lr", type=float, help="learning rate (default: the paper's per model)")
+    run.add_argument(
+        "--lambda",
+        dest="lambda_hat",
+        metavar="LAMBDA",
+        type=float,
+        help="final regulariser weight λ̂",
+    )
+    run.add_argument(
+        "--ramp",
+        metavar="[LAMBDA,]START,END",
+        help="[λ̂,] steps over which λ ramps from 0 to λ̂ (default: the model's policy)",
+    )
+    run.add_argument(
+        "--eval-size",
+        type=int,
+        default=default(Settings, "eval_size"),
+        help="rows per evaluation set",
+    )
+    run.add_argument(
+        "--early-stop",
+        action="store_true",
+        help="stop a seed once its best interpolation MSE and its extrapolation MSE are both "
+        "below the ε-thresholds (it is then a success at that step)",
+    )
+
+
+def _backend_flags(run: argparse.ArgumentParser) -> None:
+    """Where rows go and where cells train."""
+    run.add_argument("--db", default="results.sqlite", help="results database")
+    run.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local (default): cells one after another in this process; ray: each cell a Ray "
+        "task (needs pip install 'nalm[ray]'), rows still stored here",
+    )
+    run.add_argument(
+        "--address",
+        help="with --backend ray: the cluster's head (HOST:PORT or auto); default: start a "
+        "local Ray with this machine's cores",
+    )
+    run.add_argument(
+        "--retries",
+        type=int,
+        help="with --backend ray: times a failed cell is retried before it is recorded as "
+        "failed (default 2)",
+    )
+    run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``nalm bench run`` or ``nalm bench report``; returns the exit status."""
+    from ..bench.models import parse_spec
+    from ..bench.report import write_report
+    from ..bench.runner import Settings, run_suite
+    from ..bench.store import KEY, Store, range_key
+    from ..bench.suites import get_suite
+
+    if args.action == "report":
+        rows, failures = [], []
+        for db in args.db:
+            with Store(db, create=False) as store:
+                rows += store.rows()
+                failures += store.failures()
+        rows = list({tuple(r[k] for k in KEY): r for r in rows}.values())  # overlapping files
+        if not rows:
+            failed = (
+                f"; {len(failures)} cell(s) failed on Ray (see --backend ray)" if failures else ""
+            )
+            raise NalmError(f"{' '.join(args.db)} holds no results yet{failed}")
+        paths = write_report(rows, runs.new_run_dir("bench-report", args.out), failures)
+        print(paths["markdown"].read_text())
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+        return 0
+    suite = get_suite(args.suite)
+    for flag in ("models", "ops"):  # "--ops add,sub" as well as "--ops add sub"
+        if getattr(args, flag):
+            names = [n.strip() for v in getattr(args, flag) for n in v.split(",") if n.strip()]
+            if not names:
+                raise NalmError(f"--{flag} names nothing; give NAME,NAME or NAME NAME")
+            setattr(args, flag, names)
+    if args.backend != "ray" and (args.address or args.retries is not None):
+        flag = "--address" if args.address else "--retries"
+        raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
+    ramp, lambda_hat = None, args.lambda_hat
+    if args.ramp is not None:
+        given, start, end = parse_ramp(args.ramp)
+        if given is not None and lambda_hat is not None and given != lambda_hat:
+            raise NalmError(f"--ramp {args.ramp!r} and --lambda {lambda_hat:g} give λ̂ twice")
+        lambda_hat, ramp = (given if given is not None else lambda_hat), (start, end)
+    settings = Settings(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        eval_every=args.eval_every,
+        lr=args.lr,
+        lambda_hat=lambda_hat,
+        ramp=ramp,
+        eval_size=args.eval_size,
+        early_stop=args.early_stop,
+    )
+    n = args.seeds or suite.seeds
+    seeds = range(args.first_seed, args.first_seed + n)
+    batch = args.batch_size or suite.batch_size
+    limits.check_elements({"--seeds": n, "--batch-size": batch, "inputs": suite.input_size})
+    limits.check_elements({"--seeds": n, "--eval-size": args.eval_size, "inputs": suite.input_size})
+    operations = suite.parse_operations(args.ops)
+    ranges = suite.parse_ranges(args.ranges)
+    runs.set_resume_hint(lambda: _stored(args.db))
+    written = run_suite(
+        suite,
+        args.models or list(suite.models),
+        operations,
+        ranges,
+        seeds,
+        args.db,
+        settings,
+        device=args.device,
+        progress=not args.no_progress,
+        backend=args.backend,
+        address=args.address,
+        retries=2 if args.retries is None else args.retries,
+    )
+    print(f"{written} rows written to {args.db}; 'nalm bench report --db {args.db}' summarises")
+    with Store(args.db) as store:
+        chosen = {str(parse_spec(m, suite.layers)) for m in args.models or suite.models}
+        rows = [
+            r
+            for r in store.rows()
+            if r["suite"] == suite.name
+            and r["model"] in chosen
+            and r["operation"] in operations
+            and r["range"] in {range_key(pair) for pair in ranges}
+            and r["seed"] in seeds
+        ]
+    diverged = sum(r["diverged_at"] is not None for r in rows)
+    print(f"{diverged} of {len(rows)} seeds in this sweep diverged (stopped, counted as failures)")
+    return 0
+
+
+def _stored(db: str) -> str:
+    """What an interrupted sweep has stored, for the Ctrl-C message."""
+    from ..bench.store import Store
+
+    try:
+        with Store(db, create=False) as store:
+            count = store.count()
+    except NalmError:
+        count = 0
+    if not count:
+        return "no cell had finished, so nothing was stored"
+    return (
+        f"{count} rows are stored in {db}; run the same command again to resume (finished "
+        "seeds are skipped)"
+    )

@@ -1,0 +1,198 @@
+"""What every command's parser shares: the one-line error, value types, defaults read from the
+settings, the run flags, and the check of every flag against :mod:`nalm.limits`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+from typing import Any, NoReturn
+
+from .. import limits, runs
+from ..errors import NalmError
+
+
+class Parser(argparse.ArgumentParser):
+    """Answers bad arguments with one line instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):
+            flag = message.removeprefix("argument ").split(":")[0].split("/")[-1]
+            message += f" (a value that starts with '-' is written {flag}=-VALUE)"
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → ``(key, value)``, the value read as a bool, an int, a float or a string.
+
+    Example:
+        >>> option("eps=1e-6"), option("shared_weights=false")
+        (('eps', 1e-06), ('shared_weights', False))
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return key, lowered == "true"
+    for convert in (int, float):
+        try:
+            return key, convert(raw)
+        except ValueError:
+            pass
+    return key, raw
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """``"64,64"`` → ``(64, 64)``; every size at least 1.
+
+    Example:
+        >>> hidden_sizes("8,8,8")
+        (8, 8, 8)
+    """
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of sizes"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r} has a size below 1")
+    return sizes
+
+
+def names(text: str) -> tuple[str, ...]:
+    """``"a, b,"`` → ``("a", "b")``; at least one name.
+
+    Example:
+        >>> names("nac, nalu,")
+        ('nac', 'nalu')
+    """
+    found = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not found:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give NAME,NAME,...")
+    return found
+
+
+def default(source: Any, name: str) -> Any:
+    """The default of field ``name`` of a dataclass, or of keyword ``name`` of a function: the
+    one place a flag's default is written.
+
+    Example:
+        >>> from nalm.reproduce import IdentitySettings
+        >>> default(IdentitySettings, "steps")
+        10000
+    """
+    if dataclasses.is_dataclass(source):
+        for field in dataclasses.fields(source):
+            if field.name == name:
+                if field.default_factory is not dataclasses.MISSING:
+                    return field.default_factory()
+                if field.default is dataclasses.MISSING:
+                    break
+                return field.default
+        raise NalmError(f"{source.__name__} has no field {name!r} with a default")
+    parameter = inspect.signature(source).parameters.get(name)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        raise NalmError(f"{source.__name__} has no keyword {name!r} with a default")
+    return parameter.default
+
+
+def shown(value: Any) -> str:
+    """A default as help texts write it: ``(8, 8, 8)`` → ``8,8,8``, ``0.001`` → ``1e-3``.
+
+    Example:
+        >>> shown((8, 8, 8)), shown(10_000), shown(0.001), shown(0.05), shown("-5,5")
+        ('8,8,8', '10000', '1e-3', '0.05', '-5,5')
+    """
+    if isinstance(value, tuple):
+        return ",".join(shown(v) for v in value)
+    if isinstance(value, float) and 0 < abs(value) < 0.01:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """``--seed``, ``--device``, ``--out`` and ``--no-progress``."""
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--out", help="run directory (default runs/<command>-<time>)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+_SIZES = {
+    "inputs",
+    "layers",
+    "hidden",
+    "batch_size",
+    "eval_size",
+    "seeds",
+    "models",
+    "test_sequences",
+    "random_inits",
+    "rnn_hidden",
+    "train_length",
+    "extrapolation_length",
+    "baseline_hidden",
+}
+_STEPS = {"steps", "static_steps", "recurrent_steps", "eval_every", "checkpoint_every"}
+_SEEDS = {"seed", "first_seed"}
+_NOT_OPTIONS = {"in_features", "out_features", "layers", "hidden", "preset", "device", "dtype"}
+_POSITIVE = {"lr", "baseline_lr", "clip_value", "clip_norm"}
+_NONNEGATIVE = {"lambda_hat", "tolerance"}
+
+
+def _flag(dest: str) -> str:
+    return "--lambda" if dest == "lambda_hat" else "--" + dest.replace("_", "-")
+
+
+def _check_value(args: argparse.Namespace, dest: str, value: Any) -> None:
+    """One flag's value against its limit (the device is normalised in ``args``)."""
+    flag = _flag(dest)
+    if dest in _SIZES:
+        for size in value if isinstance(value, tuple) else (value,):
+            if isinstance(size, int):
+                limits.check_size(
+                    size, flag, limit=limits.MAX_LAYERS if dest == "layers" else limits.MAX_SIZE
+                )
+    elif dest in _STEPS:
+        limits.check_steps(value, flag)
+    elif dest in _SEEDS:
+        limits.check_seed(value, flag)
+    elif dest in _POSITIVE:
+        limits.check_number(value, flag, positive=True)
+    elif dest in _NONNEGATIVE:
+        limits.check_number(value, flag, nonnegative=True)
+    elif dest == "device":
+        args.device = str(limits.check_device(value, flag))  # " cpu" → "cpu"
+    elif dest in ("recover", "retries"):
+        limits.check_size(value, flag, minimum=0, limit=1000)
+    elif dest == "out":
+        runs.check_run_dir(value, flag)
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every flag checked against :mod:`nalm.limits` by its own name, before anything runs."""
+    for dest, value in vars(args).items():
+        if value is not None and not isinstance(value, bool):
+            _check_value(args, dest, value)
+    first_flag = "--first-seed" if hasattr(args, "first_seed") else "--seed"
+    first = getattr(args, first_flag[2:].replace("-", "_"), None)
+    count = getattr(args, "seeds", None)
+    if args.command == "bench" and count is None and getattr(args, "suite", None):
+        from ..bench.suites import get_suite
+
+        count = get_suite(args.suite).seeds
+    if isinstance(first, int) and isinstance(count, int) and first + count - 1 > limits.MAX_SEED:
+        raise NalmError(
+            f"{first_flag} {first} with {count} seeds goes past the largest seed, 2**63 - 1"
+        )
+    for key, _ in getattr(args, "option", None) or ():
+        if key in _NOT_OPTIONS:
+            raise NalmError(
+                f"--option {key}=... is not a unit option; sizes, layers, presets, the device "
+                "and the dtype have their own flags"
+            )
