@@ -1,6 +1,7 @@
 """Each flag's default is written once, in the settings it fills: the parsers read it from there."""
 
 import argparse
+import dataclasses
 import re
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def _shown_default(action: argparse.Action) -> str | None:
 
 def test_train_flags_are_the_train_settings():
     actions = {a.dest: a for a in _subparser("train")._actions}
-    for field in TrainSettings.__dataclass_fields__.values():
+    for field in dataclasses.fields(TrainSettings):
         action = actions["option" if field.name == "options" else field.name]
         expected = default(TrainSettings, field.name)
         if field.name == "steps":  # unset means "the preset's own" with --preset

@@ -107,14 +107,20 @@ class Parts:
         self.path = Path(out) / PARTS_FILE
         self.id = settings_id(settings)
         self.done: dict[str, Any] = {}
+        self._out = out
+        if self.path.exists():
+            self._read()
+        if self.done:
+            self._hint()
+
+    def _hint(self) -> None:
+        """Tell an interrupted command's user what is kept (only once something is)."""
         set_resume_hint(
             lambda: (
                 f"finished parts are kept in {self.path}; run the same command with "
-                f"--out {out} to resume"
+                f"--out {self._out} to resume"
             )
         )
-        if self.path.exists():
-            self._read()
 
     def _read(self) -> None:
         text = self.path.read_text()
@@ -150,6 +156,7 @@ class Parts:
     def put(self, key: str, data: Any) -> None:
         """Record a finished part (appended, flushed and synced at once)."""
         self.done[key] = data
+        self._hint()
         with self.path.open("a") as f:
             f.write(json.dumps({"settings": self.id, "key": key, "data": data}) + "\n")
             f.flush()

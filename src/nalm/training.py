@@ -11,15 +11,17 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 
 from . import limits, runs
 from .errors import NalmError
+from .experiment import Experiment, Result, Run
 from .models import parse as parse_model
 from .plots import save_run_plot
-from .reporting import describe_weights, fmt, table
+from .reporting import describe_weights
+from .reporting.unit_tables import formula_line, results_table
 from .tasks import Expression, ExpressionTask
 from .train import FitResult, Policy, fit, get_policy, recommended_policy
 from .train.policies import with_overrides
@@ -28,7 +30,7 @@ from .units import MLP
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Experiment):
     """What ``nalm train`` trains; each field is the flag of the same name and its default.
 
     Attributes:
@@ -82,6 +84,52 @@ class TrainSettings:
     recover: int = 0
     seed: int = 0
 
+    command: ClassVar[str] = "train"
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"train-{self.unit}"
+
+    def check(self) -> None:
+        prepare(self)  # every setting, before the run directory exists
+
+    def execute(self, run: Run) -> TrainResult:
+        setup = prepare(self)
+        models, rates = {self.unit: setup.model}, {self.unit: self.lr}
+        if setup.baseline is not None:
+            models["mlp"], rates["mlp"] = setup.baseline, self.baseline_lr
+        task, mlp = setup.task, setup.baseline
+        run.log(
+            f"training {self.unit} ({self.layers} layer(s)) and "
+            f"{'an MLP ' + str(self.baseline_hidden) if mlp else 'no baseline'} on "
+            f"{task.expression}: train {task.train_range}, test {task.test_range}, "
+            f"{self.steps} steps, seed {self.seed}"
+        )
+        run.log(f"policy {setup.policy.name}: {setup.policy.describe()}")
+        checkpoint = run.out / "checkpoint.safetensors"
+        if checkpoint.exists():
+            run.log(f"resuming from {checkpoint}")
+        _set_resume_hint(run.out, checkpoint, self.checkpoint_every)
+        results = fit(
+            models,
+            task,
+            steps=self.steps,
+            lr=rates,
+            policy={self.unit: setup.policy, "mlp": None},
+            batch_size=self.batch_size,
+            eval_every=self.eval_every,
+            seed=self.seed,
+            device=run.device,
+            progress=run.progress,
+            description="train",
+            checkpoint=checkpoint,
+            checkpoint_every=self.checkpoint_every,
+            recover=self.recover,
+        )
+        _log_results(results, setup, run.log)
+        run.log(f"\nrun directory: {run.out}")
+        return TrainResult(self, results, setup, str(run.device), run.progress, out=run.out)
+
 
 class TrainSetup(NamedTuple):
     """What ``nalm train`` builds from its settings before it trains anything."""
@@ -94,18 +142,32 @@ class TrainSetup(NamedTuple):
 
 
 @dataclass
-class TrainResult:
+class TrainResult(Result):
     """A finished ``nalm train``: where it was written and what each model reached.
 
     Attributes:
-        run_dir: the run directory (config, metrics, weights, plot, checkpoint).
+        out: the run directory (config, metrics, weights, plot, checkpoint); also ``run_dir``.
         results: model name (the unit spec, and ``"mlp"``) → its :class:`~nalm.train.FitResult`.
         setup: the task, models and policy that were trained.
     """
 
-    run_dir: Path
+    settings: TrainSettings
     results: dict[str, FitResult]
     setup: TrainSetup
+    device: str = "cpu"
+    progress: bool = True
+
+    @property
+    def run_dir(self) -> Path:
+        assert self.out is not None
+        return self.out
+
+    def write_report(self) -> dict[str, Path]:
+        """``config.json`` (the settings, then what was built), ``metrics.csv``, the models'
+        weights (``model.safetensors``, ``baseline.safetensors``) and ``prediction.png``."""
+        s, setup, device = self.settings, self.setup, self.device
+        config = _config(s, setup, out=self.run_dir, device=device, progress=self.progress)
+        return _write_run(self.run_dir, config, self.results, s, setup, device)
 
 
 def train_policy(settings: TrainSettings, model: torch.nn.Module) -> Policy:
@@ -216,44 +278,9 @@ def run_train(
         >>> sorted(p.name for p in result.run_dir.iterdir() if p.suffix == ".json")
         ['config.json']
     """
-    setup = prepare(settings)
-    models, rates = {settings.unit: setup.model}, {settings.unit: settings.lr}
-    if setup.baseline is not None:
-        models["mlp"], rates["mlp"] = setup.baseline, settings.baseline_lr
-    task, mlp = setup.task, setup.baseline
-    log(
-        f"training {settings.unit} ({settings.layers} layer(s)) and "
-        f"{'an MLP ' + str(settings.baseline_hidden) if mlp else 'no baseline'} on "
-        f"{task.expression}: train {task.train_range}, test {task.test_range}, "
-        f"{settings.steps} steps, seed {settings.seed}"
-    )
-    log(f"policy {setup.policy.name}: {setup.policy.describe()}")
-    run_dir = runs.new_run_dir(f"train-{settings.unit}", out)
-    checkpoint = run_dir / "checkpoint.safetensors"
-    if checkpoint.exists():
-        log(f"resuming from {checkpoint}")
-    _set_resume_hint(run_dir, checkpoint, settings.checkpoint_every)
-    results = fit(
-        models,
-        task,
-        steps=settings.steps,
-        lr=rates,
-        policy={settings.unit: setup.policy, "mlp": None},
-        batch_size=settings.batch_size,
-        eval_every=settings.eval_every,
-        seed=settings.seed,
-        device=device,
-        progress=progress,
-        description="train",
-        checkpoint=checkpoint,
-        checkpoint_every=settings.checkpoint_every,
-        recover=settings.recover,
-    )
-    _log_results(results, setup, log)
-    config = _config(settings, setup, out=out, device=device, progress=progress)
-    _write_run(run_dir, config, results, settings, setup, device)
-    log(f"\nrun directory: {run_dir}")
-    return TrainResult(run_dir, results, setup)
+    result = settings.run(out, device=device, progress=progress, log=log)
+    assert isinstance(result, TrainResult)
+    return result
 
 
 def _set_resume_hint(run_dir: Path, checkpoint: Path, every: int) -> None:
@@ -289,7 +316,7 @@ def _log_results(
 
 
 def _config(
-    settings: TrainSettings, setup: TrainSetup, *, out: Any, device: str, progress: bool
+    settings: TrainSettings, setup: TrainSetup, *, out: Path, device: str, progress: bool
 ) -> dict[str, Any]:
     """``config.json``: the settings under their flags' names, then what was built."""
     values = {
@@ -298,7 +325,7 @@ def _config(
         if f.name != "ramp"
     }
     config = {"command": "train", "preset": None, **values}
-    config.update(device=device, out=None if out is None else str(out), no_progress=not progress)
+    config.update(device=device, out=str(out), no_progress=not progress)
     config["ramp"] = ramp_config(settings.ramp)
     config["policy"] = {"name": setup.policy.name, "description": setup.policy.describe()}
     config["task"] = setup.task.config()
@@ -314,10 +341,10 @@ def _write_run(
     settings: TrainSettings,
     setup: TrainSetup,
     device: str,
-) -> None:
+) -> dict[str, Path]:
     """The config, the metrics, both models' weights (with what rebuilds them) and the plot."""
-    runs.write_config(run_dir, config)
-    runs.write_metrics(run_dir, results)
+    paths = {"config": runs.write_config(run_dir, config)}
+    paths["csv"] = runs.write_metrics(run_dir, results)
     description = {
         "unit": settings.unit,
         "in_features": setup.task.in_features,
@@ -327,11 +354,11 @@ def _write_run(
         "options": setup.options,
         "preset": "seed" if settings.seed_init else None,
     }
-    runs.save_weights(run_dir / "model.safetensors", setup.model, description)
+    paths["model"] = runs.save_weights(run_dir / "model.safetensors", setup.model, description)
     models: dict[str, torch.nn.Module] = {settings.unit: setup.model}
     if setup.baseline is not None:
         models["mlp"] = setup.baseline
-        runs.save_weights(
+        paths["baseline"] = runs.save_weights(
             run_dir / "baseline.safetensors",
             setup.baseline,
             {
@@ -340,7 +367,9 @@ def _write_run(
                 "activation": settings.baseline_activation,
             },
         )
-    save_run_plot(run_dir / "prediction.png", setup.task, models, results, device)
+    paths["png"] = run_dir / "prediction.png"
+    save_run_plot(paths["png"], setup.task, models, results, device)
+    return paths
 
 
 def ramp_config(text: str | None) -> dict[str, Any] | None:
@@ -353,31 +382,3 @@ def ramp_config(text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
     return dict(zip(("lambda_hat", "start", "end"), parse_ramp(text), strict=True))
-
-
-def formula_line(model: torch.nn.Module, n_inputs: int) -> str:
-    """``y = x0 + x1    [2 weight(s) snapped ...]``, or why the model has no formula."""
-    from .symbolic import extract_formula
-
-    try:
-        extraction = extract_formula(model, tolerance=0.05)
-    except NalmError as e:
-        return f"none ({e})"
-    return f"y = {extraction.formula}    [{extraction.summary()}]"
-
-
-def results_table(results: dict[str, FitResult]) -> str:
-    """Final interpolation/extrapolation MSE per model, with divergence."""
-    rows = []
-    for name, r in results.items():
-        status = f"diverged at step {r.diverged_at}" if r.diverged else "ok"
-        rows.append(
-            [
-                name,
-                fmt(r.final.get("interpolation_mse")),
-                fmt(r.final.get("extrapolation_mse")),
-                r.steps,
-                status,
-            ]
-        )
-    return table(["model", "interpolation MSE", "extrapolation MSE", "steps", "status"], rows)

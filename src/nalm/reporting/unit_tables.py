@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
+from ..errors import NalmError
 from ..units.base import Unit
+from .numbers import fmt, table
+
+if TYPE_CHECKING:
+    from ..train import FitResult
 
 UNIT_COLUMNS = ("unit", "class", "operations", "keeps sign", "parameters", "policy", "paper")
 
@@ -73,3 +81,31 @@ def _rounded(w: torch.Tensor, decimals: int) -> object:
         return f"<{tuple(w.shape)} tensor>"
     # + 0.0 turns -0.0 into 0.0 so that printed zeros read cleanly.
     return (torch.round(w.double(), decimals=decimals) + 0.0).tolist()
+
+
+def formula_line(model: torch.nn.Module, n_inputs: int) -> str:
+    """``y = x0 + x1    [2 weight(s) snapped ...]``, or why the model has no formula."""
+    from ..symbolic import extract_formula
+
+    try:
+        extraction = extract_formula(model, tolerance=0.05)
+    except NalmError as e:
+        return f"none ({e})"
+    return f"y = {extraction.formula}    [{extraction.summary()}]"
+
+
+def results_table(results: Mapping[str, FitResult]) -> str:
+    """Final interpolation/extrapolation MSE per model, with divergence."""
+    rows = []
+    for name, r in results.items():
+        status = f"diverged at step {r.diverged_at}" if r.diverged else "ok"
+        rows.append(
+            [
+                name,
+                fmt(r.final.get("interpolation_mse")),
+                fmt(r.final.get("extrapolation_mse")),
+                r.steps,
+                status,
+            ]
+        )
+    return table(["model", "interpolation MSE", "extrapolation MSE", "steps", "status"], rows)
