@@ -1,14 +1,6 @@
-"""The candidates of ``nalm fit``: each model spec trained on a user's table, its formula read back.
-
-Each model spec (``nau``, ``nmu``, ``real_npu``, ``nau>nmu``, ``mlp:relu``, ...) is trained with
-several seeds at once on the table's rows; the seed with the lowest training MSE represents the
-spec. Its formula is read with :func:`nalm.symbolic.extract_formula` and evaluated on the same
-rows, so the report shows both what the network does and what the snapped formula does.
-
-The best candidate is the one whose formula fits the training rows: among formulas that are
-exact there (MSE ≤ 1e-9 × the mean square of the target), the shortest wins; otherwise the lowest
-formula MSE. A spec without a formula (an MLP) competes with its model's MSE.
-"""
+"""The candidates of ``nalm fit``: each model spec trained on a user's table (several seeds at
+once, the best seed representing the spec), its formula read back and measured, and the rule
+that picks the best candidate (see :mod:`nalm.fitting`)."""
 
 from __future__ import annotations
 
