@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from torch import nn
 
 from ..errors import NalmError
 from ..limits import check_task_values
 from ..tasks.arithmetic import ArithmeticTask, get_operation
 from ..tasks.ranges import Range
 from .models import ModelSpec
+
+if TYPE_CHECKING:
+    from ..train.ensemble import SeedResult
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,24 @@ class Suite:
             Suite.task(self, operation, ranges, 0, min(eval_size, 1000)),
             f"{operation} task on {':'.join(ranges)}",
         )
+
+    def init_seed(self, operation: str, seed: int) -> int:
+        """The seed that initialises seed ``seed``'s model on ``operation``: ``seed`` itself
+        (a suite may make it differ per operation)."""
+        return seed
+
+    def scores(
+        self,
+        build: Callable[[], nn.Module],
+        operation: str,
+        ranges: tuple[str, str],
+        eval_size: int,
+        runs: Sequence[SeedResult],
+        device: str,
+    ) -> list[dict[str, Any]] | None:
+        """What this suite's own scorer adds to each row of a trained cell (the rows'
+        ``scores``); ``None``: nothing beyond the success judgement."""
+        return None
 
     def default_lr(self, spec: ModelSpec) -> float:
         """The paper's learning rate for a model (NMRU/NRU: 1e-2, Mistry et al.)."""
