@@ -109,6 +109,13 @@ def resolve_settings(suite: Suite, spec: ModelSpec, settings: Settings) -> dict[
     }
 
 
+def sweep_key(suite: Suite, spec: ModelSpec, settings: Settings) -> str:
+    """The settings key of a model's cells in a sweep with ``settings`` (as :func:`plan_cell`
+    computes it), to find their rows in the store."""
+    policy = cell_policy(spec, spec.build(suite.input_size, 1, suite.hidden), settings)
+    return cell_key(resolve_settings(suite, spec, settings), policy)
+
+
 def plan_cell(
     suite: Suite,
     spec: ModelSpec,
