@@ -24,7 +24,7 @@ class Suite:
     """A benchmark: every (model, operation, range pair) cell is trained with many seeds.
 
     Attributes:
-        name: ``madsen`` or ``single-module``.
+        name: ``madsen``, ``single-module`` or ``table1``.
         paper: where the settings come from.
         layers: units per model (2: ``first>second`` with ``hidden`` in between; 1: one unit).
         input_size, subset, overlap: the task's input and slices (see
