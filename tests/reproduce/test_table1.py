@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from nalm.bench import cells as bench_cells
 from nalm.errors import NalmError
 from nalm.reproduce import Table1Settings, run_table1
 from nalm.reproduce import table1 as table1_module
@@ -160,7 +161,8 @@ def test_rerun_resumes_without_training(tiny_run, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished model was trained again")
 
-    monkeypatch.setattr(table1_module, "fit_seeds", refuse)
+    monkeypatch.setattr(table1_module, "fit_seeds", refuse)  # the recurrent half
+    monkeypatch.setattr(bench_cells, "fit_seeds", refuse)  # the static half, the bench's
     again = run_table1(TINY, out, progress=False, log=lambda _: None)
     assert [c["score_median"] for c in again.cells] == [c["score_median"] for c in result.cells]
 
@@ -179,3 +181,27 @@ def test_rerun_resumes_without_training(tiny_run, monkeypatch):
 def test_bad_settings_are_one_clear_error(kwargs, message, tmp_path):
     with pytest.raises(NalmError, match=message):
         run_table1(Table1Settings(**kwargs), tmp_path, progress=False)
+
+
+def test_the_static_half_is_stored_as_a_bench_database(tiny_run):
+    from nalm.bench.store import Store
+    from nalm.bench.table1 import row_score
+
+    result, out = tiny_run
+    (db,) = out.glob("static-*.sqlite")
+    with Store(db, create=False) as store:
+        rows = store.rows()
+    assert {r["suite"] for r in rows} == {"table1"}
+    assert len(rows) == 2 * 2 * 2  # models × operations × seeds
+    row = next(r for r in rows if r["model"] == "linear>linear" and r["operation"] == "mul")
+    run = next(
+        r
+        for r in result.runs
+        if (r["setting"], r["model"], r["operation"], r["seed"]) == ("static", "None", "mul", 0)
+    )
+    assert row["seed"] == 0 and row["scores"]["init_seed"] == 2000  # 1000 × index of mul
+    assert row["scores"]["final_extrapolation_mse"] == run["extrapolation_mse"]
+    random = result.cell("static", "extrapolation", "None", "mul")["random_mse"]
+    assert row_score(row, "extrapolation") == pytest.approx(
+        100 * run["extrapolation_mse"] / random, rel=1e-12
+    )

@@ -21,7 +21,7 @@ from ..errors import NalmError
 from .store import Failure
 
 if TYPE_CHECKING:
-    from .runner import Cell
+    from .cells import Cell
 
 Rows = list[dict[str, Any]]
 

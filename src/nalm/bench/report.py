@@ -16,6 +16,7 @@ from ..reporting import markdown_table
 from ..tasks.arithmetic import OPERATIONS, get_operation
 from .models import parse_spec
 from .published import published
+from .table1 import scores_section
 
 CELL = ("suite", "model", "operation", "range", "settings")
 
@@ -178,7 +179,8 @@ def write_report(
             )
             + "\n"
         )
-    paths["markdown"].write_text(header + markdown(summaries) + "\n" + tail)
+    scores = scores_section(rows)
+    paths["markdown"].write_text(header + markdown(summaries) + "\n" + scores + tail)
     fields = [k for k in summaries[0] if k != "histories"]
     with paths["csv"].open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

@@ -15,33 +15,14 @@ from typing import Any
 
 from ..errors import NalmError
 from ..runs import created as runs_created
+from .rows import COLUMNS, KEY, ResultRow, migrate_key, settings_key
 
-FORMAT_VERSION = 1
+__all__ = ["COLUMNS", "KEY", "Failure", "ResultRow", "Store", "range_key", "settings_key"]
+
+FORMAT_VERSION = 2
+"""2: rows keyed on the policy's fields (1: on its description), and the ``scores`` column."""
 APPLICATION_ID = 0x6E616C6D
 """SQLite's ``application_id`` of a nalm results database ("nalm" in ASCII): the format mark."""
-
-COLUMNS: dict[str, str] = {
-    "suite": "TEXT NOT NULL",
-    "model": "TEXT NOT NULL",
-    "operation": "TEXT NOT NULL",
-    "range": "TEXT NOT NULL",
-    "seed": "INTEGER NOT NULL",
-    "settings": "TEXT NOT NULL",
-    "success": "INTEGER NOT NULL",
-    "diverged_at": "INTEGER",
-    "stopped_at": "INTEGER",
-    "solved_at": "INTEGER",
-    "best_step": "INTEGER",
-    "interpolation_mse": "REAL",
-    "extrapolation_mse": "REAL",
-    "threshold": "REAL",
-    "sparsity_error": "REAL",
-    "steps": "INTEGER",
-    "seconds": "REAL",
-    "config": "TEXT",
-    "history": "TEXT",
-}
-KEY = ("suite", "model", "operation", "range", "seed", "settings")
 
 
 @dataclass(frozen=True)
@@ -64,9 +45,7 @@ class Store:
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "r.sqlite")
         >>> with Store(path) as store:
-        ...     row = dict.fromkeys(COLUMNS) | {"suite": "madsen", "model": "nau>nmu",
-        ...         "operation": "mul", "range": "1,2:2,6", "seed": 0, "settings": "{}",
-        ...         "success": 1}
+        ...     row = ResultRow("madsen", "nau>nmu", "mul", "1,2:2,6", 0, "{}", True)
         ...     store.write([row]), store.write([row])  # rows really added: 1, then 0
         ...     store.finished_seeds("madsen", "nau>nmu", "mul", "1,2:2,6", "{}")
         (1, 0)
@@ -100,7 +79,7 @@ class Store:
                 if state == "missing":
                     runs_created(self.path, unused=is_unused_store)
                 self._create()
-            self._check_version()
+            self._check_version(create)
         except sqlite3.DatabaseError as e:
             self.connection.close()
             raise NalmError(
@@ -152,7 +131,7 @@ class Store:
                 "INSERT OR IGNORE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),)
             )
 
-    def _check_version(self) -> None:
+    def _check_version(self, create: bool) -> None:
         row = self.connection.execute(
             "SELECT value FROM meta WHERE key = 'format_version'"
         ).fetchone()
@@ -164,19 +143,64 @@ class Store:
                 f"{self.path} was written by a newer nalm (format {version}; this one reads "
                 f"{FORMAT_VERSION}); upgrade nalm"
             )
+        self.version = int(version)
+        if create and self.version < FORMAT_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Format 1 → 2, in one transaction: add the ``scores`` column and recompute every
+        settings key from what the row stores (:func:`~nalm.bench.rows.migrate_key`)."""
+        self.connection.execute("BEGIN IMMEDIATE")  # another process may be migrating it too
+        try:
+            (version,) = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'format_version'"
+            ).fetchone()
+            if int(version) < FORMAT_VERSION:
+                if "scores" not in self._columns():
+                    self.connection.execute("ALTER TABLE results ADD COLUMN scores TEXT")
+                for table in ("results", "failures"):
+                    keys = self.connection.execute(f"SELECT DISTINCT settings FROM {table}")
+                    for (old,) in keys.fetchall():
+                        self.connection.execute(  # two old keys may name one setting: keep one
+                            f"UPDATE OR REPLACE {table} SET settings = ? WHERE settings = ?",
+                            (migrate_key(old), old),
+                        )
+                self.connection.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'format_version'",
+                    (str(FORMAT_VERSION),),
+                )
+            self.connection.commit()
+        except BaseException:
+            self.connection.rollback()
+            raise
+        self.version = FORMAT_VERSION
+
+    def _columns(self) -> list[str]:
+        return [row[1] for row in self.connection.execute("PRAGMA table_info(results)")]
+
+    def _key(self, settings: str) -> str:
+        """A stored key as this format writes it (a read-only store of format 1 is not
+        migrated on disk; its keys are recomputed as they are read)."""
+        return settings if self.version >= FORMAT_VERSION else migrate_key(settings)
 
     def finished_seeds(
         self, suite: str, model: str, operation: str, range_: str, settings: str
     ) -> set[int]:
         """Seeds of a cell that already have a row."""
+        return set(self.finished(suite, model, operation, range_, settings))
+
+    def finished(
+        self, suite: str, model: str, operation: str, range_: str, settings: str
+    ) -> dict[int, bool]:
+        """Seeds of a cell that already have a row → whether that seed diverged."""
         rows = self.connection.execute(
-            "SELECT seed FROM results WHERE suite=? AND model=? AND operation=? AND range=? "
-            "AND settings=?",
+            "SELECT seed, diverged_at IS NOT NULL FROM results WHERE suite=? AND model=? AND "
+            "operation=? AND range=? AND settings=?",
             (suite, model, operation, range_, settings),
         )
-        return {seed for (seed,) in rows}
+        return {seed: bool(diverged) for seed, diverged in rows}
 
-    def write(self, rows: Sequence[dict[str, Any]]) -> int:
+    def write(self, rows: Sequence[ResultRow | dict[str, Any]]) -> int:
         """Insert rows in one transaction; rows whose key exists are left as they are.
 
         Returns:
@@ -184,7 +208,13 @@ class Store:
             the same keys first).
         """
         names = list(COLUMNS)
-        values = [tuple(_encode(row.get(n)) for n in names) for row in rows]
+        values = [
+            tuple(
+                _encode(getattr(row, n) if isinstance(row, ResultRow) else row.get(n))
+                for n in names
+            )
+            for row in rows
+        ]
         with self.connection:
             cursor = self.connection.executemany(
                 f"INSERT OR IGNORE INTO results ({', '.join(names)}) "
@@ -217,20 +247,24 @@ class Store:
         )
         names = ("suite", "model", "operation", "range", "settings", "seeds", "attempts")
         return [
-            dict(zip((*names, "error", "at"), row, strict=True)) | {"seeds": json.loads(row[5])}
+            dict(zip((*names, "error", "at"), row, strict=True))
+            | {"seeds": json.loads(row[5]), "settings": self._key(row[4])}
             for row in cursor
         ]
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every row, with ``config`` and ``history`` decoded."""
+        """Every row as a dict of :data:`COLUMNS`, with ``config``, ``history`` and ``scores``
+        decoded (``None`` in a column an older format lacks)."""
+        present = [name for name in COLUMNS if name in set(self._columns())]
         cursor = self.connection.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM results ORDER BY {', '.join(KEY)}"
+            f"SELECT {', '.join(present)} FROM results ORDER BY {', '.join(KEY)}"
         )
         out = []
         for values in cursor:
-            row = dict(zip(COLUMNS, values, strict=True))
-            for name in ("config", "history"):
+            row = dict.fromkeys(COLUMNS) | dict(zip(present, values, strict=True))
+            for name in ("config", "history", "scores"):
                 row[name] = json.loads(row[name]) if row[name] else None
+            row["settings"] = self._key(row["settings"])
             out.append(row)
         return out
 
@@ -298,11 +332,6 @@ def _encode(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
-
-
-def settings_key(settings: dict[str, Any]) -> str:
-    """The canonical JSON of a cell's training settings (part of each row's key)."""
-    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
 def range_key(pair: Iterable[str]) -> str:

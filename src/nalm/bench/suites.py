@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from torch import nn
 
 from ..errors import NalmError
 from ..limits import check_task_values
-from ..tasks.arithmetic import ArithmeticTask, get_operation
+from ..tasks.arithmetic import OPERATIONS, ArithmeticTask, get_operation
 from ..tasks.ranges import Range
+from . import table1
 from .models import ModelSpec
+
+if TYPE_CHECKING:
+    from ..train.ensemble import SeedResult
 
 
 @dataclass(frozen=True)
@@ -16,7 +24,7 @@ class Suite:
     """A benchmark: every (model, operation, range pair) cell is trained with many seeds.
 
     Attributes:
-        name: ``madsen`` or ``single-module``.
+        name: ``madsen``, ``single-module`` or ``table1``.
         paper: where the settings come from.
         layers: units per model (2: ``first>second`` with ``hidden`` in between; 1: one unit).
         input_size, subset, overlap: the task's input and slices (see
@@ -72,6 +80,24 @@ class Suite:
             Suite.task(self, operation, ranges, 0, min(eval_size, 1000)),
             f"{operation} task on {':'.join(ranges)}",
         )
+
+    def init_seed(self, operation: str, seed: int) -> int:
+        """The seed that initialises seed ``seed``'s model on ``operation``: ``seed`` itself
+        (a suite may make it differ per operation)."""
+        return seed
+
+    def scores(
+        self,
+        build: Callable[[], nn.Module],
+        operation: str,
+        ranges: tuple[str, str],
+        eval_size: int,
+        runs: Sequence[SeedResult],
+        device: str,
+    ) -> list[dict[str, Any]] | None:
+        """What this suite's own scorer adds to each row of a trained cell (the rows'
+        ``scores``); ``None``: nothing beyond the success judgement."""
+        return None
 
     def default_lr(self, spec: ModelSpec) -> float:
         """The paper's learning rate for a model (NMRU/NRU: 1e-2, Mistry et al.)."""
@@ -151,7 +177,58 @@ SINGLE_MODULE = Suite(
     epsilon_perfect="module",
 )
 
-SUITES: dict[str, Suite] = {s.name: s for s in (MADSEN, SINGLE_MODULE)}
+
+@dataclass(frozen=True)
+class Table1Suite(Suite):
+    """A :class:`~nalm.bench.suites.Suite` scored as Trask et al.'s Table 1: seeds start from
+    :func:`init_seed`, every model trains at the suite's learning rate, and each row's
+    ``scores`` hold its final MSEs and the random models'.
+
+    Attributes:
+        random_inits: random initialisations averaged in the score's denominator.
+        baseline_tasks: the seeds ``0 … baseline_tasks − 1`` whose tasks score them.
+    """
+
+    random_inits: int = 100
+    baseline_tasks: int = 10
+
+    def init_seed(self, operation: str, seed: int) -> int:
+        return table1.init_seed(operation, seed)
+
+    def default_lr(self, spec: ModelSpec) -> float:
+        return self.lr  # the paper's one learning rate for every model
+
+    def scores(
+        self,
+        build: Callable[[], nn.Module],
+        operation: str,
+        ranges: tuple[str, str],
+        eval_size: int,
+        runs: Sequence[SeedResult],
+        device: str,
+    ) -> list[dict[str, Any]]:
+        tasks = [self.task(operation, ranges, s, eval_size) for s in range(self.baseline_tasks)]
+        return table1.table1_scores(tasks, build, runs, self.random_inits, device)
+
+
+TABLE1 = Table1Suite(
+    name="table1",
+    paper="Trask et al. 2018, Table 1 (static)",
+    layers=2,
+    input_size=100,
+    subset=0.25,
+    overlap=0.5,
+    ranges=(("1,2", "2,6"),),
+    operations=tuple(OPERATIONS),
+    models=tuple(table1.STATIC_MODELS.values()),
+    steps=20_000,
+    seeds=10,
+    eval_every=20_000,
+    shared_inputs=True,
+)
+"""The static half of ``nalm reproduce table1`` with its default (full-run) settings."""
+
+SUITES: dict[str, Suite] = {s.name: s for s in (MADSEN, SINGLE_MODULE, TABLE1)}
 
 
 def get_suite(name: str) -> Suite:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import limits, runs
 from ..bench.runner import Settings
 from ..bench.suites import SUITES, Suite
-from ..errors import NalmError
-from ..train.schedule import parse_ramp
 from .common import Parser, default
 
 
@@ -126,105 +123,16 @@ def _backend_flags(run: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm bench run`` or ``nalm bench report``; returns the exit status."""
-    from ..bench.models import parse_spec
-    from ..bench.report import write_report
-    from ..bench.runner import Settings, run_suite
-    from ..bench.store import KEY, Store, range_key
-    from ..bench.suites import get_suite
+    from dataclasses import fields
+
+    from ..bench.sweep import Sweep, report
 
     if args.action == "report":
-        rows, failures = [], []
-        for db in args.db:
-            with Store(db, create=False) as store:
-                rows += store.rows()
-                failures += store.failures()
-        rows = list({tuple(r[k] for k in KEY): r for r in rows}.values())  # overlapping files
-        if not rows:
-            failed = (
-                f"; {len(failures)} cell(s) failed on Ray (see --backend ray)" if failures else ""
-            )
-            raise NalmError(f"{' '.join(args.db)} holds no results yet{failed}")
-        paths = write_report(rows, runs.new_run_dir("bench-report", args.out), failures)
+        paths = report(args.db, args.out)
         print(paths["markdown"].read_text())
         print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
-    suite = get_suite(args.suite)
-    for flag in ("models", "ops"):  # "--ops add,sub" as well as "--ops add sub"
-        if getattr(args, flag):
-            names = [n.strip() for v in getattr(args, flag) for n in v.split(",") if n.strip()]
-            if not names:
-                raise NalmError(f"--{flag} names nothing; give NAME,NAME or NAME NAME")
-            setattr(args, flag, names)
-    if args.backend != "ray" and (args.address or args.retries is not None):
-        flag = "--address" if args.address else "--retries"
-        raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
-    ramp, lambda_hat = None, args.lambda_hat
-    if args.ramp is not None:
-        given, start, end = parse_ramp(args.ramp)
-        if given is not None and lambda_hat is not None and given != lambda_hat:
-            raise NalmError(f"--ramp {args.ramp!r} and --lambda {lambda_hat:g} give λ̂ twice")
-        lambda_hat, ramp = (given if given is not None else lambda_hat), (start, end)
-    settings = Settings(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        eval_every=args.eval_every,
-        lr=args.lr,
-        lambda_hat=lambda_hat,
-        ramp=ramp,
-        eval_size=args.eval_size,
-        early_stop=args.early_stop,
-    )
-    n = args.seeds or suite.seeds
-    seeds = range(args.first_seed, args.first_seed + n)
-    batch = args.batch_size or suite.batch_size
-    limits.check_elements({"--seeds": n, "--batch-size": batch, "inputs": suite.input_size})
-    limits.check_elements({"--seeds": n, "--eval-size": args.eval_size, "inputs": suite.input_size})
-    operations = suite.parse_operations(args.ops)
-    ranges = suite.parse_ranges(args.ranges)
-    runs.set_resume_hint(lambda: _stored(args.db))
-    written = run_suite(
-        suite,
-        args.models or list(suite.models),
-        operations,
-        ranges,
-        seeds,
-        args.db,
-        settings,
-        device=args.device,
-        progress=not args.no_progress,
-        backend=args.backend,
-        address=args.address,
-        retries=2 if args.retries is None else args.retries,
-    )
-    print(f"{written} rows written to {args.db}; 'nalm bench report --db {args.db}' summarises")
-    with Store(args.db) as store:
-        chosen = {str(parse_spec(m, suite.layers)) for m in args.models or suite.models}
-        rows = [
-            r
-            for r in store.rows()
-            if r["suite"] == suite.name
-            and r["model"] in chosen
-            and r["operation"] in operations
-            and r["range"] in {range_key(pair) for pair in ranges}
-            and r["seed"] in seeds
-        ]
-    diverged = sum(r["diverged_at"] is not None for r in rows)
-    print(f"{diverged} of {len(rows)} seeds in this sweep diverged (stopped, counted as failures)")
+    sweep = Sweep(**{f.name: getattr(args, f.name) for f in fields(Sweep)})
+    summary = sweep.run()
+    print("\n".join(sweep.closing_lines(summary)))
     return 0
-
-
-def _stored(db: str) -> str:
-    """What an interrupted sweep has stored, for the Ctrl-C message."""
-    from ..bench.store import Store
-
-    try:
-        with Store(db, create=False) as store:
-            count = store.count()
-    except NalmError:
-        count = 0
-    if not count:
-        return "no cell had finished, so nothing was stored"
-    return (
-        f"{count} rows are stored in {db}; run the same command again to resume (finished "
-        "seeds are skipped)"
-    )
