@@ -8,7 +8,7 @@ import pytest
 
 from nalm.errors import NalmError
 from nalm.experiment import Experiment, Result, logger, settings_id
-from nalm.reproduce import IdentitySettings
+from nalm.reproduce import IdentitySettings, Table1Settings
 from nalm.reproduce.sequences import settings_for
 
 
@@ -65,6 +65,8 @@ def test_runs_stored_before_the_frame_still_resume():
     assert s.settings_id() == "42da45a3dc0e"
     assert IdentitySettings().quick().settings_id() == "1a194037d689"
     assert settings_for("digits", quick=True).settings_id() == "97bb09a80666"
+    assert Table1Settings().quick().settings_id() == "8b59fc082063"
+    assert Table1Settings().settings_id() == "3ba13d3ed95d"
     assert "quick_run" not in s.to_dict()
 
 

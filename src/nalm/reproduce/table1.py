@@ -19,23 +19,15 @@ unit cells, 16 for LSTM/RNN cells; Adam lr 1e-3, batch 128.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..bench.cells import Settings as BenchSettings
-from ..bench.cells import sweep_key
-from ..bench.models import parse_spec
-from ..bench.runner import run_sweep
-from ..bench.store import Store
-from ..bench.suites import TABLE1, Table1Suite
 from ..bench.table1 import (
     EVALUATIONS,
     STATIC_MODELS,
@@ -43,12 +35,12 @@ from ..bench.table1 import (
     random_baseline,
 )
 from ..errors import NalmError
+from ..experiment import Experiment, Result, Run
 from ..models import TORCH_CELLS, parse
-from ..runs import new_run_dir, write_config
+from ..reporting import finite_or_none
 from ..tasks.arithmetic import OPERATIONS, ArithmeticTask, RecurrentArithmeticTask, get_operation
 from ..train.ensemble import fit_seeds
 from ..units import registry
-from .common import Parts, finite_or_none, settings_id
 from .table1_report import (
     OP_LABELS,
     claims,
@@ -60,6 +52,7 @@ from .table1_report import (
     write_markdown,
     write_runs,
 )
+from .table1_static import train_static
 
 SETTINGS = ("static", "recurrent")
 
@@ -87,8 +80,22 @@ def static_models() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Table1Settings:
-    """Settings of ``nalm reproduce table1``; the defaults are the full run."""
+class Table1Settings(Experiment):
+    """Settings of ``nalm reproduce table1``; the defaults are the full run, ``quick()`` gives 3
+    seeds, 6,000 static and 2,000 recurrent steps and smaller evaluation sets (about five minutes
+    here)."""
+
+    name: ClassVar[str] = "table1"
+    command: ClassVar[str] = "reproduce table1"
+    QUICK: ClassVar[Mapping[str, Any]] = {
+        "seeds": 3,
+        "static_steps": 6000,
+        "recurrent_steps": 2000,
+        "random_inits": 30,
+        "eval_size": 2000,
+        "sequence_eval_size": 300,
+    }
+    STORED_AS: ClassVar[Mapping[str, str]] = {"quick_run": "quick"}
 
     seeds: int = 10
     static_steps: int = 20_000
@@ -113,22 +120,7 @@ class Table1Settings:
     sequence_train_range: str = "0.1,0.2"
     sequence_extrapolation_range: str = "0.2,0.3"
     sequence_eval_size: int = 1000
-    quick: bool = False
-
-    @classmethod
-    def quick_settings(cls, **overrides: Any) -> Table1Settings:
-        """3 seeds, 6,000 static and 2,000 recurrent steps, smaller evaluation sets: about five
-        minutes here."""
-        quick = {
-            "seeds": 3,
-            "static_steps": 6000,
-            "recurrent_steps": 2000,
-            "random_inits": 30,
-            "eval_size": 2000,
-            "sequence_eval_size": 300,
-            "quick": True,
-        }
-        return cls(**{**quick, **overrides})
+    quick_run: bool = False
 
     def models(self, setting: str) -> dict[str, str]:
         """Row label → model spec for ``static`` or ``recurrent``."""
@@ -179,8 +171,26 @@ class Table1Settings:
         _tasks("static", "add", [0], self)
         _tasks("recurrent", "add", [0], self)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def execute(self, run: Run) -> Table1Result:
+        ops = [get_operation(op).name for op in self.operations]
+        result = Table1Result(self, [], [], out=run.out)
+        baselines: dict[tuple[str, str], dict[str, Any]] = {}
+        for setting in self.settings:
+            if setting == "static":
+                parts = train_static(self, run.out, ops, run.device, run.progress)
+            else:
+                parts = _train_recurrent(self, run, ops)
+            for label, done in parts:
+                baselines[setting, label] = done["random"]
+                result.training_seconds += done["seconds"]
+                for row in done["rows"]:
+                    result.runs.append(
+                        {"setting": setting, "model": label, "spec": done["spec"], **row}
+                    )
+                run.log(progress_line(setting, label, done, ops, self))
+        result.baselines = baselines
+        result.cells = summarize(result.runs, baselines, self)
+        return result
 
 
 def _builder(setting: str, spec: str, s: Table1Settings) -> Callable[[], nn.Module]:
@@ -222,16 +232,26 @@ def _tasks(setting: str, op: str, seeds: Sequence[int], s: Table1Settings) -> li
 
 
 @dataclass
-class Table1Result:
+class Table1Result(Result):
     """Per-seed rows, the per-cell summary and the files written; ``seconds`` is this call's
     wall time, ``training_seconds`` the training time of all parts (including resumed ones)."""
 
     settings: Table1Settings
     runs: list[dict[str, Any]]
     cells: list[dict[str, Any]]
-    paths: dict[str, Path] = field(default_factory=dict)
-    seconds: float = 0.0
     training_seconds: float = 0.0
+    baselines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def write_report(self) -> dict[str, Path]:
+        """``table1.csv`` (cells), ``table1-seeds.csv``, ``table1.md`` and ``table1.png``."""
+        assert self.out is not None
+        out = self.out
+        return {
+            "csv": write_cells(self.cells, out / "table1.csv"),
+            "seeds_csv": write_runs(self.runs, self.baselines, out / "table1-seeds.csv"),
+            "markdown": write_markdown(self, out / "table1.md"),
+            "png": plot_table1(self, out / "table1.png"),
+        }
 
     def cell(self, setting: str, evaluation: str, model: str, operation: str) -> dict[str, Any]:
         op = get_operation(operation).name
@@ -261,120 +281,17 @@ def run_table1(
     the same ``out`` and settings trains only the rest.
     """
     settings = settings or Table1Settings()
-    settings.check()
-    started = time.perf_counter()
-    out = new_run_dir("table1", out)
-    write_config(out, {"command": "reproduce table1", **settings.to_dict()})
-    ops = [get_operation(op).name for op in settings.operations]
-    runs: list[dict[str, Any]] = []
-    baselines: dict[tuple[str, str], dict[str, Any]] = {}
-    training = 0.0
-    for setting in settings.settings:
-        train = _train_static if setting == "static" else _train_recurrent
-        for label, done in train(settings, out, ops, device, progress):
-            baselines[setting, label] = done["random"]
-            training += done["seconds"]
-            for row in done["rows"]:
-                runs.append({"setting": setting, "model": label, "spec": done["spec"], **row})
-            log(progress_line(setting, label, done, ops, settings))
-    cells = summarize(runs, baselines, settings)
-    result = Table1Result(
-        settings, runs, cells, seconds=time.perf_counter() - started, training_seconds=training
-    )
-    result.paths = {
-        "csv": write_cells(cells, out / "table1.csv"),
-        "seeds_csv": write_runs(runs, baselines, out / "table1-seeds.csv"),
-        "markdown": write_markdown(result, out / "table1.md"),
-        "png": plot_table1(result, out / "table1.png"),
-    }
+    result = settings.run(out, device=device, progress=progress, log=log)
+    assert isinstance(result, Table1Result)
     return result
 
 
-_NOT_STATIC = (
-    "recurrent_steps", "rnn_hidden", "settings", "static_models", "recurrent_models",
-    "operations", "train_length", "extrapolation_length", "sequence_train_range",
-    "sequence_extrapolation_range", "sequence_eval_size", "quick",
-)  # fmt: skip
-"""Settings that neither train nor score a static model (they choose cells, or are the
-recurrent half's): the static results database is named by a hash of the others."""
-
-
-def static_suite(s: Table1Settings) -> Table1Suite:
-    """The ``table1`` bench suite with these settings (its seeds scored against the tasks of
-    seeds ``0 … seeds − 1``, as the recurrent half is)."""
-    return dataclasses.replace(
-        TABLE1,
-        input_size=s.input_size,
-        subset=s.subset,
-        overlap=s.overlap,
-        ranges=((s.train_range, s.extrapolation_range),),
-        steps=s.static_steps,
-        seeds=s.seeds,
-        batch_size=s.batch_size,
-        lr=s.lr,
-        eval_every=s.static_steps,
-        hidden=s.hidden,
-        random_inits=s.random_inits,
-        baseline_tasks=s.seeds,
-    )
-
-
-def static_database(out: Path, s: Table1Settings) -> Path:
-    """Where the static half's rows are stored: ``out/static-<settings hash>.sqlite``, a
-    results database like any sweep's (``nalm bench report --db`` reads it)."""
-    chosen = {k: v for k, v in s.to_dict().items() if k not in _NOT_STATIC}
-    return Path(out) / f"static-{settings_id(chosen)}.sqlite"
-
-
-def _train_static(
-    s: Table1Settings, out: Path, ops: Sequence[str], device: torch.device | str, progress: bool
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Each static model's seeds trained and stored by the ``table1`` suite (finished seeds
-    are read back), as ``(label, part)`` like the recurrent half's parts."""
-    suite, db = static_suite(s), static_database(out, s)
-    bench = BenchSettings(
-        steps=s.static_steps, batch_size=s.batch_size, eval_every=s.static_steps, lr=s.lr,
-        eval_size=s.eval_size,
-    )  # fmt: skip
-    for label, text in s.models("static").items():
-        spec = parse_spec(text, suite.layers)
-        run_sweep(suite, [text], ops, suite.ranges, range(s.seeds), db, bench, device=str(device),
-                  progress=progress, log=lambda _: None)  # fmt: skip
-        key = sweep_key(suite, spec, bench)
-        with Store(db, create=False) as store:
-            rows = [r for r in store.rows() if r["model"] == str(spec) and r["settings"] == key]
-        yield label, _static_part(text, rows, ops, s.seeds)
-
-
-def _static_part(
-    spec: str, rows: Sequence[dict[str, Any]], ops: Sequence[str], seeds: int
-) -> dict[str, Any]:
-    chosen = [r for r in rows if r["operation"] in ops and r["seed"] < seeds]
-    random: dict[str, dict[str, list[Any]]] = {}
-    for r in chosen:
-        sc = r["scores"]
-        random[r["operation"]] = {
-            e: [sc[f"random_{e}_mse"], sc[f"random_{e}_finite"]] for e in EVALUATIONS
-        }
-    return {
-        "spec": spec,
-        "rows": [
-            {"operation": r["operation"], "seed": r["seed"], "init_seed": r["scores"]["init_seed"]}
-            | {f"{e}_mse": r["scores"][f"final_{e}_mse"] for e in EVALUATIONS}
-            | {"diverged_at": r["diverged_at"]}
-            for r in sorted(chosen, key=lambda r: (list(ops).index(r["operation"]), r["seed"]))
-        ],
-        "random": random,
-        "seconds": sum(r["seconds"] or 0.0 for r in chosen),
-    }
-
-
 def _train_recurrent(
-    s: Table1Settings, out: Path, ops: Sequence[str], device: torch.device | str, progress: bool
+    s: Table1Settings, run: Run, ops: Sequence[str]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each recurrent model's seeds, all operations as one batched computation, recorded in
     ``out/parts.jsonl`` so a re-run trains only the rest."""
-    parts = Parts(out, s.to_dict())
+    parts, device, progress = run.parts, run.device, run.progress
     seeds = list(range(s.seeds))
     tasks = {op: _tasks("recurrent", op, seeds, s) for op in ops}
     models = s.models("recurrent")

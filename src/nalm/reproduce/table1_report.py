@@ -198,7 +198,7 @@ def _header(result: Table1Result) -> list[str]:
     """The title, the quick-run note and the settings of ``table1.md``."""
     s = result.settings
     lines = ["# Trask et al. 2018, Table 1: simple function learning", ""]
-    if s.quick:
+    if s.quick_run:
         lines += [
             "**Quick run** (`--quick`): a smaller version of the full reproduction (settings "
             "below); its numbers are rougher.",
@@ -316,7 +316,7 @@ def plot_table1(result: Table1Result, path: Path) -> Path:
         ax.set_xticks(range(len(ops)), [OP_LABELS[o] for o in ops])
         ax.set_yticks(range(len(models)), models)
         ax.set_title(f"{setting}, {evaluation}", fontsize=10)
-    quick = " (quick run)" if s.quick else ""
+    quick = " (quick run)" if s.quick_run else ""
     fig.suptitle(f"Trask et al. Table 1: score = 100 × MSE / random MSE, median{quick}")
     fig.tight_layout()
     if image is not None:
