@@ -140,12 +140,30 @@ def plan_cell(
     ), finished
 
 
-def cell_checkpoint(db: str | Path, cell: Cell) -> Path:
-    """Where a cell in progress keeps its training state: beside the database, named by a hash
-    of the cell (suite, model, operation, range, settings and seeds)."""
-    what = [cell.suite.name, str(cell.spec), cell.operation, cell.where, cell.key, cell.seeds]
-    name = f"{Path(db).name}.cell-{fingerprint(what)}.safetensors"
+def cell_checkpoint(db: str | Path, cell: Cell | Sequence[Cell]) -> Path:
+    """Where a cell (or a group of cells trained together) in progress keeps its training state:
+    beside the database, named by a hash of the cells (suite, model, operation, range, settings
+    and seeds)."""
+    cells = [cell] if isinstance(cell, Cell) else list(cell)
+    what = [[c.suite.name, str(c.spec), c.operation, c.where, c.key, c.seeds] for c in cells]
+    name = f"{Path(db).name}.cell-{fingerprint(what[0] if len(what) == 1 else what)}.safetensors"
     return Path(db).with_name(name)
+
+
+def groups(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """The cells in training order, those of one model, range and settings together where the
+    suite groups operations (:attr:`~nalm.bench.suites.Suite.group_operations`)."""
+    out: list[list[Cell]] = []
+
+    def same(c: Cell) -> tuple:
+        return (c.suite, c.spec, c.pair, c.key)
+
+    for cell in cells:
+        if out and cell.suite.group_operations and same(out[-1][0]) == same(cell):
+            out[-1].append(cell)
+        else:
+            out.append([cell])
+    return out
 
 
 def train_cell(
@@ -158,8 +176,22 @@ def train_cell(
     """Train a cell's seeds together and return one judged row per seed. With ``checkpoint``
     the training state is written there every ``eval_every`` steps, and a cell killed mid-way
     resumes from it (to the rows an uninterrupted run gives)."""
-    suite, settings, resolved = cell.suite, cell.settings, cell.resolved
-    tasks = [suite.task(cell.operation, cell.pair, s, settings.eval_size) for s in cell.seeds]
+    return train_cells([cell], device, progress, checkpoint, log)[0]
+
+
+def train_cells(
+    cells: Sequence[Cell],
+    device: str = "cpu",
+    progress: bool = False,
+    checkpoint: Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[list[ResultRow]]:
+    """:func:`train_cell` for cells of one model, range and settings trained as one batched
+    computation (their seeds one after another); one list of rows per cell."""
+    first = cells[0]
+    suite, settings, resolved = first.suite, first.settings, first.resolved
+    flat = [(c, s) for c in cells for s in c.seeds]
+    tasks = [suite.task(c.operation, c.pair, s, settings.eval_size) for c, s in flat]
     thresholds = [success_threshold(t, "extrapolation") for t in tasks]
     early = None
     if settings.early_stop:
@@ -169,36 +201,44 @@ def train_cell(
         ]
         early = lambda i, history: rules[i](i, history)  # noqa: E731
     started = time.perf_counter()
+    label = first.label if len(cells) == 1 else f"{first.spec} ({len(cells)} operations)"
     result = fit_seeds(
-        cell.build,
+        first.build,
         tasks,
-        [suite.init_seed(cell.operation, s) for s in cell.seeds],
+        [suite.init_seed(c.operation, s) for c, s in flat],
         steps=resolved["steps"],
         lr=resolved["lr"],
         batch_size=resolved["batch_size"],
-        policy=cell.policy,
+        policy=first.policy,
         eval_every=resolved["eval_every"],
         shared_inputs=suite.shared_inputs,
         early_stop=early,
         device=device,
         progress=progress,
-        description=cell.label,
+        description=label,
         checkpoint=checkpoint,
     )
     if result.resumed_from and log is not None:
         log(
-            f"{cell.label}: resumed from its checkpoint at step {result.resumed_from:,} of "
+            f"{label}: resumed from its checkpoint at step {result.resumed_from:,} of "
             f"{resolved['steps']:,}"
         )
     seconds = result.seconds if result.resumed_from else time.perf_counter() - started
-    scores = suite.scores(cell.build, cell.operation, cell.pair, settings.eval_size, result.runs,
-                          device)  # fmt: skip
-    return [
-        _row(cell, seed, run, task, threshold, seconds / len(cell.seeds), score)
-        for seed, run, task, threshold, score in zip(
-            cell.seeds, result.runs, tasks, thresholds, scores or [None] * len(tasks), strict=True
+    each = seconds / len(flat)
+    out, start = [], 0
+    for cell in cells:
+        n = len(cell.seeds)
+        runs, mine = result.runs[start : start + n], range(start, start + n)
+        scores = suite.scores(cell.build, cell.operation, cell.pair, settings.eval_size, runs,
+                              device) or [None] * n  # fmt: skip
+        out.append(
+            [
+                _row(cell, seed, run, tasks[i], thresholds[i], each, score)
+                for seed, run, i, score in zip(cell.seeds, runs, mine, scores, strict=True)
+            ]
         )
-    ]
+        start += n
+    return out
 
 
 def cell_summary(cell: Cell, rows: Sequence[ResultRow]) -> str:

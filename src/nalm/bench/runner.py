@@ -15,10 +15,12 @@ from .cells import (
     cell_checkpoint,
     cell_policy,
     cell_summary,
+    groups,
     plan_cell,
     resolve_settings,
     solved_early,
     train_cell,
+    train_cells,
 )
 from .models import parse_spec
 from .ray_backend import map_on_ray
@@ -189,7 +191,8 @@ def map_locally(
     checkpointed beside ``db``; yield ``(cell, rows)`` (it never yields a
     :class:`~nalm.bench.store.Failure`: an error stops the sweep). A cell's checkpoint is
     removed once the caller has taken its rows (stored them) and asks for the next cell."""
-    for cell in cells:
-        checkpoint = cell_checkpoint(db, cell)
-        yield cell, train_cell(cell, device, progress, checkpoint, log)
-        checkpoint.unlink(missing_ok=True)  # the rows are stored: the cell is done
+    for group in groups(cells):
+        checkpoint = cell_checkpoint(db, group)
+        trained = train_cells(group, device, progress, checkpoint, log)
+        yield from zip(group, trained, strict=True)
+        checkpoint.unlink(missing_ok=True)  # the rows are stored: the cells are done
