@@ -3,6 +3,7 @@ learned (``config.json``, ``metrics.csv``, ``formulas.md``, a model file per uni
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,11 @@ from ..reporting import fmt, markdown_table, table
 from ..tasks.base import DatasetTask
 from ..tasks.table import Table, read_table, table_task
 from .candidates import DEFAULT_UNITS, Candidate, best_candidate, fit_candidates, parse_specs
+
+
+def _default(name: str) -> Any:
+    """A training setting's default: :func:`fit_candidates`' keyword, written there once."""
+    return inspect.signature(fit_candidates).parameters[name].default
 
 
 @dataclass(frozen=True)
@@ -30,13 +36,13 @@ class FitSettings(Experiment):
     test: str | None = None
     units: tuple[str, ...] = DEFAULT_UNITS
     exclude: tuple[str, ...] = ()
-    steps: int = 10_000
-    seeds: int = 3
-    first_seed: int = 0
-    lr: float | None = None
-    hidden: int = 2
-    batch_size: int = 128
-    tolerance: float = 0.05
+    steps: int = _default("steps")
+    seeds: int = _default("seeds")
+    first_seed: int = _default("first_seed")
+    lr: float | None = _default("lr")
+    hidden: int = _default("hidden")
+    batch_size: int = _default("batch_size")
+    tolerance: float = _default("tolerance")
 
     def check(self) -> None:
         """Read the files and parse the units: every refusal comes before anything is written."""
