@@ -11,7 +11,8 @@ from .. import limits, runs
 from ..errors import NalmError
 from ..train.schedule import parse_ramp
 from .cells import Settings
-from .report import write_report
+from .reference import write_ranking
+from .report import summarize, write_report
 from .rows import KEY
 from .runner import SweepSummary, run_sweep
 from .store import Store
@@ -123,9 +124,10 @@ def _names(values: Sequence[str] | None, flag: str) -> list[str] | None:
     return names
 
 
-def report(dbs: Sequence[str | Path], out: str | Path) -> dict[str, Path]:
+def report(dbs: Sequence[str | Path], out: str | Path, reference: bool = False) -> dict[str, Path]:
     """``nalm bench report``: the rows of every database (a row in several counted once) into
-    a new run directory under ``out``; returns the files written."""
+    a new run directory under ``out``; with ``reference``, also ``ranking.md`` and
+    ``ranking.png`` (:mod:`nalm.bench.reference`). Returns the files written."""
     rows, failures = [], []
     for db in dbs:
         with Store(db, create=False) as store:
@@ -135,7 +137,11 @@ def report(dbs: Sequence[str | Path], out: str | Path) -> dict[str, Path]:
     if not rows:
         failed = f"; {len(failures)} cell(s) failed on Ray (see --backend ray)" if failures else ""
         raise NalmError(f"{' '.join(str(db) for db in dbs)} holds no results yet{failed}")
-    return write_report(rows, runs.new_run_dir("bench-report", out), failures)
+    directory = runs.new_run_dir("bench-report", out)
+    paths = write_report(rows, directory, failures)
+    if reference:
+        paths |= write_ranking(summarize(rows), directory)
+    return paths
 
 
 def stored_message(db: str | Path) -> str:

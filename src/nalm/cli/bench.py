@@ -39,6 +39,12 @@ def add_parser(sub: Any) -> None:
         "--db", nargs="+", default=["results.sqlite"], help="results database(s), combined"
     )
     report.add_argument("--out", default="runs/bench-report", help="output directory")
+    report.add_argument(
+        "--reference",
+        action="store_true",
+        help="also rank your cells beside nalm's reference results and the published numbers "
+        "(ranking.md, ranking.png)",
+    )
 
 
 def _cell_flags(run: argparse.ArgumentParser) -> None:
@@ -128,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
     from ..bench.sweep import Sweep, report
 
     if args.action == "report":
-        paths = report(args.db, args.out)
+        paths = report(args.db, args.out, reference=args.reference)
         print(paths["markdown"].read_text())
+        if "ranking" in paths:
+            print(paths["ranking"].read_text())
         print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
     sweep = Sweep(**{f.name: getattr(args, f.name) for f in fields(Sweep)})
