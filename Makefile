@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   create or reuse .venv, install nalm, run the main job (`nalm demo`)
-#   make test   the same set-up plus the dev and ray extras, then ruff and pytest
+#   make test   the same set-up plus the dev and ray extras and the example unit package
+#               (examples/custom_unit, a unit declared through nalm's entry point), then ruff
+#               and pytest
 # torch==2.13.0 is installed first when the venv has no torch: the project's own requirement is a
 # range (torch>=2.2), which on a machine without torch would pull the newest CUDA build.
 
@@ -23,8 +25,9 @@ $(VENV)/.nalm: pyproject.toml $(VENV)/.torch
 	$(PIP) install -e .
 	touch $@
 
-$(VENV)/.nalm-dev: pyproject.toml $(VENV)/.nalm
+$(VENV)/.nalm-dev: pyproject.toml examples/custom_unit/pyproject.toml $(VENV)/.nalm
 	$(PIP) install -e ".[dev,ray]"
+	$(PIP) install --no-deps -e examples/custom_unit
 	touch $@
 
 setup: $(VENV)/.nalm
