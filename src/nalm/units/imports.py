@@ -55,9 +55,9 @@ def load(names: Iterable[str]) -> list[str]:
     Example:
         >>> load(["nalm.units.nau"])
         ['nalm.units.nau']
-        >>> load(["no_such_module_anywhere"])
+        >>> load(["nowhere"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        nalm.errors.NalmError: cannot import 'no_such_module_anywhere': there is no such module on the Python path (give a module name or a .py file)
+        nalm.errors.NalmError: cannot import 'nowhere': there is no such module on the Python ...
     """
     if isinstance(names, str):
         names = [names]
@@ -114,7 +114,7 @@ def _load_module(name: str) -> str:
 
     try:
         _run(name, lambda: importlib.import_module(name), None)
-    except _Missing:
+    except _MissingError:
         raise NalmError(
             f"cannot import {name!r}: there is no such module on the Python path "
             "(give a module name or a .py file)"
@@ -122,7 +122,7 @@ def _load_module(name: str) -> str:
     return name
 
 
-class _Missing(Exception):
+class _MissingError(Exception):
     """The module named on the command line itself was not found."""
 
 
@@ -133,7 +133,7 @@ def _run(what: str | Path, body: Callable[[], object], module: str | None) -> No
     except ModuleNotFoundError as e:
         missing, wanted = e.name or "", str(what)
         if module is None and (wanted == missing or wanted.startswith(missing + ".")):
-            raise _Missing from None  # the name itself (or a package above it) is missing
+            raise _MissingError from None  # the name itself (or a package above it) is missing
         _fail(what, e, module)
     except (Exception, SystemExit) as e:  # the imported code's own error, whatever it is
         _fail(what, e, module)
