@@ -4,8 +4,9 @@ A cell (model × operation × range pair, its missing seeds trained together by
 :func:`~nalm.train.fit_seeds`) is submitted as one task that needs one CPU.
 :func:`map_on_ray` yields each cell's rows as its task finishes, so the driver — the process
 running ``nalm bench run`` — writes them into its SQLite store in one transaction, exactly as
-for the local backend, and ``nalm bench report`` and resuming are unchanged. A task that raises
-is retried ``retries`` times by Ray; if it still fails, the cell comes back as a
+for the local backend, and ``nalm bench report`` and resuming are unchanged. Each task first
+loads the units the driver brought in with ``--import``. A task that raises is retried
+``retries`` times by Ray; if it still fails, the cell comes back as a
 :class:`~nalm.bench.store.Failure` (recorded in the store's ``failures`` table) and the other
 cells go on. Failed cells have no rows, so running the sweep again submits them again.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NalmError
+from ..units import imports
 from .store import Failure
 
 if TYPE_CHECKING:
@@ -36,10 +38,13 @@ def _import_ray() -> Any:
     return ray
 
 
-def _train_remote(train: Callable[..., Rows], cell: Cell, device: str) -> Rows:
+def _train_remote(
+    train: Callable[..., Rows], cell: Cell, device: str, imported: Sequence[str] = ()
+) -> Rows:
     # One CPU per task: keep torch to one thread so tasks do not oversubscribe the cores.
     import torch
 
+    imports.load(imported)  # the driver's --import units (once per worker process)
     torch.set_num_threads(1)
     return train(cell, device, progress=False)
 
@@ -51,6 +56,7 @@ def map_on_ray(
     retries: int,
     device: str = "cpu",
     log: Callable[[str], None] = print,
+    imported: Sequence[str] | None = None,
 ) -> Iterator[tuple[Cell, Rows | Failure]]:
     """Submit ``train(cell, device, progress=False)`` for every cell; yield ``(cell, rows)`` as
     each finishes, or ``(cell, Failure)`` for one that still raised after its retries.
@@ -60,6 +66,11 @@ def map_on_ray(
     ``"HOST:PORT"`` of a running head) and leaves it running. If Ray is already initialised in
     this process, that Ray is used as it is. Cells still pending when the driver stops are
     cancelled. With a CUDA ``device`` each task also asks for one GPU.
+
+    Each task first loads ``imported`` (default: what :func:`nalm.units.imports.load` brought
+    into this process, i.e. the command's ``--import`` modules and files), so units defined
+    outside nalm are registered on the workers too; a module must be importable there and a
+    file readable at the same absolute path.
     """
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise NalmError(f"retries must be a whole number ≥ 0; got {retries!r}")
@@ -81,7 +92,9 @@ def map_on_ray(
         task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=retries, retry_exceptions=True)(
             _train_remote
         )
-        pending = {task.remote(train, cell, device): cell for cell in cells}
+        if imported is None:
+            imported = imports.loaded()
+        pending = {task.remote(train, cell, device, list(imported)): cell for cell in cells}
         log(f"ray: {len(pending)} cells submitted ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
         failed = 0
         begun = time.perf_counter()

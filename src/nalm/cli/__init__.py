@@ -2,8 +2,10 @@
 
 Each of :mod:`~nalm.cli.train`, :mod:`~nalm.cli.fit`, :mod:`~nalm.cli.units`,
 :mod:`~nalm.cli.demo`, :mod:`~nalm.cli.bench` and :mod:`~nalm.cli.reproduce` defines
-``add_parser(sub)`` and ``run(args) -> int``; this module assembles the parser, checks the
-arguments (:func:`check_arguments`) and turns a refusal into one line and exit status 2.
+``add_parser(sub)`` and ``run(args) -> int``; this module assembles the parser, gives every
+command and subcommand ``--import MODULE_OR_FILE`` (loaded by :func:`nalm.units.imports.load`
+before the command runs), checks the arguments (:func:`check_arguments`) and turns a refusal
+into one line and exit status 2.
 
 Example:
     >>> args = build_parser().parse_args(["train", "--unit", "nau", "--target", "x0 + x1"])
@@ -20,6 +22,7 @@ from types import ModuleType
 from .. import runs
 from ..errors import NalmError
 from ..training import TrainSetup, formula_line, results_table
+from ..units import imports
 from . import bench, common, demo, fit, reproduce, train, units
 from .common import Parser, check_arguments
 from .train import prepare_train
@@ -55,6 +58,8 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS.values():
         command.add_parser(sub)
+    for leaf in common.leaf_parsers(parser):
+        common.add_import(leaf)
     return parser
 
 
@@ -98,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_join_dash_values(argv))
     try:
         with runs.refusal_cleanup():
+            imports.load(getattr(args, "imports", None) or ())
             check_arguments(args)
             return COMMANDS[args.command].run(args)
     except NalmError as e:

@@ -123,6 +123,46 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers that run a command: those without subcommands of their own, found by
+    walking every subcommand (nested ones too).
+
+    Example:
+        >>> top = Parser(prog="x")
+        >>> sub = top.add_subparsers()
+        >>> a, b = sub.add_parser("a"), sub.add_parser("b")
+        >>> c = b.add_subparsers().add_parser("c")
+        >>> [p.prog for p in leaf_parsers(top)]
+        ['x a', 'x b c']
+    """
+    found: list[argparse.ArgumentParser] = []
+    children = [
+        child
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for child in dict.fromkeys(action.choices.values())  # aliases name one parser
+    ]
+    if not children:
+        return [parser]
+    for child in children:
+        found += leaf_parsers(child)
+    return found
+
+
+def add_import(p: argparse.ArgumentParser) -> None:
+    """``--import MODULE_OR_FILE`` (repeatable): unit definitions to load before the command."""
+    if "--import" in p._option_string_actions:  # a command that defines its own
+        return
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="MODULE_OR_FILE",
+        help="load unit definitions first: a module on the Python path or a .py file "
+        "(repeatable); their @nalm.units.register names then work like built-in units",
+    )
+
+
 _SIZES = {
     "inputs",
     "layers",

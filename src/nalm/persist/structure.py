@@ -164,7 +164,7 @@ def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
     if kind == "recurrent":
         return Recurrent(_build(d["cell"], depth + 1), _build(d["head"], depth + 1))
     if kind in ("unit_cell", "accumulator_cell"):
-        options = check_options(d["unit"], d["options"])
+        options = check_options(registered(d["unit"]), d["options"])
         sizes = check_int(d["input_size"]), check_int(d["hidden_size"])
         if kind == "accumulator_cell":
             return AccumulatorCell(d["unit"], *sizes, **options)
@@ -185,11 +185,23 @@ def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
             check_int(d["in_features"]), check_int(d["out_features"]), bias=bool(d["bias"])
         )
     if kind == "unit":
-        options = check_options(d["unit"], d["options"])
+        options = check_options(registered(d["unit"]), d["options"])
         return registry.create(
             d["unit"], check_int(d["in_features"]), check_int(d["out_features"]), **options
         )
     raise NalmError(f"unknown kind {kind!r} in the architecture description")
+
+
+def registered(unit: Any) -> Any:
+    """``unit`` if it names a registered unit; else the one sentence on how to bring it in (a
+    file never imports anything itself)."""
+    if isinstance(unit, str) and unit not in registry.names():
+        raise NalmError(
+            f"the model uses the unknown unit {unit[:40]!r}, which is not registered in this "
+            "process; make it available with --import MODULE_OR_FILE on the command line, by "
+            "importing the module that defines it first in Python, or by installing its package"
+        )
+    return unit
 
 
 def check_options(unit: Any, options: Any) -> dict[str, Any]:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from typing import Any
+import re
+import warnings
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, TypeVar, overload
 
 from torch import nn
 
@@ -12,19 +16,106 @@ from ..errors import NalmError
 from ..limits import MAX_LAYERS, check_size, check_stack
 from .base import Unit
 
+U = TypeVar("U", bound=Unit)
+
 _REGISTRY: dict[str, type[Unit]] = {}
 
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_RESERVED = frozenset({"lstm", "gru", "rnn"})  # the model grammar's torch cells (models.py)
 
-def register(name: str, cls: type[Unit]) -> type[Unit]:
-    """Make ``cls`` available as ``get(name)``; names are lower case."""
+ENTRY_POINT_GROUP = "nalm.units"
+"""The entry-point group under which installed packages declare their units."""
+
+_entry_points_loaded = False
+_broken: dict[str, str] = {}  # entry-point name → why it did not load
+
+
+@overload
+def register(name: str) -> Callable[[type[U]], type[U]]: ...
+
+
+@overload
+def register(name: str, cls: type[U]) -> type[U]: ...
+
+
+def register(name: str, cls: type[U] | None = None) -> type[U] | Callable[[type[U]], type[U]]:
+    """Make ``cls`` available as ``get(name)``, by a call or as a class decorator.
+
+    ``name`` is lower case (letters, digits and ``_``, a letter first); registering the same
+    class under the same name again does nothing. From then on the name works in every model
+    spec (``nalm train --unit NAME``, ``nau>NAME``, ``nalm bench run --models NAME``).
+
+    Raises:
+        NalmError: for a bad or taken name, or a class that is not a ``nalm.units.Unit``.
+
+    Examples:
+        >>> from nalm.units import NAU
+        >>> @register("doc_scaled_nau")
+        ... class ScaledNAU(NAU):
+        ...     pass
+        >>> get("doc_scaled_nau") is ScaledNAU
+        True
+        >>> register("doc_scaled_nau", NAU)
+        Traceback (most recent call last):
+        nalm.errors.NalmError: unit name 'doc_scaled_nau' is already registered to ScaledNAU
+        >>> _unregister("doc_scaled_nau")
+    """
+    _check_name(name)
+    if cls is None:
+        return lambda c: register(name, c)
+    if not (isinstance(cls, type) and issubclass(cls, Unit)):
+        raise NalmError(
+            f"cannot register {cls!r} as unit {name!r}: a unit is a subclass of nalm.units.Unit"
+        )
     if name in _REGISTRY and _REGISTRY[name] is not cls:
         raise NalmError(f"unit name {name!r} is already registered to {_REGISTRY[name].__name__}")
     _REGISTRY[name] = cls
     return cls
 
 
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise NalmError(
+            f"unit name {name!r} is not lower-case letters, digits and '_' starting with a letter"
+        )
+    if name in _RESERVED:
+        raise NalmError(f"unit name {name!r} is taken by the model grammar's recurrent cell")
+
+
+def _unregister(name: str) -> None:
+    """Forget ``name`` (for tests that register units of their own)."""
+    _REGISTRY.pop(name, None)
+
+
+def load_entry_points() -> None:
+    """Load the units installed packages declare under :data:`ENTRY_POINT_GROUP`, once.
+
+    An entry point names a module (whose ``@register`` lines run on import) or a ``Unit``
+    subclass (registered under the entry point's name unless its module registered it). One
+    that fails to load is skipped with a warning, so that one broken package does not break
+    ``nalm units`` for everything else; asking for its name later raises the same sentence.
+    """
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True  # first: a unit module may itself ask the registry
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = point.load()
+            if isinstance(loaded, type) and loaded not in _REGISTRY.values():
+                register(point.name, loaded)
+        except Exception as e:  # the package's own code, whatever it raised
+            distribution = getattr(point.dist, "name", None) or "an unknown distribution"
+            _broken[point.name] = (
+                f"the entry point {point.name} = {point.value} of {distribution} "
+                f"(group {ENTRY_POINT_GROUP}) did not load: {type(e).__name__}: {e}"
+            )
+            warnings.warn(_broken[point.name], stacklevel=2)
+
+
 def names() -> list[str]:
-    """Registered unit names, sorted."""
+    """Registered unit names, sorted (installed packages' units included)."""
+    load_entry_points()
     return sorted(_REGISTRY)
 
 
@@ -32,11 +123,15 @@ def get(name: str) -> type[Unit]:
     """The unit class registered as ``name`` (e.g. ``get("nalu") is NALU``).
 
     Raises:
-        ValueError: for an unknown name; the message lists the valid ones.
+        NalmError: for an unknown name; the message lists the valid ones (or, for an
+            installed entry point that failed to load, why).
     """
+    load_entry_points()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
+        if isinstance(name, str) and name in _broken:
+            raise NalmError(_broken[name]) from None
         raise NalmError(f"unknown unit {name!r}; valid units: {', '.join(names())}") from None
 
 
