@@ -7,6 +7,7 @@
 
 from .base import ClampedUnit, Unit, after_step, regularization, sparsity_penalty
 from .baselines import MLP, Linear, activation_names, make_activation
+from .check import CheckReport, CheckResult, add_check, check
 from .inalu import INALU
 from .nac import NAC, NACMul, nac_weight
 from .nalu import GNALU, NALU
@@ -54,6 +55,8 @@ __all__ = [
     "NPU",
     "NRU",
     "AccumulatorCell",
+    "CheckReport",
+    "CheckResult",
     "ClampedUnit",
     "GRUCell",
     "LSTMCell",
@@ -65,8 +68,10 @@ __all__ = [
     "Unit",
     "UnitCell",
     "activation_names",
+    "add_check",
     "after_step",
     "build",
+    "check",
     "create",
     "get",
     "make_activation",
