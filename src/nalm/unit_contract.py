@@ -1,8 +1,8 @@
 """The checks of the unit contract that need the rest of nalm, added to :func:`nalm.units.check`.
 
-:mod:`nalm.units.check` holds the checker and the checks that need only the unit; it cannot
+:mod:`nalm.units.checker` holds the checker and the checks that need only the unit; it cannot
 import the engine, :mod:`nalm.persist` or :mod:`nalm.symbolic` (they import the units). This
-module, which ``import nalm`` loads, adds three more with :func:`~nalm.units.check.add_check`:
+module, which ``import nalm`` loads, adds three more with :func:`~nalm.units.add_check`:
 
 - ``engine``: the unit trains under :func:`nalm.train.fit_seeds` with three seeds as one
   batched computation (:func:`torch.func.vmap`), and each seed ends exactly where it ends when
@@ -31,7 +31,7 @@ from .symbolic.readers import reader_for
 from .tasks.base import DatasetTask
 from .train import fit_seeds
 from .units import registry
-from .units.check import Subject, add_check, short
+from .units.checker import Subject, add_check, short
 
 SEEDS = (0, 1, 2)
 """The seeds the engine check trains together, and then each alone."""
@@ -88,8 +88,8 @@ def _engine(s: Subject) -> str | None:
                 return (
                     f"seed {seed} trained beside seeds {[x for x in SEEDS if x != seed]} ended "
                     f"with {name!r} {gap:.2g} away from the same seed trained alone: keep each "
-                    "seed's computation to its own parameters (no state shared between units, "
-                    "no random draws in forward)"
+                    "seed to its own parameters (after_step acts on every seed's at once, so "
+                    "it must work elementwise; forward must share no state and draw nothing)"
                 )
     return None
 

@@ -5,9 +5,10 @@
 'NALU'
 """
 
+from . import contract  # noqa: F401  (adds the checks that need only the unit)
 from .base import ClampedUnit, Unit, after_step, regularization, sparsity_penalty
 from .baselines import MLP, Linear, activation_names, make_activation
-from .check import CheckReport, CheckResult, add_check, check
+from .checker import CheckReport, CheckResult, add_check, check
 from .inalu import INALU
 from .nac import NAC, NACMul, nac_weight
 from .nalu import GNALU, NALU
