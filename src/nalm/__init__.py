@@ -18,7 +18,11 @@ True
 x0 - x1
 """
 
-from . import tasks, units
+from . import (
+    tasks,
+    unit_contract,  # noqa: F401  (adds the engine, save/load and formula checks)
+    units,
+)
 from .errors import NalmError
 from .persist import load, save
 from .symbolic import extract_formula, to_formula, verify

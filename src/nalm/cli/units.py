@@ -1,16 +1,20 @@
-"""``nalm units``: the registered units, their operations, parameters and policies."""
+"""``nalm units``: the registered units, their operations, parameters and policies; and
+``nalm units check NAME``: the unit contract run on one of them."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from ..limits import check_size
 from ..reporting import UNIT_COLUMNS, markdown_table, table, units_overview
 from ..train import POLICIES
+from ..units import check, registry
+from .common import Parser
 
 
 def add_parser(sub: Any) -> None:
-    """Add ``nalm units`` to the subcommands ``sub``."""
+    """Add ``nalm units`` and ``nalm units check`` to the subcommands ``sub``."""
     units = sub.add_parser(
         "units",
         help="list the units: operations, sign, parameters, policy, paper",
@@ -18,10 +22,29 @@ def add_parser(sub: Any) -> None:
         "inputs keep their sign, their parameters, the training policy their paper used.",
     )
     units.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    actions = units.add_subparsers(dest="action", parser_class=Parser)
+    checker = actions.add_parser(
+        "check",
+        help="run the unit contract on a unit: one line per check, exit status 1 on a failure",
+        description="Build the unit and check it against the contract: shapes and dtypes, "
+        "gradients, weights computed in forward, finite values at initialisation, "
+        "reset_parameters, regularization, after_step, the many-seed engine, save/load, and a "
+        "formula reader (a warning only). Exit status 0 when every required check passes.",
+    )
+    checker.add_argument("spec", metavar="NAME", help="a registered unit name, e.g. nau")
+    checker.add_argument(
+        "--in-features", type=int, default=3, help="inputs of the unit checked (default 3)"
+    )
+    checker.add_argument(
+        "--out-features", type=int, default=2, help="outputs of the unit checked (default 2)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the units (and the policies, unless ``--markdown``); returns the exit status."""
+    """Print the units (and the policies, unless ``--markdown``), or check one; returns the exit
+    status."""
+    if getattr(args, "action", None) == "check":
+        return _check(args)
     rows = units_overview()
     print(markdown_table(UNIT_COLUMNS, rows) if args.markdown else table(UNIT_COLUMNS, rows))
     if not args.markdown:
@@ -29,3 +52,20 @@ def run(args: argparse.Namespace) -> int:
         for name, policy in POLICIES.items():
             print(f"  {name:<11} {policy.describe()}")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """``nalm units check NAME``: one line per check; 0 when every required check passes."""
+    cls = registry.get(args.spec)
+    check_size(args.in_features, "--in-features")
+    check_size(args.out_features, "--out-features")
+    report = check(cls, in_features=args.in_features, out_features=args.out_features)
+    print(f"{args.spec} ({cls.__module__}.{cls.__qualname__}):")
+    print(report)
+    required = [r for r in report.results if r.required]
+    failed = sum(not r.passed for r in required)
+    warned = len(report.failures) - failed
+    verdict = "passes" if report.passed else f"fails {failed} of"
+    note = f"; {warned} warning{'s' * (warned != 1)}" if warned else ""
+    print(f"{args.spec} {verdict} the {len(required)} required checks{note}")
+    return 0 if report.passed else 1

@@ -5,8 +5,10 @@
 'NALU'
 """
 
+from . import contract  # noqa: F401  (adds the checks that need only the unit)
 from .base import ClampedUnit, Unit, after_step, regularization, sparsity_penalty
 from .baselines import MLP, Linear, activation_names, make_activation
+from .checker import CheckReport, CheckResult, add_check, check
 from .inalu import INALU
 from .nac import NAC, NACMul, nac_weight
 from .nalu import GNALU, NALU
@@ -54,6 +56,8 @@ __all__ = [
     "NPU",
     "NRU",
     "AccumulatorCell",
+    "CheckReport",
+    "CheckResult",
     "ClampedUnit",
     "GRUCell",
     "LSTMCell",
@@ -65,8 +69,10 @@ __all__ = [
     "Unit",
     "UnitCell",
     "activation_names",
+    "add_check",
     "after_step",
     "build",
+    "check",
     "create",
     "get",
     "make_activation",
