@@ -7,7 +7,8 @@
 It is the NAC without its gate, or a NAU whose bound [−1, 1] comes from ``tanh`` instead of a
 clamp, with the NAU's sparsity regulariser. Installed, it appears in nalm through the entry point
 ``nalm.units: soft_nau`` (see this package's ``pyproject.toml``); without installing, load this
-file with ``--import``.
+file with ``--import``: the decorator registers it either way (registering the same class under
+the same name twice is allowed).
 
 Examples:
     >>> import torch
@@ -21,9 +22,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nalm.units import Unit, sparsity_penalty
+from nalm.units import Unit, register, sparsity_penalty
 
 
+@register("soft_nau")
 class SoftNAU(Unit):
     """``(*, in_features) → (*, out_features)`` with ``W = tanh(W_hat)``, pushed to {−1, 0, 1}."""
 
@@ -31,9 +33,17 @@ class SoftNAU(Unit):
     paper = "nalm example (examples/custom_unit)"
     policy = "madsen-nau"
 
-    def __init__(self, in_features: int, out_features: int) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(in_features, out_features)
-        self.W_hat = nn.Parameter(torch.empty(out_features, in_features))
+        shape = (out_features, in_features)
+        self.W_hat = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
