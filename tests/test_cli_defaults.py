@@ -89,7 +89,7 @@ def test_every_default_a_help_shows_is_the_settings_default(path, settings, not_
 def test_the_experiments_flags_leave_their_defaults_to_the_settings():
     for name in ("identity", "table1"):
         for action in _subparser("reproduce", name)._actions:
-            if action.dest not in ("help", "device", "quick", "no_progress"):
+            if action.dest not in ("help", "device", "quick", "no_progress", "imports"):
                 assert action.default is None, (name, action.dest)
     assert _subparser("bench", "run").parse_args(["madsen"]).eval_size == Settings().eval_size
 

@@ -23,8 +23,12 @@ def test_every_registered_unit_passes_the_contract_check(name):
         "save-load",
         "formula",
     ]
-    # only the MLP has no formula reader, and that is a warning
-    assert [r.status for r in report.failures] == (["WARN"] if name == "mlp" else [])
+    statuses = [r.status for r in report.failures]
+    if units.get(name).__module__.startswith("nalm."):
+        # only the MLP has no formula reader, and that is a warning
+        assert statuses == (["WARN"] if name == "mlp" else [])
+    else:  # a unit from outside (examples/custom_unit): every required check passes
+        assert "FAIL" not in statuses
 
 
 def test_every_unit_describes_itself():

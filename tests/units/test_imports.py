@@ -130,7 +130,10 @@ def test_every_command_and_subcommand_takes_import():
         assert "--import" in leaf._option_string_actions, leaf.prog
     args = build_parser().parse_args(["units", "--import", "a.py", "--import", "pkg.mod"])
     assert args.imports == ["a.py", "pkg.mod"]
-    assert build_parser().parse_args(["units"]).imports is None
+    assert getattr(build_parser().parse_args(["units"]), "imports", None) is None
+    assert "nalm units check" in progs  # a nested subcommand, and its parent runs alone too
+    given = ["units", "--import", "a.py", "check", "nau"]  # the subcommand keeps the parent's
+    assert build_parser().parse_args(given).imports == ["a.py"]
 
 
 def test_train_a_unit_from_a_file(unit_file, tmp_path, capsys):

@@ -124,26 +124,23 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    """The parsers that run a command: those without subcommands of their own, found by
+    """The parsers that run a command: those without subcommands of their own and those whose
+    subcommands are optional (``nalm units`` runs alone or as ``nalm units check``), found by
     walking every subcommand (nested ones too).
 
     Example:
         >>> top = Parser(prog="x")
-        >>> sub = top.add_subparsers()
+        >>> sub = top.add_subparsers(required=True)
         >>> a, b = sub.add_parser("a"), sub.add_parser("b")
-        >>> c = b.add_subparsers().add_parser("c")
+        >>> c = b.add_subparsers(required=True).add_parser("c")
         >>> [p.prog for p in leaf_parsers(top)]
         ['x a', 'x b c']
     """
     found: list[argparse.ArgumentParser] = []
-    children = [
-        child
-        for action in parser._actions
-        if isinstance(action, argparse._SubParsersAction)
-        for child in dict.fromkeys(action.choices.values())  # aliases name one parser
-    ]
-    if not children:
-        return [parser]
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    children = [child for a in groups for child in dict.fromkeys(a.choices.values())]
+    if not children or not all(a.required for a in groups):
+        found.append(parser)
     for child in children:
         found += leaf_parsers(child)
     return found
@@ -157,6 +154,7 @@ def add_import(p: argparse.ArgumentParser) -> None:
         "--import",
         dest="imports",
         action="append",
+        default=argparse.SUPPRESS,  # a subcommand's parser must not reset its parent's list
         metavar="MODULE_OR_FILE",
         help="load unit definitions first: a module on the Python path or a .py file "
         "(repeatable); their @nalm.units.register names then work like built-in units",
