@@ -59,6 +59,15 @@ def test_ranking_orders_by_success_and_marks_other_settings():
     assert 0 < entries[2].low < 0.2 < entries[2].high  # Wilson interval of 5/25
 
 
+def test_the_ranking_plots_cells_at_0_and_100_percent(tmp_path):
+    from nalm.bench.reference import plot_ranking
+
+    ranked = ranking([_summary("nau>nau", "add", 20, 20, 20_000), _summary("nac>nac", "add", 0, 20,
+                                                                          20_000)])  # fmt: skip
+    assert next(e.rate for e in ranked[("madsen", "add", "1,2:2,6")]) == 1.0
+    assert plot_ranking(ranked, tmp_path / "r.png").stat().st_size > 10_000
+
+
 def test_bench_report_reference_writes_the_ranking(tmp_path, capsys):
     db = str(tmp_path / "r.sqlite")
     common = ["--seeds", "2", "--steps", "30", "--eval-every", "30", "--eval-size", "64"]

@@ -155,9 +155,10 @@ def plot_ranking(ranked: dict[tuple[str, str, str], list[Entry]], path: Path) ->
         labels = [f"{e.model} ({e.source})" + (" †" if e.note else "") for e in entries]
         y = list(range(len(entries)))[::-1]
         rates = [100 * e.rate for e in entries]
+        # max(0, ·): at 0 % or 100 % the interval's end meets the rate up to rounding
         errors = [
-            [100 * (e.rate - e.low) for e in entries],
-            [100 * (e.high - e.rate) for e in entries],
+            [max(0.0, 100 * (e.rate - e.low)) for e in entries],
+            [max(0.0, 100 * (e.high - e.rate)) for e in entries],
         ]
         ax.barh(y, rates, xerr=errors, color=[colours.get(e.source, "C7") for e in entries])
         ax.set_yticks(y, labels, fontsize=8)
