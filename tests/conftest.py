@@ -12,6 +12,19 @@ def _seed() -> None:
     torch.manual_seed(1234)
 
 
+@pytest.fixture(autouse=True)
+def _imports_stay_in_their_test():
+    """What a test brings in with ``--import`` (often a file in its tmp_path, deleted after it)
+    is forgotten after it, so later Ray tests do not hand it to their workers."""
+    from nalm.units import imports
+
+    before = imports.loaded()
+    yield
+    for name in imports.loaded():
+        if name not in before:
+            imports.forget(name)
+
+
 def saturate(w: torch.Tensor, scale: float = 30.0) -> tuple[torch.Tensor, torch.Tensor]:
     """W_hat and M_hat that make tanh(W_hat)·σ(M_hat) equal ``w`` ∈ {−1, 0, 1} in float32."""
     W_hat = torch.sign(w) * scale

@@ -160,7 +160,10 @@ def test_several_outputs_give_a_column():
     assert formula == sympy.ImmutableMatrix([x0 + x1, x0 - x1])
 
 
-@pytest.mark.parametrize("name", [n for n in registry.names() if n != "mlp"])
+@pytest.mark.parametrize(
+    "name",  # nalm's units all have a reader; one from outside (examples/custom_unit) may not
+    [n for n in registry.names() if n != "mlp" and registry.get(n).__module__.startswith("nalm.")],
+)
 def test_unsnapped_formula_equals_the_model(name):
     """With nothing snapped, every reader's expression is the unit's own function."""
     torch.manual_seed(3)

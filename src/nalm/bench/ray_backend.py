@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NalmError
@@ -94,6 +95,12 @@ def map_on_ray(
         )
         if imported is None:
             imported = imports.loaded()
+        gone = [name for name in imported if name.endswith(".py") and not Path(name).is_file()]
+        if gone:
+            raise NalmError(
+                f"{gone[0]} was imported in this process but no longer exists, and Ray workers "
+                "load imported files from where they were; restore it or start a new process"
+            )
         pending = {task.remote(train, cell, device, list(imported)): cell for cell in cells}
         log(f"ray: {len(pending)} cells submitted ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
         failed = 0

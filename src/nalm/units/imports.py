@@ -25,7 +25,7 @@ Example:
     ...     _ = load([path])
     ...     registry.get("doc_file_unit").__name__
     'FileUnit'
-    >>> registry._unregister("doc_file_unit")
+    >>> registry._unregister("doc_file_unit"); forget(path)
 """
 
 from __future__ import annotations
@@ -70,6 +70,14 @@ def load(names: Iterable[str]) -> list[str]:
             _LOADED.append(key)
         done.append(key)
     return done
+
+
+def forget(name: str) -> None:
+    """Drop ``name`` (a module, or a file by any path to it) from :func:`loaded`, e.g. a file
+    that is deleted, so the Ray backend no longer hands it to its workers."""
+    for key in (name, str(Path(name).resolve())):
+        if key in _LOADED:
+            _LOADED.remove(key)
 
 
 def loaded() -> tuple[str, ...]:
