@@ -355,3 +355,13 @@ def test_an_entry_point_that_is_not_a_unit(monkeypatch):
         registry.names()
     with pytest.raises(NalmError, match="entry point ext_not_unit = ext_pkg:Thing of ext-dist"):
         registry.get("ext_not_unit")
+
+
+def test_ray_refuses_an_imported_file_that_is_gone(tmp_path):
+    from nalm.bench.ray_backend import _check_reachable
+    from nalm.errors import NalmError
+
+    gone = str(tmp_path / "gone.py")
+    with pytest.raises(NalmError, match=r"gone\.py was imported in this process but no longer"):
+        _check_reachable(["some.module", gone])
+    _check_reachable(["some.module"])  # modules are looked up on the worker's path

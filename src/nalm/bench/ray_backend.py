@@ -95,12 +95,7 @@ def map_on_ray(
         )
         if imported is None:
             imported = imports.loaded()
-        gone = [name for name in imported if name.endswith(".py") and not Path(name).is_file()]
-        if gone:
-            raise NalmError(
-                f"{gone[0]} was imported in this process but no longer exists, and Ray workers "
-                "load imported files from where they were; restore it or start a new process"
-            )
+        _check_reachable(imported)
         pending = {task.remote(train, cell, device, list(imported)): cell for cell in cells}
         log(f"ray: {len(pending)} cells submitted ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
         failed = 0
@@ -135,3 +130,13 @@ def _reason(error: BaseException) -> str:
     inner = cause if isinstance(cause, BaseException) else error
     text = str(inner).strip()
     return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+
+
+def _check_reachable(imported: Sequence[str]) -> None:
+    """Refuse an imported file that is gone: the workers load files from where they were."""
+    gone = [name for name in imported if name.endswith(".py") and not Path(name).is_file()]
+    if gone:
+        raise NalmError(
+            f"{gone[0]} was imported in this process but no longer exists, and Ray workers "
+            "load imported files from where they were; restore it or start a new process"
+        )
