@@ -252,12 +252,13 @@ class Store:
             for row in cursor
         ]
 
-    def rows(self) -> list[dict[str, Any]]:
-        """Every row as a dict of :data:`COLUMNS`, with ``config``, ``history`` and ``scores``
-        decoded (``None`` in a column an older format lacks)."""
+    def rows(self, model: str | None = None) -> list[dict[str, Any]]:
+        """Every row (or every row of ``model``) as a dict of :data:`COLUMNS`, with ``config``,
+        ``history`` and ``scores`` decoded (``None`` in a column an older format lacks)."""
         present = [name for name in COLUMNS if name in set(self._columns())]
+        where, given = ("WHERE model = ? ", (model,)) if model is not None else ("", ())
         cursor = self.connection.execute(
-            f"SELECT {', '.join(present)} FROM results ORDER BY {', '.join(KEY)}"
+            f"SELECT {', '.join(present)} FROM results {where}ORDER BY {', '.join(KEY)}", given
         )
         out = []
         for values in cursor:

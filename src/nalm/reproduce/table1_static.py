@@ -76,7 +76,7 @@ def train_static(
                   progress=progress, log=lambda _: None)  # fmt: skip
         key = sweep_key(suite, spec, bench)
         with Store(db, create=False) as store:
-            rows = [r for r in store.rows() if r["model"] == str(spec) and r["settings"] == key]
+            rows = [r for r in store.rows(model=str(spec)) if r["settings"] == key]
         yield label, _static_part(text, rows, ops, s.seeds)
 
 
