@@ -43,6 +43,21 @@ def test_nau_init_range_regularizer_and_projection():
     assert unit.W[0, 3].item() == 1.0
 
 
+@pytest.mark.parametrize("unit_class", [NAU, NMU])
+def test_sparsity_gradient_matches_the_reference_and_is_zero_at_saturation(unit_class):
+    # The reference code's min(|W|, |1 − |W||): no push at |W| = 1 (nor at 0), ∓1/n elsewhere.
+    unit = unit_class(4, 1, dtype=torch.float64)
+    low = -1.0 if unit_class is NAU else 0.0
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[1.0, low, 0.25, 0.75]]))
+    unit.regularization().backward()
+    expected = torch.tensor([[0.0, 0.0, 0.25, -0.25]], dtype=torch.float64)
+    torch.testing.assert_close(unit.W.grad, expected, rtol=0, atol=0)
+    W = unit.W.detach().clone().requires_grad_()
+    torch.min(torch.abs(W), torch.abs(1 - torch.abs(W))).mean().backward()
+    torch.testing.assert_close(unit.W.grad, W.grad, rtol=0, atol=0)
+
+
 def test_nmu_forward_equals_product_by_hand():
     unit = NMU(3, 2, dtype=torch.float64)
     x = random_inputs()

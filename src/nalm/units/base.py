@@ -96,9 +96,20 @@ def after_step(model: nn.Module) -> None:
 
 
 def sparsity_penalty(W: torch.Tensor) -> torch.Tensor:
-    """Madsen & Johansen's sparsity regulariser ``mean(min(|W|, 1 − |W|))``: zero on {−1, 0, 1}."""
+    """Madsen & Johansen's sparsity regulariser ``mean(min(|W|, |1 − |W||))``: zero on {−1, 0, 1}.
+
+    Written as their reference code writes it: the outer ``|·|`` changes no value inside the
+    clamp, but makes the gradient exactly 0 at ``|W| = 1``, so a saturated weight is not pushed
+    into the clamp (nor feeds Adam's moments) by the regulariser.
+
+    Examples:
+        >>> W = torch.tensor([1.0, -1.0, 0.75], requires_grad=True)
+        >>> sparsity_penalty(W).backward()
+        >>> (W.grad == 0).tolist()  # saturated weights get no push; 0.75 is pulled towards 1
+        [True, True, False]
+    """
     magnitude = W.abs()
-    return torch.minimum(magnitude, 1 - magnitude).mean()
+    return torch.minimum(magnitude, (1 - magnitude).abs()).mean()
 
 
 class ClampedUnit(Unit):
