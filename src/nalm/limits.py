@@ -193,13 +193,17 @@ def check_number(
     return number
 
 
-def check_task_values(task: Any, what: str = "task") -> None:
+def check_task_values(task: Any, what: str = "task", checked: set[int] | None = None) -> None:
     """Refuse a task whose evaluation inputs or targets float32 cannot carry through training:
     a non-finite input or target, or a target beyond ±:data:`MAX_TARGET` (its squared error
-    would overflow float32 and the run would end as diverged)."""
+    would overflow float32 and the run would end as diverged). ``checked`` holds the ids of
+    input tensors already checked (many seeds' tasks share theirs); it is added to."""
     for name, (x, y) in task.evaluation.items():
-        if not bool(torch.isfinite(x).all()):
-            raise NalmError(f"the {name} inputs of the {what} are not all finite numbers")
+        if checked is None or id(x) not in checked:
+            if not bool(torch.isfinite(x).all()):
+                raise NalmError(f"the {name} inputs of the {what} are not all finite numbers")
+            if checked is not None:
+                checked.add(id(x))
         finite = torch.isfinite(y)
         if not bool(finite.all()):
             raise NalmError(

@@ -62,8 +62,9 @@ def check_training(
         check_elements({**many, f"{name} rows": len(x), **width})
     for name, lr in rates.items():
         check_number(lr, "lr" if len(rates) == 1 else f"lr of {name!r}", positive=True)
+    checked: set[int] = set()  # shared evaluation inputs are checked once
     for task in {id(t): t for t in tasks}.values():
-        check_task_values(task)
+        check_task_values(task, checked=checked)
     return parsed, seeds
 
 

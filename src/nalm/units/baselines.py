@@ -14,6 +14,7 @@ from torch.nn.modules import activation as _activation
 from ..errors import NalmError
 from ..limits import MAX_ELEMENTS, MAX_LAYERS, check_size
 from .base import Unit
+from .functional import linear
 
 # Activations for (*, features) inputs only: GLU halves the last dimension, Softmax2d needs
 # image-shaped input, and attention is not an activation.
@@ -97,7 +98,7 @@ class Linear(Unit):
                 self.b.uniform_(-bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x @ self.W.T
+        y = linear(x, self.W)
         return y if self.b is None else y + self.b
 
     def extra_repr(self) -> str:

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..errors import NalmError
 from .base import Unit
+from .functional import linear
 from .nac import check_eps, check_init, nac_weight
 
 # The regulariser's threshold t: raw parameters with |θ| < t are pushed away from zero.
@@ -117,8 +118,8 @@ class INALU(Unit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         W_a, W_m = self.weights()
-        a = x @ W_a.T
-        log_m = torch.log(x.abs().clamp_min(self.eps)) @ W_m.T
+        a = linear(x, W_a)
+        log_m = linear(torch.log(x.abs().clamp_min(self.eps)), W_m)
         m = torch.exp(log_m.clamp_max(self.omega))
         g = torch.sigmoid(self.G)
         return g * a + (1 - g) * m * self.sign(x, W_m)

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..errors import NalmError
 from .base import Unit
+from .functional import linear
 
 INITS = ("xavier", "seed")
 
@@ -109,7 +110,7 @@ class NAC(_NACBase):
     paper = "Trask et al. 2018"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.weight().T
+        return linear(x, self.weight())
 
     @classmethod
     def seed_preset(cls, in_features: int, out_features: int, **kwargs) -> NAC:
@@ -167,7 +168,7 @@ class NACMul(_NACBase):
         super().__init__(in_features, out_features, init=init, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.exp(torch.log(x.abs() + self.eps) @ self.weight().T)
+        return torch.exp(linear(torch.log(x.abs() + self.eps), self.weight()))
 
     @classmethod
     def seed_preset(cls, in_features: int, out_features: int, **kwargs) -> NACMul:

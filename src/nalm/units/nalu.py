@@ -9,6 +9,7 @@ from torch import nn
 
 from ..errors import NalmError
 from .base import Unit
+from .functional import linear
 from .nac import check_eps, check_init, init_nac_pair, nac_weight
 
 GATES = ("input", "independent")
@@ -118,7 +119,7 @@ class NALU(Unit):
 
     def gate_value(self, x: torch.Tensor) -> torch.Tensor:
         """``g``: ``σ(x Gᵀ)`` of shape ``(*, out)``, or ``σ(G)`` of shape ``(out,)``."""
-        logits = x @ self.G.T if self.gate == "input" else self.G
+        logits = linear(x, self.G) if self.gate == "input" else self.G
         return torch.sigmoid(logits * self._scale if self._scale != 1.0 else logits)
 
     def gate_parameters(self) -> list[nn.Parameter]:
@@ -126,8 +127,8 @@ class NALU(Unit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         W_a, W_m = self.weights()
-        a = x @ W_a.T
-        m = torch.exp(torch.log(x.abs() + self.eps) @ W_m.T)
+        a = linear(x, W_a)
+        m = torch.exp(linear(torch.log(x.abs() + self.eps), W_m))
         g = self.gate_value(x)
         return g * a + (1 - g) * m
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .base import ClampedUnit
+from .functional import linear
 
 
 def nau_init_range(in_features: int, out_features: int) -> float:
@@ -57,4 +58,4 @@ class NAU(ClampedUnit):
         nn.init.uniform_(self.W, -r, r)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.weight().T
+        return linear(x, self.weight())

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .base import ClampedUnit
+from .functional import linear
 from .nac import check_eps
 from .nau import nau_init_range
 from .nmu import nmu_product
@@ -85,7 +86,7 @@ class NMRU(ClampedUnit):
         reciprocal = 1 / (x + self.eps) if self.training else 1 / x
         x = torch.cat((x, reciprocal), dim=-1)
         W = self.weight()
-        sign = torch.cos(math.pi * (x < 0).to(x.dtype) @ W.T)
+        sign = torch.cos(math.pi * linear((x < 0).to(x.dtype), W))
         return nmu_product(x.abs(), W) * sign
 
     def extra_repr(self) -> str:

@@ -6,12 +6,7 @@ import torch
 from torch import nn
 
 from .base import ClampedUnit
-
-
-def nmu_product(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """``z_k = Π_j (W_kj x_j + 1 − W_kj)`` for ``x`` of shape ``(*, in)`` and W ``(out, in)``."""
-    # (1 − W) first: it is exactly 0 where W = 1, so a selected input passes through unrounded.
-    return (x.unsqueeze(-2) * W + (1 - W)).prod(dim=-1)
+from .functional import nmu_product
 
 
 class NMU(ClampedUnit):

@@ -1,0 +1,185 @@
+"""The units' two workhorses, written to be fast when many seeds are trained under ``vmap``.
+
+:func:`linear` (``x Wᵀ``) and :func:`nmu_product` (``Π_j (W_kj x_j + 1 − W_kj)``) compute exactly
+what their one-line formulas say for one seed. Each also has a batching rule for
+:func:`torch.func.vmap`, which the training engine uses to step S seeds as one computation.
+
+``linear``: many seeds sharing one input batch cost one product.
+
+Under :func:`torch.func.vmap` over S seeds, ``x @ W.T`` with a shared ``x`` of shape ``(B, in)``
+and per-seed weights ``(S, out, in)`` becomes a batched product that first copies ``x`` once per
+seed (S × B × in numbers). :func:`linear` has its own batching rule instead: the seeds' weight
+rows are laid side by side, ``(S·out, in)``, and all seeds take one matrix product
+``x (S·out, in)ᵀ`` of shape ``(B, S·out)``; the gradient of the weights is one product too. Each
+seed's numbers are the same sums as alone, up to the order float32 adds them in.
+
+``nmu_product``: the default batching rule keeps the seeds' ``(B, out, in)`` factors with ``in``
+(often 2) innermost in memory, so every elementwise step runs along a dimension of 2. Its rule
+lays the factors out as ``(S, out, in, B)`` instead, batch innermost, with a hand-written
+gradient (the product of the other factors, by prefix and suffix products: no division, so a
+zero factor is exact).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def linear(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    r"""``y = x Wᵀ``: ``x`` of shape ``(*, in)``, ``W`` of shape ``(out, in)``, ``y`` ``(*, out)``.
+
+    The units' linear maps use it. Outside ``vmap`` it is exactly ``x @ W.T``; under ``vmap`` its
+    batching rule makes a shared input batch one matrix product for all seeds (module docstring).
+
+    Examples:
+        >>> x, W = torch.ones(3, 4), torch.full((2, 4), 0.5)
+        >>> linear(x, W)
+        tensor([[2., 2.],
+                [2., 2.],
+                [2., 2.]])
+    """
+    if _batched(x) or _batched(W):
+        return _Linear.apply(x, W)
+    return x @ W.transpose(-1, -2)
+
+
+class _Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x @ W.transpose(-1, -2)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, torch.Tensor], output: Any) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        x, W = ctx.saved_tensors
+        grad_x = grad @ W if ctx.needs_input_grad[0] else None
+        grad_W = None
+        if ctx.needs_input_grad[1]:
+            if W.dim() == 2:  # every leading dimension of x is summed over
+                grad_W = grad.reshape(-1, grad.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+            else:  # (S, out, in): one product per seed over its (S, N, ·) rows
+                grad_W = grad.transpose(-1, -2) @ x
+        return grad_x, grad_W
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple[int | None, int | None], x: torch.Tensor, W: torch.Tensor):
+        x_dim, w_dim = in_dims
+        if w_dim is None:  # one W for every seed: the seeds' rows are more rows
+            x = x.movedim(x_dim, 0)
+            return _Linear.apply(x, W), 0
+        W = W.movedim(w_dim, 0)
+        S, out, width = W.shape
+        if x_dim is None:  # a shared input: the seeds' weights side by side, one product
+            rows = x.reshape(-1, width)
+            y = _Shared.apply(rows, W.reshape(S * out, width))  # (S·out, N)
+            y = y.view(S, out, rows.shape[0]).transpose(-1, -2)  # rows innermost in memory
+            return y.reshape(S, *x.shape[:-1], out), 0
+        x = x.movedim(x_dim, 0)
+        rows = x.reshape(S, -1, width)  # per-seed inputs: one batched product
+        return _Linear.apply(rows, W).reshape(*x.shape[:-1], out), 0
+
+
+class _Shared(torch.autograd.Function):
+    """``W xᵀ`` of shape ``(S·out, N)`` for ``x`` ``(N, in)`` and the seeds' rows ``(S·out, in)``:
+    the shared-input product, laid out with the batch innermost (elementwise work after it runs
+    along the batch, not along ``out``, which is often 1 or 2)."""
+
+    @staticmethod
+    def forward(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return W @ x.T
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, torch.Tensor], output: Any) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        x, W = ctx.saved_tensors
+        grad_x = grad.T @ W if ctx.needs_input_grad[0] else None
+        grad_W = grad @ x if ctx.needs_input_grad[1] else None
+        return grad_x, grad_W
+
+
+def nmu_product(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    r"""``z_k = Π_j (W_kj x_j + 1 − W_kj)``: ``x`` of shape ``(*, in)``, ``W`` ``(out, in)``, ``z``
+    ``(*, out)``. ``(1 − W)`` is added last: it is exactly 0 where ``W = 1``, so a selected input
+    passes through unrounded.
+
+    Examples:
+        >>> nmu_product(torch.tensor([[3.0, 5.0, 7.0]]), torch.tensor([[1.0, 1.0, 0.0]]))
+        tensor([[15.]])
+    """
+    if _batched(x) or _batched(W):
+        return _Product.apply(x, W)
+    return (x.unsqueeze(-2) * W + (1 - W)).prod(dim=-1)
+
+
+def _batched(t: torch.Tensor) -> bool:
+    return torch._C._functorch.is_batchedtensor(t)
+
+
+class _Product(torch.autograd.Function):
+    """:func:`nmu_product` for the engine's S seeds (``vmap``); see the module docstring."""
+
+    @staticmethod
+    def forward(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return (x.unsqueeze(-2) * W + (1 - W)).prod(dim=-1)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:  # pragma: no cover - vmap only
+        raise RuntimeError("nmu_product's batched form is differentiated through its vmap rule")
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple[int | None, int | None], x: torch.Tensor, W: torch.Tensor):
+        x_dim, w_dim = in_dims
+        S = info.batch_size
+        x = x.movedim(x_dim, 0) if x_dim is not None else x.expand(S, *x.shape)
+        W = W.movedim(w_dim, 0) if w_dim is not None else W.expand(S, *W.shape)
+        lead, width = x.shape[1:-1], x.shape[-1]
+        columns = x.reshape(S, -1, width).transpose(-1, -2)  # (S, in, B)
+        z = _Columns.apply(columns, W)  # (S, out, B)
+        return z.transpose(-1, -2).reshape(S, *lead, W.shape[-2]), 0
+
+
+class _Columns(torch.autograd.Function):
+    """``z[s, k, b] = Π_j (W[s, k, j] x[s, j, b] + 1 − W[s, k, j])`` over ``(S, in, B)`` inputs."""
+
+    @staticmethod
+    def forward(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        factors = x.unsqueeze(1) * W.unsqueeze(-1) + (1 - W).unsqueeze(-1)  # (S, out, in, B)
+        return factors.prod(dim=2)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, torch.Tensor], output: Any) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        x, W = ctx.saved_tensors
+        factors = x.unsqueeze(1) * W.unsqueeze(-1) + (1 - W).unsqueeze(-1)
+        others = _others(factors) * grad.unsqueeze(2)  # ∂L/∂factor, (S, out, in, B)
+        grad_x = (others * W.unsqueeze(-1)).sum(1) if ctx.needs_input_grad[0] else None
+        grad_W = (others * (x.unsqueeze(1) - 1)).sum(-1) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_W
+
+
+def _others(factors: torch.Tensor) -> torch.Tensor:
+    """For each factor along dim 2, the product of the others (prefix × suffix products)."""
+    width = factors.shape[2]
+    if width == 1:
+        return torch.ones_like(factors)
+    if width == 2:
+        return factors.flip(2)
+    ones = torch.ones_like(factors[:, :, :1])
+    before = torch.cat([ones, factors[:, :, :-1].cumprod(2)], 2)
+    after = torch.cat([factors[:, :, 1:].flip(2).cumprod(2).flip(2), ones], 2)
+    return before * after
