@@ -16,8 +16,12 @@ table gives both and their ratio; each measurement then runs in a fresh process,
 alternating row by row. ``--repeats N`` measures N rounds and keeps each row's best, which damps
 a busy machine's drift.
 
+``--profile S`` adds where the time of one step goes at S seeds: torch's profiler over 100
+steps after a warm-up, the operations with the most self time, in milliseconds per step (and
+with ``--against``, the same for REV).
+
 Run: ``.venv/bin/python benchmarks/throughput.py [--steps 2000] [--sizes 1,10,100,1000]
-[--against REV] [--repeats N]``
+[--against REV] [--repeats N] [--profile S]``
 """
 
 from __future__ import annotations
@@ -83,6 +87,22 @@ def ensemble(seeds: int, steps: int) -> float:
     return seeds * steps / (time.perf_counter() - started)
 
 
+def profile(seeds: int, steps: int = 100, top: int = 10) -> list[list]:
+    """``[operation, ms per step, calls per step]`` of the ``top`` operations by self time in a
+    run of ``steps`` steps at S = ``seeds`` (after a warm-up run)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    ensemble(seeds, 50)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        started = time.perf_counter()
+        ensemble(seeds, steps)
+        wall = time.perf_counter() - started
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    rows = [[e.key, e.self_cpu_time_total / 1e3 / steps, e.count / steps] for e in events[:top]]
+    return [["(wall time per step, profiled)", wall * 1e3 / steps, 1.0], *rows]
+
+
 ROWS = {
     "plain loop (1 seed)": plain_loop,
     "nalm.train.fit (1 seed)": library_fit,
@@ -92,6 +112,8 @@ ROWS = {
 def measure_row(name: str, steps: int) -> float:
     """One row: seed-iterations per second (NaN where this nalm refuses the size), after a
     warm-up of 200 steps (a fresh process's first calls are slower)."""
+    if name.startswith("profile"):
+        return profile(int(name.rsplit("=", 1)[1]))  # type: ignore[return-value]
     if name in ROWS:
         ROWS[name](200)
         return ROWS[name](steps)
@@ -114,6 +136,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,100,1000", help="cohort sizes S")
     parser.add_argument("--against", metavar="REV", help="also measure nalm at git revision REV")
     parser.add_argument("--repeats", type=int, default=1, help="rounds; each row's best is kept")
+    parser.add_argument("--profile", type=int, metavar="S", help="profile a step at S seeds")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rows", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -125,6 +148,8 @@ def main() -> None:
     then: dict[str, float] = dict.fromkeys(names, -math.inf)
     with tempfile.TemporaryDirectory() as tmp:
         old_src = export_src(args.against, Path(tmp)) if args.against else None
+        if args.profile:
+            _profiles(args.profile, old_src, args.against)
         for _ in range(args.repeats):
             for name in names:  # now and then alternate row by row: a drift hits both
                 if not args.against:
@@ -134,6 +159,20 @@ def main() -> None:
                 value = measure_in(old_src, [name], args.steps)[name]  # type: ignore[arg-type]
                 then[name] = value if math.isnan(value) else max(then[name], value)
     _print(now, then if args.against else None, args)
+
+
+def _profiles(seeds: int, old_src: Path | None, revision: str | None) -> None:
+    """Print the step profile at S = ``seeds``, now and (with ``--against``) at ``revision``."""
+    name = f"profile S={seeds}"
+    for label, src in [("now", ROOT / "src"), (revision, old_src)]:
+        if src is None:
+            continue
+        rows = measure_in(src, [name], 0)[name]
+        print(f"\nWhere a step's time goes, S = {seeds} ({label}; torch profiler, 100 steps)")
+        print("| operation | ms per step | calls per step |\n| --- | ---: | ---: |")
+        for op, ms, calls in rows:
+            print(f"| `{op}` | {ms:.3f} | {calls:g} |")
+    print()
 
 
 def _print(now: dict[str, float], then: dict[str, float] | None, args: argparse.Namespace) -> None:

@@ -69,7 +69,7 @@ _RUN = {"device", "seed", "first_seed", "out"}
         (("reproduce", "table1"), Table1Settings, set()),
         (("reproduce", "digits"), SequenceSettings, {"kinds"}),  # "both"
         (("reproduce", "words"), SequenceSettings, set()),
-        (("bench", "run"), Suite, {"retries"}),
+        (("bench", "run"), Suite, {"retries", "checkpoint_seconds"}),  # the latter: Settings
         (("fit",), fit_candidates, {"try_units", "lr"}),
     ],
 )
@@ -91,7 +91,9 @@ def test_the_experiments_flags_leave_their_defaults_to_the_settings():
         for action in _subparser("reproduce", name)._actions:
             if action.dest not in ("help", "device", "quick", "no_progress", "imports"):
                 assert action.default is None, (name, action.dest)
-    assert _subparser("bench", "run").parse_args(["madsen"]).eval_size == Settings().eval_size
+    parsed = _subparser("bench", "run").parse_args(["madsen"])
+    assert parsed.eval_size == Settings().eval_size
+    assert parsed.checkpoint_seconds == Settings().checkpoint_seconds == 30.0
 
 
 def test_default_and_shown():

@@ -125,6 +125,25 @@ def test_resumed_seeds_equal_seeds_trained_in_one_go(tmp_path):
         assert y["extrapolation_mse"] == pytest.approx(x["extrapolation_mse"], rel=1e-4)
 
 
+def test_per_seed_inputs_are_their_own_settings_and_each_seed_its_own_stream(tmp_path):
+    db = tmp_path / "inputs.sqlite"
+    cell = (MADSEN, ["NAU"], ["sub"], MADSEN.ranges)
+    shared = Settings(steps=60, eval_every=30, eval_size=50)
+    own = Settings(steps=60, eval_every=30, eval_size=50, per_seed_inputs=True)
+    run_suite(*cell, range(3), db, shared, progress=False, log=print)
+    run_suite(*cell, range(3), db, own, progress=False, log=print)
+    run_suite(*cell, range(1, 2), tmp_path / "alone.sqlite", own, progress=False, log=print)
+    with Store(db) as store, Store(tmp_path / "alone.sqlite") as alone:
+        rows, single = store.rows(), alone.rows()[0]
+    keys = {r["settings"] for r in rows}
+    assert len(rows) == 6 and len(keys) == 2
+    assert sum('"per_seed_inputs":true' in k for k in keys) == 1  # the default keeps its key
+    by = {("per_seed_inputs" in r["settings"], r["seed"]): r for r in rows}
+    assert by[True, 1]["extrapolation_mse"] != by[False, 1]["extrapolation_mse"]  # other data
+    assert single["settings"] == by[True, 1]["settings"]
+    assert single["extrapolation_mse"] == pytest.approx(by[True, 1]["extrapolation_mse"], rel=1e-4)
+
+
 def test_a_killed_sweep_resumes_and_holds_each_row_once(tmp_path):
     db = tmp_path / "kill.sqlite"
     cmd = [
@@ -244,6 +263,7 @@ def test_a_cell_killed_mid_way_resumes_inside_the_cell_to_the_same_rows(tmp_path
             sys.executable, "-m", "nalm", "bench", "run", "single-module", "--models", "nau",
             "--ops", "mul", "--ranges", "6", "--seeds", "4", "--steps", "4000",
             "--eval-every", "100", "--eval-size", "100", "--db", str(db), "--no-progress",
+            "--checkpoint-seconds", "0",
         ]  # fmt: skip
 
     whole, cut = tmp_path / "whole.sqlite", tmp_path / "cut.sqlite"

@@ -31,6 +31,10 @@ class Settings:
         ramp: ``(start, end)`` steps of the regulariser's linear ramp (default: the policy's).
         eval_size: rows in each evaluation set.
         early_stop: stop a seed once it is solved (see :func:`solved_early`).
+        per_seed_inputs: each seed draws its own input batches, where the suite would share
+            them (:attr:`~nalm.bench.suites.Suite.shared_inputs`).
+        checkpoint_seconds: a cell in progress writes its checkpoint every evaluation, but at
+            most this often (not part of the settings' key: it does not change results).
     """
 
     steps: int | None = None
@@ -41,6 +45,8 @@ class Settings:
     ramp: tuple[int, int] | None = None
     eval_size: int = 10_000
     early_stop: bool = False
+    per_seed_inputs: bool = False
+    checkpoint_seconds: float = 30.0
 
 
 def cell_policy(spec: ModelSpec, model: Any, settings: Settings) -> Policy:
@@ -99,7 +105,7 @@ class Cell:
 
 def resolve_settings(suite: Suite, spec: ModelSpec, settings: Settings) -> dict[str, Any]:
     """A cell's training settings with the suite's and the model's defaults filled in."""
-    return {
+    resolved = {
         "steps": settings.steps or suite.steps,
         "batch_size": settings.batch_size or suite.batch_size,
         "eval_every": settings.eval_every or suite.eval_every,
@@ -107,6 +113,9 @@ def resolve_settings(suite: Suite, spec: ModelSpec, settings: Settings) -> dict[
         "eval_size": settings.eval_size,
         "early_stop": settings.early_stop,
     }
+    if settings.per_seed_inputs and suite.shared_inputs:  # only then does it change a run
+        resolved["per_seed_inputs"] = True
+    return resolved
 
 
 def sweep_key(suite: Suite, spec: ModelSpec, settings: Settings) -> str:
@@ -211,12 +220,13 @@ def train_cells(
         batch_size=resolved["batch_size"],
         policy=first.policy,
         eval_every=resolved["eval_every"],
-        shared_inputs=suite.shared_inputs,
+        shared_inputs=suite.shared_inputs and not resolved.get("per_seed_inputs", False),
         early_stop=early,
         device=device,
         progress=progress,
         description=label,
         checkpoint=checkpoint,
+        checkpoint_seconds=first.settings.checkpoint_seconds,
     )
     if result.resumed_from and log is not None:
         log(

@@ -126,6 +126,8 @@ def cell_key(resolved: dict[str, Any], policy: Policy) -> str:
         '{"batch_size":1,"early_stop":1,"eval_every":1,"eval_size":1,'
     """
     chosen = {name: resolved[name] for name in SETTINGS_FIELDS}
+    if resolved.get("per_seed_inputs"):  # keyed only when on: the shared default keeps its keys
+        chosen["per_seed_inputs"] = True
     return settings_key(chosen | {"policy": policy_fields(policy)})
 
 

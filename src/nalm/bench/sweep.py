@@ -27,7 +27,8 @@ class Sweep:
     Examples:
         >>> Sweep("madsen", ramp="2,5,8").settings()
         Settings(steps=None, batch_size=None, eval_every=None, lr=None, lambda_hat=2.0, \
-ramp=(5, 8), eval_size=10000, early_stop=False)
+ramp=(5, 8), eval_size=10000, early_stop=False, per_seed_inputs=False, \
+checkpoint_seconds=30.0)
     """
 
     suite: str
@@ -44,6 +45,8 @@ ramp=(5, 8), eval_size=10000, early_stop=False)
     ramp: str | None = None
     eval_size: int = 10_000
     early_stop: bool = False
+    per_seed_inputs: bool = False
+    checkpoint_seconds: float = 30.0
     db: str = "results.sqlite"
     backend: str = "local"
     address: str | None = None
@@ -69,6 +72,10 @@ ramp=(5, 8), eval_size=10000, early_stop=False)
             ramp=ramp,
             eval_size=self.eval_size,
             early_stop=self.early_stop,
+            per_seed_inputs=self.per_seed_inputs,
+            checkpoint_seconds=limits.check_number(
+                self.checkpoint_seconds, "--checkpoint-seconds", nonnegative=True
+            ),
         )
 
     def run(self, log: Callable[[str], None] = print) -> SweepSummary:

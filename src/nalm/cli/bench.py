@@ -100,11 +100,24 @@ def _training_flags(run: argparse.ArgumentParser) -> None:
         help="stop a seed once its best interpolation MSE and its extrapolation MSE are both "
         "below the ε-thresholds (it is then a success at that step)",
     )
+    run.add_argument(
+        "--per-seed-inputs",
+        action="store_true",
+        help="each seed draws its own input batches (as the papers' code does); by default a "
+        "suite's seeds share each step's inputs (their targets differ), which is faster",
+    )
 
 
 def _backend_flags(run: argparse.ArgumentParser) -> None:
     """Where rows go and where cells train."""
     run.add_argument("--db", default="results.sqlite", help="results database")
+    run.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=default(Settings, "checkpoint_seconds"),
+        help="a cell in progress writes its checkpoint (DB.cell-HASH.safetensors) after an "
+        "evaluation at most this often (default %(default)g s)",
+    )
     run.add_argument(
         "--backend",
         choices=("local", "ray"),

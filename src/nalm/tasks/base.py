@@ -134,9 +134,21 @@ class Batches:
                 )
         self.targets: Callable[[torch.Tensor], torch.Tensor] | None = None
         if generated and (self.shared or len(tasks) > 1):
-            # one kind of task: its own stacked targets; several kinds: each task's in turn
-            kind = type(tasks[0]) if len({type(t) for t in tasks}) == 1 else GeneratedTask
-            self.targets = kind.stacked_targets(tasks, self.shared)  # type: ignore[attr-defined]
+            self.targets = self._stacked_targets()
+
+    def _stacked_targets(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        # one kind of task: its own stacked targets; several kinds: each task's in turn
+        tasks = self.tasks
+        kind = type(tasks[0]) if len({type(t) for t in tasks}) == 1 else GeneratedTask
+        return kind.stacked_targets(tasks, self.shared)  # type: ignore[attr-defined]
+
+    def select(self, keep: Sequence[int]) -> None:
+        """Keep only the seeds ``keep`` (their streams and targets)."""
+        self.tasks = [self.tasks[i] for i in keep]
+        if not self.shared:
+            self.generators = [self.generators[i] for i in keep]
+        if self.targets is not None:
+            self.targets = self._stacked_targets()
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         if self.shared:

@@ -24,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..errors import NalmError
+from .compaction import compact
 from .records import Schedule
 
 if TYPE_CHECKING:
@@ -99,7 +100,10 @@ def run_engines(
     file every ``checkpoint_every`` steps, and a file written by the same settings is resumed."""
     if checkpoint is not None and Path(checkpoint).is_dir():
         raise NalmError(f"checkpoint {str(checkpoint)!r} is a directory; give a file path")
-    key = fingerprint({**settings, "schedule": asdict(replace(schedule, early_stop=None))})
+    when = asdict(replace(schedule, early_stop=None))
+    when.pop("checkpoint_seconds")  # how often the file is written does not change the run,
+    when.pop("compact")  # nor does compaction (beyond float rounding)
+    key = fingerprint({**settings, "schedule": when})
     save = None
     if checkpoint is not None:
         restore_engines(Path(checkpoint), engines, key)
@@ -115,6 +119,8 @@ def engine_state(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, Any
     opt_tensors, opt_plain = engine.optimizer.state()
     tensors.update({f"opt.{k}": v for k, v in opt_tensors.items()})
     tensors.update({f"rng.{i}": s for i, s in enumerate(engine.batches.state())})
+    for index, weights in engine.dropped.items():
+        tensors.update({f"dropped.{index}.{k}": v for k, v in weights.items()})
     tensors["active"] = engine.active.to(torch.uint8)
     tensors["last_loss"] = engine.last_loss
     tensors["loss_sum"] = engine.loss_sum
@@ -122,7 +128,7 @@ def engine_state(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, Any
     tensors["stall_sums"] = engine.stall.sums
     columns = ["step", "train_loss", *(f"{n}_mse" for n in engine.evaluation), "sparsity_error"]
     tracks = []
-    for i, track in enumerate(engine.tracks):
+    for i, track in enumerate(engine.all_tracks):
         table = [[row[c] for c in columns] for row in track.history]
         tensors[f"history.{i}"] = torch.tensor(table, dtype=torch.float64).reshape(
             len(table), len(columns)
@@ -147,6 +153,7 @@ def engine_state(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, Any
         "tracks": tracks,
         "recoveries": engine.recoveries,
         "n_active": engine.n_active,
+        "rows": engine.rows,
         "stall": engine.stall.meta(),
         "optimizer": opt_plain,
     }
@@ -157,7 +164,14 @@ def engine_state(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, Any
 def load_engine_state(
     engine: Engine, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> None:
-    """Make ``engine`` continue from an :func:`engine_state`."""
+    """Make ``engine`` continue from an :func:`engine_state` (first compacted to the rows the
+    saved engine had kept)."""
+    rows = meta.get("rows")  # absent in checkpoints from before compaction: every row
+    if rows is not None and len(rows) < engine.size:
+        compact(engine, rows)
+        for index, weights in engine.dropped.items():
+            for k in weights:
+                weights[k] = tensors[f"dropped.{index}.{k}"]
     engine.stack.load({k[len("stack.") :]: v for k, v in tensors.items() if k.startswith("stack.")})
     opt = {k[len("opt.") :]: v for k, v in tensors.items() if k.startswith("opt.")}
     engine.optimizer.load(opt, meta["optimizer"])
@@ -169,7 +183,7 @@ def load_engine_state(
     engine.counted = 0
     engine.stall.load(tensors["stall_sums"], meta["stall"])
     columns = meta["columns"]
-    for i, (track, saved) in enumerate(zip(engine.tracks, meta["tracks"], strict=True)):
+    for i, (track, saved) in enumerate(zip(engine.all_tracks, meta["tracks"], strict=True)):
         track.__dict__.update(saved)
         track.history = [
             {c: (int(v) if c == "step" else v) for c, v in zip(columns, row, strict=True)}

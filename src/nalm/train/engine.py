@@ -22,9 +22,11 @@ from tqdm.auto import tqdm
 
 from ..tasks.base import Batches, Task
 from ..units.base import Unit
+from .compaction import compact
+from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
 from .records import Schedule, StallTracker, Track
-from .stack import Stack, StackedAdam, TorchOptimizer, derived_seed
+from .stack import Stack, derived_seed
 
 
 class Engine:
@@ -55,7 +57,9 @@ class Engine:
         self.size = S = stack.size
         device = next(iter(stack.params.values())).device
         self.evaluation = _evaluation_sets(tasks, device)
-        self.tracks = [Track(int(s)) for s in seeds]
+        self.tracks = self.all_tracks = [Track(int(s)) for s in seeds]
+        self.rows = list(range(S))  # each row's place in all_tracks (see compaction)
+        self.dropped: dict[int, dict[str, torch.Tensor]] = {}  # compacted seeds' final weights
         self.active = torch.ones(S, dtype=torch.bool, device=device)
         self.n_active = S
         self.last_loss = torch.full((S,), math.inf, device=device)
@@ -112,6 +116,7 @@ class Engine:
         """Train from the current step to the last (or until no seed is active); call
         ``checkpoint()`` every ``checkpoint_every`` steps and at the end."""
         started = time.perf_counter()
+        written = -math.inf  # when the checkpoint was last written
         s = self.schedule
         self.stack.train(True)
         if self.step == 0 and not self.tracks[0].history:
@@ -136,15 +141,19 @@ class Engine:
             if evaluated:
                 self.evaluate(t)
                 self.stop_early(t)
+                if s.compact and 0 < self.n_active < self.size:
+                    compact(self)
                 if progress:
                     bar.set_postfix(self.progress_line())
             if t % s.checkpoint_every == 0 or t == s.steps:
                 self.check_parameters(t)
             if checkpoint is not None and (
-                t % s.checkpoint_every == 0 or t == s.steps or not self.n_active
+                t == s.steps
+                or not self.n_active
+                or (t % s.checkpoint_every == 0 and started - written >= s.checkpoint_seconds)
             ):
                 self.seconds += time.perf_counter() - started
-                started = time.perf_counter()
+                started = written = time.perf_counter()
                 self.flush()
                 checkpoint()
         bar.close()
@@ -278,7 +287,7 @@ class Engine:
         if rule is None or t == 0:
             return
         for i in self.active.nonzero().flatten().tolist():
-            if rule(i, self.tracks[i].history):
+            if rule(self.rows[i], self.tracks[i].history):
                 self.tracks[i].stopped_at = t
                 self.active[i] = False
                 self.n_active -= 1
@@ -332,6 +341,12 @@ class Engine:
                 track.history.append({"step": t, **row})
                 track.steps = t
 
+    def weights(self, index: int) -> dict[str, torch.Tensor]:
+        """The parameters and buffers of the seed at ``index`` of :attr:`all_tracks` (CPU)."""
+        if index in self.dropped:
+            return self.dropped[index]
+        return self.stack.weights(self.rows.index(index))
+
     def progress_line(self) -> dict[str, str]:
         losses = [tr.history[-1]["train_loss"] for tr in self.tracks if tr.history]
         finite = sorted(v for v in losses if math.isfinite(v))
@@ -342,7 +357,7 @@ class Engine:
 
     def finish(self) -> list[Track]:
         self.flush()
-        for track in self.tracks:
+        for track in self.all_tracks:
             if track.diverged_at is not None:  # a non-finite loss stopped the step it came in
                 track.steps = track.diverged_at - (track.diverged_by != "parameters")
             elif track.stopped_at is not None:
@@ -351,7 +366,7 @@ class Engine:
                 track.steps = self.step
             if self.schedule.keep_losses:
                 del track.train_loss[track.steps :]
-        return self.tracks
+        return self.all_tracks
 
 
 def _evaluation_sets(

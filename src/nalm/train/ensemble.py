@@ -130,6 +130,8 @@ def fit_seeds(
     checkpoint_every: int | None = None,
     recover: int = 0,
     recover_factor: float = 0.1,
+    checkpoint_seconds: float = 0.0,
+    compact: bool = True,
 ) -> EnsembleResult:
     """Train S seeds of one model, each on its own task, as one batched computation with Adam.
 
@@ -168,6 +170,10 @@ def fit_seeds(
         description: the progress bar's label.
         checkpoint: file to write the whole state to every ``checkpoint_every`` steps (default
             ``eval_every``) and to resume from if it exists (as for :func:`~nalm.train.fit`).
+        checkpoint_seconds: write that file at most this often (and at the end); a long run's
+            file holds every seed's history, so writing it each evaluation would cost time.
+        compact: seeds that stopped early or diverged leave the batched computation at the next
+            evaluation, so the others run faster (their numbers change by float rounding only).
         recover, recover_factor: a seed that goes non-finite is restored to its last finite
             snapshot with its learning rate times ``recover_factor``, up to ``recover`` times.
 
@@ -188,9 +194,8 @@ def fit_seeds(
         tasks, seeds, steps, eval_every, device, batch_size, {"": lr}, True
     )
     check_seed(data_seed, "data_seed")
-    schedule = Schedule.of(
-        steps, eval_every, checkpoint_every, recover, recover_factor, False, early_stop
-    )
+    schedule = Schedule.of(steps, eval_every, checkpoint_every, recover, recover_factor, False,
+                           early_stop, checkpoint_seconds, compact)  # fmt: skip
     first = _build(make_model, seeds[0])
     check_models({"the model make_model builds": first}, tasks[0])
     size = sum(p.numel() for p in first.parameters())
@@ -214,8 +219,8 @@ def fit_seeds(
     run_engines({"seeds": engine}, {"seeds": description}, settings, schedule, checkpoint, progress)
     runs = [
         SeedResult(t.seed, t.history, t.steps, t.diverged_at, t.stopped_at, t.reinitialized_at,
-                   t.recovered_at, engine.stack.weights(i))
-        for i, t in enumerate(engine.tracks)
+                   t.recovered_at, engine.weights(i))
+        for i, t in enumerate(engine.all_tracks)
     ]  # fmt: skip
     return EnsembleResult(runs, rule.name, engine.seconds, engine.resumed_from)
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from ..errors import NalmError
+from ..limits import check_number
 from .policies import Policy
 
 EarlyStop = Callable[[int, list[dict[str, float]]], bool]
@@ -48,7 +49,11 @@ class Track:
 class Schedule:
     """When the engine does what: ``steps`` in all, an evaluation every ``eval_every``, a
     parameter check, recovery snapshot and checkpoint every ``checkpoint_every``; ``recover``
-    recoveries per seed, each multiplying its learning rate by ``recover_factor``."""
+    recoveries per seed, each multiplying its learning rate by ``recover_factor``. With
+    ``checkpoint_seconds``, a checkpoint file is written at most that often (and always at the
+    end); the checks and snapshots keep their cadence, so the results do not depend on it.
+    ``compact``: seeds that stopped or diverged leave the batched computation at the next
+    evaluation (:mod:`~nalm.train.compaction`)."""
 
     steps: int
     eval_every: int
@@ -57,6 +62,8 @@ class Schedule:
     recover_factor: float = 0.1
     keep_losses: bool = False
     early_stop: EarlyStop | None = None
+    checkpoint_seconds: float = 0.0
+    compact: bool = True
 
     @classmethod
     def of(
@@ -68,6 +75,8 @@ class Schedule:
         recover_factor: float = 0.1,
         keep_losses: bool = False,
         early_stop: EarlyStop | None = None,
+        checkpoint_seconds: float = 0.0,
+        compact: bool = True,
     ) -> Schedule:
         """A schedule from the doors' arguments, checked (``checkpoint_every`` defaults to
         ``eval_every``)."""
@@ -83,7 +92,18 @@ class Schedule:
             raise NalmError(
                 f"early_stop must be a function (index, history) → bool; got {early_stop!r}"
             )
-        return cls(steps, eval_every, every, recover, float(factor), keep_losses, early_stop)
+        seconds = check_number(checkpoint_seconds, "checkpoint_seconds", nonnegative=True)
+        return cls(
+            steps,
+            eval_every,
+            every,
+            recover,
+            float(factor),
+            keep_losses,
+            early_stop,
+            seconds,
+            bool(compact),
+        )
 
 
 class StallTracker:
@@ -113,6 +133,11 @@ class StallTracker:
                 self.started[i] = t
                 self.means[i] = []
         return stalled
+
+    def select(self, keep: list[int]) -> None:
+        self.started = [self.started[i] for i in keep]
+        self.means = [self.means[i] for i in keep]
+        self.sums = self.sums[keep]
 
     def meta(self) -> dict[str, Any]:
         return {"started": self.started, "means": self.means}

@@ -13,7 +13,6 @@ import copy
 import hashlib
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import torch
 from torch import nn
@@ -97,6 +96,21 @@ class Stack:
             if isinstance(unit, Unit) and type(unit).after_step is not Unit.after_step
         ]
         self._mapped: dict[tuple[str, bool], Callable] = {}
+        # A model made only of stackable units (Unit.stackable) in nn.Sequential runs on the
+        # stacked tensors directly: its parameters are swapped for them around each call.
+        self.slots = [
+            (module, name, f"model.{path}.{name}" if path else f"model.{name}")
+            for path, module in self.probe.model.named_modules()
+            for name in module._parameters
+        ]
+        self.stacked = (
+            not self.direct
+            and not self.buffers
+            and all(
+                type(m) is nn.Sequential or type(m).__dict__.get("stackable", False)
+                for m in self.probe.model.modules()
+            )
+        )
 
     @classmethod
     def of(cls, models: list[nn.Module], device: torch.device) -> Stack:
@@ -137,6 +151,8 @@ class Stack:
             if what == "output":
                 return self.probe.model(inputs)
             return self.probe.forward(inputs, what=what).unsqueeze(0)
+        if self.stacked and what != "weights" and (x is None or x.dim() == (2 if shared else 3)):
+            return self._call_stacked(what, x)
         key = (what, shared)
         if key not in self._mapped:
             probe, buffers = self.probe, self.buffers
@@ -147,6 +163,31 @@ class Stack:
             mapped = vmap(one, in_dims=(0, 0, None if shared else 0))
             self._mapped[key] = lambda p, xs: mapped(p, buffers, xs)
         return self._mapped[key](self.params, x)
+
+    def _call_stacked(self, what: str, x: torch.Tensor | None) -> torch.Tensor:
+        """``output`` or ``regularization`` of every seed, the model holding the stacked tensors
+        (see :attr:`stacked`)."""
+        model = self.probe.model
+        originals = [(module, name, module._parameters[name]) for module, name, _ in self.slots]
+        try:
+            for module, name, key in self.slots:
+                module._parameters[name] = self.params[key]  # type: ignore[assignment]
+            if what == "output":
+                return model(x)
+            terms = [m.regularization() for m in model.modules() if isinstance(m, Unit)]
+            return torch.stack(terms).sum(0)
+        finally:
+            for module, name, value in originals:
+                module._parameters[name] = value
+
+    @torch.no_grad()
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the seeds ``rows`` (new leaves; see :mod:`~nalm.train.compaction`)."""
+        self.params = {k: v[rows].detach().requires_grad_() for k, v in self.params.items()}
+        self.buffers = {k: v[rows] for k, v in self.buffers.items()}
+        self.leaves = self.params
+        self.size = len(rows)
+        self._mapped = {}
 
     def train(self, mode: bool) -> None:
         self.probe.train(mode)
@@ -199,170 +240,3 @@ class Stack:
                 v.copy_(tensors[k])
             else:
                 v[rows] = tensors[k][rows].to(v.device)
-
-
-class TorchOptimizer:
-    """A ``torch.optim`` optimiser over the stacked leaves of a one-seed stack: ``fit``'s
-    optimisers (Adam, AdamW, SGD, RMSprop or a factory), with exactly their arithmetic."""
-
-    needs_grads = False  # it reads the leaves' ``.grad`` itself
-
-    def __init__(self, make: Callable[..., torch.optim.Optimizer], stack: Stack, lr: float):
-        self.make, self.leaves = make, list(stack.leaves.values())
-        self.lr = torch.tensor([float(lr)], dtype=torch.float64)
-        self.optimizer = make(self.leaves, lr=lr)
-
-    def step(self, grads: Mapping[str, torch.Tensor], live: torch.Tensor, everyone: bool) -> None:
-        if everyone:  # one seed: a step is taken by all or by none
-            self.optimizer.step()
-
-    def reset(self, i: int) -> None:
-        self.optimizer = self.make(self.leaves, lr=float(self.lr[0]))
-
-    def scale_lr(self, i: int, factor: float) -> None:
-        self.lr[i] *= factor
-        for group in self.optimizer.param_groups:
-            group["lr"] = float(self.lr[0])
-
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors, plain = {}, {}
-        for index, entries in self.optimizer.state_dict()["state"].items():
-            for key, value in entries.items():
-                if isinstance(value, torch.Tensor):
-                    tensors[f"{index}.{key}"] = value.detach().clone()
-                else:
-                    plain[f"{index}.{key}"] = value
-        tensors["lr"] = self.lr.clone()
-        return tensors, plain
-
-    def load(
-        self, tensors: Mapping[str, torch.Tensor], plain: Mapping[str, Any], rows: Any = None
-    ) -> None:
-        """Load a :meth:`state`; with ``rows`` (a recovery) the current learning rate stays."""
-        if rows is None:
-            self.lr.copy_(tensors["lr"])
-        self.optimizer = self.make(self.leaves, lr=float(self.lr[0]))
-        state: dict[int, dict[str, Any]] = {}
-        for name, value in [*tensors.items(), *plain.items()]:
-            if name != "lr":
-                index, key = name.split(".", 1)
-                device = self.leaves[int(index)].device
-                moved = (
-                    value.to(device) if isinstance(value, torch.Tensor) and key != "step" else value
-                )
-                state.setdefault(int(index), {})[key] = moved
-        full = self.optimizer.state_dict()
-        full["state"] = state
-        self.optimizer.load_state_dict(full)
-
-
-class StackedAdam:
-    """Adam over stacked parameters with a learning rate, step counts and an update mask per seed.
-
-    Follows ``torch.optim.Adam``'s arithmetic. A seed that is masked out (diverged, stopped,
-    recovering) or a parameter that rests this step (its ``grad`` is ``None``) keeps its value
-    and its moments; step counts are per parameter and seed, as torch counts per parameter.
-    """
-
-    needs_grads = True
-
-    def __init__(self, stack: Stack, lr: float, betas: tuple[float, float] = (0.9, 0.999)):
-        self.params = stack.params
-        (self.beta1, self.beta2), self.eps = betas, 1e-8
-        first = next(iter(self.params.values()))
-        self.lr = torch.full((stack.size,), float(lr), dtype=torch.float64, device=first.device)
-        self.steps = {
-            k: torch.zeros(v.shape[0], dtype=torch.float64, device=v.device)
-            for k, v in self.params.items()
-        }
-        self.m = {k: torch.zeros_like(v) for k, v in self.params.items()}
-        self.v = {k: torch.zeros_like(v) for k, v in self.params.items()}
-        # While every seed of a parameter has the same step count and learning rate (no mask,
-        # restart or recovery yet), the count and rate are kept as Python numbers and the bias
-        # corrections computed once per step; ``steps``/``lr`` are brought up to date on leaving.
-        self.count: dict[str, int | None] = dict.fromkeys(self.params, 0)
-        self.rate: float | None = float(lr)
-
-    def _leave_uniform(self, name: str | None = None) -> None:
-        """Move to per-seed counts (for ``name``, or every parameter) and per-seed rates."""
-        for k in self.params if name is None else [name]:
-            if self.count[k] is not None:
-                self.steps[k].fill_(self.count[k])
-                self.count[k] = None
-        if name is None:
-            self.rate = None
-
-    @torch.no_grad()
-    def step(self, grads: Mapping[str, torch.Tensor], live: torch.Tensor, everyone: bool) -> None:
-        """One step for the ``live`` seeds (parameters without a gradient rest); ``everyone``
-        says that all seeds are live (the in-place path)."""
-        for name, g in grads.items():
-            p = self.params[name]
-            m, v, count = self.m[name], self.v[name], self.count[name]
-            if everyone and count is not None and self.rate is not None:
-                count = self.count[name] = count + 1
-                step_size = -self.rate / (1 - self.beta1**count)
-                correction2 = math.sqrt(1 - self.beta2**count)
-                m.lerp_(g, 1 - self.beta1)
-                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-                p.addcdiv_(m * step_size, (v.sqrt() / correction2).add_(self.eps))
-                continue
-            self._leave_uniform(name)
-            steps = self.steps[name]
-            steps.add_(live.to(steps.dtype))
-            t = steps.clamp_min(1)
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            step_size = (-self.lr / (1 - self.beta1**t)).to(p.dtype).view(shape)
-            correction2 = torch.sqrt(1 - self.beta2**t).to(p.dtype).view(shape)
-            if everyone:
-                m.lerp_(g, 1 - self.beta1)
-                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-                p.addcdiv_(m * step_size, (v.sqrt() / correction2).add_(self.eps))
-                continue
-            m_new = m.lerp(g, 1 - self.beta1)
-            v_new = (v * self.beta2).addcmul_(g, g, value=1 - self.beta2)
-            p_new = p.addcdiv(m_new * step_size, (v_new.sqrt() / correction2).add_(self.eps))
-            mask = live.view(shape)
-            m.copy_(torch.where(mask, m_new, m))
-            v.copy_(torch.where(mask, v_new, v))
-            p.copy_(torch.where(mask, p_new, p))
-
-    def reset(self, i: int) -> None:
-        self._leave_uniform()
-        for k in self.params:
-            self.steps[k][i] = 0
-            self.m[k][i] = 0
-            self.v[k][i] = 0
-
-    def scale_lr(self, i: int, factor: float) -> None:
-        self._leave_uniform()
-        self.lr[i] *= factor
-
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        lr = self.lr if self.rate is None else torch.full_like(self.lr, self.rate)
-        tensors = {"lr": lr.clone()}
-        for k in self.params:
-            count = self.count[k]
-            steps = self.steps[k] if count is None else torch.full_like(self.steps[k], count)
-            tensors[f"{k}.steps"] = steps.clone()
-            tensors[f"{k}.m"] = self.m[k].clone()
-            tensors[f"{k}.v"] = self.v[k].clone()
-        return tensors, {}
-
-    @torch.no_grad()
-    def load(
-        self, tensors: Mapping[str, torch.Tensor], plain: Mapping[str, Any], rows: Any = None
-    ) -> None:
-        """Load a :meth:`state` (all seeds, or with ``rows`` those seeds, keeping their
-        current learning rate: a recovery lowers it from where it is)."""
-        self._leave_uniform()
-        every = slice(None) if rows is None else rows
-        if rows is None:
-            self.lr.copy_(tensors["lr"])
-        for k in self.params:
-            for mine, key in ((self.steps[k], "steps"), (self.m[k], "m"), (self.v[k], "v")):
-                mine[every] = tensors[f"{k}.{key}"][every].to(mine.device)
-        if rows is None:  # a resumed run takes up the mode it was in
-            for k, steps in self.steps.items():
-                self.count[k] = int(steps[0]) if bool((steps == steps[0]).all()) else None
-            self.rate = float(self.lr[0]) if bool((self.lr == self.lr[0]).all()) else None

@@ -35,8 +35,16 @@ class Unit(nn.Module):
     results; ``None`` where that does not apply), ``paper``, ``policy`` (the name of the
     training policy its paper used, see :mod:`nalm.train.policies`) and ``lr`` (the learning rate
     its paper used, where it differs from a benchmark's own; ``None``: the benchmark's).
+
+    ``stackable = True``, declared by a class itself (not inherited), promises that ``forward``
+    and :meth:`regularization` also take S seeds' parameters stacked, ``(S, *shape)``, with
+    inputs ``(B, in)`` shared by the seeds or ``(S, B, in)``, and return ``(S, B, out)`` and
+    ``(S,)``. The training engine then calls a model made only of such units (in
+    ``nn.Sequential``) on the stacked tensors directly, without ``vmap``; any other model is
+    mapped over the seeds with ``vmap``, with the same results up to float rounding.
     """
 
+    stackable: ClassVar[bool] = False
     in_features: int
     out_features: int
     operations: ClassVar[str] = ""
@@ -98,6 +106,8 @@ def after_step(model: nn.Module) -> None:
 def sparsity_penalty(W: torch.Tensor) -> torch.Tensor:
     """Madsen & Johansen's sparsity regulariser ``mean(min(|W|, |1 − |W||))``: zero on {−1, 0, 1}.
 
+    ``W`` of shape ``(out, in)`` gives a scalar; ``(S, out, in)`` (S seeds) one value per seed.
+
     Written as their reference code writes it: the outer ``|·|`` changes no value inside the
     clamp, but makes the gradient exactly 0 at ``|W| = 1``, so a saturated weight is not pushed
     into the clamp (nor feeds Adam's moments) by the regulariser.
@@ -109,7 +119,8 @@ def sparsity_penalty(W: torch.Tensor) -> torch.Tensor:
         [True, True, False]
     """
     magnitude = W.abs()
-    return torch.minimum(magnitude, (1 - magnitude).abs()).mean()
+    values = torch.minimum(magnitude, (1 - magnitude).abs())
+    return values.flatten(-2).mean(-1) if W.dim() > 2 else values.mean()
 
 
 class ClampedUnit(Unit):

@@ -50,6 +50,7 @@ class NAU(ClampedUnit):
 
     operations = "+ −"
     paper = "Madsen & Johansen 2020"
+    stackable = True
     policy = "madsen-nau"
     low = -1.0
 

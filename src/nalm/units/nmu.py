@@ -41,6 +41,7 @@ class NMU(ClampedUnit):
 
     operations = "×"
     paper = "Madsen & Johansen 2020"
+    stackable = True
     policy = "madsen-nmu"
     low = 0.0
 

@@ -1,0 +1,112 @@
+"""The engine's speed-ups change no seed's arithmetic beyond float rounding.
+
+Speed-ups: models of stackable units run on the stacked tensors without vmap; under vmap,
+``linear`` and ``nmu_product`` have batching rules of their own; stopped seeds leave the
+batched computation (compaction). Each is switched off in turn, and each seed is also trained
+alone; every seed must end with the same weights, history and stop.
+"""
+
+import pytest
+import torch
+from torch import nn
+
+from nalm.tasks import ArithmeticTask
+from nalm.train import Ramp, fit_seeds
+from nalm.train.policies import get_policy
+from nalm.units import NAU, NMU, functional
+
+SEEDS = [0, 1, 2, 3, 4, 5]
+STOPS = {1: 200, 4: 300}  # seed → the evaluation at which it is stopped
+
+
+def nau_nmu() -> nn.Module:
+    return nn.Sequential(NAU(100, 2), NMU(2, 1))
+
+
+def train(seeds, steps=500, **kwargs):
+    tasks = [ArithmeticTask("mul", seed=s, eval_size=300) for s in seeds]
+    policy = get_policy("madsen-nmu").replace(regularizer=Ramp(10.0, 100, 300))
+
+    def early(i, history):
+        return history[-1]["step"] >= STOPS.get(seeds[i], steps + 1)
+
+    result = fit_seeds(
+        nau_nmu,
+        tasks,
+        seeds,
+        steps=steps,
+        eval_every=100,
+        lr=1e-2,
+        policy=policy,
+        early_stop=early,
+        shared_inputs=True,
+        progress=False,
+        **kwargs,
+    )
+    return {run.seed: run for run in result.runs}
+
+
+def assert_same(runs, reference, rel=1e-5):
+    for seed, run in reference.items():
+        other = runs[seed]
+        assert other.stopped_at == run.stopped_at and other.steps == run.steps
+        for name, w in run.weights.items():
+            torch.testing.assert_close(other.weights[name], w, rtol=rel, atol=rel / 10)
+        assert len(other.history) == len(run.history)
+        for a, b in zip(run.history, other.history, strict=True):
+            assert b.keys() == a.keys()
+            for key, value in a.items():  # the first row's train_loss is NaN (no step yet)
+                assert b[key] == pytest.approx(value, rel=rel, abs=rel / 1e4, nan_ok=True)
+
+
+@pytest.fixture(scope="module")
+def fast():
+    return train(SEEDS)
+
+
+def test_the_fast_path_stops_seeds_and_trains_the_rest(fast):
+    assert [fast[s].stopped_at for s in SEEDS] == [None, 200, None, None, 300, None]
+    assert fast[0].steps == 500 and fast[1].steps == 200
+    assert fast[0].weights["0.W"].abs().sum() > 0
+    # the regulariser moved the weights: seeds that stopped differ from those that went on
+    assert not torch.equal(fast[0].weights["1.W"], fast[2].weights["1.W"])
+
+
+def test_without_compaction(fast):
+    assert_same(train(SEEDS, compact=False), fast)
+
+
+def test_under_vmap_with_and_without_the_batching_rules(fast, monkeypatch):
+    monkeypatch.setattr(NAU, "stackable", False)
+    monkeypatch.setattr(NMU, "stackable", False)
+    assert_same(train(SEEDS), fast)  # vmap with linear's and nmu_product's own rules
+    monkeypatch.setattr(functional, "_batched", lambda t: False)
+    assert_same(train(SEEDS), fast)  # vmap through the plain formulas
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_each_seed_alone(fast, seed):
+    assert_same(train([seed]), {seed: fast[seed]})
+
+
+def test_a_compacted_cohort_resumes_from_its_checkpoint_to_the_same_end(tmp_path, fast):
+    checkpoint = tmp_path / "cohort.safetensors"
+    interrupted = {"done": False}
+    original = train.__globals__["fit_seeds"]
+
+    def interrupting(*args, early_stop, **kwargs):
+        def rule(i, history):
+            if history[-1]["step"] == 400 and not interrupted["done"]:
+                interrupted["done"] = True
+                raise KeyboardInterrupt  # after the checkpoint of step 300, seed 1 compacted
+            return early_stop(i, history)
+
+        return original(*args, early_stop=rule, **kwargs)
+
+    train.__globals__["fit_seeds"] = interrupting
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(SEEDS, checkpoint=checkpoint)
+    finally:
+        train.__globals__["fit_seeds"] = original
+    assert_same(train(SEEDS, checkpoint=checkpoint), fast, rel=0)
