@@ -16,9 +16,9 @@ table gives both and their ratio; each measurement then runs in a fresh process,
 alternating row by row. ``--repeats N`` measures N rounds and keeps each row's best, which damps
 a busy machine's drift.
 
-``--profile S`` adds where the time of one step goes at S seeds: torch's profiler over 100
-steps after a warm-up, the operations with the most self time, in milliseconds per step (and
-with ``--against``, the same for REV).
+``--profile S`` adds where the time of one step goes at S seeds: torch's profiler on a run of
+50 steps and one of 350, the difference per step (so the set-up drops out), the operations
+with the most self time in milliseconds per step (and with ``--against``, the same for REV).
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--steps 2000] [--sizes 1,10,100,1000]
 [--against REV] [--repeats N] [--profile S]``
@@ -87,20 +87,33 @@ def ensemble(seeds: int, steps: int) -> float:
     return seeds * steps / (time.perf_counter() - started)
 
 
-def profile(seeds: int, steps: int = 100, top: int = 10) -> list[list]:
+def profile(seeds: int, steps: int = 300, top: int = 10) -> list[list]:
     """``[operation, ms per step, calls per step]`` of the ``top`` operations by self time in a
-    run of ``steps`` steps at S = ``seeds`` (after a warm-up run)."""
+    step at S = ``seeds``: two profiled runs, of 50 and of ``50 + steps`` steps, and their
+    difference divided by ``steps`` (so the set-up both share drops out)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    ensemble(seeds, 50)
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        started = time.perf_counter()
-        ensemble(seeds, steps)
-        wall = time.perf_counter() - started
-    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-    rows = [[e.key, e.self_cpu_time_total / 1e3 / steps, e.count / steps] for e in events[:top]]
-    return [["(wall time per step, profiled)", wall * 1e3 / steps, 1.0], *rows]
+    ensemble(seeds, 50)  # warm-up
+    totals, walls = [], []
+    for n in (50, 50 + steps):
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            started = time.perf_counter()
+            ensemble(seeds, n)
+            walls.append(time.perf_counter() - started)
+        totals.append({e.key: (e.self_cpu_time_total, e.count) for e in prof.key_averages()})
+    short, long = totals
+    rows = [
+        [
+            key,
+            (t - short.get(key, (0, 0))[0]) / 1e3 / steps,
+            (c - short.get(key, (0, 0))[1]) / steps,
+        ]
+        for key, (t, c) in long.items()
+    ]
+    rows.sort(key=lambda row: row[1], reverse=True)
+    wall = (walls[1] - walls[0]) * 1e3 / steps
+    return [["(wall time per step, profiled)", wall, 1.0], *rows[:top]]
 
 
 ROWS = {
@@ -168,7 +181,7 @@ def _profiles(seeds: int, old_src: Path | None, revision: str | None) -> None:
         if src is None:
             continue
         rows = measure_in(src, [name], 0)[name]
-        print(f"\nWhere a step's time goes, S = {seeds} ({label}; torch profiler, 100 steps)")
+        print(f"\nWhere a step's time goes, S = {seeds} ({label}; torch profiler)")
         print("| operation | ms per step | calls per step |\n| --- | ---: | ---: |")
         for op, ms, calls in rows:
             print(f"| `{op}` | {ms:.3f} | {calls:g} |")

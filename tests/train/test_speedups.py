@@ -110,3 +110,26 @@ def test_a_compacted_cohort_resumes_from_its_checkpoint_to_the_same_end(tmp_path
     finally:
         train.__globals__["fit_seeds"] = original
     assert_same(train(SEEDS, checkpoint=checkpoint), fast, rel=0)
+
+
+@pytest.mark.parametrize("seconds,tick,writes", [(0.0, 0.0, 5), (5.0, 10.0, 5), (1e9, 0.0, 2)])
+def test_checkpoint_seconds_spaces_the_writes(tmp_path, monkeypatch, seconds, tick, writes):
+    """Every 100 steps is due; a write happens when ``seconds`` have passed since the last one
+    (here a clock that moves ``tick`` seconds each time it is read), and always at the end."""
+    from nalm.train import checkpoint as checkpoints
+    from nalm.train import engine
+
+    clock = {"now": 0.0}
+
+    def perf_counter():
+        clock["now"] += tick
+        return clock["now"]
+
+    written = []
+    save = checkpoints.save_engines
+    monkeypatch.setattr(engine.time, "perf_counter", perf_counter)
+    monkeypatch.setattr(checkpoints, "save_engines", lambda *a: written.append(1) or save(*a))
+    tasks = [ArithmeticTask("add", input_size=4, subset=0.25, overlap=0, seed=s) for s in (0, 1)]
+    fit_seeds(lambda: NAU(4, 1), tasks, [0, 1], steps=500, eval_every=100, progress=False,
+              checkpoint=tmp_path / "c.safetensors", checkpoint_seconds=seconds)  # fmt: skip
+    assert len(written) == writes

@@ -150,7 +150,10 @@ class Engine:
             if checkpoint is not None and (
                 t == s.steps
                 or not self.n_active
-                or (t % s.checkpoint_every == 0 and started - written >= s.checkpoint_seconds)
+                or (
+                    t % s.checkpoint_every == 0
+                    and time.perf_counter() - written >= s.checkpoint_seconds
+                )
             ):
                 self.seconds += time.perf_counter() - started
                 started = written = time.perf_counter()
