@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
         "bench",
         help="the arithmetic benchmarks: many seeds per cell, success rates with intervals",
         description="Run a benchmark suite into an SQLite database (resumable), then report "
-        "success rates with Wilson 95 %% intervals next to the published numbers.",
+        "success rates with Wilson 95 % intervals next to the published numbers.",
     )
     actions = bench.add_subparsers(dest="action", required=True, parser_class=Parser)
     run = actions.add_parser(
@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
     report = actions.add_parser(
         "report",
         help="Markdown, CSV and PNGs from a results database",
-        description="Success rate with Wilson 95 %% intervals, solved-at, sparsity error and "
+        description="Success rate with Wilson 95 % intervals, solved-at, sparsity error and "
         "diverged seeds per cell, with the published numbers beside ours.",
     )
     report.add_argument(
