@@ -8,10 +8,12 @@ what their one-line formulas say for one seed. Each also has a batching rule for
 
 Under :func:`torch.func.vmap` over S seeds, ``x @ W.T`` with a shared ``x`` of shape ``(B, in)``
 and per-seed weights ``(S, out, in)`` becomes a batched product that first copies ``x`` once per
-seed (S × B × in numbers). :func:`linear` has its own batching rule instead: the seeds' weight
-rows are laid side by side, ``(S·out, in)``, and all seeds take one matrix product
-``x (S·out, in)ᵀ`` of shape ``(B, S·out)``; the gradient of the weights is one product too. Each
-seed's numbers are the same sums as alone, up to the order float32 adds them in.
+seed (S × B × in numbers). :func:`linear` instead lays the seeds' weight rows side by side,
+``(S·out, in)``, and all seeds take one matrix product ``(S·out, in) xᵀ`` of shape ``(S·out, B)``
+(batch innermost, so elementwise work after it runs along the batch); the gradient of the
+weights is one product too. It does so on stacked weights ``(S, out, in)`` (the engine's stacked
+call) and, through its batching rule, under ``vmap``. Each seed's numbers are the same sums as
+alone, up to the order float32 adds them in.
 
 ``nmu_product``: the default batching rule keeps the seeds' ``(B, out, in)`` factors with ``in``
 (often 2) innermost in memory, so every elementwise step runs along a dimension of 2. Its rule
@@ -53,64 +55,37 @@ def linear(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     return x @ W.transpose(-1, -2)
 
 
-class _Linear(torch.autograd.Function):
+class _Batched(torch.autograd.Function):
+    """A function whose ``vmap`` rule computes it on the seeds' stacked tensors with plain
+    (differentiable) operations; its own backward is therefore never used."""
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:  # pragma: no cover - vmap only
+        raise RuntimeError("a batched unit function is differentiated through its vmap rule")
+
+
+class _Linear(_Batched):
+    """:func:`linear` under ``vmap``: its rule calls :func:`linear` on the stacked weights."""
+
     @staticmethod
     def forward(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return x @ W.transpose(-1, -2)
 
     @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, torch.Tensor], output: Any) -> None:
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
-        x, W = ctx.saved_tensors
-        grad_x = grad @ W if ctx.needs_input_grad[0] else None
-        grad_W = None
-        if ctx.needs_input_grad[1]:
-            if W.dim() == 2:  # every leading dimension of x is summed over
-                grad_W = grad.reshape(-1, grad.shape[-1]).T @ x.reshape(-1, x.shape[-1])
-            else:  # (S, out, in): one product per seed over its (S, N, ·) rows
-                grad_W = grad.transpose(-1, -2) @ x
-        return grad_x, grad_W
-
-    @staticmethod
     def vmap(info: Any, in_dims: tuple[int | None, int | None], x: torch.Tensor, W: torch.Tensor):
         x_dim, w_dim = in_dims
         if w_dim is None:  # one W for every seed: the seeds' rows are more rows
-            x = x.movedim(x_dim, 0)
-            return _Linear.apply(x, W), 0
+            return x.movedim(x_dim, 0) @ W.transpose(-1, -2), 0
         W = W.movedim(w_dim, 0)
         S, out, width = W.shape
-        if x_dim is None:  # a shared input: the seeds' weights side by side, one product
-            rows = x.reshape(-1, width)
-            y = _Shared.apply(rows, W.reshape(S * out, width))  # (S·out, N)
-            y = y.view(S, out, rows.shape[0]).transpose(-1, -2)  # rows innermost in memory
-            return y.reshape(S, *x.shape[:-1], out), 0
-        x = x.movedim(x_dim, 0)
-        rows = x.reshape(S, -1, width)  # per-seed inputs: one batched product
-        return _Linear.apply(rows, W).reshape(*x.shape[:-1], out), 0
-
-
-class _Shared(torch.autograd.Function):
-    """``W xᵀ`` of shape ``(S·out, N)`` for ``x`` ``(N, in)`` and the seeds' rows ``(S·out, in)``:
-    the shared-input product, laid out with the batch innermost (elementwise work after it runs
-    along the batch, not along ``out``, which is often 1 or 2)."""
-
-    @staticmethod
-    def forward(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return W @ x.T
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, torch.Tensor], output: Any) -> None:
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
-        x, W = ctx.saved_tensors
-        grad_x = grad.T @ W if ctx.needs_input_grad[0] else None
-        grad_W = grad @ x if ctx.needs_input_grad[1] else None
-        return grad_x, grad_W
+        if x_dim is None:  # a shared input: the stacked form's one product
+            return linear(x.reshape(-1, width), W).reshape(S, *x.shape[:-1], out), 0
+        x = x.movedim(x_dim, 0)  # per-seed inputs: one batched product
+        return linear(x.reshape(S, -1, width), W).reshape(*x.shape[:-1], out), 0
 
 
 def nmu_product(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -136,20 +111,12 @@ def _batched(t: torch.Tensor) -> bool:
     return torch._C._functorch.is_batchedtensor(t)
 
 
-class _Product(torch.autograd.Function):
-    """:func:`nmu_product` for the engine's S seeds (``vmap``); see the module docstring."""
+class _Product(_Batched):
+    """:func:`nmu_product` under ``vmap``; see the module docstring."""
 
     @staticmethod
     def forward(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return (x.unsqueeze(-2) * W + (1 - W)).prod(dim=-1)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-        pass
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> Any:  # pragma: no cover - vmap only
-        raise RuntimeError("nmu_product's batched form is differentiated through its vmap rule")
 
     @staticmethod
     def vmap(info: Any, in_dims: tuple[int | None, int | None], x: torch.Tensor, W: torch.Tensor):
