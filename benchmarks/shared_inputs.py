@@ -69,12 +69,14 @@ def main() -> None:
         other = intervals.get((model, op, pair, True))
         if own or other is None:
             continue
-        pairs = zip((rate, solved), other, strict=True)
-        agree = [max(a[0], b[0]) <= min(a[1], b[1]) for a, b in pairs]
-        verdict = ", ".join(
-            f"{what} intervals {'overlap' if ok else 'DO NOT overlap'}"
-            for what, ok in zip(("success", "solved-at"), agree, strict=True)
-        )
+        words = []
+        for what, a, b in zip(("success", "solved-at"), (rate, solved), other, strict=True):
+            if math.isnan(a[0]) or math.isnan(b[0]):
+                words.append(f"{what}: no solved seed on one side")
+            else:
+                overlap = max(a[0], b[0]) <= min(a[1], b[1])
+                words.append(f"{what} intervals {'overlap' if overlap else 'DO NOT overlap'}")
+        verdict = ", ".join(words)
         print(f"- {model} {op} on {pair}: {verdict}")
 
 

@@ -133,3 +133,38 @@ def test_checkpoint_seconds_spaces_the_writes(tmp_path, monkeypatch, seconds, ti
     fit_seeds(lambda: NAU(4, 1), tasks, [0, 1], steps=500, eval_every=100, progress=False,
               checkpoint=tmp_path / "c.safetensors", checkpoint_seconds=seconds)  # fmt: skip
     assert len(written) == writes
+
+
+def test_a_hook_or_an_unstackable_unit_sends_the_model_through_vmap():
+    from nalm.train.stack import Stack
+    from nalm.units import NAC
+
+    models = [nn.Sequential(NAU(3, 2), NMU(2, 1)) for _ in range(4)]
+    assert Stack.of(models, torch.device("cpu")).stacked
+    assert not Stack.of([nn.Sequential(NAC(3, 2), NMU(2, 1)) for _ in range(4)], "cpu").stacked
+    hooked = [nn.Sequential(NAU(3, 2), NMU(2, 1)) for _ in range(4)]
+    hooked[0][0].register_forward_hook(lambda module, inputs, output: output * 2)
+    stack = Stack.of(hooked, torch.device("cpu"))
+    assert not stack.stacked  # the hook would see (S, B, out): vmap shows it one seed at a time
+    x, template = torch.rand(5, 3), hooked[0]  # the template's hook doubles every seed
+    expected = torch.stack(
+        [torch.func.functional_call(template, dict(m.state_dict()), (x,)) for m in hooked]
+    )
+    assert torch.equal(expected[0], hooked[0](x)) and not torch.equal(expected[1], hooked[1](x))
+    torch.testing.assert_close(stack.call("output", x, True).detach(), expected.detach())
+
+
+def test_the_unit_functions_under_grad_of_vmap_and_nested_vmap():
+    from torch.func import functional_call, grad, vmap
+
+    unit, xs = NMU(3, 2), torch.rand(4, 3)
+    params = {k: v.detach() for k, v in unit.named_parameters()}
+    got = grad(lambda p: vmap(lambda x: functional_call(unit, p, (x,)))(xs).sum())(params)
+    unit(xs).sum().backward()
+    torch.testing.assert_close(got["W"], unit.W.grad)
+    W, xs = torch.rand(5, 2, 4), torch.rand(3, 6, 4)
+    nested = vmap(lambda xk: vmap(functional.linear, in_dims=(None, 0))(xk, W))(xs)
+    torch.testing.assert_close(nested, torch.einsum("kbi,soi->ksbo", xs, W))
+    nested = vmap(lambda xk: vmap(functional.nmu_product, in_dims=(None, 0))(xk, W))(xs)
+    expected = (xs[:, None, :, None, :] * W[None, :, None] + (1 - W[None, :, None])).prod(-1)
+    torch.testing.assert_close(nested, expected)

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 FORMAT = "nalm-checkpoint"
-VERSION = 2  # 2: the engine's state (1: the one-seed loop before it)
+VERSION = 3  # 3: compacted rows; 2: the engine's state (1: the one-seed loop before it)
+READS = (2, 3)  # a version-2 file is an engine that kept every row
 
 
 def fingerprint(settings: Any) -> str:
@@ -229,11 +230,11 @@ def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             f"cannot resume from {name}: it was written by a newer nalm (checkpoint version "
             f"{version}; this nalm reads up to {VERSION})"
         )
-    if not version.isdigit() or int(version) < VERSION:
+    if not version.isdigit() or int(version) not in READS:
         raise NalmError(
             f"cannot resume from {name}: it was written by an earlier nalm's trainer (checkpoint "
-            f"version {version or '?'}; this nalm resumes version {VERSION}); delete it to start "
-            "over"
+            f"version {version or '?'}; this nalm resumes versions {READS[0]}–{READS[-1]}); delete "
+            "it to start over"
         )
     try:
         meta = json.loads(metadata["meta"])

@@ -34,8 +34,8 @@ class Engine:
 
     Args:
         stack: the seeds' stacked weights (:class:`~nalm.train.stack.Stack`).
-        optimizer: steps the stack (:class:`~nalm.train.stack.StackedAdam`, or for one seed a
-            :class:`~nalm.train.stack.TorchOptimizer`).
+        optimizer: steps the stack (:class:`~nalm.train.optimizers.StackedAdam`, or for one seed
+            or another optimiser a :class:`~nalm.train.optimizers.TorchOptimizer`).
         batches: the seeds' training batches.
         tasks, seeds: one task and one seed number per row of the stack.
         policy: the training policy.
@@ -141,7 +141,7 @@ class Engine:
             if evaluated:
                 self.evaluate(t)
                 self.stop_early(t)
-                if s.compact and 0 < self.n_active < self.size:
+                if s.compact and self.optimizer.selects and 0 < self.n_active < self.size:
                     compact(self)
                 if progress:
                     bar.set_postfix(self.progress_line())

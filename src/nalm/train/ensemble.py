@@ -102,9 +102,10 @@ class EnsembleResult:
 
 def _build(make_model: Callable[[], nn.Module], seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
-        # The CPU generator alone (what torch.manual_seed seeds for a model built on the CPU);
-        # torch.manual_seed also queues the accelerators' seeding with a stack trace, 1 ms each.
-        torch.random.default_generator.manual_seed(seed)
+        if torch.cuda.is_available():  # a model may be built on the GPU: seed every generator
+            torch.manual_seed(seed)
+        else:  # the same seeding of the CPU generator, without torch.manual_seed's queuing of
+            torch.random.default_generator.manual_seed(seed)  # lazy CUDA seeding (1 ms each)
         return make_model()
 
 

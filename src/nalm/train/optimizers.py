@@ -18,6 +18,7 @@ class TorchOptimizer:
     optimisers (Adam, AdamW, SGD, RMSprop or a factory), with exactly their arithmetic."""
 
     needs_grads = False  # it reads the leaves' ``.grad`` itself
+    selects = False  # its state is not per seed: a stack it steps is never compacted
 
     def __init__(self, make: Callable[..., torch.optim.Optimizer], stack: Stack, lr: float):
         self.make, self.leaves = make, list(stack.leaves.values())
@@ -27,9 +28,6 @@ class TorchOptimizer:
     def step(self, grads: Mapping[str, torch.Tensor], live: torch.Tensor, everyone: bool) -> None:
         if everyone:  # one seed: a step is taken by all or by none
             self.optimizer.step()
-
-    def select(self, rows: torch.Tensor, params: dict[str, torch.Tensor]) -> None:
-        raise RuntimeError("one seed's optimiser is never compacted")  # pragma: no cover
 
     def reset(self, i: int) -> None:
         self.optimizer = self.make(self.leaves, lr=float(self.lr[0]))
@@ -80,6 +78,7 @@ class StackedAdam:
     """
 
     needs_grads = True
+    selects = True  # per-seed state: compaction keeps the rows it is given (``select``)
 
     def __init__(self, stack: Stack, lr: float, betas: tuple[float, float] = (0.9, 0.999)):
         self.params = stack.params

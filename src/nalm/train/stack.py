@@ -1,10 +1,13 @@
-"""S copies of one model as stacked tensors, and the optimisers that step them.
+"""S copies of one model as stacked tensors (the optimisers that step them are in
+:mod:`~nalm.train.optimizers`).
 
 The engine never holds S modules. It holds one *template* module and, per parameter and buffer,
-one tensor with a leading seed dimension ``S``. A forward pass puts the seed's slices into the
-template with :func:`torch.func.functional_call`; for ``S > 1`` that call is mapped over the seed
-dimension with :func:`torch.func.vmap`, for ``S = 1`` it is a plain call on views of the single
-slice (no vmap overhead, and the arithmetic of an ordinary training loop).
+one tensor with a leading seed dimension ``S``. For ``S > 1`` a forward pass either calls the
+template once with the stacked tensors swapped in (a model made only of stackable units, see
+:attr:`~nalm.units.Unit.stackable`), or puts each seed's slices into it with
+:func:`torch.func.functional_call` mapped over the seeds with :func:`torch.func.vmap`. For
+``S = 1`` it is a plain call on the module itself (no vmap overhead, and the arithmetic of an
+ordinary training loop).
 """
 
 from __future__ import annotations
@@ -51,11 +54,28 @@ class _Probe(nn.Module):
         return torch.stack(terms).amax() if terms else torch.full((), math.nan)
 
 
+def _stackable(model: nn.Module) -> bool:
+    """Whether ``model`` can take the stacked call: ``nn.Sequential`` and units whose class
+    itself declares ``stackable``, with no hooks (on a module or global) and no ``forward``
+    replaced on an instance, since a hook would see ``(S, B, …)`` tensors."""
+    hooks = nn.modules.module
+    if hooks._global_forward_hooks or hooks._global_forward_pre_hooks:
+        return False
+    return all(
+        (type(m) is nn.Sequential or type(m).__dict__.get("stackable", False))
+        and not m._forward_hooks
+        and not m._forward_pre_hooks
+        and "forward" not in m.__dict__
+        for m in model.modules()
+    )
+
+
 class Stack:
     """S seeds of one architecture as stacked tensors (a leading seed dimension).
 
     Build it with :meth:`of`. With S > 1 the stacked parameters are the leaves that autograd
-    and the optimiser see, and a forward pass maps ``functional_call`` over the seeds. With
+    and the optimiser see, and a forward pass is the stacked call (:attr:`stacked`) or maps
+    ``functional_call`` over the seeds. With
     S = 1 the module's own parameters are the leaves (trained in place, called directly) and
     :attr:`params` holds views of them with a leading dimension of 1, so the rest of the engine
     reads the same shapes either way.
@@ -103,14 +123,7 @@ class Stack:
             for path, module in self.probe.model.named_modules()
             for name in module._parameters
         ]
-        self.stacked = (
-            not self.direct
-            and not self.buffers
-            and all(
-                type(m) is nn.Sequential or type(m).__dict__.get("stackable", False)
-                for m in self.probe.model.modules()
-            )
-        )
+        self.stacked = not self.direct and not self.buffers and _stackable(self.probe.model)
 
     @classmethod
     def of(cls, models: list[nn.Module], device: torch.device) -> Stack:

@@ -48,16 +48,22 @@ def linear(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     if _batched(x) or _batched(W):
         return _Linear.apply(x, W)
     if W.dim() == 3:  # S seeds' weights, called by the engine (see Unit.stackable)
-        S, out, width = W.shape
-        if x.dim() == 2:  # a shared batch: one product, batch innermost
-            return (W.reshape(S * out, width) @ x.T).view(S, out, -1).transpose(1, 2)
-        return x @ W.transpose(1, 2)  # (S, B, in): one batched product
+        return _stacked_linear(x, W)
     return x @ W.transpose(-1, -2)
 
 
+def _stacked_linear(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``(S, B, out)`` from ``W`` ``(S, out, in)`` and ``x`` shared ``(B, in)`` or per seed."""
+    S, out, width = W.shape
+    if x.dim() == 2:  # a shared batch: one product, batch innermost
+        return (W.reshape(S * out, width) @ x.T).view(S, out, -1).transpose(1, 2)
+    return x @ W.transpose(1, 2)  # (S, B, in): one batched product
+
+
 class _Batched(torch.autograd.Function):
-    """A function whose ``vmap`` rule computes it on the seeds' stacked tensors with plain
-    (differentiable) operations; its own backward is therefore never used."""
+    """A function applied only to batched tensors (under ``vmap``), whose ``vmap`` rule computes
+    it on the seeds' stacked tensors with differentiable operations: gradients flow through
+    those, so its own backward is never reached."""
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
@@ -82,10 +88,11 @@ class _Linear(_Batched):
             return x.movedim(x_dim, 0) @ W.transpose(-1, -2), 0
         W = W.movedim(w_dim, 0)
         S, out, width = W.shape
+        # plain operations from here (under an outer vmap, x may still be batched there)
         if x_dim is None:  # a shared input: the stacked form's one product
-            return linear(x.reshape(-1, width), W).reshape(S, *x.shape[:-1], out), 0
+            return _stacked_linear(x.reshape(-1, width), W).reshape(S, *x.shape[:-1], out), 0
         x = x.movedim(x_dim, 0)  # per-seed inputs: one batched product
-        return linear(x.reshape(S, -1, width), W).reshape(*x.shape[:-1], out), 0
+        return _stacked_linear(x.reshape(S, -1, width), W).reshape(*x.shape[:-1], out), 0
 
 
 def nmu_product(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -103,7 +110,7 @@ def nmu_product(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     if W.dim() == 3:  # S seeds' weights, called by the engine (see Unit.stackable)
         if x.dim() == 2:  # a shared batch (an NMU as first layer)
             x = x.expand(W.shape[0], *x.shape)
-        return _Columns.apply(x.transpose(1, 2), W).transpose(1, 2)
+        return _columns(x.transpose(1, 2), W).transpose(1, 2)
     return (x.unsqueeze(-2) * W + (1 - W)).prod(dim=-1)
 
 
@@ -126,16 +133,25 @@ class _Product(_Batched):
         W = W.movedim(w_dim, 0) if w_dim is not None else W.expand(S, *W.shape)
         lead, width = x.shape[1:-1], x.shape[-1]
         columns = x.reshape(S, -1, width).transpose(-1, -2)  # (S, in, B)
-        z = _Columns.apply(columns, W)  # (S, out, B)
+        z = _columns(columns, W)  # (S, out, B)
         return z.transpose(-1, -2).reshape(S, *lead, W.shape[-2]), 0
+
+
+def _columns(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``(S, out, B)`` products of ``(S, in, B)`` inputs: :class:`_Columns`, or under a
+    ``torch.func`` transform (``grad``, ``jacrev``, an outer ``vmap``), the plain formula in the
+    same layout (a function without ``setup_context`` cannot be transformed)."""
+    if torch._C._are_functorch_transforms_active():
+        return (x.unsqueeze(1) * W.unsqueeze(-1) + (1 - W).unsqueeze(-1)).prod(dim=2)
+    return _Columns.apply(x, W)
 
 
 class _Columns(torch.autograd.Function):
     """``z[s, k, b] = Π_j (W[s, k, j] x[s, j, b] + 1 − W[s, k, j])`` over ``(S, in, B)`` inputs."""
 
     # The forward takes ``ctx`` (no ``setup_context``): ``apply`` then skips binding the
-    # arguments with ``inspect.signature``, 0.1 ms a call. It is only ever called on plain
-    # tensors (by the stacked call, or inside ``_Product``'s vmap rule).
+    # arguments with ``inspect.signature``, 0.1 ms a call. It is only called when no torch.func
+    # transform is active (see ``_columns``).
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x, W)
