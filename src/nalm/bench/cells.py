@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,12 @@ class Settings:
             them (:attr:`~nalm.bench.suites.Suite.shared_inputs`).
         checkpoint_seconds: a cell in progress writes its checkpoint every evaluation, but at
             most this often (not part of the settings' key: it does not change results).
+        policy: a named training policy (:data:`~nalm.train.policies.POLICIES`) in place of
+            each model's recommended one; its ``lr`` and ``batch_size``, where it has them,
+            stand in for the suite's.
+        clip_value, clip_norm: gradient clipping in place of the policy's.
+        input_size, subset, overlap: the task's, in place of the suite's (keyed only where
+            they differ from the suite's).
     """
 
     steps: int | None = None
@@ -47,13 +53,37 @@ class Settings:
     early_stop: bool = False
     per_seed_inputs: bool = False
     checkpoint_seconds: float = 30.0
+    policy: str | None = None
+    clip_value: float | None = None
+    clip_norm: float | None = None
+    input_size: int | None = None
+    subset: float | None = None
+    overlap: float | None = None
+
+    def task_suite(self, suite: Suite) -> Suite:
+        """``suite`` with these settings' task in place of its own."""
+        changes = {k: getattr(self, k) for k in TASK_FIELDS if getattr(self, k) is not None}
+        return replace(suite, **changes) if changes else suite
+
+
+TASK_FIELDS = ("input_size", "subset", "overlap")
+"""The task's settings a sweep may change (:class:`~nalm.bench.suites.Suite` fields)."""
 
 
 def cell_policy(spec: ModelSpec, model: Any, settings: Settings) -> Policy:
-    """The model's recommended policy with the sweep's regulariser overrides applied."""
-    policy = recommended_policy(model) if spec.units else get_policy(None)
+    """The sweep's policy (``settings.policy``, else the model's recommended one) with the
+    sweep's regulariser and clipping overrides applied."""
+    if settings.policy is not None:
+        policy = get_policy(settings.policy)
+    else:
+        policy = recommended_policy(model) if spec.units else get_policy(None)
     return with_overrides(
-        policy, lambda_hat=settings.lambda_hat, ramp=settings.ramp, model=str(spec)
+        policy,
+        lambda_hat=settings.lambda_hat,
+        ramp=settings.ramp,
+        clip_value=settings.clip_value,
+        clip_norm=settings.clip_norm,
+        model=str(spec),
     )
 
 
@@ -103,26 +133,33 @@ class Cell:
         return self.spec.build(self.suite.input_size, 1, self.suite.hidden)
 
 
-def resolve_settings(suite: Suite, spec: ModelSpec, settings: Settings) -> dict[str, Any]:
-    """A cell's training settings with the suite's and the model's defaults filled in."""
+def resolve_settings(
+    suite: Suite, spec: ModelSpec, settings: Settings, policy: Policy | None = None
+) -> dict[str, Any]:
+    """A cell's training settings with the defaults filled in: the sweep's, else the policy's
+    (``lr``, ``batch_size``), else the suite's and the model's. ``suite`` is the suite as
+    registered; the task settings that differ from it are added."""
     resolved = {
         "steps": settings.steps or suite.steps,
-        "batch_size": settings.batch_size or suite.batch_size,
+        "batch_size": settings.batch_size or (policy and policy.batch_size) or suite.batch_size,
         "eval_every": settings.eval_every or suite.eval_every,
-        "lr": settings.lr or suite.default_lr(spec),
+        "lr": settings.lr or (policy and policy.lr) or suite.default_lr(spec),
         "eval_size": settings.eval_size,
         "early_stop": settings.early_stop,
     }
     if settings.per_seed_inputs and suite.shared_inputs:  # only then does it change a run
         resolved["per_seed_inputs"] = True
+    task = settings.task_suite(suite)
+    resolved |= {k: getattr(task, k) for k in TASK_FIELDS if getattr(task, k) != getattr(suite, k)}
     return resolved
 
 
 def sweep_key(suite: Suite, spec: ModelSpec, settings: Settings) -> str:
     """The settings key of a model's cells in a sweep with ``settings`` (as :func:`plan_cell`
     computes it), to find their rows in the store."""
-    policy = cell_policy(spec, spec.build(suite.input_size, 1, suite.hidden), settings)
-    return cell_key(resolve_settings(suite, spec, settings), policy)
+    task = settings.task_suite(suite)
+    policy = cell_policy(spec, spec.build(task.input_size, 1, task.hidden), settings)
+    return cell_key(resolve_settings(suite, spec, settings, policy), policy)
 
 
 def plan_cell(
@@ -137,7 +174,7 @@ def plan_cell(
 ) -> tuple[Cell | None, dict[int, bool]]:
     """The cell's missing seeds (``None`` when it is finished) and its stored seeds → whether
     each diverged."""
-    resolved = resolve_settings(suite, spec, settings)
+    resolved = resolve_settings(suite, spec, settings, policy)
     key = cell_key(resolved, policy)
     resolved |= {"policy": policy_fields(policy), "regularizer": policy.describe()}
     finished = store.finished(suite.name, str(spec), operation, range_key(pair), key)
@@ -145,8 +182,9 @@ def plan_cell(
     if not todo:
         return None, finished
     return Cell(
-        suite, spec, operation, tuple(pair), todo, settings, resolved, key, policy
-    ), finished
+        settings.task_suite(suite), spec, operation, tuple(pair), todo, settings, resolved, key,
+        policy,
+    ), finished  # fmt: skip
 
 
 def cell_checkpoint(db: str | Path, cell: Cell | Sequence[Cell]) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -14,6 +13,9 @@ from typing import Any
 from ..metrics import wilson_interval
 from ..reporting import markdown_table
 from ..tasks.arithmetic import OPERATIONS, get_operation
+from .compare import comparison
+from .compare import num as _num
+from .compare import rate as _rate
 from .models import parse_spec
 from .published import published
 from .table1 import scores_section
@@ -63,6 +65,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ci_low": low,
                 "ci_high": high,
                 "diverged": sum(r["diverged_at"] is not None for r in members),
+                "seconds": _seconds(members),
                 "solved_at_median": statistics.median(solved) if solved else None,
                 "solved_at_mean": statistics.fmean(solved) if solved else None,
                 "sparsity_error_mean": statistics.fmean(sparsity) if sparsity else None,
@@ -77,15 +80,10 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _num(value: float | None, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:.1e}"
-
-
-def _rate(s: dict[str, Any]) -> str:
-    low, high = 100 * s["ci_low"], 100 * s["ci_high"]
-    return f"{100 * s['success_rate']:.0f} % ({low:.0f}–{high:.0f})"
+def _seconds(members: Sequence[dict[str, Any]]) -> float | None:
+    """The wall-clock time a cell took: its seeds' shares summed (``None`` if none is known)."""
+    known = [r["seconds"] for r in members if r.get("seconds") is not None]
+    return sum(known) if known else None
 
 
 def markdown(summaries: Sequence[dict[str, Any]]) -> str:
@@ -129,6 +127,18 @@ def markdown(summaries: Sequence[dict[str, Any]]) -> str:
     return markdown_table(headers, rows)
 
 
+HEADER = (
+    "# nalm benchmark report\n\n"
+    "Success: extrapolation MSE below the ε-perfect solution's (ε = 1e-5) at the step with "
+    "the lowest interpolation MSE; diverged seeds count as failures. Intervals are Wilson "
+    "95 %. Solved at: first evaluated step below the threshold (successful seeds only). "
+    "Published columns are quoted from the papers (Madsen & Johansen 2020 for `madsen`), "
+    "not produced here. `settings` is a short id of the cell's training settings (the CSV "
+    "holds them in full).\n\n"
+)
+"""The top of ``results.md``."""
+
+
 def write_report(
     rows: Sequence[dict[str, Any]],
     out: str | Path,
@@ -146,15 +156,6 @@ def write_report(
         "success": out / "success.png",
         "extrapolation": out / "extrapolation.png",
     }
-    header = (
-        "# nalm benchmark report\n\n"
-        "Success: extrapolation MSE below the ε-perfect solution's (ε = 1e-5) at the step with "
-        "the lowest interpolation MSE; diverged seeds count as failures. Intervals are Wilson "
-        "95 %. Solved at: first evaluated step below the threshold (successful seeds only). "
-        "Published columns are quoted from the papers (Madsen & Johansen 2020 for `madsen`), "
-        "not produced here. `settings` is a short id of the cell's training settings (the CSV "
-        "holds them in full).\n\n"
-    )
     have = {
         (r["suite"], r["model"], r["operation"], r["range"], r["settings"], r["seed"]) for r in rows
     }
@@ -180,7 +181,8 @@ def write_report(
             + "\n"
         )
     scores = scores_section(rows)
-    paths["markdown"].write_text(header + markdown(summaries) + "\n" + scores + tail)
+    body = HEADER + markdown(summaries) + "\n" + scores + comparison(summaries) + tail
+    paths["markdown"].write_text(body)
     fields = [k for k in summaries[0] if k != "histories"]
     with paths["csv"].open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

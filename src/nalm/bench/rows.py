@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NalmError
-from ..train.policies import Policy, get_policy, with_overrides
+from ..train.policies import Policy, Stall, get_policy, with_overrides
+from ..train.schedule import Geometric, Ramp
 
 
 @dataclass
@@ -84,10 +85,19 @@ COLUMNS: dict[str, str] = {
 SETTINGS_FIELDS = ("steps", "batch_size", "eval_every", "lr", "eval_size", "early_stop")
 """The resolved training settings that enter the key beside the policy."""
 
+OPTIONAL_FIELDS = ("per_seed_inputs", "input_size", "subset", "overlap")
+"""Settings keyed only when a cell has them (a task setting that differs from the suite's, the
+per-seed inputs when on), so that the keys of cells without them stay what they were."""
+
 
 def settings_key(settings: dict[str, Any]) -> str:
     """The canonical JSON of a cell's training settings (part of each row's key)."""
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+_UNSET_UNKEYED = ("lr", "batch_size")
+"""Policy fields added after results were stored: keyed only when set, so that the keys of
+every policy without them stay what they were."""
 
 
 def policy_fields(policy: Policy) -> dict[str, Any]:
@@ -97,7 +107,38 @@ def policy_fields(policy: Policy) -> dict[str, Any]:
         >>> policy_fields(get_policy("madsen-nau"))["regularizer"]
         {'type': 'Ramp', 'lambda_hat': 0.01, 'start': 5000, 'end': 50000}
     """
-    return {f.name: _plain(getattr(policy, f.name)) for f in dataclasses.fields(policy)}
+    return {
+        f.name: _plain(getattr(policy, f.name))
+        for f in dataclasses.fields(policy)
+        if not (f.name in _UNSET_UNKEYED and getattr(policy, f.name) is None)
+    }
+
+
+_SCHEDULES = {cls.__name__: cls for cls in (Ramp, Geometric, Stall)}
+
+
+def policy_from_fields(fields: dict[str, Any]) -> Policy:
+    """The policy that :func:`policy_fields` wrote (as stored in a row's config), rebuilt.
+
+    Examples:
+        >>> policy = get_policy("inalu")
+        >>> policy_from_fields(policy_fields(policy)) == policy
+        True
+    """
+
+    def rebuild(value: Any) -> Any:
+        if isinstance(value, dict):
+            kind = value.get("type")
+            if kind not in _SCHEDULES:
+                raise NalmError(f"stored policy field {value!r} names no known schedule")
+            return _SCHEDULES[kind](**{k: v for k, v in value.items() if k != "type"})
+        return tuple(value) if isinstance(value, list) else value
+
+    known = {f.name for f in dataclasses.fields(Policy)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise NalmError(f"stored policy has fields this nalm does not know: {', '.join(unknown)}")
+    return Policy(**{name: rebuild(value) for name, value in fields.items()})
 
 
 def _plain(value: Any) -> Any:
@@ -126,8 +167,7 @@ def cell_key(resolved: dict[str, Any], policy: Policy) -> str:
         '{"batch_size":1,"early_stop":1,"eval_every":1,"eval_size":1,'
     """
     chosen = {name: resolved[name] for name in SETTINGS_FIELDS}
-    if resolved.get("per_seed_inputs"):  # keyed only when on: the shared default keeps its keys
-        chosen["per_seed_inputs"] = True
+    chosen |= {name: resolved[name] for name in OPTIONAL_FIELDS if name in resolved}
     return settings_key(chosen | {"policy": policy_fields(policy)})
 
 

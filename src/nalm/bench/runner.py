@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import NalmError
 from ..limits import check_device, check_seed
+from ..train.policies import Policy
 from .cells import (
     Cell,
     Settings,
@@ -22,7 +23,7 @@ from .cells import (
     train_cell,
     train_cells,
 )
-from .models import parse_spec
+from .models import ModelSpec, parse_spec
 from .ray_backend import map_on_ray
 from .rows import ResultRow
 from .store import Failure, Store, range_key
@@ -59,6 +60,14 @@ class SweepSummary:
     diverged: int = 0
     failures: list[tuple[Cell, Failure]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+
+    def merge(self, other: SweepSummary) -> None:
+        """Add another sweep's counts, failures and lines (a grid's points)."""
+        self.written += other.written
+        self.seeds += other.seeds
+        self.diverged += other.diverged
+        self.failures += other.failures
+        self.lines += other.lines
 
     def count(self, diverged: Iterable[bool]) -> None:
         """Count seeds with a row, by whether each diverged."""
@@ -116,19 +125,9 @@ def run_sweep(
     """:func:`run_suite`, returning a :class:`SweepSummary`."""
     if backend not in ("local", "ray"):
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
-    specs = [parse_spec(m, suite.layers) for m in models]
-    check_device(device)
-    for seed in seeds:
-        check_seed(seed)
-    # Everything that can be refused is refused before the database is opened or created;
-    # each model is built once here, for its policy.
-    policies = {
-        spec: cell_policy(spec, spec.build(suite.input_size, 1, suite.hidden), settings)
-        for spec in specs
-    }
-    for operation in operations:
-        for pair in ranges:
-            suite.check_cell(operation, pair, settings.eval_size)
+    # Everything that can be refused is refused before the database is opened or created.
+    policies = check_sweep(suite, models, operations, ranges, seeds, settings, device)
+    specs = list(policies)
     summary = SweepSummary()
     with Store(db) as store:
         cells = []
@@ -149,6 +148,32 @@ def run_sweep(
         for cell, rows in outcomes:
             _store(store, cell, rows, summary, log)
     return summary
+
+
+def check_sweep(
+    suite: Suite,
+    models: Sequence[str],
+    operations: Sequence[str],
+    ranges: Sequence[tuple[str, str]],
+    seeds: Sequence[int],
+    settings: Settings,
+    device: str,
+) -> dict[ModelSpec, Policy]:
+    """Refuse a sweep that cannot run, in one sentence, before anything trains; returns each
+    model's spec and policy (every model is built once here, for its policy)."""
+    specs = [parse_spec(m, suite.layers) for m in models]
+    check_device(device)
+    for seed in seeds:
+        check_seed(seed)
+    task = settings.task_suite(suite)
+    policies = {
+        spec: cell_policy(spec, spec.build(task.input_size, 1, task.hidden), settings)
+        for spec in specs
+    }
+    for operation in operations:
+        for pair in ranges:
+            task.check_cell(operation, pair, settings.eval_size)
+    return policies
 
 
 def _note(summary: SweepSummary, log: Callable[[str], None], line: str) -> None:

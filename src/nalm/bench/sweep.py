@@ -4,19 +4,24 @@ from the flags, the checks, the sweep, and the lines the command prints."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .. import limits, runs
 from ..errors import NalmError
+from ..train.policies import get_policy
 from ..train.schedule import parse_ramp
-from .cells import Settings
+from . import grid
+from .cells import TASK_FIELDS, Settings
 from .reference import write_ranking
 from .report import summarize, write_report
 from .rows import KEY
-from .runner import SweepSummary, run_sweep
+from .runner import SweepSummary, check_sweep, run_sweep
 from .store import Store
 from .suites import get_suite
+
+_GRIDDED = tuple(field for field, _, _ in grid.GRID_KEYS.values())
 
 
 @dataclass(frozen=True)
@@ -24,11 +29,15 @@ class Sweep:
     """A ``nalm bench run`` request, one field per flag (``None``: the suite's or the model's
     default).
 
+    ``grid`` holds ``--grid KEY=V1,V2`` items (:mod:`nalm.bench.grid`): the request then runs
+    once per grid point (:meth:`points`).
+
     Examples:
-        >>> Sweep("madsen", ramp="2,5,8").settings()
-        Settings(steps=None, batch_size=None, eval_every=None, lr=None, lambda_hat=2.0, \
-ramp=(5, 8), eval_size=10000, early_stop=False, per_seed_inputs=False, \
-checkpoint_seconds=30.0)
+        >>> s = Sweep("madsen", ramp="2,5,8", policy="madsen-nmu").settings()
+        >>> s.lambda_hat, s.ramp, s.policy
+        (2.0, (5, 8), 'madsen-nmu')
+        >>> [p.lr for p in Sweep("madsen", grid=["lr=1e-3,1e-2"]).points()]
+        [0.001, 0.01]
     """
 
     suite: str
@@ -53,6 +62,24 @@ checkpoint_seconds=30.0)
     retries: int | None = None
     device: str = "cpu"
     no_progress: bool = False
+    policy: str | None = None
+    clip_value: float | None = None
+    clip_norm: float | None = None
+    input_size: int | None = None
+    subset: float | None = None
+    overlap: float | None = None
+    grid: Sequence[str] | None = None
+
+    def points(self) -> list[Sweep]:
+        """One request per grid point (this one alone without ``--grid``)."""
+        if not self.grid:
+            return [self]
+        given = [k for k in _GRIDDED if getattr(self, k) is not None]
+        return [replace(self, grid=None, **point) for point in grid.expand(self.grid, given)]
+
+    def label(self) -> str:
+        """What this request sets of what a grid may vary (for the sweep's log)."""
+        return grid.label({k: getattr(self, k) for k in _GRIDDED if getattr(self, k) is not None})
 
     def settings(self) -> Settings:
         """The training settings; ``--ramp LAMBDA,START,END`` sets λ̂ as ``--lambda`` does, and
@@ -63,6 +90,7 @@ checkpoint_seconds=30.0)
             if given is not None and lambda_hat is not None and given != lambda_hat:
                 raise NalmError(f"--ramp {self.ramp!r} and --lambda {lambda_hat:g} give λ̂ twice")
             lambda_hat, ramp = (given if given is not None else lambda_hat), (start, end)
+        self._check_task()
         return Settings(
             steps=self.steps,
             batch_size=self.batch_size,
@@ -76,40 +104,68 @@ checkpoint_seconds=30.0)
             checkpoint_seconds=limits.check_number(
                 self.checkpoint_seconds, "--checkpoint-seconds", nonnegative=True
             ),
+            policy=None if self.policy in (None, "auto") else get_policy(self.policy).name,
+            clip_value=self.clip_value,
+            clip_norm=self.clip_norm,
+            input_size=self.input_size,
+            subset=self.subset,
+            overlap=self.overlap,
         )
 
+    def _check_task(self) -> None:
+        """The task flags, each refused in one sentence naming it."""
+        if self.input_size is not None:
+            limits.check_size(self.input_size, "--input-size")
+        for name in TASK_FIELDS:
+            grid.check(name, getattr(self, name))
+
     def run(self, log: Callable[[str], None] = print) -> SweepSummary:
-        """Check the request, then train and store every missing seed of it."""
-        suite = get_suite(self.suite)
-        models, ops = _names(self.models, "models"), _names(self.ops, "ops")
+        """Check the request (every grid point), then train and store every missing seed of
+        it, one grid point after another."""
         if self.backend != "ray" and (self.address or self.retries is not None):
             flag = "--address" if self.address else "--retries"
             raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
+        points = self.points()
+        plans = [point.plan() for point in points]
+        runs.set_resume_hint(lambda: stored_message(self.db))
+        total = SweepSummary()
+        for i, (point, plan) in enumerate(zip(points, plans, strict=True)):
+            if len(points) > 1:
+                log(f"grid point {i + 1}/{len(points)}: {point.label()}")
+            summary = run_sweep(*plan, **point.backend_options(log))
+            total.merge(summary)
+        return total
+
+    def plan(self) -> tuple:
+        """The checked arguments of :func:`~nalm.bench.runner.run_sweep` for this request."""
+        base = get_suite(self.suite)
         settings = self.settings()
+        suite = settings.task_suite(base)
+        models, ops = _names(self.models, "models"), _names(self.ops, "ops")
         n = self.seeds or suite.seeds
-        batch = self.batch_size or suite.batch_size
+        recipe = get_policy(settings.policy) if settings.policy else None
+        batch = self.batch_size or (recipe and recipe.batch_size) or suite.batch_size
         limits.check_elements({"--seeds": n, "--batch-size": batch, "inputs": suite.input_size})
         limits.check_elements(
             {"--seeds": n, "--eval-size": self.eval_size, "inputs": suite.input_size}
         )
         operations = suite.parse_operations(ops)
         ranges = suite.parse_ranges(self.ranges)
-        runs.set_resume_hint(lambda: stored_message(self.db))
-        return run_sweep(
-            suite,
-            models or list(suite.models),
-            operations,
-            ranges,
-            range(self.first_seed, self.first_seed + n),
-            self.db,
-            settings,
-            device=self.device,
-            progress=not self.no_progress,
-            log=log,
-            backend=self.backend,
-            address=self.address,
-            retries=2 if self.retries is None else self.retries,
-        )
+        seeds = range(self.first_seed, self.first_seed + n)
+        check_sweep(base, models or list(suite.models), operations, ranges, seeds, settings,
+                    self.device)  # fmt: skip
+        return base, models or list(suite.models), operations, ranges, seeds, self.db, settings
+
+    def backend_options(self, log: Callable[[str], None]) -> dict[str, Any]:
+        """The keyword arguments of :func:`~nalm.bench.runner.run_sweep` for where it trains."""
+        return {
+            "device": self.device,
+            "progress": not self.no_progress,
+            "log": log,
+            "backend": self.backend,
+            "address": self.address,
+            "retries": 2 if self.retries is None else self.retries,
+        }
 
     def closing_lines(self, summary: SweepSummary) -> list[str]:
         """What ``nalm bench run`` prints once the sweep is done."""

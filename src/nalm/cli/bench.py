@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..bench.grid import GRID_KEYS
 from ..bench.runner import Settings
 from ..bench.suites import SUITES, Suite
 from .common import Parser, default
@@ -65,6 +66,19 @@ def _cell_flags(run: argparse.ArgumentParser) -> None:
         help="range pairs INTERPOLATION:EXTRAPOLATION (e.g. '1,2:2,6'), or indices into the "
         "suite's list, separated by ';' or spaces; default: all of the suite's",
     )
+    run.add_argument(
+        "--input-size", type=int, help="inputs of the task (default: the suite's; madsen 100)"
+    )
+    run.add_argument(
+        "--subset",
+        type=float,
+        help="fraction of the input in each summed slice (default: the suite's; madsen 0.25)",
+    )
+    run.add_argument(
+        "--overlap",
+        type=float,
+        help="fraction of a slice shared by both slices (default: the suite's; madsen 0.5)",
+    )
     run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the paper's)")
     run.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
 
@@ -87,6 +101,25 @@ def _training_flags(run: argparse.ArgumentParser) -> None:
         "--ramp",
         metavar="[LAMBDA,]START,END",
         help="[λ̂,] steps over which λ ramps from 0 to λ̂ (default: the model's policy)",
+    )
+    run.add_argument(
+        "--clip-value", type=float, help="clip each gradient element to ±C (default: the policy's)"
+    )
+    run.add_argument(
+        "--clip-norm", type=float, help="clip each seed's gradient norm to C (default: policy's)"
+    )
+    run.add_argument(
+        "--policy",
+        help="training policy for every model (see 'nalm units'); its learning rate and batch "
+        "size, where it has them, stand in for the suite's (default auto: each model's own)",
+    )
+    run.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="run every combination of these settings, each its own cells in the store "
+        "(repeatable; e.g. --grid lr=1e-3,1e-2 --grid ramp=2e4:1e5,10:1e5:2e5). KEY: "
+        + ", ".join(GRID_KEYS),
     )
     run.add_argument(
         "--eval-size",

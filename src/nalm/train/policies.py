@@ -90,6 +90,9 @@ class Policy:
             parameters for ``weight_steps`` steps, then only the gates (iNALU: (8, 2)). Models
             without gate parameters ignore it.
         reinit: reinitialise every parameter and the optimiser when this rule sees a stall.
+        lr, batch_size: the recipe's learning rate and batch size, which the benchmark uses
+            where its command gives none (``None``: the suite's or the model's own). A plain
+            :func:`~nalm.train.fit` takes its ``lr`` and ``batch_size`` from its caller.
     """
 
     name: str = "none"
@@ -99,9 +102,20 @@ class Policy:
     clip_norm: float | None = None
     alternate: tuple[int, int] | None = None
     reinit: Stall | None = None
+    lr: float | None = None
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
-        for what in ("clip_value", "clip_norm", "regularize_below"):
+        if self.batch_size is not None and (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, int)
+            or self.batch_size < 1
+        ):
+            raise NalmError(
+                f"policy {self.name!r}: batch_size must be a positive integer or None; "
+                f"got {self.batch_size!r}"
+            )
+        for what in ("clip_value", "clip_norm", "regularize_below", "lr"):
             value = getattr(self, what)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
                 raise NalmError(f"policy {self.name!r}: {what} must be > 0 or None; got {value!r}")
@@ -166,6 +180,10 @@ class Policy:
                 f"reinitialise on stall (checked every {self.reinit.chunk} steps over "
                 f"{self.reinit.window})"
             )
+        if self.lr is not None:
+            parts.append(f"lr {self.lr:g}")
+        if self.batch_size is not None:
+            parts.append(f"batch {self.batch_size}")
         return "; ".join(parts) or "plain training"
 
 
