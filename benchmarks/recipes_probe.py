@@ -34,6 +34,8 @@ def main() -> None:
     p.add_argument("--betas", default="0.9,0.999")
     p.add_argument("--precondition", type=float, help="damping of the NAU preconditioner")
     p.add_argument("--precondition-from", type=int, default=0, help="first preconditioned step")
+    p.add_argument("--decay", default=None, help="FROM,FACTOR: lr falls geometrically by "
+                   "FACTOR from step FROM to the last step")
     p.add_argument("--init-scale", type=float, default=1.0, help="× the NAU's initial range")
     p.add_argument("--input-size", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=1000)
@@ -43,11 +45,8 @@ def main() -> None:
     lam, start, end = (float(v) for v in args.ramp.split(","))
     b1, b2 = (float(v) for v in args.betas.split(","))
     S, n = args.seeds, args.input_size
-    tasks = [
-        ArithmeticTask("mul", input_size=n, subset=0.25, overlap=0.5, seed=s,
-                       eval_size=args.eval_size)  # fmt: skip
-        for s in range(S)
-    ]
+    size = {"input_size": n, "subset": 0.25, "overlap": 0.5, "eval_size": args.eval_size}
+    tasks = [ArithmeticTask("mul", seed=s, **size) for s in range(S)]
     sel = torch.stack([t.selection.float() for t in tasks])  # (S, 2, n)
     thr_i = torch.tensor([success_threshold(t, "interpolation") for t in tasks])
     thr_e = torch.tensor([success_threshold(t, "extrapolation") for t in tasks])
@@ -88,6 +87,11 @@ def main() -> None:
                 inverse = torch.linalg.inv(moment + args.precondition * scale * torch.eye(n))
                 inverse = inverse * scale
             W0.grad = W0.grad @ inverse
+        if args.decay is not None:
+            begin, factor = (float(v) for v in args.decay.split(","))
+            progress = min(max((step - begin) / (args.steps - begin), 0.0), 1.0)
+            for group in opt.param_groups:
+                group["lr"] = args.lr * factor**progress
         opt.step()
         with torch.no_grad():
             W0.clamp_(-1, 1)

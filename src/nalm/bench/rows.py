@@ -17,7 +17,8 @@ from typing import Any
 
 from ..errors import NalmError
 from ..train.policies import Policy, Stall, get_policy, with_overrides
-from ..train.schedule import Geometric, Ramp
+from ..train.precondition import Precondition
+from ..train.schedule import Decay, Geometric, Ramp
 
 
 @dataclass
@@ -95,7 +96,7 @@ def settings_key(settings: dict[str, Any]) -> str:
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
-_UNSET_UNKEYED = ("lr", "batch_size")
+_UNSET_UNKEYED = ("lr", "batch_size", "precondition", "lr_decay")
 """Policy fields added after results were stored: keyed only when set, so that the keys of
 every policy without them stay what they were."""
 
@@ -114,7 +115,7 @@ def policy_fields(policy: Policy) -> dict[str, Any]:
     }
 
 
-_SCHEDULES = {cls.__name__: cls for cls in (Ramp, Geometric, Stall)}
+_SCHEDULES = {cls.__name__: cls for cls in (Ramp, Geometric, Stall, Decay, Precondition)}
 
 
 def policy_from_fields(fields: dict[str, Any]) -> Policy:

@@ -127,6 +127,8 @@ def engine_state(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, Any
     tensors["loss_sum"] = engine.loss_sum
     tensors["loss_count"] = engine.loss_count + engine.counted
     tensors["stall_sums"] = engine.stall.sums
+    if engine.preconditioner is not None:
+        tensors.update(engine.preconditioner.state())
     columns = ["step", "train_loss", *(f"{n}_mse" for n in engine.evaluation), "sparsity_error"]
     tracks = []
     for i, track in enumerate(engine.all_tracks):
@@ -183,6 +185,8 @@ def load_engine_state(
     engine.loss_count.copy_(tensors["loss_count"])
     engine.counted = 0
     engine.stall.load(tensors["stall_sums"], meta["stall"])
+    if engine.preconditioner is not None:
+        engine.preconditioner.load(tensors)
     columns = meta["columns"]
     for i, (track, saved) in enumerate(zip(engine.all_tracks, meta["tracks"], strict=True)):
         track.__dict__.update(saved)

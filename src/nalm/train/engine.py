@@ -25,6 +25,7 @@ from ..units.base import Unit
 from .compaction import compact
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
+from .precondition import InputPreconditioner, first_weight
 from .records import Schedule, StallTracker, Track
 from .stack import Stack, derived_seed
 
@@ -68,7 +69,12 @@ class Engine:
         self.counted = 0
         self.ones = torch.ones(S, device=device)  # d(sum of the seeds' losses)/d(each loss)
         clipping = policy.clip_value is not None or policy.clip_norm is not None
-        self.use_grads = optimizer.needs_grads or clipping
+        self.preconditioner = None
+        if policy.precondition is not None:
+            inputs = self.evaluation[next(iter(self.evaluation))][0].shape[-1]
+            name = first_weight(stack.probe, list(stack.leaves), inputs)
+            self.preconditioner = InputPreconditioner(policy.precondition, name)
+        self.use_grads = optimizer.needs_grads or clipping or self.preconditioner is not None
         self.pending: list[torch.Tensor] = []  # per-step losses not yet in the tracks
         self.stall = StallTracker(policy, S)
         self.recoveries = [0] * S
@@ -184,8 +190,11 @@ class Engine:
         (loss if everyone else torch.where(live, loss, 0.0)).backward(self.ones)
         self.rest(t)
         grads = self.stack.grads() if self.use_grads else {}
+        if self.preconditioner is not None:
+            self.preconditioner.update(t, x, grads)
         clip_gradients(self.policy, grads)
-        self.optimizer.step(grads, live, everyone)
+        decay = self.policy.lr_decay
+        self.optimizer.step(grads, live, everyone, 1.0 if decay is None else decay(t))
         self.stack.project()
         self.record(mse.detach(), live, everyone)
         if self.recovering:

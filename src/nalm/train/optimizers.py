@@ -24,10 +24,22 @@ class TorchOptimizer:
         self.make, self.leaves = make, list(stack.leaves.values())
         self.lr = torch.tensor([float(lr)], dtype=torch.float64)
         self.optimizer = make(self.leaves, lr=lr)
+        self.scaled = False  # the groups' lr is not self.lr (a decay's factor)
 
-    def step(self, grads: Mapping[str, torch.Tensor], live: torch.Tensor, everyone: bool) -> None:
-        if everyone:  # one seed: a step is taken by all or by none
-            self.optimizer.step()
+    def step(
+        self,
+        grads: Mapping[str, torch.Tensor],
+        live: torch.Tensor,
+        everyone: bool,
+        factor: float = 1.0,
+    ) -> None:
+        if not everyone:  # one seed: a step is taken by all or by none
+            return
+        if factor != 1.0 or self.scaled:
+            for group in self.optimizer.param_groups:
+                group["lr"] = float(self.lr[0]) * factor
+            self.scaled = factor != 1.0
+        self.optimizer.step()
 
     def reset(self, i: int) -> None:
         self.optimizer = self.make(self.leaves, lr=float(self.lr[0]))
@@ -107,15 +119,22 @@ class StackedAdam:
             self.rate = None
 
     @torch.no_grad()
-    def step(self, grads: Mapping[str, torch.Tensor], live: torch.Tensor, everyone: bool) -> None:
+    def step(
+        self,
+        grads: Mapping[str, torch.Tensor],
+        live: torch.Tensor,
+        everyone: bool,
+        factor: float = 1.0,
+    ) -> None:
         """One step for the ``live`` seeds (parameters without a gradient rest); ``everyone``
-        says that all seeds are live (the in-place path)."""
+        says that all seeds are live (the in-place path); ``factor`` scales this step's
+        learning rate (a policy's decay)."""
         for name, g in grads.items():
             p = self.params[name]
             m, v, count = self.m[name], self.v[name], self.count[name]
             if everyone and count is not None and self.rate is not None:
                 count = self.count[name] = count + 1
-                step_size = -self.rate / (1 - self.beta1**count)
+                step_size = -self.rate * factor / (1 - self.beta1**count)
                 correction2 = math.sqrt(1 - self.beta2**count)
                 m.lerp_(g, 1 - self.beta1)
                 v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
@@ -126,7 +145,7 @@ class StackedAdam:
             steps.add_(live.to(steps.dtype))
             t = steps.clamp_min(1)
             shape = (-1,) + (1,) * (p.dim() - 1)
-            step_size = (-self.lr / (1 - self.beta1**t)).to(p.dtype).view(shape)
+            step_size = (-self.lr * factor / (1 - self.beta1**t)).to(p.dtype).view(shape)
             correction2 = torch.sqrt(1 - self.beta2**t).to(p.dtype).view(shape)
             if everyone:
                 m.lerp_(g, 1 - self.beta1)

@@ -25,7 +25,8 @@ from torch import nn
 from ..errors import NalmError
 from ..limits import check_number
 from ..units.base import Unit
-from .schedule import Geometric, Ramp
+from .precondition import Precondition
+from .schedule import Decay, Geometric, Ramp
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class Policy:
             parameters for ``weight_steps`` steps, then only the gates (iNALU: (8, 2)). Models
             without gate parameters ignore it.
         reinit: reinitialise every parameter and the optimiser when this rule sees a stall.
+        precondition: precondition the first unit's weight gradient by the inverse of its
+            inputs' second moment (:mod:`nalm.train.precondition`).
+        lr_decay: a learning-rate multiplier over the steps (:class:`~nalm.train.schedule.Decay`).
         lr, batch_size: the recipe's learning rate and batch size, which the benchmark uses
             where its command gives none (``None``: the suite's or the model's own). A plain
             :func:`~nalm.train.fit` takes its ``lr`` and ``batch_size`` from its caller.
@@ -104,6 +108,8 @@ class Policy:
     reinit: Stall | None = None
     lr: float | None = None
     batch_size: int | None = None
+    precondition: Precondition | None = None
+    lr_decay: Callable[[int], float] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and (
@@ -180,6 +186,17 @@ class Policy:
                 f"reinitialise on stall (checked every {self.reinit.chunk} steps over "
                 f"{self.reinit.window})"
             )
+        if self.precondition is not None:
+            pre = self.precondition
+            parts.append(
+                f"first unit's gradient preconditioned by its inputs' moment from step "
+                f"{pre.start:,} (damping {pre.damping:g})"
+            )
+        if isinstance(self.lr_decay, Decay):
+            decay = self.lr_decay
+            parts.append(f"lr × {decay.factor:g} over steps {decay.start:,}–{decay.end:,}")
+        elif self.lr_decay is not None:
+            parts.append(f"lr × {self.lr_decay!r}")
         if self.lr is not None:
             parts.append(f"lr {self.lr:g}")
         if self.batch_size is not None:
@@ -235,6 +252,16 @@ POLICIES: dict[str, Policy] = {
     "npu": Policy("npu", regularizer=Geometric(start=1e-5, end=1e-4, factor=10, every=10_000)),
     # Mistry et al. (2022): gradient-norm clipping 1, with the NMU's sparsity ramp.
     "nmru": Policy("nmru", regularizer=_NMU_RAMP, clip_norm=1.0),
+    # nalm's recipe for NAU→NMU on Madsen's task (docs/recipes.md): the first layer's gradient
+    # preconditioned by its inputs' moment, an early ramp and a falling learning rate.
+    "nmu-fast": Policy(
+        "nmu-fast",
+        regularizer=Ramp(lambda_hat=10.0, start=60_000, end=100_000),
+        lr=1e-3,
+        batch_size=128,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
+    ),
 }
 
 

@@ -72,6 +72,34 @@ class Geometric:
         return min(value, self.end) if self.end >= self.start else max(value, self.end)
 
 
+@dataclass(frozen=True)
+class Decay:
+    """A learning-rate multiplier that falls geometrically from 1 at ``start`` to ``factor`` at
+    ``end``, and stays there: ``factor ** clip((t − start) / (end − start), 0, 1)``.
+
+    Examples:
+        >>> decay = Decay(start=100, end=200, factor=0.01)
+        >>> [decay(t) for t in (0, 150, 500)]
+        [1.0, 0.1, 0.01]
+    """
+
+    start: int
+    end: int
+    factor: float
+
+    def __post_init__(self) -> None:
+        check_size(self.start, "the decay's start", minimum=0, limit=MAX_STEPS)
+        check_size(self.end, "the decay's end", minimum=0, limit=MAX_STEPS)
+        if self.end <= self.start:
+            raise NalmError(f"the decay must end after it starts; got {self.start}–{self.end}")
+        if not 0 < self.factor <= 1:
+            raise NalmError(f"the decay's factor must be in (0, 1]; got {self.factor!r}")
+
+    def __call__(self, step: int) -> float:
+        fraction = min(max((step - self.start) / (self.end - self.start), 0.0), 1.0)
+        return float(f"{self.factor**fraction:.12g}")
+
+
 def parse_ramp(text: str) -> tuple[float | None, int, int]:
     """The command line's one ramp grammar: ``LAMBDA,START,END`` (λ̂ and the steps over which λ
     ramps from 0 to it) or ``START,END`` (the steps alone; λ̂ comes from ``--lambda`` or the
