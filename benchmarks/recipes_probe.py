@@ -34,8 +34,11 @@ def main() -> None:
     p.add_argument("--betas", default="0.9,0.999")
     p.add_argument("--precondition", type=float, help="damping of the NAU preconditioner")
     p.add_argument("--precondition-from", type=int, default=0, help="first preconditioned step")
-    p.add_argument("--decay", default=None, help="FROM,FACTOR: lr falls geometrically by "
-                   "FACTOR from step FROM to the last step")
+    p.add_argument(
+        "--decay",
+        default=None,
+        help="FROM,FACTOR: lr falls geometrically by FACTOR from step FROM to the last step",
+    )
     p.add_argument("--init-scale", type=float, default=1.0, help="× the NAU's initial range")
     p.add_argument("--input-size", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=1000)
