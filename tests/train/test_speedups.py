@@ -168,3 +168,20 @@ def test_the_unit_functions_under_grad_of_vmap_and_nested_vmap():
     nested = vmap(lambda xk: vmap(functional.nmu_product, in_dims=(None, 0))(xk, W))(xs)
     expected = (xs[:, None, :, None, :] * W[None, :, None] + (1 - W[None, :, None])).prod(-1)
     torch.testing.assert_close(nested, expected)
+
+
+def test_nmru_on_stacked_parameters_matches_vmap(monkeypatch):
+    from nalm.units.nmru import NMRU
+
+    def run():
+        tasks = [ArithmeticTask("div", input_size=12, seed=s, eval_size=200) for s in range(3)]
+        result = fit_seeds(
+            lambda: nn.Sequential(NAU(12, 2), NMRU(2, 1)), tasks, [0, 1, 2], steps=200,
+            eval_every=50, lr=1e-2, policy=get_policy("nmru").replace(
+                regularizer=Ramp(1.0, 50, 150)), shared_inputs=True, progress=False,
+        )  # fmt: skip
+        return {run.seed: run for run in result.runs}
+
+    stacked = run()
+    monkeypatch.setattr(NMRU, "stackable", False)
+    assert_same(run(), stacked)

@@ -58,6 +58,7 @@ class NMRU(ClampedUnit):
     policy = "nmru"
     lr = 1e-2  # Mistry et al. 2022
     low = 0.0
+    stackable = True  # linear and nmu_product take stacked W; the reciprocals are per row
 
     def __init__(
         self,

@@ -1,0 +1,31 @@
+"""Candidate policies tried while looking for the recipes (docs/recipes.md), loaded with
+``nalm bench run --import benchmarks/recipes/candidates.py --policy NAME``. The winners are
+registered in ``nalm.train.policies``; these stay here so that every tried setting can be
+run again (each row's key holds the policy's fields in full)."""
+
+from nalm.train.policies import POLICIES, Policy
+from nalm.train.precondition import Precondition
+from nalm.train.schedule import Decay, Ramp
+
+CANDIDATES = [
+    # nmu-fast's levers with the learning rate falling to 1e-5 of its start: the ε-threshold
+    # of ÷ (about 6e-12 on U[2, 6]) needs unused NAU weights within ~1e-6 of 0.
+    Policy(
+        "exact-1e-3",
+        regularizer=Ramp(10.0, 60_000, 100_000),
+        lr=1e-3,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=40_000, end=150_000, factor=1e-5),
+    ),
+    Policy(
+        "exact-1e-2",
+        regularizer=Ramp(10.0, 60_000, 100_000),
+        lr=1e-2,
+        clip_norm=1.0,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=40_000, end=150_000, factor=1e-6),
+    ),
+]
+
+for policy in CANDIDATES:
+    POLICIES.setdefault(policy.name, policy)
