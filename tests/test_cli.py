@@ -150,6 +150,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     for target in ("x0 + x1", "x0 - x1", "x0 * x1", "x0/4 + x1/2 + x2**2"):
         assert target in printed
+    assert "x0/4 + x1/2 + x2**2 has no nalm model that extrapolates it yet" in printed
     assert (out / "demo.png").stat().st_size > 10_000
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len({r["model"] for r in rows}) == 8
