@@ -79,7 +79,8 @@ def test_a_policys_fields_round_trip_through_the_store_format(name):
     policy = POLICIES[name]
     stored = json.loads(json.dumps(policy_fields(policy)))
     assert policy_from_fields(stored) == policy
-    assert "lr" not in stored and "batch_size" not in stored  # keys of old rows unchanged
+    for field in ("lr", "batch_size", "precondition", "lr_decay"):  # unset: keys of old rows kept
+        assert (field in stored) == (getattr(policy, field) is not None)
 
 
 def test_a_policy_stored_by_a_sweep_comes_back_as_the_policy_that_trained(tmp_path):
@@ -146,6 +147,20 @@ def test_the_report_ranks_the_settings_of_a_cell_and_names_what_differs(tmp_path
     assert "| lr=0.01 | 3 | 67 % (21–94) | 50 | 6 s | 2 |" in winners
     assert section.index("| 1 | lr=0.01 |") < section.index("| 2 | lr=0.001 |")
     assert differences([rows[0]["settings"]]) == {rows[0]["settings"]: "(all the same)"}
+
+
+def test_a_policys_own_fields_are_named_only_where_one_policy_differs_from_itself():
+    def key(name, clip, ramp_end):
+        ramp = {"type": "Ramp", "lambda_hat": 10.0, "start": 5, "end": ramp_end}
+        return json.dumps({"lr": 0.1, "policy": {"name": name, "clip_norm": clip,
+                                                 "regularizer": ramp}})  # fmt: skip
+
+    keys = [key("a", None, 10), key("b", 1.0, 10), key("b", 1.0, 20)]
+    assert list(differences(keys).values()) == [
+        "policy=a ramp=10:5:10",
+        "policy=b ramp=10:5:10",
+        "policy=b ramp=10:5:20",
+    ]
 
 
 def _row(settings, seed, success, solved, seconds):

@@ -62,7 +62,8 @@ def _compact(value: Any) -> Any:
 
 def differences(keys: Sequence[str]) -> dict[str, str]:
     """Each settings key → what sets it apart from the other ``keys`` (``"(all the same)"``
-    for a key alone).
+    for a key alone). A policy's own fields are named only where they differ between keys of
+    the same policy name (``policy=nmu-fast`` says the rest).
 
     Examples:
         >>> differences(['{"lr":0.01,"steps":5}', '{"lr":0.1,"steps":5}'])
@@ -72,13 +73,37 @@ def differences(keys: Sequence[str]) -> dict[str, str]:
     names: list[str] = []
     for values in flat.values():
         names += [n for n in values if n not in names]
-    varying = [n for n in names if len({repr(v.get(n, "—")) for v in flat.values()}) > 1]
+
+    def varies(name: str, among: Sequence[dict[str, Any]]) -> bool:
+        return len({repr(v.get(name, "—")) for v in among}) > 1
+
+    policy_keys = {n for k in keys for n in _policy_keys(k)}
+    by_name: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for values in flat.values():
+        by_name[values.get("policy")].append(values)
+
+    def shown(n: str) -> bool:
+        if n in policy_keys and n != "policy":
+            return any(varies(n, group) for group in by_name.values())
+        return varies(n, list(flat.values()))
+
+    varying = [n for n in names if shown(n)]
     if not varying:
         return {k: "(all the same)" for k in keys}
     return {
-        k: " ".join(f"{n}={_show(values.get(n, '—'))}" for n in varying)
+        k: " ".join(f"{n}={_show(values.get(n, '—'))}" for n in varying if n in values)
+        or "(the policy's own)"
         for k, values in flat.items()
     }
+
+
+def _policy_keys(settings: str) -> list[str]:
+    """The names :func:`flatten` gives the policy's fields of one settings key."""
+    try:
+        policy = json.loads(settings).get("policy")
+    except (json.JSONDecodeError, AttributeError):
+        return []
+    return [_policy_name(n) for n in policy] if isinstance(policy, dict) else []
 
 
 def _show(value: Any) -> str:
