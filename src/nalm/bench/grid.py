@@ -43,18 +43,16 @@ def _nonnegative(text: str) -> float:
     return value
 
 
-def _subset(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise ValueError(text)
-    return value
+def _fraction(*, zero: bool) -> Callable[[str], float]:
+    """A parser of fractions in [0, 1] (``zero=True``) or (0, 1]."""
 
+    def parse(text: str) -> float:
+        value = float(text)
+        if not (0 <= value <= 1 and (zero or value > 0)):
+            raise ValueError(text)
+        return value
 
-def _overlap(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise ValueError(text)
-    return value
+    return parse
 
 
 def _ramp(text: str) -> str:
@@ -83,8 +81,8 @@ GRID_KEYS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "clip_norm": ("clip_norm", _positive, "a number > 0"),
     "policy": ("policy", _policy, "a policy name"),
     "input_size": ("input_size", _whole, "a whole number ≥ 1"),
-    "subset": ("subset", _subset, "a fraction in (0, 1]"),
-    "overlap": ("overlap", _overlap, "a fraction in [0, 1]"),
+    "subset": ("subset", _fraction(zero=False), "a fraction in (0, 1]"),
+    "overlap": ("overlap", _fraction(zero=True), "a fraction in [0, 1]"),
 }
 """What ``--grid`` may vary (``batch-size`` is accepted for ``batch_size``)."""
 
