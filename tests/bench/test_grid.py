@@ -163,6 +163,15 @@ def test_a_policys_own_fields_are_named_only_where_one_policy_differs_from_itsel
     ]
 
 
+def test_published_numbers_stand_only_beside_the_papers_task():
+    key = json.dumps({"lr": 0.01, "policy": {"name": "none"}})
+    small = json.dumps({"input_size": 10, "lr": 0.01, "policy": {"name": "none"}})
+    rows = [_row(key, 0, True, 5, 1.0), _row(small, 0, True, 5, 1.0)]
+    rows.append(_row(key, 0, True, 5, 1.0) | {"range": "-2,-1:-6,-2"})
+    quoted = {(s["settings"], s["range"]): s["published_success"] for s in summarize(rows)}
+    assert quoted == {(key, "1,2:2,6"): 98, (small, "1,2:2,6"): None, (key, "-2,-1:-6,-2"): None}
+
+
 def _row(settings, seed, success, solved, seconds):
     return {
         "suite": "madsen", "model": "nau>nmu", "operation": "mul", "range": "1,2:2,6",

@@ -13,11 +13,14 @@ from typing import Any
 from ..metrics import wilson_interval
 from ..reporting import markdown_table
 from ..tasks.arithmetic import OPERATIONS, get_operation
+from .cells import TASK_FIELDS
 from .compare import comparison
 from .compare import num as _num
 from .compare import rate as _rate
 from .models import parse_spec
 from .published import published
+from .store import range_key
+from .suites import SUITES
 from .table1 import scores_section
 
 CELL = ("suite", "model", "operation", "range", "settings")
@@ -49,7 +52,9 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         steps = config.get("settings", {}).get("steps")
         paper_name = parse_spec(model, 2 if ">" in model or model.startswith("mlp:") else 1)
         name = paper_name.paper_name if suite == "madsen" else None
-        quoted = published(suite, name, operation)
+        quoted = (
+            published(suite, name, operation) if _papers_task(suite, range_, settings) else None
+        )
         out.append(
             {
                 "suite": suite,
@@ -78,6 +83,15 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _papers_task(suite: str, range_: str, settings: str) -> bool:
+    """Whether a cell is on its suite's own task (a range of the suite's, no task setting of its
+    own), the only cells a published number may stand beside."""
+    known = SUITES.get(suite)
+    if known is None or range_ not in {range_key(pair) for pair in known.ranges}:
+        return False
+    return not any(f'"{name}":' in settings for name in TASK_FIELDS)
 
 
 def _seconds(members: Sequence[dict[str, Any]]) -> float | None:
