@@ -133,6 +133,15 @@ def test_a_bad_later_grid_point_is_refused_before_the_first_trains(tmp_path):
     assert not db.exists()
 
 
+def test_a_preconditioning_policy_on_a_model_without_a_first_unit_is_refused_up_front(tmp_path):
+    db = tmp_path / "never.sqlite"
+    sweep = Sweep("madsen", **(TINY | {"models": ["nau>nmu", "ReLU"]}), policy="nmu-fast",
+                  db=str(db))  # fmt: skip
+    with pytest.raises(NalmError, match="the policy preconditions the first unit's weight W"):
+        sweep.run(log=lambda line: None)
+    assert not db.exists()
+
+
 def test_the_report_ranks_the_settings_of_a_cell_and_names_what_differs(tmp_path):
     rows = []
     for lr, wins in ((0.01, [True, True, False]), (0.001, [True, False, False])):

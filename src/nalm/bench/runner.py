@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import NalmError
 from ..limits import check_device, check_seed
 from ..train.policies import Policy
+from ..train.precondition import first_weight
 from .cells import (
     Cell,
     Settings,
@@ -166,10 +167,16 @@ def check_sweep(
     for seed in seeds:
         check_seed(seed)
     task = settings.task_suite(suite)
-    policies = {
-        spec: cell_policy(spec, spec.build(task.input_size, 1, task.hidden), settings)
-        for spec in specs
-    }
+    policies = {}
+    for spec in specs:
+        model = spec.build(task.input_size, 1, task.hidden)
+        policies[spec] = policy = cell_policy(spec, model, settings)
+        if policy.precondition is not None:  # the engine would refuse it mid-sweep
+            names = [name for name, _ in model.named_parameters()]
+            try:
+                first_weight(model, names, task.input_size)
+            except NalmError as error:
+                raise NalmError(f"{spec}: {error}") from None
     for operation in operations:
         for pair in ranges:
             task.check_cell(operation, pair, settings.eval_size)
