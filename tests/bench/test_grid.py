@@ -142,6 +142,14 @@ def test_a_preconditioning_policy_on_a_model_without_a_first_unit_is_refused_up_
     assert not db.exists()
 
 
+def test_a_preconditioning_policy_without_shared_inputs_is_refused_up_front(tmp_path):
+    db = tmp_path / "never.sqlite"
+    sweep = Sweep("madsen", **TINY, policy="nmu-fast", per_seed_inputs=True, db=str(db))
+    with pytest.raises(NalmError, match="needs shared inputs; suite 'madsen' with --per-seed"):
+        sweep.run(log=lambda line: None)
+    assert not db.exists()
+
+
 def test_the_report_ranks_the_settings_of_a_cell_and_names_what_differs(tmp_path):
     rows = []
     for lr, wins in ((0.01, [True, True, False]), (0.001, [True, False, False])):

@@ -57,10 +57,10 @@ def test_a_model_whose_first_unit_does_not_read_the_inputs_is_refused():
     assert first_weight(nn.Sequential(NAU(4, 2), NMU(2, 1)), ["0.W", "1.W"], 4) == "0.W"
 
 
-def train(seeds, **kwargs):
-    tasks = [ArithmeticTask("mul", input_size=12, seed=s, eval_size=200) for s in seeds]
+def train(seeds, inputs=12, **kwargs):
+    tasks = [ArithmeticTask("mul", input_size=inputs, seed=s, eval_size=200) for s in seeds]
     result = fit_seeds(
-        lambda: nn.Sequential(NAU(12, 2), NMU(2, 1)),
+        lambda: nn.Sequential(NAU(inputs, 2), NMU(2, 1)),
         tasks,
         seeds,
         steps=400,
@@ -105,7 +105,8 @@ def test_the_levers_change_the_training(together):
     assert not torch.allclose(plain.weights["0.W"], together[0].weights["0.W"], atol=1e-3)
 
 
-def test_an_interrupted_run_resumes_to_the_same_end(tmp_path, together):
+@pytest.mark.parametrize(("seeds", "inputs"), [([0, 1, 2], 12), ([0], 10)])
+def test_an_interrupted_run_resumes_to_the_same_end(tmp_path, seeds, inputs):
     checkpoint = tmp_path / "levers.safetensors"
     calls = {"n": 0}
 
@@ -115,9 +116,21 @@ def test_an_interrupted_run_resumes_to_the_same_end(tmp_path, together):
             raise KeyboardInterrupt
         return False
 
+    def run(**kwargs):
+        return train(seeds, inputs, early_stop=stop_once, checkpoint_seconds=0, **kwargs)
+
     with pytest.raises(KeyboardInterrupt):
-        train([0, 1, 2], checkpoint=checkpoint, early_stop=stop_once, checkpoint_seconds=0)
-    resumed = train([0, 1, 2], checkpoint=checkpoint, early_stop=stop_once, checkpoint_seconds=0)
-    for seed, run in together.items():
-        for name, w in run.weights.items():
+        run(checkpoint=checkpoint)
+    resumed = run(checkpoint=checkpoint)
+    calls["n"] = 1
+    whole = run()
+    for seed, r in whole.items():
+        for name, w in r.weights.items():
             assert torch.equal(resumed[seed].weights[name], w), (seed, name)
+
+
+def test_seeds_with_inputs_of_their_own_are_refused():
+    tasks = [ArithmeticTask("mul", input_size=12, seed=s, eval_size=50) for s in (0, 1)]
+    with pytest.raises(NalmError, match="its seeds must share their inputs"):
+        fit_seeds(lambda: nn.Sequential(NAU(12, 2), NMU(2, 1)), tasks, [0, 1], steps=5,
+                  policy=POLICY, shared_inputs=False, progress=False)  # fmt: skip

@@ -1,7 +1,7 @@
 """A sweep's settings side by side: per model, operation and range, which settings win.
 
 Cells of one (suite, model, operation, range) that differ only in their settings (a ``--grid``,
-or runs with other flags into one database) are ranked: more successes first, then the lower
+or runs with other flags into one database) are ranked: a higher success rate first, then the lower
 median solved-at, then the shorter wall-clock. Each is named by what sets it apart from the
 others of its group (``lr=0.01 batch_size=1024``), not by its whole key.
 """
@@ -92,7 +92,7 @@ def differences(keys: Sequence[str]) -> dict[str, str]:
         return {k: "(all the same)" for k in keys}
     return {
         k: " ".join(f"{n}={_show(values.get(n, '—'))}" for n in varying if n in values)
-        or "(the policy's own)"
+        or "(defaults)"
         for k, values in flat.items()
     }
 
@@ -171,7 +171,7 @@ def comparison(summaries: Sequence[dict[str, Any]]) -> str:
             "wall-clock", "settings tried"]  # fmt: skip
     return (
         "\n## Settings compared\n\n"
-        "Cells that differ only in their settings, ranked by successes, then median solved-at "
+        "Cells that differ only in their settings, ranked by success rate, then median solved-at "
         "(steps), then the wall-clock time the cell took to train here. A setting is named by "
         "what sets it apart within its group.\n\n"
         + markdown_table(head, winners)

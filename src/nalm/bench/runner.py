@@ -172,6 +172,12 @@ def check_sweep(
         model = spec.build(task.input_size, 1, task.hidden)
         policies[spec] = policy = cell_policy(spec, model, settings)
         if policy.precondition is not None:  # the engine would refuse it mid-sweep
+            if len(seeds) > 1 and not (task.shared_inputs and not settings.per_seed_inputs):
+                raise NalmError(
+                    f"policy {policy.name!r} preconditions every seed with one moment of the "
+                    f"inputs, which needs shared inputs; suite {suite.name!r} "
+                    + ("shares none" if not task.shared_inputs else "with --per-seed-inputs")
+                )
             names = [name for name, _ in model.named_parameters()]
             try:
                 first_weight(model, names, task.input_size)

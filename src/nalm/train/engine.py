@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..errors import NalmError
 from ..tasks.base import Batches, Task
 from ..units.base import Unit
 from .compaction import compact
@@ -71,6 +72,11 @@ class Engine:
         clipping = policy.clip_value is not None or policy.clip_norm is not None
         self.preconditioner = None
         if policy.precondition is not None:
+            if S > 1 and not batches.shared:
+                raise NalmError(
+                    f"policy {policy.name!r} preconditions every seed with one moment of the "
+                    "inputs, so its seeds must share their inputs (shared_inputs=True)"
+                )
             inputs = self.evaluation[next(iter(self.evaluation))][0].shape[-1]
             name = first_weight(stack.probe, list(stack.leaves), inputs)
             self.preconditioner = InputPreconditioner(policy.precondition, name)

@@ -190,7 +190,8 @@ class Policy:
             pre = self.precondition
             parts.append(
                 f"first unit's gradient preconditioned by its inputs' moment from step "
-                f"{pre.start:,} (damping {pre.damping:g})"
+                f"{pre.start:,} (damping {pre.damping:g}, inverse every {pre.every:,} steps, "
+                f"moment decay {pre.decay:g})"
             )
         if isinstance(self.lr_decay, Decay):
             decay = self.lr_decay

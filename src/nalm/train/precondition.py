@@ -85,13 +85,17 @@ class InputPreconditioner:
         rows = x.reshape(-1, x.shape[-1])
         moment = rows.T @ rows / len(rows)
         rule = self.rule
+        if self.moment is not None and self.moment.device != moment.device:  # a resumed state
+            self.moment = self.moment.to(moment.device)
+            self.inverse = None if self.inverse is None else self.inverse.to(moment.device)
         self.moment = moment if self.moment is None else self.moment.lerp_(moment, 1 - rule.decay)
         if t < rule.start:
             return
         if self.inverse is None or (t - rule.start) % rule.every == 0:
             scale = self.moment.diagonal().mean()
             eye = torch.eye(len(self.moment), dtype=self.moment.dtype, device=self.moment.device)
-            self.inverse = torch.linalg.inv(self.moment + rule.damping * scale * eye) * scale
+            inverse = torch.linalg.inv(self.moment + rule.damping * scale * eye) * scale
+            self.inverse = inverse.contiguous()  # as a checkpoint stores it: the same matmul
         grad = grads.get(self.name)
         if grad is not None:
             grad.copy_(grad @ self.inverse)
