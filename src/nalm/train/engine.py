@@ -20,13 +20,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..errors import NalmError
 from ..tasks.base import Batches, Task
 from ..units.base import Unit
 from .compaction import compact
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
-from .precondition import InputPreconditioner, first_weight
+from .precondition import InputPreconditioner, check_shared, first_weight
 from .records import Schedule, StallTracker, Track
 from .stack import Stack, derived_seed
 
@@ -72,11 +71,7 @@ class Engine:
         clipping = policy.clip_value is not None or policy.clip_norm is not None
         self.preconditioner = None
         if policy.precondition is not None:
-            if S > 1 and not batches.shared:
-                raise NalmError(
-                    f"policy {policy.name!r} preconditions every seed with one moment of the "
-                    "inputs, so its seeds must share their inputs (shared_inputs=True)"
-                )
+            check_shared(policy.name, S, batches.shared)
             inputs = self.evaluation[next(iter(self.evaluation))][0].shape[-1]
             name = first_weight(stack.probe, list(stack.leaves), inputs)
             self.preconditioner = InputPreconditioner(policy.precondition, name)

@@ -69,6 +69,15 @@ def first_weight(probe: nn.Module, names: list[str], in_features: int) -> str:
     )
 
 
+def check_shared(policy: str, seeds: int, shared: bool) -> None:
+    """One moment serves every seed: several seeds must share their inputs."""
+    if seeds > 1 and not shared:
+        raise NalmError(
+            f"policy {policy!r} preconditions every seed with one moment of the inputs, so its "
+            "seeds must share their inputs (shared_inputs=True)"
+        )
+
+
 class InputPreconditioner:
     """The running moment of the batches' inputs and the inverse that preconditions one
     stacked gradient (all seeds share it: their inputs come from one distribution)."""
