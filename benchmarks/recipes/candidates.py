@@ -25,6 +25,26 @@ CANDIDATES = [
         precondition=Precondition(damping=0.01, start=10_000),
         lr_decay=Decay(start=40_000, end=150_000, factor=1e-6),
     ),
+    # RealNPU for ÷ and √: no regulariser at all (an L1 penalty biases the exponents away from
+    # 1, −1 and ½, and the ε-thresholds leave no room for a bias); the first layer's gradient
+    # preconditioned, and the learning rate falling so the weights settle to float precision.
+    Policy(
+        "npu-exact",
+        lr=1e-3,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=40_000, end=150_000, factor=1e-3),
+    ),
+    # The same, with the NAU's sparsity regulariser (and none on the RealNPU, unit_lambda): the
+    # first layer pushed to weights in {0, ±1}, which rules out the near-solutions that fit
+    # U[1, 2] with other weights and exponents.
+    Policy(
+        "npu-sparse",
+        regularizer=Ramp(10.0, 30_000, 50_000),
+        unit_lambda=(1.0, 0.0),
+        lr=1e-3,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
+    ),
 ]
 
 for policy in CANDIDATES:

@@ -11,6 +11,7 @@ from ..errors import NalmError
 from ..limits import check_device, check_seed
 from ..train.policies import Policy
 from ..train.precondition import first_weight
+from ..train.stack import unit_factors
 from .cells import (
     Cell,
     Settings,
@@ -122,12 +123,16 @@ def run_sweep(
     backend: str = "local",
     address: str | None = None,
     retries: int = 2,
+    checked: dict[ModelSpec, Policy] | None = None,
 ) -> SweepSummary:
-    """:func:`run_suite`, returning a :class:`SweepSummary`."""
+    """:func:`run_suite`, returning a :class:`SweepSummary`. ``checked``: what
+    :func:`check_sweep` returned for these same arguments, when the caller has checked them."""
     if backend not in ("local", "ray"):
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     # Everything that can be refused is refused before the database is opened or created.
-    policies = check_sweep(suite, models, operations, ranges, seeds, settings, device)
+    if checked is None:
+        checked = check_sweep(suite, models, operations, ranges, seeds, settings, device)
+    policies = checked
     specs = list(policies)
     summary = SweepSummary()
     with Store(db) as store:
@@ -171,6 +176,10 @@ def check_sweep(
     for spec in specs:
         model = spec.build(task.input_size, 1, task.hidden)
         policies[spec] = policy = cell_policy(spec, model, settings)
+        try:
+            unit_factors(policy, model)
+        except NalmError as error:
+            raise NalmError(f"{spec}: {error}") from None
         if policy.precondition is not None:  # the engine would refuse it mid-sweep
             if len(seeds) > 1 and not (task.shared_inputs and not settings.per_seed_inputs):
                 raise NalmError(

@@ -114,10 +114,11 @@ class Sweep:
 
     def _check_task(self) -> None:
         """The task flags, each refused in one sentence naming it."""
-        if self.input_size is not None:
+        if self.input_size is not None:  # a whole number within nalm's limit
             limits.check_size(self.input_size, "--input-size")
         for name in TASK_FIELDS:
-            grid.check(name, getattr(self, name))
+            if name != "input_size":
+                grid.check(name, getattr(self, name))
 
     def run(self, log: Callable[[str], None] = print) -> SweepSummary:
         """Check the request (every grid point), then train and store every missing seed of
@@ -126,18 +127,20 @@ class Sweep:
             flag = "--address" if self.address else "--retries"
             raise NalmError(f"{flag} is for the Ray backend; use it with --backend ray")
         points = self.points()
-        plans = [point.plan() for point in points]
+        plans = [point.plan() for point in points]  # every point refused or accepted up front
         runs.set_resume_hint(lambda: stored_message(self.db))
         total = SweepSummary()
         for i, (point, plan) in enumerate(zip(points, plans, strict=True)):
             if len(points) > 1:
                 log(f"grid point {i + 1}/{len(points)}: {point.label()}")
-            summary = run_sweep(*plan, **point.backend_options(log))
+            args, policies = plan
+            summary = run_sweep(*args, checked=policies, **point.backend_options(log))
             total.merge(summary)
         return total
 
-    def plan(self) -> tuple:
-        """The checked arguments of :func:`~nalm.bench.runner.run_sweep` for this request."""
+    def plan(self) -> tuple[tuple, dict]:
+        """The checked arguments of :func:`~nalm.bench.runner.run_sweep` for this request, and
+        the policy of each model that :func:`~nalm.bench.runner.check_sweep` found."""
         base = get_suite(self.suite)
         settings = self.settings()
         suite = settings.task_suite(base)
@@ -152,9 +155,9 @@ class Sweep:
         operations = suite.parse_operations(ops)
         ranges = suite.parse_ranges(self.ranges)
         seeds = range(self.first_seed, self.first_seed + n)
-        check_sweep(base, models or list(suite.models), operations, ranges, seeds, settings,
-                    self.device)  # fmt: skip
-        return base, models or list(suite.models), operations, ranges, seeds, self.db, settings
+        models = models or list(suite.models)
+        policies = check_sweep(base, models, operations, ranges, seeds, settings, self.device)
+        return (base, models, operations, ranges, seeds, self.db, settings), policies
 
     def backend_options(self, log: Callable[[str], None]) -> dict[str, Any]:
         """The keyword arguments of :func:`~nalm.bench.runner.run_sweep` for where it trains."""

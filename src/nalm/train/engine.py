@@ -27,7 +27,7 @@ from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
 from .precondition import InputPreconditioner, check_shared, first_weight
 from .records import Schedule, StallTracker, Track
-from .stack import Stack, derived_seed
+from .stack import Stack, derived_seed, unit_factors
 
 
 class Engine:
@@ -81,6 +81,7 @@ class Engine:
         self.recoveries = [0] * S
         self.recovering: list[int] = []
         self.regularized = any(isinstance(m, Unit) for m in stack.probe.modules())
+        self.unit_lambda = unit_factors(policy, stack.probe.model, device)  # λ's factor per unit
         self.snapshot: tuple[dict, tuple[dict, dict]] | None = None
         self.step, self.seconds, self.resumed_from = 0, 0.0, 0
 
@@ -218,7 +219,7 @@ class Engine:
         lam = float(rule.regularizer(t)) if rule.regularizer is not None else 0.0
         if not lam or not self.regularized:
             return mse
-        total = mse + lam * self.stack.call("regularization")
+        total = mse + lam * (self.stack.call("regularization") @ self.unit_lambda)
         if rule.regularize_below is None:
             return total
         return torch.where(self.last_loss < rule.regularize_below, total, mse)

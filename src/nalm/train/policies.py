@@ -14,6 +14,7 @@ is given another one (``policy="none"`` turns every trick off).
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,6 +98,8 @@ class Policy:
         lr, batch_size: the recipe's learning rate and batch size, which the benchmark uses
             where its command gives none (``None``: the suite's or the model's own). A plain
             :func:`~nalm.train.fit` takes its ``lr`` and ``batch_size`` from its caller.
+        unit_lambda: a factor on λ for each unit of the model, in module order (``(1, 0)``: the
+            first unit's regulariser only); ``None``: 1 for every unit.
     """
 
     name: str = "none"
@@ -110,6 +113,7 @@ class Policy:
     batch_size: int | None = None
     precondition: Precondition | None = None
     lr_decay: Callable[[int], float] | None = None
+    unit_lambda: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and (
@@ -125,6 +129,14 @@ class Policy:
             value = getattr(self, what)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
                 raise NalmError(f"policy {self.name!r}: {what} must be > 0 or None; got {value!r}")
+        if self.unit_lambda is not None and not (
+            self.unit_lambda
+            and all(isinstance(f, (int, float)) and 0 <= f < math.inf for f in self.unit_lambda)
+        ):
+            raise NalmError(
+                f"policy {self.name!r}: unit_lambda must be one finite factor ≥ 0 per unit; "
+                f"got {self.unit_lambda!r}"
+            )
         if self.alternate is not None and (len(self.alternate) != 2 or min(self.alternate) < 1):
             raise NalmError(
                 f"policy {self.name!r}: alternate must be two positive step counts; "
@@ -198,6 +210,8 @@ class Policy:
             parts.append(f"lr × {decay.factor:g} over steps {decay.start:,}–{decay.end:,}")
         elif self.lr_decay is not None:
             parts.append(f"lr × {self.lr_decay!r}")
+        if self.unit_lambda is not None:
+            parts.append("λ per unit × " + ", ".join(f"{f:g}" for f in self.unit_lambda))
         if self.lr is not None:
             parts.append(f"lr {self.lr:g}")
         if self.batch_size is not None:

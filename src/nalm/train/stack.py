@@ -21,8 +21,26 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from ..units.base import Unit, regularization
-from .policies import gate_parameters, reinitialize
+from ..errors import NalmError
+from ..units.base import Unit
+from .policies import Policy, gate_parameters, reinitialize, units_of
+
+
+def unit_factors(
+    policy: Policy, model: nn.Module, device: torch.device | None = None
+) -> torch.Tensor:
+    """The factor on λ of each unit of ``model`` (the policy's ``unit_lambda``, or 1 for every
+    unit), in the model's dtype; a policy naming another number of units than the model has is
+    refused."""
+    n = len(units_of(model))
+    if policy.unit_lambda is not None and len(policy.unit_lambda) != n:
+        raise NalmError(
+            f"policy {policy.name!r} weights the regularisers of {len(policy.unit_lambda)} "
+            f"units (unit_lambda); the model has {n}"
+        )
+    p = next(model.parameters(), None)
+    dtype = p.dtype if p is not None and p.is_floating_point() else None
+    return torch.tensor(policy.unit_lambda or (1.0,) * n, device=device, dtype=dtype)
 
 
 def derived_seed(*parts: object) -> int:
@@ -41,8 +59,8 @@ class _Probe(nn.Module):
     def forward(self, x: torch.Tensor | None = None, what: str = "output") -> torch.Tensor:
         if what == "output":
             return self.model(x)
-        if what == "regularization":
-            return torch.as_tensor(regularization(self.model))
+        if what == "regularization":  # one term per unit
+            return torch.stack([m.regularization().reshape(()) for m in units_of(self.model)])
         # sparsity error over the weight matrices (effective weights named W...)
         terms = [
             torch.minimum(w.abs(), (1 - w.abs()).abs()).amax()
@@ -156,9 +174,10 @@ class Stack:
         return frozenset(f"model.{n}" for n, p in named if id(p) in ids)
 
     def call(self, what: str, x: torch.Tensor | None = None, shared: bool = True) -> torch.Tensor:
-        """``what`` (``"output"``, ``"regularization"``, ``"weights"``) for every seed: a leading
-        ``S`` (for one seed's ``"output"`` the model's own ``(B, out)``, which broadcasts against
-        ``(1, B, out)`` targets). ``x`` is shared ``(B, …)`` or per seed ``(S, B, …)``."""
+        """``what`` (``"output"``, ``"regularization"`` (one term per unit), ``"weights"``) for
+        every seed: a leading ``S`` (for one seed's ``"output"`` the model's own ``(B, out)``,
+        which broadcasts against ``(1, B, out)`` targets). ``x`` is shared ``(B, …)`` or per
+        seed ``(S, B, …)``."""
         if self.direct:
             inputs = x if shared or x is None else x[0]
             if what == "output":
@@ -187,8 +206,7 @@ class Stack:
                 module._parameters[name] = self.params[key]  # type: ignore[assignment]
             if what == "output":
                 return model(x)
-            terms = [m.regularization() for m in model.modules() if isinstance(m, Unit)]
-            return torch.stack(terms).sum(0)
+            return torch.stack([m.regularization() for m in units_of(model)], -1)
         finally:
             for module, name, value in originals:
                 module._parameters[name] = value
