@@ -170,18 +170,28 @@ def test_the_unit_functions_under_grad_of_vmap_and_nested_vmap():
     torch.testing.assert_close(nested, expected)
 
 
-def test_nmru_on_stacked_parameters_matches_vmap(monkeypatch):
-    from nalm.units.nmru import NMRU
+@pytest.mark.parametrize(
+    ("unit", "policy", "op"),
+    [("NMRU", "nmru", "div"), ("RealNPU", "npu", "root"), ("NPU", "npu", "div")],
+)
+def test_units_on_stacked_parameters_match_vmap(monkeypatch, unit, policy, op):
+    import nalm.units
+    from nalm.train.stack import Stack
+
+    cls = getattr(nalm.units, unit)
 
     def run():
-        tasks = [ArithmeticTask("div", input_size=12, seed=s, eval_size=200) for s in range(3)]
+        tasks = [ArithmeticTask(op, input_size=12, seed=s, eval_size=200) for s in range(3)]
         result = fit_seeds(
-            lambda: nn.Sequential(NAU(12, 2), NMRU(2, 1)), tasks, [0, 1, 2], steps=200,
-            eval_every=50, lr=1e-2, policy=get_policy("nmru").replace(
+            lambda: nn.Sequential(NAU(12, 2), cls(2, 1)), tasks, [0, 1, 2], steps=200,
+            eval_every=50, lr=1e-2, policy=get_policy(policy).replace(
                 regularizer=Ramp(1.0, 50, 150)), shared_inputs=True, progress=False,
         )  # fmt: skip
         return {run.seed: run for run in result.runs}
 
+    models = [nn.Sequential(NAU(12, 2), cls(2, 1)) for _ in range(3)]
+    assert Stack.of(models, torch.device("cpu")).stacked
     stacked = run()
-    monkeypatch.setattr(NMRU, "stackable", False)
+    monkeypatch.setattr(cls, "stackable", False)
+    assert not Stack.of(models, torch.device("cpu")).stacked
     assert_same(run(), stacked)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .base import Unit
+from .functional import linear
 from .nac import check_eps
 
 
@@ -15,16 +16,21 @@ def relevance(x: torch.Tensor, g: torch.Tensor, eps: float) -> tuple[torch.Tenso
     """``(log r, k)`` of the NPU's relevance-gated input.
 
     ``ĝ = clamp(g, 0, 1)``, ``r = ĝ ⊙ (|x| + ε) + (1 − ĝ)``, ``k = ĝ ⊙ 1[x < 0]``.
-    An input with ĝ = 0 becomes r = 1 (log r = 0): it drops out of every product.
+    An input with ĝ = 0 becomes r = 1 (log r = 0): it drops out of every product. For S seeds
+    at once, ``g`` is ``(S, in)`` and ``x`` ``(B, in)`` or ``(S, B, in)``.
     """
     g_hat = g.clamp(0.0, 1.0)
+    if g_hat.dim() > 1:  # S seeds' gates: one row per seed, broadcast over the batch
+        g_hat = g_hat.unsqueeze(-2)
     r = g_hat * (x.abs() + eps) + (1 - g_hat)
     return torch.log(r), g_hat * (x < 0).to(x.dtype)
 
 
-def l1_penalty(unit: nn.Module) -> torch.Tensor:
-    """``‖θ‖₁``: the sum of absolute values of every parameter of ``unit``."""
-    return torch.stack([p.abs().sum() for p in unit.parameters(recurse=False)]).sum()
+def l1_penalty(unit: nn.Module, seeds: int = 0) -> torch.Tensor:
+    """``‖θ‖₁``: the sum of absolute values of every parameter of ``unit``; with ``seeds = 1``
+    the parameters are S seeds' stacked ones and the result is ``(S,)``."""
+    terms = [p.abs().flatten(seeds).sum(-1) for p in unit.parameters(recurse=False)]
+    return torch.stack(terms).sum(0)
 
 
 class _PowerUnit(Unit):
@@ -37,7 +43,7 @@ class _PowerUnit(Unit):
         self.eps = check_eps(type(self).__name__, eps)
 
     def regularization(self) -> torch.Tensor:
-        return l1_penalty(self)
+        return l1_penalty(self, seeds=int(self.g.dim() == 2))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, eps={self.eps:g}"
@@ -82,6 +88,8 @@ class NPU(_PowerUnit):
         tensor([[-75.]])
     """
 
+    stackable = True  # linear takes stacked weights; relevance broadcasts stacked gates
+
     def __init__(
         self,
         in_features: int,
@@ -105,8 +113,8 @@ class NPU(_PowerUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = relevance(x, self.g, self.eps)
-        magnitude = torch.exp(log_r @ self.W_re.T - math.pi * k @ self.W_im.T)
-        return magnitude * torch.cos(log_r @ self.W_im.T + math.pi * k @ self.W_re.T)
+        magnitude = torch.exp(linear(log_r, self.W_re) - math.pi * linear(k, self.W_im))
+        return magnitude * torch.cos(linear(log_r, self.W_im) + math.pi * linear(k, self.W_re))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         g_hat = self.g.detach().clamp(0.0, 1.0)
@@ -142,6 +150,8 @@ class RealNPU(_PowerUnit):
         tensor([[-48.,   4.]])
     """
 
+    stackable = True  # linear takes stacked weights; relevance broadcasts stacked gates
+
     def __init__(
         self,
         in_features: int,
@@ -163,7 +173,7 @@ class RealNPU(_PowerUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = relevance(x, self.g, self.eps)
-        return torch.exp(log_r @ self.W.T) * torch.cos(math.pi * k @ self.W.T)
+        return torch.exp(linear(log_r, self.W)) * torch.cos(math.pi * linear(k, self.W))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         return {"W": self.W.detach(), "g": self.g.detach().clamp(0.0, 1.0)}
