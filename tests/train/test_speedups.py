@@ -172,7 +172,13 @@ def test_the_unit_functions_under_grad_of_vmap_and_nested_vmap():
 
 @pytest.mark.parametrize(
     ("unit", "policy", "op"),
-    [("NMRU", "nmru", "div"), ("RealNPU", "npu", "root"), ("NPU", "npu", "div")],
+    [
+        ("NMRU", "nmru", "div"),
+        ("RealNPU", "npu", "root"),
+        ("NPU", "npu", "div"),
+        ("RealNaiveNPU", "npu", "root"),
+        ("NaiveNPU", "npu", "div"),
+    ],
 )
 def test_units_on_stacked_parameters_match_vmap(monkeypatch, unit, policy, op):
     import nalm.units

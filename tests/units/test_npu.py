@@ -86,3 +86,33 @@ def test_gate_removes_an_input():
 def test_eps_is_validated():
     with pytest.raises(NalmError, match=r"RealNPU: eps must be a number in \[0, 1\), got -1"):
         RealNPU(2, 1, eps=-1)
+
+
+@pytest.mark.parametrize(("naive", "gated"), [("NaiveNPU", "NPU"), ("RealNaiveNPU", "RealNPU")])
+def test_a_naive_npu_is_its_gated_npu_with_every_gate_open(naive, gated):
+    import nalm
+
+    torch.manual_seed(0)
+    plain = getattr(nalm, naive)(3, 2, eps=1e-3, dtype=torch.float64)
+    reference = getattr(nalm, gated)(3, 2, eps=1e-3, dtype=torch.float64)
+    with torch.no_grad():
+        for name, p in plain.named_parameters():
+            p.normal_()
+            getattr(reference, name).copy_(p)
+        reference.g.fill_(1.0)
+    assert not hasattr(plain, "g")
+    x = inputs()
+    torch.testing.assert_close(plain(x), reference(x))
+    # the L1 penalty counts only the weights: the open gates add in_features to the gated one's
+    assert plain.regularization().item() == pytest.approx(reference.regularization().item() - 3)
+
+
+def test_a_real_naive_npu_divides_signed_and_takes_a_root_exactly():
+    from nalm import RealNaiveNPU
+
+    unit = RealNaiveNPU(2, 2, eps=0.0, dtype=torch.float64)
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[1.0, -1.0], [0.0, 0.5]]))
+    x = torch.tensor([[-12.0, 16.0], [7.0, 2.25]], dtype=torch.float64)
+    expected = torch.tensor([[-0.75, 4.0], [7 / 2.25, 1.5]], dtype=torch.float64)
+    torch.testing.assert_close(unit(x), expected, rtol=1e-12, atol=0)

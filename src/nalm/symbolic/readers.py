@@ -34,7 +34,7 @@ from ..units.nalu import NALU
 from ..units.nau import NAU
 from ..units.nmru import NMRU, NRU
 from ..units.nmu import NMU
-from ..units.npu import NPU, RealNPU
+from ..units.npu import NPU, NaiveNPU, RealNaiveNPU, RealNPU
 from .snapping import RATIONAL, SELECT, SIGNS, ZERO, Candidates, Snapper
 
 Rows = dict[int, sympy.Expr]
@@ -198,17 +198,22 @@ def _read_inalu(unit: INALU, xs: list[sympy.Expr], rows: list[int], snap: Snappe
     }
 
 
-def _read_power(unit: NPU | RealNPU, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -> Rows:
+def _read_power(unit: Unit, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -> Rows:
+    """The NPUs; a gate-less one (no ``g``) reads as gates of 1."""
     weights = unit.effective_weights()
-    W_re = weights["W_re" if isinstance(unit, NPU) else "W"]
-    re_name = "W_re" if isinstance(unit, NPU) else "W"
-    gates = [_gate(snap, "g", weights["g"], (j,)) for j in range(len(xs))]
+    complex_weights = "W_im" in weights
+    re_name = "W_re" if complex_weights else "W"
+    W_re = weights[re_name]
+    if "g" in weights:
+        gates = [_gate(snap, "g", weights["g"], (j,)) for j in range(len(xs))]
+    else:
+        gates = [sympy.Integer(1)] * len(xs)
     used = [j for j, g in enumerate(gates) if g != 0]
     out = {}
     for k in rows:
         w_re = {j: snap(re_name, W_re, (k, j), RATIONAL) for j in used}
         w_im = {j: 0 for j in used}
-        if isinstance(unit, NPU):
+        if complex_weights:
             w_im = {j: snap("W_im", weights["W_im"], (k, j), ZERO) for j in used}
         clean = all(gates[j] == 1 and w_im[j] == 0 and w_re[j].is_Rational for j in used)
         if clean:  # cos(π Σ w·1[x<0]) · Π|x|^w = Π x^w (principal power for non-integers)
@@ -237,5 +242,7 @@ for _cls, _read in (
     (INALU, _read_inalu),
     (NPU, _read_power),
     (RealNPU, _read_power),
+    (NaiveNPU, _read_power),
+    (RealNaiveNPU, _read_power),
 ):
     register_reader(_cls, _read)

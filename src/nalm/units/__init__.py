@@ -15,7 +15,7 @@ from .nalu import GNALU, NALU
 from .nau import NAU
 from .nmru import NMRU, NRU
 from .nmu import NMU
-from .npu import NPU, RealNPU
+from .npu import NPU, NaiveNPU, RealNaiveNPU, RealNPU
 from .recurrent import (
     AccumulatorCell,
     GRUCell,
@@ -37,6 +37,8 @@ for _name, _cls in (
     ("nmu", NMU),
     ("npu", NPU),
     ("real_npu", RealNPU),
+    ("naive_npu", NaiveNPU),
+    ("real_naive_npu", RealNaiveNPU),
     ("nmru", NMRU),
     ("nru", NRU),
     ("linear", Linear),
@@ -63,8 +65,10 @@ __all__ = [
     "LSTMCell",
     "Linear",
     "NACMul",
+    "NaiveNPU",
     "RNNCell",
     "RealNPU",
+    "RealNaiveNPU",
     "Recurrent",
     "Unit",
     "UnitCell",

@@ -1,4 +1,5 @@
-"""The Neural Power Units of Heim, Pevný & Šmídl (2020): NPU and RealNPU."""
+"""The Neural Power Units of Heim, Pevný & Šmídl (2020): NPU and RealNPU, and their gate-less
+NaiveNPU and RealNaiveNPU."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class _PowerUnit(Unit):
         self.eps = check_eps(type(self).__name__, eps)
 
     def regularization(self) -> torch.Tensor:
-        return l1_penalty(self, seeds=int(self.g.dim() == 2))
+        first = next(self.parameters())  # (out, in), or (S, out, in) stacked
+        return l1_penalty(self, seeds=int(first.dim() == 3))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, eps={self.eps:g}"
@@ -177,3 +179,115 @@ class RealNPU(_PowerUnit):
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         return {"W": self.W.detach(), "g": self.g.detach().clamp(0.0, 1.0)}
+
+
+class NaiveNPU(_PowerUnit):
+    r"""The NPU without its relevance gate (Heim, Pevný & Šmídl 2020's NaiveNPU): every input
+    always takes part, so an exact product, quotient or power has no gate left to settle.
+
+    .. math::
+        r = |x| + \varepsilon, \quad k = \mathbb 1[x < 0], \quad
+        z = \exp\big(\log r\, W_{re}^\top - \pi k W_{im}^\top\big) \odot
+            \cos\big(\log r\, W_{im}^\top + \pi k W_{re}^\top\big)
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        eps: ε added to ``|x|`` (default 1e-7).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W_re: ``(out_features, in_features)``, Xavier-uniform.
+        W_im: ``(out_features, in_features)``, zeros.
+
+    Examples:
+        >>> npu = NaiveNPU(2, 1)
+        >>> with torch.no_grad():   # x0 / x1
+        ...     _ = npu.W_re.copy_(torch.tensor([[1.0, -1.0]]))
+        >>> npu(torch.tensor([[-300.0, 4.0]])).detach().round()
+        tensor([[-75.]])
+    """
+
+    stackable = True  # as the NPU, with no gate
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        eps: float = 1e-7,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, eps)
+        factory = {"device": device, "dtype": dtype}
+        self.W_re = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.W_im = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.W_re)
+        nn.init.zeros_(self.W_im)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_r, k = torch.log(x.abs() + self.eps), (x < 0).to(x.dtype)
+        magnitude = torch.exp(linear(log_r, self.W_re) - math.pi * linear(k, self.W_im))
+        return magnitude * torch.cos(linear(log_r, self.W_im) + math.pi * linear(k, self.W_re))
+
+
+
+class RealNaiveNPU(_PowerUnit):
+    r"""The RealNPU without its relevance gate (Heim, Pevný & Šmídl 2020's RealNaiveNPU): a
+    signed power product of every input.
+
+    .. math::
+        z = \exp\big(\log(|x| + \varepsilon)\, W^\top\big) \odot
+            \cos\big(\pi\, \mathbb 1[x < 0]\, W^\top\big)
+
+    With the RealNPU's gate, ``r = ĝ |x| + 1 − ĝ`` with ``ĝ`` inside (0, 1) is an affine
+    function of ``|x|``, which lets a model fit a narrow range with inexact powers (a ÷ or √ run
+    of ``nau>real_npu`` ends there: docs/recipes.md); here only the exponents can move.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        eps: ε added to ``|x|`` (default 1e-7).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W: ``(out_features, in_features)``, the exponents, Xavier-uniform.
+
+    Examples:
+        >>> npu = RealNaiveNPU(2, 2)
+        >>> with torch.no_grad():   # x0 / x1 and √x1
+        ...     _ = npu.W.copy_(torch.tensor([[1.0, -1.0], [0.0, 0.5]]))
+        >>> npu(torch.tensor([[-12.0, 16.0]])).detach()
+        tensor([[-0.7500,  4.0000]])
+    """
+
+    stackable = True  # linear takes stacked exponents
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        eps: float = 1e-7,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, eps)
+        factory = {"device": device, "dtype": dtype}
+        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.W)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_r, k = torch.log(x.abs() + self.eps), (x < 0).to(x.dtype)
+        return torch.exp(linear(log_r, self.W)) * torch.cos(math.pi * linear(k, self.W))
