@@ -3,9 +3,28 @@
 registered in ``nalm.train.policies``; these stay here so that every tried setting can be
 run again (each row's key holds the policy's fields in full)."""
 
+import torch
+
 from nalm.train.policies import POLICIES, Policy
 from nalm.train.precondition import Precondition
 from nalm.train.schedule import Decay, Ramp
+from nalm.units import RealNaiveNPU, registry
+
+
+class SnapNPU(RealNaiveNPU):
+    """RealNaiveNPU whose regulariser pulls each exponent to the nearest multiple of ½:
+    ``Σ |W − round(2W)/2|`` (0 at every exact product, quotient, square and root), in place of
+    the paper's L1, which pulls every exponent to 0."""
+
+    stackable = True
+
+    def regularization(self) -> torch.Tensor:
+        off = (self.W - torch.round(2 * self.W) / 2).abs()
+        return off.flatten(int(self.W.dim() == 3)).sum(-1)
+
+
+if "snap_npu" not in registry.names():
+    registry.register("snap_npu", SnapNPU)
 
 CANDIDATES = [
     # nmu-fast's levers with the learning rate falling to 1e-5 of its start: the ε-threshold
@@ -33,6 +52,16 @@ CANDIDATES = [
         lr=1e-3,
         precondition=Precondition(damping=0.01, start=10_000),
         lr_decay=Decay(start=40_000, end=150_000, factor=1e-3),
+    ),
+    # With nau>snap_npu: the exponents pulled to multiples of ½ (the NAU unregularised), which
+    # closes the valley where an exponent off by η is offset by the first layer's scale.
+    Policy(
+        "npu-snap",
+        regularizer=Ramp(1e-3, 30_000, 60_000),
+        unit_lambda=(0.0, 1.0),
+        lr=1e-3,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
     ),
     # The same, with the NAU's sparsity regulariser (and none on the RealNPU, unit_lambda): the
     # first layer pushed to weights in {0, ±1}, which rules out the near-solutions that fit
