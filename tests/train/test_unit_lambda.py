@@ -63,9 +63,10 @@ def test_a_zero_factor_removes_that_units_regulariser(first_only):
     assert gap > 1e-3  # the NMU's own regulariser moved its weights
 
 
-def test_factors_of_one_are_the_default_and_a_seed_alone_agrees(first_only):
-    assert_same(train([0, 1], unit_lambda=(1.0, 1.0)), train([0, 1]), rtol=0, atol=0)
+def test_vmap_and_a_seed_alone_weight_the_units_alike(first_only, monkeypatch):
     assert_same({1: first_only[1]}, train([1], unit_lambda=(1.0, 0.0)), rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(NMU, "stackable", False)  # the same model through vmap
+    assert_same(first_only, train([0, 1, 2], unit_lambda=(1.0, 0.0)), rtol=1e-5, atol=1e-6)
 
 
 def test_a_factor_scales_its_units_regulariser():
@@ -73,7 +74,7 @@ def test_a_factor_scales_its_units_regulariser():
     assert_same(doubled, train([0], regularizer=Ramp(10.0, 20, 120)), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("factors", [(), (1.0, -1.0), (float("inf"),), ("1",)])
+@pytest.mark.parametrize("factors", [(), (1.0, -1.0), (float("inf"),), ("1",), (True,), 1.0])
 def test_bad_factors_are_refused_in_one_sentence(factors):
     with pytest.raises(NalmError, match="unit_lambda must be one finite factor ≥ 0 per unit"):
         Policy("bad", unit_lambda=factors)
@@ -97,4 +98,6 @@ def test_the_factors_round_trip_and_stay_out_of_other_policies_keys():
     assert stored["unit_lambda"] == [1.0, 0.0]
     assert policy_from_fields(stored) == policy
     assert "unit_lambda" not in policy_fields(Policy("p", regularizer=RAMP))
+    # whole numbers are stored as floats, so (1, 0) and (1.0, 0.0) are one setting
+    assert Policy("p", regularizer=RAMP, unit_lambda=[1, 0]) == policy
     assert "λ per unit × 1, 0" in policy.describe()

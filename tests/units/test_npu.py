@@ -116,3 +116,25 @@ def test_a_real_naive_npu_divides_signed_and_takes_a_root_exactly():
     x = torch.tensor([[-12.0, 16.0], [7.0, 2.25]], dtype=torch.float64)
     expected = torch.tensor([[-0.75, 4.0], [7 / 2.25, 1.5]], dtype=torch.float64)
     torch.testing.assert_close(unit(x), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", ["NPU", "RealNPU", "NaiveNPU", "RealNaiveNPU"])
+def test_stacked_parameters_give_each_seeds_output_and_penalty(name):
+    import nalm
+
+    torch.manual_seed(1)
+    seeds = [getattr(nalm, name)(3, 2, dtype=torch.float64) for _ in range(4)]
+    for unit in seeds:
+        with torch.no_grad():
+            for p in unit.parameters():
+                p.normal_()
+    stacked = getattr(nalm, name)(3, 2, dtype=torch.float64)
+    for key, _ in stacked.named_parameters():
+        setattr(stacked, key, torch.nn.Parameter(torch.stack([getattr(u, key) for u in seeds])))
+    x = inputs()
+    for batch in (x, torch.stack([x + i for i in range(4)])):  # shared, then one per seed
+        expected = torch.stack([u(batch if batch.dim() == 2 else batch[i])
+                                for i, u in enumerate(seeds)])  # fmt: skip
+        torch.testing.assert_close(stacked(batch), expected)
+    penalty = torch.stack([u.regularization() for u in seeds])
+    torch.testing.assert_close(stacked.regularization(), penalty)

@@ -219,7 +219,8 @@ class Engine:
         lam = float(rule.regularizer(t)) if rule.regularizer is not None else 0.0
         if not lam or not self.regularized:
             return mse
-        total = mse + lam * (self.stack.call("regularization") @ self.unit_lambda)
+        terms = self.stack.call("regularization")  # (S, units)
+        total = mse + lam * (terms @ self.unit_lambda.to(terms.dtype))
         if rule.regularize_below is None:
             return total
         return torch.where(self.last_loss < rule.regularize_below, total, mse)

@@ -105,7 +105,8 @@ def fit(
     ``torch.manual_seed(s)`` and trained with ``seed=s`` ends with the same weights and history
     as ``fit_seeds(make_model, [task], [s])``. Each step draws a fresh batch from the task (on
     the CPU, from a generator seeded by ``seed``, so a run is repeatable), computes the MSE plus
-    ``λ(step) ×`` the sum of the units' :meth:`~nalm.units.Unit.regularization`, takes an
+    ``λ(step) ×`` the sum of the units' :meth:`~nalm.units.Unit.regularization` (each weighted
+    by the policy's ``unit_lambda``, 1 by default), takes an
     optimiser step, then applies every unit's :meth:`~nalm.units.Unit.after_step` projection.
     Every ``eval_every`` steps (and after the last) it measures the MSE on the task's fixed
     evaluation sets and the units' sparsity error.

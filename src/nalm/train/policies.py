@@ -129,14 +129,18 @@ class Policy:
             value = getattr(self, what)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
                 raise NalmError(f"policy {self.name!r}: {what} must be > 0 or None; got {value!r}")
-        if self.unit_lambda is not None and not (
-            self.unit_lambda
-            and all(isinstance(f, (int, float)) and 0 <= f < math.inf for f in self.unit_lambda)
-        ):
-            raise NalmError(
-                f"policy {self.name!r}: unit_lambda must be one finite factor ≥ 0 per unit; "
-                f"got {self.unit_lambda!r}"
-            )
+        if self.unit_lambda is not None:  # stored as floats: (1, 0) and (1.0, 0.0) key alike
+            factors = self.unit_lambda
+            if not (
+                isinstance(factors, (tuple, list))
+                and factors
+                and all(_number(f) and 0 <= f < math.inf for f in factors)
+            ):
+                raise NalmError(
+                    f"policy {self.name!r}: unit_lambda must be one finite factor ≥ 0 per unit; "
+                    f"got {factors!r}"
+                )
+            object.__setattr__(self, "unit_lambda", tuple(float(f) for f in factors))
         if self.alternate is not None and (len(self.alternate) != 2 or min(self.alternate) < 1):
             raise NalmError(
                 f"policy {self.name!r}: alternate must be two positive step counts; "
@@ -217,6 +221,10 @@ class Policy:
         if self.batch_size is not None:
             parts.append(f"batch {self.batch_size}")
         return "; ".join(parts) or "plain training"
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @torch.no_grad()

@@ -30,17 +30,14 @@ def unit_factors(
     policy: Policy, model: nn.Module, device: torch.device | None = None
 ) -> torch.Tensor:
     """The factor on λ of each unit of ``model`` (the policy's ``unit_lambda``, or 1 for every
-    unit), in the model's dtype; a policy naming another number of units than the model has is
-    refused."""
+    unit); a policy naming another number of units than the model has is refused."""
     n = len(units_of(model))
     if policy.unit_lambda is not None and len(policy.unit_lambda) != n:
         raise NalmError(
             f"policy {policy.name!r} weights the regularisers of {len(policy.unit_lambda)} "
             f"units (unit_lambda); the model has {n}"
         )
-    p = next(model.parameters(), None)
-    dtype = p.dtype if p is not None and p.is_floating_point() else None
-    return torch.tensor(policy.unit_lambda or (1.0,) * n, device=device, dtype=dtype)
+    return torch.tensor(policy.unit_lambda or (1.0,) * n, device=device)
 
 
 def derived_seed(*parts: object) -> int:

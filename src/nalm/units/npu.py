@@ -115,8 +115,8 @@ class NPU(_PowerUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = relevance(x, self.g, self.eps)
-        magnitude = torch.exp(linear(log_r, self.W_re) - math.pi * linear(k, self.W_im))
-        return magnitude * torch.cos(linear(log_r, self.W_im) + math.pi * linear(k, self.W_re))
+        magnitude = torch.exp(linear(log_r, self.W_re) - linear(math.pi * k, self.W_im))
+        return magnitude * torch.cos(linear(log_r, self.W_im) + linear(math.pi * k, self.W_re))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         g_hat = self.g.detach().clamp(0.0, 1.0)
@@ -175,7 +175,7 @@ class RealNPU(_PowerUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = relevance(x, self.g, self.eps)
-        return torch.exp(linear(log_r, self.W)) * torch.cos(math.pi * linear(k, self.W))
+        return torch.exp(linear(log_r, self.W)) * torch.cos(linear(math.pi * k, self.W))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         return {"W": self.W.detach(), "g": self.g.detach().clamp(0.0, 1.0)}
@@ -233,9 +233,8 @@ class NaiveNPU(_PowerUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = torch.log(x.abs() + self.eps), (x < 0).to(x.dtype)
-        magnitude = torch.exp(linear(log_r, self.W_re) - math.pi * linear(k, self.W_im))
-        return magnitude * torch.cos(linear(log_r, self.W_im) + math.pi * linear(k, self.W_re))
-
+        magnitude = torch.exp(linear(log_r, self.W_re) - linear(math.pi * k, self.W_im))
+        return magnitude * torch.cos(linear(log_r, self.W_im) + linear(math.pi * k, self.W_re))
 
 
 class RealNaiveNPU(_PowerUnit):
@@ -290,4 +289,4 @@ class RealNaiveNPU(_PowerUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = torch.log(x.abs() + self.eps), (x < 0).to(x.dtype)
-        return torch.exp(linear(log_r, self.W)) * torch.cos(math.pi * linear(k, self.W))
+        return torch.exp(linear(log_r, self.W)) * torch.cos(linear(math.pi * k, self.W))
