@@ -150,10 +150,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     for target in ("x0 + x1", "x0 - x1", "x0 * x1", "x0/4 + x1/2 + x2**2"):
         assert target in printed
-    assert "x0/4 + x1/2 + x2**2 has no nalm model that extrapolates it yet" in printed
+    assert "x0/4 + x1/2 + x2**2  real_naive_npu>nau" in printed  # the later nalm model's row
+    assert "(real_naive_npu>nau):\nlayer 0 RealNaiveNPU" in printed  # and its weights
     assert (out / "demo.png").stat().st_size > 10_000
     rows = list(csv.DictReader((out / "metrics.csv").open()))
-    assert len({r["model"] for r in rows}) == 8
+    assert len({r["model"] for r in rows}) == 9
+    config = json.loads((out / "config.json").read_text())
+    assert config["formulas"][3]["later"]["spec"] == "real_naive_npu>nau"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ ReLU6 network with two hidden layers of 64. Both see the same batches.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ from . import runs
 from .errors import NalmError
 from .experiment import Experiment, Log, Result, Run, logger
 from .metrics import mean_relative_error, predict
+from .models import parse
 from .plots import plot_line
 from .reporting import describe_weights, fmt, table
 from .reporting.figures import plt
@@ -29,6 +31,16 @@ TEST_RANGE = "5,50"
 
 
 @dataclass(frozen=True)
+class LaterModel:
+    """A later nalm model trained on a formula beside the seed's unit (plain training)."""
+
+    spec: str
+    hidden: int
+    steps: int
+    lr: float
+
+
+@dataclass(frozen=True)
 class DemoFormula:
     title: str
     target: str
@@ -36,21 +48,26 @@ class DemoFormula:
     layers: int
     steps: int
     lr: float
+    later: LaterModel | None = None
 
 
 FORMULAS = (
     DemoFormula("addition", "x0 + x1", "nac", 1, 8000, 0.1),
     DemoFormula("subtraction", "x0 - x1", "nac", 1, 8000, 0.1),
     DemoFormula("multiplication", "x0 * x1", "nac_mul", 1, 8000, 0.5),
-    DemoFormula("the seed's NALU demo", "x0/4 + x1/2 + x2**2", "nalu", 2, 10_000, 0.01),
+    # RealNaiveNPU→NAU holds it exactly: exponents (1, 0, 0), (0, 1, 0), (0, 0, 2), then
+    # the weighted sum ¼, ½, 1 (docs/recipes.md).
+    DemoFormula(
+        "the seed's NALU demo",
+        "x0/4 + x1/2 + x2**2",
+        "nalu",
+        2,
+        10_000,
+        0.01,
+        later=LaterModel("real_naive_npu>nau", 3, 40_000, 0.01),
+    ),
 )
 MLP_LR = 1e-3
-MISSING_ROW = (
-    "x0/4 + x1/2 + x2**2 has no nalm model that extrapolates it yet: it needs a weighted sum of "
-    "two inputs and a square (NAU→NMU→NAU or RealNPU→NAU), and every such model tried ends "
-    "with an MSE of 10³ or more on U[5, 50] (docs/recipes.md)."
-)
-"""Why the demo has no row of the seed's NALU formula learned exactly (one line)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,7 @@ class DemoSettings(Experiment):
             "train_range": TRAIN_RANGE,
             "test_range": TEST_RANGE,
             "mlp_lr": MLP_LR,
-            "formulas": [f.__dict__ for f in FORMULAS],
+            "formulas": [dataclasses.asdict(f) for f in FORMULAS],
         }
 
     def execute(self, run: Run) -> DemoResult:
@@ -88,7 +105,6 @@ class DemoSettings(Experiment):
         for formula, ax in zip(FORMULAS, axes.flat, strict=True):
             weights.append(_formula(self, run, formula, ax, result))
         run.log(table(HEADERS, result.rows))
-        run.log(MISSING_ROW)
         run.log("\nlearned weights of the units (rounded):\n" + "\n".join(weights))
         run.log(f"\nplot and metrics: {run.out}")
         return result
@@ -106,7 +122,8 @@ HEADERS = [
 
 @dataclass
 class DemoResult(Result):
-    """Each formula's two fits (``results[title]["unit"|"mlp"]``) and the printed table's rows."""
+    """Each formula's fits (``results[title]["unit"|"mlp"]``, and ``"later"`` where a later nalm
+    model trains beside them) and the printed table's rows."""
 
     settings: DemoSettings
     results: dict[str, dict[str, FitResult]] = field(default_factory=dict)
@@ -146,6 +163,12 @@ def _formula(s: DemoSettings, run: Run, formula: DemoFormula, ax: Any, result: D
         description=formula.title,
     )
     result.results[formula.title] = {"unit": fits[label], "mlp": fits["mlp"]}
+    weights = f"{formula.target}  ({label}):\n" + describe_weights(unit)
+    if formula.later is not None:
+        later, fitted = _later_model(s, run, formula, task)
+        models[formula.later.spec] = later
+        fits[formula.later.spec] = result.results[formula.title]["later"] = fitted
+        weights += f"\n{formula.target}  ({formula.later.spec}):\n" + describe_weights(later)
     x_far, y_far = task.evaluation["extrapolation"]
     for name, r in fits.items():
         status = f"diverged at {r.diverged_at}" if r.diverged else "ok"
@@ -154,7 +177,28 @@ def _formula(s: DemoSettings, run: Run, formula: DemoFormula, ax: Any, result: D
         result.rows.append([formula.target, name, *final, f"{100 * relative:.3g} %", status])
     title = f"{formula.title}: {formula.target}\ntrained on [{TRAIN_RANGE}] (shaded)"
     plot_line(ax, task, models, run.device, title=title)
-    return f"{formula.target}  ({label}):\n" + describe_weights(unit)
+    return weights
+
+
+def _later_model(
+    s: DemoSettings, run: Run, formula: DemoFormula, task: ExpressionTask
+) -> tuple[torch.nn.Module, FitResult]:
+    """The formula's later nalm model, trained alone with plain training (no policy)."""
+    assert formula.later is not None
+    torch.manual_seed(s.seed)
+    model = parse(formula.later.spec).build(task.in_features, 1, hidden=formula.later.hidden)
+    fitted = fit(
+        model,
+        task,
+        steps=s.steps or formula.later.steps,
+        lr=formula.later.lr,
+        seed=s.seed,
+        policy="none",
+        device=run.device,
+        progress=run.progress,
+        description=f"{formula.title} ({formula.later.spec})",
+    )
+    return model, fitted
 
 
 def run_demo(
@@ -174,7 +218,8 @@ def run_demo(
         steps: steps per formula (default: each formula's own, see ``FORMULAS``).
 
     Returns:
-        ``{formula title: {"unit": FitResult, "mlp": FitResult}}``.
+        ``{formula title: {"unit": FitResult, "mlp": FitResult}}`` (plus ``"later"`` for the
+        formula with a later nalm model).
     """
     settings = DemoSettings(steps=steps, seed=seed)
     result = settings.run(out, device=device, progress=progress, log=logger(log, print_fn))
