@@ -1,7 +1,7 @@
 """Units on the stacked path against vmap: milliseconds per step at 16 seeds, NAU→UNIT on
-Madsen's task (NMRU on ÷, RealNPU and NPU on √).
+Madsen's task (NMRU on ÷, the NPUs on √).
 
-Run: ``.venv/bin/python benchmarks/stacked_units.py [NMRU RealNPU NPU]`` (one thread; the
+Run: ``.venv/bin/python benchmarks/stacked_units.py [UNIT ...]`` (one thread; the
 per-step time is the difference of a 600- and a 100-step run, so set-up drops out).
 """
 
@@ -21,6 +21,7 @@ SETUPS = {
     "NMRU": ("nmru", "div", 1e-2),
     "RealNPU": ("npu", "root", 1e-3),
     "NPU": ("npu", "root", 1e-3),
+    "RealNaiveNPU": ("npu", "root", 1e-3),
 }
 
 
@@ -37,15 +38,19 @@ def seconds(unit: type, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("units", nargs="*", default=list(SETUPS), choices=list(SETUPS))
+    parser.add_argument("units", nargs="*", help=f"any of {', '.join(SETUPS)} (default: all)")
     torch.set_num_threads(1)
-    for name in parser.parse_args().units:
+    names = parser.parse_args().units or list(SETUPS)
+    for name in names:
+        if name not in SETUPS:
+            parser.error(f"unknown unit {name!r}; choose from {', '.join(SETUPS)}")
+    for name in names:
         unit = getattr(nalm.units, name)
         for stacked in (False, True):
             unit.stackable = stacked
             per_step = (seconds(unit, 600) - seconds(unit, 100)) / 500
             print(
-                f"{name:8} {'stacked' if stacked else 'vmap':8} {1000 * per_step:.2f} ms per step"
+                f"{name:12} {'stacked' if stacked else 'vmap':8} {1000 * per_step:.2f} ms per step"
             )
         unit.stackable = True
 
