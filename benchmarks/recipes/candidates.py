@@ -74,6 +74,14 @@ CANDIDATES = [
         lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
         reinit=Stall(chunk=1000, half=10, threshold=1e-5),
     ),
+    # npu-exact over twice the steps (the lr falls over 4·10⁴–3·10⁵): for the √ seeds that end
+    # within a few times the threshold at 1.5·10⁵.
+    Policy(
+        "npu-exact-long",
+        lr=1e-3,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=40_000, end=300_000, factor=1e-3),
+    ),
     # The same, with the NAU's sparsity regulariser (and none on the RealNPU, unit_lambda): the
     # first layer pushed to weights in {0, ±1}, which rules out the near-solutions that fit
     # U[1, 2] with other weights and exponents.
