@@ -4,6 +4,7 @@ NaiveNPU and RealNaiveNPU."""
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -38,10 +39,35 @@ class _PowerUnit(Unit):
     operations = "× ÷ powers"
     paper = "Heim, Pevný & Šmídl 2020"
     policy = "npu"
+    gated: ClassVar[bool] = True  # with the relevance gate g (the naive variants have none)
 
-    def __init__(self, in_features: int, out_features: int, eps: float) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        eps: float,
+        weights: tuple[str, ...],
+        factory: dict[str, Any],
+    ) -> None:
         super().__init__(in_features, out_features)
         self.eps = check_eps(type(self).__name__, eps)
+        for name in weights:
+            setattr(self, name, nn.Parameter(torch.empty(out_features, in_features, **factory)))
+        if self.gated:
+            self.g = nn.Parameter(torch.empty(in_features, **factory))
+        self.reset_parameters()
+
+    def log_r_and_k(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log r, k)``: through the relevance gate, or ``r = |x| + ε``, ``k = 1[x < 0]``."""
+        if self.gated:
+            return relevance(x, self.g, self.eps)
+        return torch.log(x.abs() + self.eps), (x < 0).to(x.dtype)
+
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        weights = {name: p.detach() for name, p in self.named_parameters(recurse=False)}
+        if self.gated:
+            weights["g"] = weights["g"].clamp(0.0, 1.0)
+        return weights
 
     def regularization(self) -> torch.Tensor:
         first = next(self.parameters())  # (out, in), or (S, out, in) stacked
@@ -101,26 +127,19 @@ class NPU(_PowerUnit):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, eps)
         factory = {"device": device, "dtype": dtype}
-        self.W_re = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.W_im = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.g = nn.Parameter(torch.empty(in_features, **factory))
-        self.reset_parameters()
+        super().__init__(in_features, out_features, eps, ("W_re", "W_im"), factory)
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.W_re)
         nn.init.zeros_(self.W_im)
-        nn.init.constant_(self.g, 0.5)
+        if self.gated:
+            nn.init.constant_(self.g, 0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_r, k = relevance(x, self.g, self.eps)
+        log_r, k = self.log_r_and_k(x)
         magnitude = torch.exp(linear(log_r, self.W_re) - linear(math.pi * k, self.W_im))
         return magnitude * torch.cos(linear(log_r, self.W_im) + linear(math.pi * k, self.W_re))
-
-    def effective_weights(self) -> dict[str, torch.Tensor]:
-        g_hat = self.g.detach().clamp(0.0, 1.0)
-        return {"W_re": self.W_re.detach(), "W_im": self.W_im.detach(), "g": g_hat}
 
 
 class RealNPU(_PowerUnit):
@@ -163,25 +182,20 @@ class RealNPU(_PowerUnit):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, eps)
         factory = {"device": device, "dtype": dtype}
-        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.g = nn.Parameter(torch.empty(in_features, **factory))
-        self.reset_parameters()
+        super().__init__(in_features, out_features, eps, ("W",), factory)
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.W)
-        nn.init.constant_(self.g, 0.5)
+        if self.gated:
+            nn.init.constant_(self.g, 0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_r, k = relevance(x, self.g, self.eps)
+        log_r, k = self.log_r_and_k(x)
         return torch.exp(linear(log_r, self.W)) * torch.cos(linear(math.pi * k, self.W))
 
-    def effective_weights(self) -> dict[str, torch.Tensor]:
-        return {"W": self.W.detach(), "g": self.g.detach().clamp(0.0, 1.0)}
 
-
-class NaiveNPU(_PowerUnit):
+class NaiveNPU(NPU):
     r"""The NPU without its relevance gate (Heim, Pevný & Šmídl 2020's NaiveNPU): every input
     always takes part, so an exact product, quotient or power has no gate left to settle.
 
@@ -210,34 +224,11 @@ class NaiveNPU(_PowerUnit):
         tensor([[-75.]])
     """
 
-    stackable = True  # as the NPU, with no gate
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        eps: float = 1e-7,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, eps)
-        factory = {"device": device, "dtype": dtype}
-        self.W_re = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.W_im = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.W_re)
-        nn.init.zeros_(self.W_im)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_r, k = torch.log(x.abs() + self.eps), (x < 0).to(x.dtype)
-        magnitude = torch.exp(linear(log_r, self.W_re) - linear(math.pi * k, self.W_im))
-        return magnitude * torch.cos(linear(log_r, self.W_im) + linear(math.pi * k, self.W_re))
+    stackable = True  # as the NPU
+    gated = False
 
 
-class RealNaiveNPU(_PowerUnit):
+class RealNaiveNPU(RealNPU):
     r"""The RealNPU without its relevance gate (Heim, Pevný & Šmídl 2020's RealNaiveNPU): a
     signed power product of every input.
 
@@ -268,25 +259,5 @@ class RealNaiveNPU(_PowerUnit):
         tensor([[-0.7500,  4.0000]])
     """
 
-    stackable = True  # linear takes stacked exponents
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        eps: float = 1e-7,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, eps)
-        factory = {"device": device, "dtype": dtype}
-        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.W)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_r, k = torch.log(x.abs() + self.eps), (x < 0).to(x.dtype)
-        return torch.exp(linear(log_r, self.W)) * torch.cos(linear(math.pi * k, self.W))
+    stackable = True  # as the RealNPU
+    gated = False
