@@ -26,6 +26,26 @@ class SnapNPU(RealNaiveNPU):
 if "snap_npu" not in registry.names():
     registry.register("snap_npu", SnapNPU)
 
+PRECONDITION = Precondition(damping=0.01, start=10_000)  # nmu-fast's
+
+# RealNPU-like units for ÷ and √: no regulariser at all (an L1 penalty biases the exponents away
+# from 1, −1 and ½, and the ε-thresholds leave no room for a bias); the first layer's gradient
+# preconditioned, and the learning rate falling so the weights settle to float precision.
+# npu-exact-long lets it fall over twice the steps, for the √ seeds that end within a few times
+# the threshold at 1.5·10⁵.
+NPU_EXACT = Policy(
+    "npu-exact", lr=1e-3, precondition=PRECONDITION, lr_decay=Decay(40_000, 150_000, 1e-3)
+)
+
+# With nau>snap_npu: the exponents pulled to multiples of ½ (the NAU unregularised), which
+# closes the valley where an exponent off by η is offset by the first layer's scale.
+NPU_SNAP = NPU_EXACT.replace(
+    name="npu-snap",
+    regularizer=Ramp(1e-3, 30_000, 60_000),
+    unit_lambda=(0.0, 1.0),
+    lr_decay=Decay(60_000, 150_000, 1e-3),
+)
+
 CANDIDATES = [
     # nmu-fast's levers with the learning rate falling to 1e-5 of its start: the ε-threshold
     # of ÷ (about 6e-12 on U[2, 6]) needs unused NAU weights within ~1e-6 of 0.
@@ -44,55 +64,21 @@ CANDIDATES = [
         precondition=Precondition(damping=0.01, start=10_000),
         lr_decay=Decay(start=40_000, end=150_000, factor=1e-6),
     ),
-    # RealNPU for ÷ and √: no regulariser at all (an L1 penalty biases the exponents away from
-    # 1, −1 and ½, and the ε-thresholds leave no room for a bias); the first layer's gradient
-    # preconditioned, and the learning rate falling so the weights settle to float precision.
-    Policy(
-        "npu-exact",
-        lr=1e-3,
-        precondition=Precondition(damping=0.01, start=10_000),
-        lr_decay=Decay(start=40_000, end=150_000, factor=1e-3),
-    ),
-    # With nau>snap_npu: the exponents pulled to multiples of ½ (the NAU unregularised), which
-    # closes the valley where an exponent off by η is offset by the first layer's scale.
-    Policy(
-        "npu-snap",
-        regularizer=Ramp(1e-3, 30_000, 60_000),
-        unit_lambda=(0.0, 1.0),
-        lr=1e-3,
-        precondition=Precondition(damping=0.01, start=10_000),
-        lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
-    ),
-    # npu-snap, restarting a seed whose training loss stalls above 1e-5 (checked over 2·10⁴
-    # steps): most failed seeds sit in a wrong valley from the first 3·10⁴ steps on.
-    Policy(
-        "npu-snap-restart",
-        regularizer=Ramp(1e-3, 30_000, 60_000),
-        unit_lambda=(0.0, 1.0),
-        lr=1e-3,
-        precondition=Precondition(damping=0.01, start=10_000),
-        lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
-        reinit=Stall(chunk=1000, half=10, threshold=1e-5),
-    ),
-    # npu-exact over twice the steps (the lr falls over 4·10⁴–3·10⁵): for the √ seeds that end
-    # within a few times the threshold at 1.5·10⁵.
-    Policy(
-        "npu-exact-long",
-        lr=1e-3,
-        precondition=Precondition(damping=0.01, start=10_000),
-        lr_decay=Decay(start=40_000, end=300_000, factor=1e-3),
-    ),
-    # The same, with the NAU's sparsity regulariser (and none on the RealNPU, unit_lambda): the
+    NPU_EXACT,
+    NPU_EXACT.replace(name="npu-exact-long", lr_decay=Decay(40_000, 300_000, 1e-3)),
+    # npu-exact with the NAU's sparsity regulariser (and none on the RealNPU, unit_lambda): the
     # first layer pushed to weights in {0, ±1}, which rules out the near-solutions that fit
     # U[1, 2] with other weights and exponents.
-    Policy(
-        "npu-sparse",
+    NPU_EXACT.replace(
+        name="npu-sparse",
         regularizer=Ramp(10.0, 30_000, 50_000),
         unit_lambda=(1.0, 0.0),
-        lr=1e-3,
-        precondition=Precondition(damping=0.01, start=10_000),
-        lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
+        lr_decay=Decay(60_000, 150_000, 1e-3),
     ),
+    NPU_SNAP,
+    # npu-snap, restarting a seed whose training loss stalls above 1e-5 (checked over 2·10⁴
+    # steps): most failed seeds sit in a wrong valley from the first 3·10⁴ steps on.
+    NPU_SNAP.replace(name="npu-snap-restart", reinit=Stall(chunk=1000, half=10, threshold=1e-5)),
 ]
 
 for policy in CANDIDATES:

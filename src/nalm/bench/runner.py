@@ -130,9 +130,7 @@ def run_sweep(
     if backend not in ("local", "ray"):
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     # Everything that can be refused is refused before the database is opened or created.
-    if checked is None:
-        checked = check_sweep(suite, models, operations, ranges, seeds, settings, device)
-    policies = checked
+    policies = checked or check_sweep(suite, models, operations, ranges, seeds, settings, device)
     specs = list(policies)
     summary = SweepSummary()
     with Store(db) as store:

@@ -34,7 +34,7 @@ from ..units.nalu import NALU
 from ..units.nau import NAU
 from ..units.nmru import NMRU, NRU
 from ..units.nmu import NMU
-from ..units.npu import NPU, NaiveNPU, RealNaiveNPU, RealNPU
+from ..units.npu import NPU, RealNPU
 from .snapping import RATIONAL, SELECT, SIGNS, ZERO, Candidates, Snapper
 
 Rows = dict[int, sympy.Expr]
@@ -241,8 +241,6 @@ for _cls, _read in (
     (NALU, _read_nalu),
     (INALU, _read_inalu),
     (NPU, _read_power),
-    (RealNPU, _read_power),
-    (NaiveNPU, _read_power),
-    (RealNaiveNPU, _read_power),
+    (RealNPU, _read_power),  # and their gate-less subclasses, found through the MRO
 ):
     register_reader(_cls, _read)

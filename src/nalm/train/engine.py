@@ -21,7 +21,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..tasks.base import Batches, Task
-from ..units.base import Unit
 from .compaction import compact
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
@@ -80,7 +79,6 @@ class Engine:
         self.stall = StallTracker(policy, S)
         self.recoveries = [0] * S
         self.recovering: list[int] = []
-        self.regularized = any(isinstance(m, Unit) for m in stack.probe.modules())
         self.unit_lambda = unit_factors(policy, stack.probe.model, device)  # λ's factor per unit
         self.snapshot: tuple[dict, tuple[dict, dict]] | None = None
         self.step, self.seconds, self.resumed_from = 0, 0.0, 0
@@ -217,7 +215,7 @@ class Engine:
         seeds whose previous training MSE is below it."""
         rule = self.policy
         lam = float(rule.regularizer(t)) if rule.regularizer is not None else 0.0
-        if not lam or not self.regularized:
+        if not lam or not len(self.unit_lambda):  # no regulariser, or no unit to apply it to
             return mse
         terms = self.stack.call("regularization")  # (S, units)
         total = mse + lam * (terms @ self.unit_lambda.to(terms.dtype))
