@@ -44,6 +44,8 @@ from .units import (
     NaiveNPU,
     RealNaiveNPU,
     RealNPU,
+    SelectNAU,
+    SnapNPU,
     Unit,
 )
 
@@ -74,6 +76,8 @@ __all__ = [
     "Range",
     "RealNPU",
     "RealNaiveNPU",
+    "SelectNAU",
+    "SnapNPU",
     "Task",
     "Unit",
     "evaluate",

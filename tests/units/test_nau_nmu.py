@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from nalm import NAU, NMU, NalmError
+from nalm import NAU, NMU, NalmError, SelectNAU
 
 
 def random_inputs(rows=6, cols=3):
@@ -95,3 +95,20 @@ def test_nmu_weights_stay_in_unit_interval():
 def test_clamp_must_be_a_bool():
     with pytest.raises(NalmError, match="NMU: clamp must be True or False; got 'yes'"):
         NMU(2, 1, clamp="yes")
+
+
+def test_select_nau_starts_in_its_range_reads_negative_weights_as_zero_and_stays_in_unit_interval():
+    unit = SelectNAU(100, 2)
+    r = min(0.5, (3 * 2 / 102) ** 0.5)
+    assert unit.W.min() >= 0 and unit.W.max() <= 2 * r and unit.W.max() > 1.8 * r
+    with torch.no_grad():
+        unit.W.copy_(torch.zeros(2, 100))
+        unit.W[0, :3] = torch.tensor([1.0, -0.5, 0.25])
+        unit.W[1, :2] = torch.tensor([1.7, 1.0])
+    x = torch.rand(50, 100) * 1e5 + 1e5
+    expected = torch.stack([x[:, 0] + 0.25 * x[:, 2], x[:, 0] + x[:, 1]], dim=-1)
+    torch.testing.assert_close(unit(x).detach(), expected)
+    # min(W, 1 − W) on [0, 1]: 0.25 from the 0.25; −0.5 reads as 0 and 1.7 as 1
+    assert unit.regularization().item() == pytest.approx(0.25 / 200)
+    unit.after_step()
+    assert unit.W[0, 1].item() == 0.0 and unit.W[1, 0].item() == 1.0

@@ -118,7 +118,7 @@ def test_a_real_naive_npu_divides_signed_and_takes_a_root_exactly():
     torch.testing.assert_close(unit(x), expected, rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("name", ["NPU", "RealNPU", "NaiveNPU", "RealNaiveNPU"])
+@pytest.mark.parametrize("name", ["NPU", "RealNPU", "NaiveNPU", "RealNaiveNPU", "SnapNPU"])
 def test_stacked_parameters_give_each_seeds_output_and_penalty(name):
     import nalm
 
@@ -138,3 +138,24 @@ def test_stacked_parameters_give_each_seeds_output_and_penalty(name):
         torch.testing.assert_close(stacked(batch), expected)
     penalty = torch.stack([u.regularization() for u in seeds])
     torch.testing.assert_close(stacked.regularization(), penalty)
+
+
+def test_snap_npu_pulls_each_exponent_to_the_nearest_half_and_computes_as_the_real_naive_npu():
+    import nalm
+
+    snap = nalm.SnapNPU(3, 2, dtype=torch.float64)
+    plain = nalm.RealNaiveNPU(3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        snap.W.copy_(torch.tensor([[0.9, -0.3, 0.26], [1.0, -1.0, 0.5]]))
+        plain.W.copy_(snap.W)
+    x = inputs()
+    torch.testing.assert_close(snap(x), plain(x))
+    # distances to the nearest multiple of ½: 0.1 (to 1), 0.2 (to −½), 0.24 (to ½); row 2 exact
+    assert snap.regularization().item() == pytest.approx(0.1 + 0.2 + 0.24)
+    snap.regularization().backward()
+    torch.testing.assert_close(
+        snap.W.grad, torch.tensor([[-1.0, 1.0, -1.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    )
+    with torch.no_grad():
+        snap.W.copy_(torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.5, 2.0]]))
+    assert snap.regularization().item() == 0.0

@@ -285,6 +285,19 @@ POLICIES: dict[str, Policy] = {
         precondition=Precondition(damping=0.01, start=10_000),
         lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
     ),
+    # nalm's policy for SelectNAU→SnapNPU on ÷ (docs/recipes.md): no regulariser on the first
+    # layer, the exponents pulled to multiples of ½ from step 3·10⁴, the first layer's gradient
+    # preconditioned and the learning rate falling a thousandfold, so the weights settle to
+    # the float precision that ÷'s ε-threshold (≈ 6·10⁻¹² on U[2, 6]) asks for.
+    "snap-div": Policy(
+        "snap-div",
+        regularizer=Ramp(lambda_hat=1e-3, start=30_000, end=60_000),
+        unit_lambda=(0.0, 1.0),
+        lr=1e-3,
+        batch_size=512,
+        precondition=Precondition(damping=0.01, start=10_000),
+        lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
+    ),
 }
 
 

@@ -12,10 +12,10 @@ from .checker import CheckReport, CheckResult, add_check, check
 from .inalu import INALU
 from .nac import NAC, NACMul, nac_weight
 from .nalu import GNALU, NALU
-from .nau import NAU
+from .nau import NAU, SelectNAU
 from .nmru import NMRU, NRU
 from .nmu import NMU
-from .npu import NPU, NaiveNPU, RealNaiveNPU, RealNPU
+from .npu import NPU, NaiveNPU, RealNaiveNPU, RealNPU, SnapNPU
 from .recurrent import (
     AccumulatorCell,
     GRUCell,
@@ -34,11 +34,13 @@ for _name, _cls in (
     ("gnalu", GNALU),
     ("inalu", INALU),
     ("nau", NAU),
+    ("select_nau", SelectNAU),
     ("nmu", NMU),
     ("npu", NPU),
     ("real_npu", RealNPU),
     ("naive_npu", NaiveNPU),
     ("real_naive_npu", RealNaiveNPU),
+    ("snap_npu", SnapNPU),
     ("nmru", NMRU),
     ("nru", NRU),
     ("linear", Linear),
@@ -70,6 +72,8 @@ __all__ = [
     "RealNPU",
     "RealNaiveNPU",
     "Recurrent",
+    "SelectNAU",
+    "SnapNPU",
     "Unit",
     "UnitCell",
     "activation_names",

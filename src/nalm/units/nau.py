@@ -60,3 +60,47 @@ class NAU(ClampedUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return linear(x, self.weight())
+
+
+class SelectNAU(NAU):
+    r"""An NAU whose weights are kept in [0, 1]: a layer that selects inputs and sums them.
+
+    .. math::
+        z = x W^\top, \qquad W \in [0, 1], \qquad
+        R_{\text{sparse}} = \operatorname{mean}\big(\min(W, 1 - W)\big)
+
+    nalm's own unit (no paper): Madsen & Johansen's task asks of the first layer only sums with
+    weight 1 (``a`` and ``b`` are sums of input subsets, for every operation), and in front of a
+    power unit the NAU's negative weights let a model fit the training range with near-solutions
+    that do not extrapolate. With W ≥ 0, the hidden values of positive inputs stay positive, and
+    ``select_nau>snap_npu`` solves ÷ on the standard task where ``nau>snap_npu`` rarely does
+    (docs/recipes.md). It cannot subtract: use the NAU where ``a − b`` is needed.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        clamp: clamp W to [0, 1] in the forward pass and after every optimiser step (default
+            ``True``).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W: ``(out_features, in_features)``, initialised U[0, 2r] with the NAU's
+            ``r = min(0.5, √3 · √(2 / (in + out)))``.
+
+    Examples:
+        >>> select = SelectNAU(3, 1)
+        >>> with torch.no_grad():
+        ...     _ = select.W.copy_(torch.tensor([[1.0, 0.0, -0.5]]))   # −0.5 is read as 0
+        >>> select(torch.tensor([[2.0, 7.0, 4.0]]))
+        tensor([[2.]], grad_fn=<MmBackward0>)
+    """
+
+    operations = "+ (selection)"
+    paper = "nalm"
+    low = 0.0
+
+    def reset_parameters(self) -> None:
+        r = nau_init_range(self.in_features, self.out_features)
+        nn.init.uniform_(self.W, 0.0, 2 * r)

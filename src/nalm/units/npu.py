@@ -261,3 +261,45 @@ class RealNaiveNPU(RealNPU):
 
     stackable = True  # as the RealNPU
     gated = False
+
+
+class SnapNPU(RealNaiveNPU):
+    r"""A RealNaiveNPU whose regulariser pulls each exponent to the nearest multiple of ½.
+
+    .. math::
+        z = \exp\big(\log(|x| + \varepsilon)\, W^\top\big) \odot
+            \cos\big(\pi\, \mathbb 1[x < 0]\, W^\top\big), \qquad
+        R = \sum_{ij} \big|W_{ij} - \operatorname{round}(2 W_{ij}) / 2\big|
+
+    nalm's own regulariser (no paper): the NPU paper's L1 pulls every exponent to 0, away from
+    the 1, −1 and ½ of a product, a quotient and a root, and the ε-thresholds of Madsen's task
+    leave no room for that bias. ``R`` is 0 at every exact product, quotient, square and square
+    root, and closes the flat valley in which an exponent off by η is offset by the first
+    layer's scale on a narrow training range (docs/recipes.md). Ramp it in late (policy
+    ``npu-snap``), once the exponents sit near their values: it pulls each to the nearest one.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        eps: ε added to ``|x|`` (default 1e-7).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W: ``(out_features, in_features)``, the exponents, Xavier-uniform.
+
+    Examples:
+        >>> npu = SnapNPU(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = npu.W.copy_(torch.tensor([[0.9, -0.3]]))
+        >>> npu.regularization()   # 0.1 from 1 plus 0.2 from −½
+        tensor(0.3000, grad_fn=<SumBackward1>)
+    """
+
+    paper = "nalm, on Heim et al. 2020"
+    stackable = True  # as the RealNPU; the regulariser sums per seed on stacked W
+
+    def regularization(self) -> torch.Tensor:
+        off = (self.W - torch.round(2 * self.W) / 2).abs()
+        return off.flatten(int(self.W.dim() == 3)).sum(-1)
