@@ -1,0 +1,40 @@
+"""Where each seed of a running (or cut) Madsen ÷/√ cell stands: its first layer's weights
+averaged over the items only in ``a``, only in ``b``, in both and in neither, and its power
+unit's exponents, read from the cell's checkpoint while the sweep runs.
+
+Run: ``.venv/bin/python benchmarks/recipes/checkpoint_weights.py CHECKPOINT OP SEED...``, e.g.
+``/work/runs/r3/sel-exact-div.sqlite.cell-1c7a1079da7c4115.safetensors div 4 7 15`` (a cell's
+checkpoint sits beside its database as ``DB.cell-ID.safetensors`` until the cell ends). The first
+layer's weights are clamped to ``[low, 1]`` as the unit reads them (``--low 0`` for a SelectNAU).
+Assumes the standard task's input size (100) and shared inputs.
+"""
+
+import argparse
+
+from nalm.tasks import ArithmeticTask
+from nalm.train.checkpoint import read
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("op")
+    parser.add_argument("seeds", nargs="+", type=int, help="positions in the cohort")
+    parser.add_argument("--low", type=float, default=-1.0, help="the first layer's lowest weight")
+    args = parser.parse_args()
+    tensors, _ = read(args.checkpoint)
+    first = tensors["0/stack.model.0.W"].clamp(args.low, 1.0)
+    exponents = tensors["0/stack.model.1.W"]
+    for seed in args.seeds:
+        task = ArithmeticTask(args.op, seed=seed)
+        in_a, in_b = task.selection[0] > 0, task.selection[1] > 0
+        groups = {"a only": in_a & ~in_b, "b only": in_b & ~in_a, "both": in_a & in_b,
+                  "neither": ~in_a & ~in_b}  # fmt: skip
+        for h in range(first.shape[1]):
+            means = ", ".join(f"{k} {first[seed, h][m].mean():+.3f}" for k, m in groups.items())
+            print(f"seed {seed}, hidden {h}: {means}")
+        print(f"seed {seed}, exponents {[round(w, 4) for w in exponents[seed].flatten().tolist()]}")
+
+
+if __name__ == "__main__":
+    main()
