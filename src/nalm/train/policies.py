@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,10 +285,8 @@ POLICIES: dict[str, Policy] = {
         precondition=Precondition(damping=0.01, start=10_000),
         lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
     ),
-    # nalm's policy for SelectNAU→SnapNPU on ÷ (docs/recipes.md): no regulariser on the first
-    # layer, the exponents pulled to multiples of ½ from step 3·10⁴, the first layer's gradient
-    # preconditioned and the learning rate falling a thousandfold, so the weights settle to
-    # the float precision that ÷'s ε-threshold (≈ 6·10⁻¹² on U[2, 6]) asks for.
+    # nalm's recipe for SelectNAU→SnapNPU on ÷ (docs/recipes.md): exponents pulled to multiples
+    # of ½ (first layer unregularised), lr falling 1000× to meet ÷'s ε-threshold (≈ 6·10⁻¹²).
     "snap-div": Policy(
         "snap-div",
         regularizer=Ramp(lambda_hat=1e-3, start=30_000, end=60_000),
@@ -392,16 +390,3 @@ def recommended_policy(model: nn.Module) -> Policy:
     """
     units = units_of(model)
     return get_policy(units[-1].policy if units else "none")
-
-
-def gate_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """Every unit's :meth:`~nalm.units.Unit.gate_parameters` inside ``model``."""
-    return [p for unit in units_of(model) for p in unit.gate_parameters()]
-
-
-def reinitialize(modules: Iterable[nn.Module]) -> None:
-    """Call ``reset_parameters`` on every module that has one (units and torch layers)."""
-    for m in modules:
-        reset = getattr(m, "reset_parameters", None)
-        if callable(reset):
-            reset()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -23,7 +23,7 @@ from torch.func import functional_call, vmap
 
 from ..errors import NalmError
 from ..units.base import Unit
-from .policies import Policy, gate_parameters, reinitialize, units_of
+from .policies import Policy, units_of
 
 
 def unit_factors(
@@ -268,3 +268,16 @@ class Stack:
                 v.copy_(tensors[k])
             else:
                 v[rows] = tensors[k][rows].to(v.device)
+
+
+def gate_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Every unit's :meth:`~nalm.units.Unit.gate_parameters` inside ``model``."""
+    return [p for unit in units_of(model) for p in unit.gate_parameters()]
+
+
+def reinitialize(modules: Iterable[nn.Module]) -> None:
+    """Call ``reset_parameters`` on every module that has one (units and torch layers)."""
+    for m in modules:
+        reset = getattr(m, "reset_parameters", None)
+        if callable(reset):
+            reset()
