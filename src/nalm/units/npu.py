@@ -267,8 +267,6 @@ class SnapNPU(RealNaiveNPU):
     r"""A RealNaiveNPU whose regulariser pulls each exponent to the nearest multiple of ½.
 
     .. math::
-        z = \exp\big(\log(|x| + \varepsilon)\, W^\top\big) \odot
-            \cos\big(\pi\, \mathbb 1[x < 0]\, W^\top\big), \qquad
         R = \sum_{ij} \big|W_{ij} - \operatorname{round}(2 W_{ij}) / 2\big|
 
     nalm's own regulariser (no paper): the NPU paper's L1 pulls every exponent to 0, away from
@@ -278,16 +276,7 @@ class SnapNPU(RealNaiveNPU):
     layer's scale on a narrow training range (docs/recipes.md). Ramp it in late (policy
     ``npu-snap``), once the exponents sit near their values: it pulls each to the nearest one.
 
-    Args:
-        in_features: size of each input sample.
-        out_features: size of each output sample.
-        eps: ε added to ``|x|`` (default 1e-7).
-
-    Shape:
-        ``(*, in_features) → (*, out_features)``.
-
-    Attributes:
-        W: ``(out_features, in_features)``, the exponents, Xavier-uniform.
+    Arguments, shape and ``W``: as :class:`RealNaiveNPU`.
 
     Examples:
         >>> npu = SnapNPU(2, 1)
