@@ -7,7 +7,7 @@ from nalm.train.policies import POLICIES, Policy, Stall
 from nalm.train.precondition import Precondition
 from nalm.train.schedule import Decay, Ramp
 
-PRECONDITION = Precondition(damping=0.01, start=10_000)  # nmu-fast's
+PRECONDITION = POLICIES["nmu-fast"].precondition
 
 # RealNPU-like units for ÷ and √: no regulariser at all (an L1 penalty biases the exponents away
 # from 1, −1 and ½, and the ε-thresholds leave no room for a bias); the first layer's gradient
@@ -19,13 +19,9 @@ NPU_EXACT = Policy(
 )
 
 # With nau>snap_npu: the exponents pulled to multiples of ½ (the NAU unregularised), which
-# closes the valley where an exponent off by η is offset by the first layer's scale.
-NPU_SNAP = NPU_EXACT.replace(
-    name="npu-snap",
-    regularizer=Ramp(1e-3, 30_000, 60_000),
-    unit_lambda=(0.0, 1.0),
-    lr_decay=Decay(60_000, 150_000, 1e-3),
-)
+# closes the valley where an exponent off by η is offset by the first layer's scale. The
+# registered recipe snap-div is this policy at batch 512.
+NPU_SNAP = POLICIES["snap-div"].replace(name="npu-snap", batch_size=None)
 
 CANDIDATES = [
     # nmu-fast's levers with the learning rate falling to 1e-5 of its start: the ε-threshold

@@ -10,9 +10,14 @@ Assumes the standard task's input size (100) and shared inputs.
 """
 
 import argparse
+import sys
+from pathlib import Path
 
 from nalm.tasks import ArithmeticTask
 from nalm.train.checkpoint import read
+
+sys.path.insert(0, str(Path(__file__).parent))
+from npu_weights import groups
 
 
 def main() -> None:
@@ -26,12 +31,9 @@ def main() -> None:
     first = tensors["0/stack.model.0.W"].clamp(args.low, 1.0)
     exponents = tensors["0/stack.model.1.W"]
     for seed in args.seeds:
-        task = ArithmeticTask(args.op, seed=seed)
-        in_a, in_b = task.selection[0] > 0, task.selection[1] > 0
-        groups = {"a only": in_a & ~in_b, "b only": in_b & ~in_a, "both": in_a & in_b,
-                  "neither": ~in_a & ~in_b}  # fmt: skip
+        masks = groups(ArithmeticTask(args.op, seed=seed))
         for h in range(first.shape[1]):
-            means = ", ".join(f"{k} {first[seed, h][m].mean():+.3f}" for k, m in groups.items())
+            means = ", ".join(f"{k} {first[seed, h][m].mean():+.3f}" for k, m in masks.items())
             print(f"seed {seed}, hidden {h}: {means}")
         print(f"seed {seed}, exponents {[round(w, 4) for w in exponents[seed].flatten().tolist()]}")
 

@@ -21,6 +21,7 @@ from nalm.models import parse
 from nalm.tasks import ArithmeticTask
 from nalm.train import fit_seeds
 from nalm.train.policies import get_policy
+from nalm.units import registry
 
 sys.path.insert(0, str(Path(__file__).parent))
 import candidates  # noqa: F401  (registers the candidate policies)
@@ -52,12 +53,9 @@ def main() -> None:
     last = run.history[-1]
     print(f"step {last['step']}: interpolation MSE {last['interpolation_mse']:.3g}, "
           f"extrapolation MSE {last['extrapolation_mse']:.3g}")  # fmt: skip
-    in_a, in_b = task.selection[0] > 0, task.selection[1] > 0
-    groups = {"a only": in_a & ~in_b, "b only": in_b & ~in_a, "both": in_a & in_b,
-              "neither": ~in_a & ~in_b}  # fmt: skip
     W = run.weights["0.W"].clamp(model_low(args.model), 1)
     for i in range(W.shape[0]):
-        means = ", ".join(f"{k} {W[i][m].mean().item():+.3f}" for k, m in groups.items())
+        means = ", ".join(f"{k} {W[i][m].mean().item():+.3f}" for k, m in groups(task).items())
         print(f"hidden {i} (mean weight): {means}")
     exponents = [round(w, 4) for w in run.weights["1.W"].flatten().tolist()]
     if "1.g" in run.weights:
@@ -67,9 +65,16 @@ def main() -> None:
         print(f"exponents {exponents}")
 
 
+def groups(task: ArithmeticTask) -> dict[str, torch.Tensor]:
+    """The task's input items as masks: only in ``a``, only in ``b``, in both, in neither."""
+    in_a, in_b = task.selection[0] > 0, task.selection[1] > 0
+    return {"a only": in_a & ~in_b, "b only": in_b & ~in_a, "both": in_a & in_b,
+            "neither": ~in_a & ~in_b}  # fmt: skip
+
+
 def model_low(spec: str) -> float:
     """The first layer's lowest weight (−1 for the NAU, 0 for the SelectNAU)."""
-    return type(parse(spec).build(2, 1, hidden=1)[0]).low
+    return registry.get(spec.split(">")[0]).low
 
 
 if __name__ == "__main__":

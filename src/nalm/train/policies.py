@@ -255,6 +255,7 @@ def _describe_schedule(schedule: Callable[[int], float]) -> str:
 
 
 _NMU_RAMP = Ramp(lambda_hat=10.0, start=1_000_000, end=2_000_000)
+_PRECONDITION = Precondition(damping=0.01, start=10_000)  # nalm's recipes' first-layer lever
 
 POLICIES: dict[str, Policy] = {
     "none": Policy("none"),
@@ -282,7 +283,7 @@ POLICIES: dict[str, Policy] = {
         regularizer=Ramp(lambda_hat=10.0, start=60_000, end=100_000),
         lr=1e-3,
         batch_size=128,
-        precondition=Precondition(damping=0.01, start=10_000),
+        precondition=_PRECONDITION,
         lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
     ),
     # nalm's recipe for SelectNAU→SnapNPU on ÷ (docs/recipes.md): exponents pulled to multiples
@@ -293,7 +294,7 @@ POLICIES: dict[str, Policy] = {
         unit_lambda=(0.0, 1.0),
         lr=1e-3,
         batch_size=512,
-        precondition=Precondition(damping=0.01, start=10_000),
+        precondition=_PRECONDITION,
         lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
     ),
 }
