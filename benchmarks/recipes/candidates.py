@@ -59,6 +59,10 @@ CANDIDATES = [
     # npu-snap with the first layer's sparsity regulariser as well (select_nau>snap_npu): the
     # shared items' weights, which lag at 0.4–0.9 in the seeds that fail, pulled to 1.
     NPU_SNAP.replace(name="npu-snap-both", unit_lambda=(1.0, 1.0)),
+    # snap-div with the learning rate held at 1e-3 until 1.5·10⁵ and falling over 1.5–3·10⁵:
+    # most √ seeds that fail under snap-div are still improving (interpolation MSE falling
+    # about tenfold per 5·10⁴ steps) when its learning rate falls from 6·10⁴ on.
+    POLICIES["snap-div"].replace(name="snap-long", lr_decay=Decay(150_000, 300_000, 1e-3)),
 ]
 
 for policy in CANDIDATES:

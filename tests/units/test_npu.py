@@ -118,7 +118,9 @@ def test_a_real_naive_npu_divides_signed_and_takes_a_root_exactly():
     torch.testing.assert_close(unit(x), expected, rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("name", ["NPU", "RealNPU", "NaiveNPU", "RealNaiveNPU", "SnapNPU"])
+@pytest.mark.parametrize(
+    "name", ["NPU", "RealNPU", "NaiveNPU", "RealNaiveNPU", "SnapNPU", "IntSnapNPU"]
+)
 def test_stacked_parameters_give_each_seeds_output_and_penalty(name):
     import nalm
 
@@ -159,3 +161,22 @@ def test_snap_npu_pulls_each_exponent_to_the_nearest_half_and_computes_as_the_re
     with torch.no_grad():
         snap.W.copy_(torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.5, 2.0]]))
     assert snap.regularization().item() == 0.0
+
+
+def test_int_snap_npu_pulls_each_exponent_to_the_nearest_integer():
+    import nalm
+
+    snap = nalm.IntSnapNPU(3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        snap.W.copy_(torch.tensor([[0.7, -0.3, 0.5], [1.0, -1.0, 2.2]]))
+    # to 1, to 0, ½ (a tie rounds to the even 0), then 0, 0 and 0.2 (to 2)
+    assert snap.regularization().item() == pytest.approx(0.3 + 0.3 + 0.5 + 0.2)
+    snap.regularization().backward()
+    torch.testing.assert_close(
+        snap.W.grad, torch.tensor([[-1.0, -1.0, 1.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    )
+    x = inputs()
+    plain = nalm.RealNaiveNPU(3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        plain.W.copy_(snap.W)
+    torch.testing.assert_close(snap(x), plain(x))

@@ -15,7 +15,7 @@ from .nalu import GNALU, NALU
 from .nau import NAU, SelectNAU
 from .nmru import NMRU, NRU
 from .nmu import NMU
-from .npu import NPU, NaiveNPU, RealNaiveNPU, RealNPU, SnapNPU
+from .npu import NPU, IntSnapNPU, NaiveNPU, RealNaiveNPU, RealNPU, SnapNPU
 from .recurrent import (
     AccumulatorCell,
     GRUCell,
@@ -41,6 +41,7 @@ for _name, _cls in (
     ("naive_npu", NaiveNPU),
     ("real_naive_npu", RealNaiveNPU),
     ("snap_npu", SnapNPU),
+    ("int_snap_npu", IntSnapNPU),
     ("nmru", NMRU),
     ("nru", NRU),
     ("linear", Linear),
@@ -64,6 +65,7 @@ __all__ = [
     "CheckResult",
     "ClampedUnit",
     "GRUCell",
+    "IntSnapNPU",
     "LSTMCell",
     "Linear",
     "NACMul",

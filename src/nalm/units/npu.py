@@ -288,7 +288,35 @@ class SnapNPU(RealNaiveNPU):
 
     paper = "nalm, on Heim et al. 2020"
     stackable = True  # as the RealNPU; the regulariser sums per seed on stacked W
+    grid = 0.5  # the spacing of the values the exponents are pulled to
 
     def regularization(self) -> torch.Tensor:
-        off = (self.W - torch.round(2 * self.W) / 2).abs()
+        off = (self.W - torch.round(self.W / self.grid) * self.grid).abs()
         return off.flatten(int(self.W.dim() == 3)).sum(-1)
+
+
+class IntSnapNPU(SnapNPU):
+    r"""A SnapNPU that pulls each exponent to the nearest integer: products, quotients and
+    integer powers, not roots.
+
+    .. math::
+        R = \sum_{ij} \big|W_{ij} - \operatorname{round}(W_{ij})\big|
+
+    nalm's own (no paper), for ÷ on Madsen's task (``select_nau>int_snap_npu``, policy
+    ``snap-div``: docs/recipes.md). There a seed can stall with the items that ``a`` and ``b``
+    share at a first-layer weight ``c < 1`` and both exponents near ``±(1 + c)/2``, which fits
+    U[1, 2] to first order. Pulled to the nearest integer, an exponent above ½ goes to 1 and
+    takes ``c`` with it; the SnapNPU pulls one below ¾ to ½, and ``c`` towards 0.
+
+    Arguments, shape and ``W``: as :class:`RealNaiveNPU`.
+
+    Examples:
+        >>> npu = IntSnapNPU(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = npu.W.copy_(torch.tensor([[0.7, -0.9]]))
+        >>> npu.regularization()   # 0.3 from 1 plus 0.1 from −1
+        tensor(0.4000, grad_fn=<SumBackward1>)
+    """
+
+    operations = "× ÷ integer powers"
+    grid = 1.0
