@@ -286,8 +286,8 @@ POLICIES: dict[str, Policy] = {
         precondition=_PRECONDITION,
         lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
     ),
-    # nalm's recipe for SelectNAU→SnapNPU on ÷ (docs/recipes.md): exponents pulled to multiples
-    # of ½ (first layer unregularised), lr falling 1000× to meet ÷'s ε-threshold (≈ 6·10⁻¹²).
+    # nalm's recipe for SelectNAU→IntSnapNPU on ÷ (docs/recipes.md): exponents pulled to the
+    # unit's grid (first layer unregularised), lr falling 1000× to meet ÷'s ε (≈ 6·10⁻¹²).
     "snap-div": Policy(
         "snap-div",
         regularizer=Ramp(lambda_hat=1e-3, start=30_000, end=60_000),
