@@ -178,6 +178,8 @@ def test_the_unit_functions_under_grad_of_vmap_and_nested_vmap():
         ("NPU", "npu", "div"),
         ("RealNaiveNPU", "npu", "root"),
         ("NaiveNPU", "npu", "div"),
+        ("SnapNPU", "snap-div", "root"),
+        ("IntSnapNPU", "snap-div", "div"),
     ],
 )
 def test_units_on_stacked_parameters_match_vmap(monkeypatch, unit, policy, op):

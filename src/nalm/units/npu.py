@@ -319,4 +319,5 @@ class IntSnapNPU(SnapNPU):
     """
 
     operations = "× ÷ integer powers"
+    stackable = True  # as the SnapNPU
     grid = 1.0
