@@ -63,6 +63,12 @@ CANDIDATES = [
     # most √ seeds that fail under snap-div are still improving (interpolation MSE falling
     # about tenfold per 5·10⁴ steps) when its learning rate falls from 6·10⁴ on.
     POLICIES["snap-div"].replace(name="snap-long", lr_decay=Decay(150_000, 300_000, 1e-3)),
+    # snap-div with the first layer pulled to {0, 1} too, at λ̂ = 1 (the SelectNAU's regulariser
+    # is a mean over its weights, the SnapNPU's a sum): √ seeds stall with the right items at
+    # 0.99, others at 0.05 and an exponent at 0.9 in place of 1 (npu-snap-both, at factor 1, did
+    # not reach the first layer).
+    POLICIES["snap-div"].replace(name="snap-both", unit_lambda=(1000.0, 1.0)),
+    POLICIES["snap-div"].replace(name="snap-both-10", unit_lambda=(10_000.0, 1.0)),
 ]
 
 for policy in CANDIDATES:
