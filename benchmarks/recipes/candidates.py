@@ -69,6 +69,7 @@ CANDIDATES = [
     # not reach the first layer).
     POLICIES["snap-div"].replace(name="snap-both", unit_lambda=(1000.0, 1.0)),
     POLICIES["snap-div"].replace(name="snap-both-10", unit_lambda=(10_000.0, 1.0)),
+    POLICIES["snap-div"].replace(name="snap-both-100", unit_lambda=(100_000.0, 1.0)),
 ]
 
 for policy in CANDIDATES:

@@ -256,6 +256,19 @@ def _describe_schedule(schedule: Callable[[int], float]) -> str:
 
 _NMU_RAMP = Ramp(lambda_hat=10.0, start=1_000_000, end=2_000_000)
 _PRECONDITION = Precondition(damping=0.01, start=10_000)  # nalm's recipes' first-layer lever
+# nalm's recipes for SelectNAU→IntSnapNPU on ÷ and SelectNAU→SnapNPU on √ (docs/recipes.md):
+# the power unit's exponents pulled to its grid, lr falling 1000× to meet ÷'s ε (≈ 6·10⁻¹²);
+# snap-root pulls the first layer to {0, 1} too, at λ̂ = 10 (its regulariser is a mean, the
+# power unit's a sum).
+_SNAP_DIV = Policy(
+    "snap-div",
+    regularizer=Ramp(lambda_hat=1e-3, start=30_000, end=60_000),
+    unit_lambda=(0.0, 1.0),
+    lr=1e-3,
+    batch_size=512,
+    precondition=_PRECONDITION,
+    lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
+)
 
 POLICIES: dict[str, Policy] = {
     "none": Policy("none"),
@@ -286,17 +299,8 @@ POLICIES: dict[str, Policy] = {
         precondition=_PRECONDITION,
         lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
     ),
-    # nalm's recipe for SelectNAU→IntSnapNPU on ÷ (docs/recipes.md): exponents pulled to the
-    # unit's grid (first layer unregularised), lr falling 1000× to meet ÷'s ε (≈ 6·10⁻¹²).
-    "snap-div": Policy(
-        "snap-div",
-        regularizer=Ramp(lambda_hat=1e-3, start=30_000, end=60_000),
-        unit_lambda=(0.0, 1.0),
-        lr=1e-3,
-        batch_size=512,
-        precondition=_PRECONDITION,
-        lr_decay=Decay(start=60_000, end=150_000, factor=1e-3),
-    ),
+    "snap-div": _SNAP_DIV,
+    "snap-root": _SNAP_DIV.replace(name="snap-root", unit_lambda=(10_000.0, 1.0)),
 }
 
 
