@@ -70,6 +70,9 @@ CANDIDATES = [
     POLICIES["snap-div"].replace(name="snap-both", unit_lambda=(1000.0, 1.0)),
     POLICIES["snap-div"].replace(name="snap-both-10", unit_lambda=(10_000.0, 1.0)),
     POLICIES["snap-div"].replace(name="snap-both-100", unit_lambda=(100_000.0, 1.0)),
+    # snap-root (registered: snap-both-10) with snap-long's schedule: at 100 seeds every √
+    # success under snap-root came by step 79,000, before its learning rate had fallen far.
+    POLICIES["snap-root"].replace(name="snap-root-long", lr_decay=Decay(150_000, 300_000, 1e-3)),
 ]
 
 for policy in CANDIDATES:

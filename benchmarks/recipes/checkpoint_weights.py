@@ -2,7 +2,7 @@
 averaged over the items only in ``a``, only in ``b``, in both and in neither, and its power
 unit's exponents, read from the cell's checkpoint while the sweep runs.
 
-Run: ``.venv/bin/python benchmarks/recipes/checkpoint_weights.py CHECKPOINT OP SEED...``, e.g.
+Run: ``.venv/bin/python benchmarks/recipes/checkpoint_weights.py CHECKPOINT OP [SEED...]``, e.g.
 ``/work/runs/r3/sel-exact-div.sqlite.cell-1c7a1079da7c4115.safetensors div 4 7 15`` (a cell's
 checkpoint sits beside its database as ``DB.cell-ID.safetensors`` until the cell ends). The first
 layer's weights are clamped to ``[low, 1]`` as the unit reads them (``--low 0`` for a SelectNAU).
@@ -24,18 +24,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("op")
-    parser.add_argument("seeds", nargs="+", type=int, help="positions in the cohort")
+    parser.add_argument("seeds", nargs="*", type=int, help="seeds (default: every running one)")
     parser.add_argument("--low", type=float, default=-1.0, help="the first layer's lowest weight")
     args = parser.parse_args()
-    tensors, _ = read(args.checkpoint)
+    tensors, meta = read(args.checkpoint)
+    # the stack holds the seeds still running, in order; a seed stopped early has left it
+    running = [t["seed"] for t in meta["engines"][0]["tracks"] if t["stopped_at"] is None]
     first = tensors["0/stack.model.0.W"].clamp(args.low, 1.0)
     exponents = tensors["0/stack.model.1.W"]
-    for seed in args.seeds:
+    print(f"step {meta['step']}; running seeds {running}")
+    for seed in args.seeds or running:
+        if seed not in running:
+            print(f"seed {seed}: not in the checkpoint (stopped early or not in this cell)")
+            continue
+        at = running.index(seed)
         masks = groups(ArithmeticTask(args.op, seed=seed))
         for h in range(first.shape[1]):
-            means = ", ".join(f"{k} {first[seed, h][m].mean():+.3f}" for k, m in masks.items())
+            means = ", ".join(f"{k} {first[at, h][m].mean():+.3f}" for k, m in masks.items())
             print(f"seed {seed}, hidden {h}: {means}")
-        print(f"seed {seed}, exponents {[round(w, 4) for w in exponents[seed].flatten().tolist()]}")
+        print(f"seed {seed}, exponents {[round(w, 4) for w in exponents[at].flatten().tolist()]}")
 
 
 if __name__ == "__main__":
