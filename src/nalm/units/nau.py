@@ -74,7 +74,8 @@ class SelectNAU(NAU):
     power unit the NAU's negative weights let a model fit the training range with near-solutions
     that do not extrapolate. With W ≥ 0, the hidden values of positive inputs stay positive, and
     ``select_nau>int_snap_npu`` solves ÷ on the standard task (93 of 100 seeds) where
-    ``nau>snap_npu`` rarely does (docs/recipes.md). It cannot subtract: use the NAU where ``a − b`` is needed.
+    ``nau>snap_npu`` rarely does (docs/recipes.md). It cannot subtract: use the NAU where
+    ``a − b`` is needed.
 
     Args:
         in_features: size of each input sample.
