@@ -73,6 +73,14 @@ CANDIDATES = [
     # snap-root (registered: snap-both-10) with snap-long's schedule: at 100 seeds every √
     # success under snap-root came by step 79,000, before its learning rate had fallen far.
     POLICIES["snap-root"].replace(name="snap-root-long", lr_decay=Decay(150_000, 300_000, 1e-3)),
+    # snap-root-long restarting a seed whose training loss stalls above 1e-6 (over 2·10⁴ steps):
+    # the same five seeds fail under every √ policy above, so a seed's fate is set early, and
+    # the successes come within 8·10⁴ steps of the start, inside the long schedule's flat part.
+    POLICIES["snap-root"].replace(
+        name="snap-root-restart",
+        lr_decay=Decay(150_000, 300_000, 1e-3),
+        reinit=Stall(chunk=1000, half=10, threshold=1e-6),
+    ),
 ]
 
 for policy in CANDIDATES:
