@@ -175,6 +175,14 @@ def test_a_task_whose_targets_overflow_is_refused_before_training(tmp_path):
         fit_seeds(lambda: NAU(2, 1), [task], [0], steps=1, progress=False)
 
 
+def test_a_root_of_negative_sums_is_refused_as_undefined(capsys):
+    task = ArithmeticTask("root", train_range="-2,-1", extrapolation_range="-6,-2", eval_size=10)
+    with pytest.raises(NalmError, match="target is undefined on part of its interpolation set"):
+        fit(NAU(100, 1), task, steps=1, progress=False)
+    err = refuse(capsys, "bench", "run", "madsen", "--ops", "root", "--ranges", "-2,-1:-6,-2")
+    assert "the root of a negative sum" in err
+
+
 def test_verify_never_hides_overflow_as_zero():
     identity = NAU(1, 1)
     with torch.no_grad():

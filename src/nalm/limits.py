@@ -204,11 +204,15 @@ def check_task_values(task: Any, what: str = "task", checked: set[int] | None = 
                 raise NalmError(f"the {name} inputs of the {what} are not all finite numbers")
             if checked is not None:
                 checked.add(id(x))
-        finite = torch.isfinite(y)
-        if not bool(finite.all()):
+        if bool(torch.isnan(y).any()):
             raise NalmError(
-                f"the {what}'s target is infinite or undefined on part of its {name} set "
-                "(float32 cannot hold it); choose a smaller range"
+                f"the {what}'s target is undefined on part of its {name} set (e.g. the root of "
+                "a negative sum); choose a range where the operation is defined"
+            )
+        if not bool(torch.isfinite(y).all()):
+            raise NalmError(
+                f"the {what}'s target is infinite on part of its {name} set (float32 cannot "
+                "hold it); choose a smaller range"
             )
         largest = float(y.abs().max()) if y.numel() else 0.0
         if largest > MAX_TARGET:
