@@ -22,6 +22,7 @@ NPU_EXACT = Policy(
 # closes the valley where an exponent off by η is offset by the first layer's scale. The
 # registered recipe snap-div is this policy at batch 512.
 NPU_SNAP = POLICIES["snap-div"].replace(name="npu-snap", batch_size=None)
+LONG_DECAY = Decay(150_000, 300_000, 1e-3)  # the learning rate's fall, twice as late and long
 
 CANDIDATES = [
     # nmu-fast's levers with the learning rate falling to 1e-5 of its start: the ε-threshold
@@ -62,23 +63,24 @@ CANDIDATES = [
     # snap-div with the learning rate held at 1e-3 until 1.5·10⁵ and falling over 1.5–3·10⁵:
     # most √ seeds that fail under snap-div are still improving (interpolation MSE falling
     # about tenfold per 5·10⁴ steps) when its learning rate falls from 6·10⁴ on.
-    POLICIES["snap-div"].replace(name="snap-long", lr_decay=Decay(150_000, 300_000, 1e-3)),
-    # snap-div with the first layer pulled to {0, 1} too, at λ̂ = 1 (the SelectNAU's regulariser
-    # is a mean over its weights, the SnapNPU's a sum): √ seeds stall with the right items at
-    # 0.99, others at 0.05 and an exponent at 0.9 in place of 1 (npu-snap-both, at factor 1, did
-    # not reach the first layer).
-    POLICIES["snap-div"].replace(name="snap-both", unit_lambda=(1000.0, 1.0)),
-    POLICIES["snap-div"].replace(name="snap-both-10", unit_lambda=(10_000.0, 1.0)),
-    POLICIES["snap-div"].replace(name="snap-both-100", unit_lambda=(100_000.0, 1.0)),
-    # snap-root (registered: snap-both-10) with snap-long's schedule: at 100 seeds every √
-    # success under snap-root came by step 79,000, before its learning rate had fallen far.
-    POLICIES["snap-root"].replace(name="snap-root-long", lr_decay=Decay(150_000, 300_000, 1e-3)),
+    POLICIES["snap-div"].replace(name="snap-long", lr_decay=LONG_DECAY),
+    # snap-div with the first layer pulled to {0, 1} too, at λ̂ = 1, 10 and 100 (the SelectNAU's
+    # regulariser is a mean over its weights, the SnapNPU's a sum): √ seeds stall with the right
+    # items at 0.99, others at 0.05 and an exponent at 0.9 in place of 1 (npu-snap-both, at
+    # factor 1, did not reach the first layer). snap-both-10 is registered as snap-root.
+    *(
+        POLICIES["snap-div"].replace(name=f"snap-both{suffix}", unit_lambda=(factor, 1.0))
+        for suffix, factor in (("", 1e3), ("-10", 1e4), ("-100", 1e5))
+    ),
+    # snap-root with snap-long's schedule: at 100 seeds every √ success under snap-root came by
+    # step 79,000, before its learning rate had fallen far.
+    POLICIES["snap-root"].replace(name="snap-root-long", lr_decay=LONG_DECAY),
     # snap-root-long restarting a seed whose training loss stalls above 1e-6 (over 2·10⁴ steps):
     # the same five seeds fail under every √ policy above, so a seed's fate is set early, and
     # the successes come within 8·10⁴ steps of the start, inside the long schedule's flat part.
     POLICIES["snap-root"].replace(
         name="snap-root-restart",
-        lr_decay=Decay(150_000, 300_000, 1e-3),
+        lr_decay=LONG_DECAY,
         reinit=Stall(chunk=1000, half=10, threshold=1e-6),
     ),
 ]

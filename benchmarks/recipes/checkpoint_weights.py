@@ -28,8 +28,11 @@ def main() -> None:
     parser.add_argument("--low", type=float, default=-1.0, help="the first layer's lowest weight")
     args = parser.parse_args()
     tensors, meta = read(args.checkpoint)
-    # the stack holds the seeds still running, in order; a seed stopped early has left it
-    running = [t["seed"] for t in meta["engines"][0]["tracks"] if t["stopped_at"] is None]
+    # the stack's rows, as the engine's compaction left them: stopped or diverged seeds are gone
+    engine = meta["engines"][0]
+    running = [
+        engine["tracks"][r]["seed"] for r in engine.get("rows", range(len(engine["tracks"])))
+    ]
     first = tensors["0/stack.model.0.W"].clamp(args.low, 1.0)
     exponents = tensors["0/stack.model.1.W"]
     print(f"step {meta['step']}; running seeds {running}")
