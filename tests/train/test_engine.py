@@ -8,8 +8,9 @@ from torch import nn
 
 from nalm.errors import NalmError
 from nalm.tasks import ArithmeticTask, DatasetTask
-from nalm.train import Policy, Ramp, Stall, fit, fit_seeds, get_policy
+from nalm.train import Deadline, Policy, Ramp, Stall, fit, fit_seeds, get_policy
 from nalm.train.checkpoint import read
+from nalm.train.schedule import Decay
 from nalm.units import INALU, NAC, NAU, NMRU, NMU, NPU
 
 SEED = 5
@@ -100,15 +101,21 @@ class _StopError(Exception):
     pass
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_fit_seeds_resumes_from_its_checkpoint_to_the_uninterrupted_result(tmp_path, shared):
+@pytest.mark.parametrize("shared, replay", [(False, False), (True, False), (False, True)])
+def test_fit_seeds_resumes_from_its_checkpoint_to_the_uninterrupted_result(
+    tmp_path, shared, replay
+):
     """Weights, Adam moments, generators, history, restarts: a run interrupted at step 200 and
-    run again with the same checkpoint ends exactly as one run straight through."""
+    run again with the same checkpoint ends exactly as one run straight through (``replay``:
+    deadline restarts at 100 and 200, not at 300, the run's end; each seed's decay and λ
+    replayed from its own)."""
     path = tmp_path / "seeds.safetensors"
     settings = dict(steps=300, lr=1e-2, eval_every=50, checkpoint_every=100, progress=False)
     tasks = [ArithmeticTask("mul", input_size=4, subset=0.5, overlap=0, seed=s, eval_size=50)
              for s in range(3)]  # fmt: skip
     policy = get_policy("nmru").replace(regularizer=Ramp(10.0, 100, 200))
+    if replay:
+        policy = policy.replace(reinit=Deadline(100, 0.0, chunk=50), lr_decay=Decay(50, 150, 0.1))
     whole = fit_seeds(lambda: NMRU(4, 1), tasks, [0, 1, 2], policy=policy, shared_inputs=shared,
                       **settings)  # fmt: skip
 
@@ -124,6 +131,8 @@ def test_fit_seeds_resumes_from_its_checkpoint_to_the_uninterrupted_result(tmp_p
     resumed = fit_seeds(lambda: NMRU(4, 1), tasks, [0, 1, 2], policy=policy,
                         shared_inputs=shared, checkpoint=path, **settings)  # fmt: skip
     assert resumed.resumed_from == 200 and whole.resumed_from == 0
+    restarts = [[100, 200]] * 3 if replay else [[]] * 3  # a try of 100 from 300 cannot end
+    assert [r.reinitialized_at for r in resumed.runs] == restarts
     for a, b in zip(whole.runs, resumed.runs, strict=True):
         assert repr(a.history) == repr(b.history)
         assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)

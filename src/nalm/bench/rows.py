@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NalmError
-from ..train.policies import Policy, Stall, get_policy, with_overrides
+from ..train.policies import Deadline, Policy, Stall, get_policy, with_overrides
 from ..train.precondition import Precondition
 from ..train.schedule import Decay, Geometric, Ramp
 
@@ -115,7 +115,7 @@ def policy_fields(policy: Policy) -> dict[str, Any]:
     }
 
 
-_SCHEDULES = {cls.__name__: cls for cls in (Ramp, Geometric, Stall, Decay, Precondition)}
+_SCHEDULES = {cls.__name__: cls for cls in (Ramp, Geometric, Stall, Deadline, Decay, Precondition)}
 
 
 def policy_from_fields(fields: dict[str, Any]) -> Policy:

@@ -2,11 +2,13 @@
 
 from .ensemble import EnsembleResult, SeedResult, fit_seeds
 from .loop import FitResult, evaluate, fit
-from .policies import POLICIES, Policy, Stall, get_policy, recommended_policy
+from .policies import POLICIES, Policy, get_policy, recommended_policy
+from .restarts import Deadline, Stall
 from .schedule import Geometric, Ramp
 
 __all__ = [
     "POLICIES",
+    "Deadline",
     "EnsembleResult",
     "FitResult",
     "Geometric",

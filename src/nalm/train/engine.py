@@ -76,7 +76,7 @@ class Engine:
             self.preconditioner = InputPreconditioner(policy.precondition, name)
         self.use_grads = optimizer.needs_grads or clipping or self.preconditioner is not None
         self.pending: list[torch.Tensor] = []  # per-step losses not yet in the tracks
-        self.stall = StallTracker(policy, S)
+        self.stall = StallTracker(policy, S, schedule.steps)
         self.recoveries = [0] * S
         self.recovering: list[int] = []
         self.unit_lambda = unit_factors(policy, stack.probe.model, device)  # λ's factor per unit
@@ -193,8 +193,8 @@ class Engine:
         if self.preconditioner is not None:
             self.preconditioner.update(t, x, grads)
         clip_gradients(self.policy, grads)
-        decay = self.policy.lr_decay
-        self.optimizer.step(grads, live, everyone, 1.0 if decay is None else decay(t))
+        decay = self.stall.scheduled(self.policy.lr_decay, t, self.optimizer.lr, 1.0)
+        self.optimizer.step(grads, live, everyone, decay)
         self.stack.project()
         self.record(mse.detach(), live, everyone)
         if self.recovering:
@@ -214,9 +214,9 @@ class Engine:
         """MSE plus λ(t) × the units' regularisers; with ``regularize_below``, only for the
         seeds whose previous training MSE is below it."""
         rule = self.policy
-        lam = float(rule.regularizer(t)) if rule.regularizer is not None else 0.0
-        if not lam or not len(self.unit_lambda):  # no regulariser, or no unit to apply it to
-            return mse
+        lam = self.stall.scheduled(rule.regularizer, t, mse, 0.0)  # per seed after a replay
+        if not len(self.unit_lambda) or (not torch.is_tensor(lam) and not lam):
+            return mse  # no unit to regularise, or λ = 0
         terms = self.stack.call("regularization")  # (S, units)
         total = mse + lam * (terms @ self.unit_lambda.to(terms.dtype))
         if rule.regularize_below is None:

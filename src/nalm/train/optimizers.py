@@ -31,10 +31,11 @@ class TorchOptimizer:
         grads: Mapping[str, torch.Tensor],
         live: torch.Tensor,
         everyone: bool,
-        factor: float = 1.0,
+        factor: float | torch.Tensor = 1.0,
     ) -> None:
         if not everyone:  # one seed: a step is taken by all or by none
             return
+        factor = float(factor)  # one seed: a per-seed factor has one value
         if factor != 1.0 or self.scaled:
             for group in self.optimizer.param_groups:
                 group["lr"] = float(self.lr[0]) * factor
@@ -124,15 +125,16 @@ class StackedAdam:
         grads: Mapping[str, torch.Tensor],
         live: torch.Tensor,
         everyone: bool,
-        factor: float = 1.0,
+        factor: float | torch.Tensor = 1.0,
     ) -> None:
         """One step for the ``live`` seeds (parameters without a gradient rest); ``everyone``
         says that all seeds are live (the in-place path); ``factor`` scales this step's
-        learning rate (a policy's decay)."""
+        learning rate (a policy's decay; one per seed as a tensor)."""
+        uniform = not isinstance(factor, torch.Tensor)
         for name, g in grads.items():
             p = self.params[name]
             m, v, count = self.m[name], self.v[name], self.count[name]
-            if everyone and count is not None and self.rate is not None:
+            if everyone and uniform and count is not None and self.rate is not None:
                 count = self.count[name] = count + 1
                 step_size = -self.rate * factor / (1 - self.beta1**count)
                 correction2 = math.sqrt(1 - self.beta2**count)

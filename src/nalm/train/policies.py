@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,54 +26,8 @@ from ..errors import NalmError
 from ..limits import check_number
 from ..units.base import Unit
 from .precondition import Precondition
+from .restarts import Deadline, Stall
 from .schedule import Decay, Geometric, Ramp
-
-
-@dataclass(frozen=True)
-class Stall:
-    """iNALU's rule: reinitialise a model whose training loss has stopped falling while high.
-
-    Every ``chunk`` steps, once ``2 * half`` chunks have passed since the last (re)start, the
-    last ``2 * half`` chunk means are split into an older and a newer half. The model has
-    stalled when ``mean(older) ≤ mean(newer) + std(newer)`` (no clear progress) and
-    ``mean(newer) > threshold`` (still far from a solution). The paper checks per epoch; with
-    fresh batches every step we count ``chunk`` steps as one epoch.
-
-    Examples:
-        >>> rule = Stall(chunk=2, half=2, threshold=1.0)
-        >>> rule.stalled([5.0] * 8), rule.stalled([9, 9, 8, 8, 3, 3, 2, 2])
-        (True, False)
-        >>> rule.stalled([0.5] * 8)   # flat, but already below the threshold
-        False
-    """
-
-    chunk: int = 1000
-    half: int = 5
-    threshold: float = 1.0
-
-    @property
-    def window(self) -> int:
-        return 2 * self.half * self.chunk
-
-    def stalled(self, losses: Sequence[float]) -> bool:
-        """Whether the last :attr:`window` per-step ``losses`` show a stall."""
-        if len(losses) < self.window:
-            return False
-        recent = losses[len(losses) - self.window :]
-        means = [
-            statistics.fmean(recent[i : i + self.chunk]) for i in range(0, self.window, self.chunk)
-        ]
-        return self.stalled_means(means)
-
-    def stalled_means(self, means: Sequence[float]) -> bool:
-        """The same rule on per-chunk mean losses (the last ``2 * half`` are used)."""
-        if len(means) < 2 * self.half:
-            return False
-        means = means[len(means) - 2 * self.half :]
-        older, newer = means[: self.half], means[self.half :]
-        newer_mean = statistics.fmean(newer)
-        spread = statistics.pstdev(newer) if len(newer) > 1 else 0.0
-        return statistics.fmean(older) <= newer_mean + spread and newer_mean > self.threshold
 
 
 @dataclass(frozen=True)
@@ -91,7 +44,8 @@ class Policy:
         alternate: ``(weight_steps, gate_steps)``: in each cycle update only the non-gate
             parameters for ``weight_steps`` steps, then only the gates (iNALU: (8, 2)). Models
             without gate parameters ignore it.
-        reinit: reinitialise every parameter and the optimiser when this rule sees a stall.
+        reinit: reinitialise every parameter and the optimiser when this rule fires (iNALU's
+            :class:`~nalm.train.restarts.Stall`, nalm's :class:`~nalm.train.restarts.Deadline`).
         precondition: precondition the first unit's weight gradient by the inverse of its
             inputs' second moment (:mod:`nalm.train.precondition`).
         lr_decay: a learning-rate multiplier over the steps (:class:`~nalm.train.schedule.Decay`).
@@ -108,7 +62,7 @@ class Policy:
     clip_value: float | None = None
     clip_norm: float | None = None
     alternate: tuple[int, int] | None = None
-    reinit: Stall | None = None
+    reinit: Stall | Deadline | None = None
     lr: float | None = None
     batch_size: int | None = None
     precondition: Precondition | None = None
@@ -197,7 +151,13 @@ class Policy:
                 f"per {sum(self.alternate)} steps: {self.alternate[0]} weights only, "
                 f"{self.alternate[1]} gates only"
             )
-        if self.reinit is not None:
+        if isinstance(self.reinit, Deadline):
+            rule = self.reinit
+            parts.append(
+                f"restart a seed still above loss {rule.threshold:g} {rule.age:,} steps after its "
+                "start, its schedules with it"
+            )
+        elif self.reinit is not None:
             parts.append(
                 f"reinitialise on stall (checked every {self.reinit.chunk} steps over "
                 f"{self.reinit.window})"

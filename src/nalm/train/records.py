@@ -107,10 +107,12 @@ class Schedule:
 
 
 class StallTracker:
-    """Per-seed chunk means of the training loss for the policy's stall rule (iNALU's)."""
+    """Per-seed chunk means of the training loss for the policy's restart rule, and each seed's
+    step of its last (re)start."""
 
-    def __init__(self, policy: Policy, n: int) -> None:
+    def __init__(self, policy: Policy, n: int, steps: int | None = None) -> None:
         self.rule = policy.reinit
+        self.steps = steps  # the run's length: a replaying rule starts no try it cannot finish
         self.started = [0] * n
         self.means: list[list[float]] = [[] for _ in range(n)]
         self.sums = torch.zeros(n, dtype=torch.float64)
@@ -123,16 +125,30 @@ class StallTracker:
         due = [i for i, s in enumerate(self.started) if (t - s) % self.rule.chunk == 0]
         if not due:
             return []
+        late = self.rule.replay and self.steps is not None and t + self.rule.age > self.steps
         sums, flags = self.sums.tolist(), active.tolist()
         stalled = []
         for i in due:
-            self.means[i] = [*self.means[i], sums[i] / self.rule.chunk][-2 * self.rule.half :]
+            self.means[i] = [*self.means[i], sums[i] / self.rule.chunk][-self.rule.keep :]
             self.sums[i] = 0
-            if flags[i] and self.rule.stalled_means(self.means[i]):
+            if flags[i] and not late and self.rule.fires(t - self.started[i], self.means[i]):
                 stalled.append(i)
                 self.started[i] = t
                 self.means[i] = []
         return stalled
+
+    def scheduled(
+        self, schedule: Callable[[int], float] | None, t: int, like: torch.Tensor, unset: float
+    ) -> float | torch.Tensor:
+        """``schedule(t)`` (``unset`` without one); under a rule that replays the schedules once
+        a seed has restarted, each seed's value at its own step since its restart (a tensor
+        shaped and typed like ``like``)."""
+        if schedule is None:
+            return unset
+        if self.rule is None or not self.rule.replay or not any(self.started):
+            return float(schedule(t))
+        values = {s: float(schedule(t - s)) for s in set(self.started)}
+        return torch.tensor([values[s] for s in self.started], dtype=like.dtype, device=like.device)
 
     def select(self, keep: list[int]) -> None:
         self.started = [self.started[i] for i in keep]
