@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from nalm import NAU, NMU, NalmError, SelectNAU
+from nalm import NAU, NMU, IntNAU, NalmError, SelectNAU
 
 
 def random_inputs(rows=6, cols=3):
@@ -112,3 +112,21 @@ def test_select_nau_starts_in_its_range_reads_negative_weights_as_zero_and_stays
     assert unit.regularization().item() == pytest.approx(0.25 / 200)
     unit.after_step()
     assert unit.W[0, 1].item() == 0.0 and unit.W[1, 0].item() == 1.0
+
+
+def test_int_nau_keeps_weights_in_plus_minus_two_and_pulls_them_to_integers():
+    unit = IntNAU(4, 2)
+    with torch.no_grad():
+        unit.W.copy_(torch.tensor([[2.6, 1.0, -0.4, 0.0], [-2.0, 1.5, 0.75, -1.2]]))
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    # 2.6 reads as 2: 2 + 2 − 1.2 = 2.8; −2 + 3 + 2.25 − 4.8 = −1.55
+    torch.testing.assert_close(unit(x).detach(), torch.tensor([[2.8, -1.55]]))
+    # distance to the nearest integer, mean over 8 weights: 0.4 + 0.5 + 0.25 + 0.2
+    penalty = unit.regularization()
+    assert penalty.item() == pytest.approx(1.35 / 8)
+    penalty.backward()
+    # sign(W − round(W)), 0 where the clamp holds 2.6 at 2; 1.5 rounds to 2 (half to even)
+    expected = torch.tensor([[0.0, 0.0, -1.0, 0.0], [0.0, -1.0, -1.0, -1.0]]) / 8
+    assert torch.equal(unit.W.grad, expected)
+    unit.after_step()
+    assert unit.W[0, 0].item() == 2.0 and unit.W.min() >= -2.0

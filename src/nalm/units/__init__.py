@@ -12,7 +12,7 @@ from .checker import CheckReport, CheckResult, add_check, check
 from .inalu import INALU
 from .nac import NAC, NACMul, nac_weight
 from .nalu import GNALU, NALU
-from .nau import NAU, SelectNAU
+from .nau import NAU, IntNAU, SelectNAU
 from .nmru import NMRU, NRU
 from .nmu import NMU
 from .npu import NPU, IntSnapNPU, NaiveNPU, RealNaiveNPU, RealNPU, SnapNPU
@@ -35,6 +35,7 @@ for _name, _cls in (
     ("inalu", INALU),
     ("nau", NAU),
     ("select_nau", SelectNAU),
+    ("int_nau", IntNAU),
     ("nmu", NMU),
     ("npu", NPU),
     ("real_npu", RealNPU),
@@ -65,6 +66,7 @@ __all__ = [
     "CheckResult",
     "ClampedUnit",
     "GRUCell",
+    "IntNAU",
     "IntSnapNPU",
     "LSTMCell",
     "Linear",

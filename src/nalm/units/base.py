@@ -124,14 +124,16 @@ def sparsity_penalty(W: torch.Tensor) -> torch.Tensor:
 
 
 class ClampedUnit(Unit):
-    """A unit with one weight matrix ``W`` kept in ``[low, 1]`` and a sparsity regulariser.
+    """A unit with one weight matrix ``W`` kept in ``[low, high]`` and a sparsity regulariser.
 
-    Subclasses set ``low`` (−1 or 0), initialise ``W`` in ``reset_parameters`` and use
-    :meth:`weight` in ``forward``. ``clamp=True`` (the papers' choice) clamps W in the forward
-    pass and projects the parameter back after every optimiser step.
+    Subclasses set ``low`` (−1 or 0; ``high`` is 1 but for the IntNAU's ±2), initialise ``W``
+    in ``reset_parameters`` and use :meth:`weight` in ``forward``. ``clamp=True`` (the papers'
+    choice) clamps W in the forward pass and projects the parameter back after every optimiser
+    step.
     """
 
     low: ClassVar[float] = -1.0
+    high: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -152,8 +154,8 @@ class ClampedUnit(Unit):
         self.reset_parameters()
 
     def weight(self) -> torch.Tensor:
-        """``W``, clamped to ``[low, 1]`` when ``clamp`` is on."""
-        return self.W.clamp(self.low, 1.0) if self.clamp else self.W
+        """``W``, clamped to ``[low, high]`` when ``clamp`` is on."""
+        return self.W.clamp(self.low, self.high) if self.clamp else self.W
 
     def regularization(self) -> torch.Tensor:
         return sparsity_penalty(self.weight())
@@ -161,7 +163,7 @@ class ClampedUnit(Unit):
     def after_step(self) -> None:
         if self.clamp:
             with torch.no_grad():
-                self.W.clamp_(self.low, 1.0)
+                self.W.clamp_(self.low, self.high)
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         return {"W": self.weight().detach()}

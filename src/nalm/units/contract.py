@@ -216,9 +216,9 @@ def _projection_problem(
             )
     if isinstance(unit, ClampedUnit) and unit.clamp:
         W = unit.W.detach()
-        if W.min() < unit.low or W.max() > 1:
+        if W.min() < unit.low or W.max() > unit.high:
             return (
-                f"after_step() left W outside [{unit.low:g}, 1], the bounds a ClampedUnit keeps: "
-                "clamp W in place to [low, 1] (or call super().after_step())"
+                f"after_step() left W outside [{unit.low:g}, {unit.high:g}], the bounds a "
+                "ClampedUnit keeps: clamp W in place to [low, high] (or call super().after_step())"
             )
     return None

@@ -105,3 +105,45 @@ class SelectNAU(NAU):
     def reset_parameters(self) -> None:
         r = nau_init_range(self.in_features, self.out_features)
         nn.init.uniform_(self.W, 0.0, 2 * r)
+
+
+class IntNAU(NAU):
+    r"""An NAU whose weights range over [−2, 2] and are pulled to the nearest integer.
+
+    .. math::
+        z = x W^\top, \qquad W \in [-2, 2], \qquad
+        R_{\text{sparse}} = \operatorname{mean}\big(|W - \operatorname{round}(W)|\big)
+
+    nalm's own unit (no paper), for one model that can hold all six of Madsen & Johansen's
+    operations in front of a power unit: their ``a + b`` needs weight 2 on the items ``a`` and
+    ``b`` share, which a first layer in [−1, 1] cannot give; ``a − b`` needs −1, and ×, ÷, z²
+    and √ need ``a`` and ``b`` with weights 1 (the power unit's exponents do the rest).
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        clamp: clamp W to [−2, 2] in the forward pass and after every optimiser step (default
+            ``True``).
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        W: ``(out_features, in_features)``, initialised as the NAU's, U[−r, r].
+
+    Examples:
+        >>> unit = IntNAU(3, 1)
+        >>> with torch.no_grad():
+        ...     _ = unit.W.copy_(torch.tensor([[2.0, 1.0, -1.0]]))
+        >>> unit(torch.tensor([[1.5, 4.0, 2.0]])), unit.regularization()
+        (tensor([[5.]], grad_fn=<MmBackward0>), tensor(0., grad_fn=<MeanBackward0>))
+    """
+
+    operations = "+ − (integer weights)"
+    paper = "nalm"
+    stackable = True
+    low, high = -2.0, 2.0
+
+    def regularization(self) -> torch.Tensor:
+        off = (self.weight() - torch.round(self.weight())).abs()
+        return off.flatten(-2).mean(-1) if off.dim() > 2 else off.mean()
