@@ -121,3 +121,18 @@ def test_judge_picks_the_lowest_interpolation_step_and_the_first_solved_step():
 def test_sparsity_error_is_the_worst_distance_to_minus_one_zero_one():
     assert sparsity_error([torch.tensor([0.0, 1.0, -1.0])]) == 0.0
     assert sparsity_error([torch.tensor([0.3]), torch.tensor([[-0.98, 0.5]])]) == pytest.approx(0.5)
+
+
+def test_solved_at_counts_only_the_try_that_was_judged():
+    rows = [
+        {"step": 1000, "interpolation_mse": 1e-3, "extrapolation_mse": 1e-9},  # try 1 dips below
+        {"step": 2000, "interpolation_mse": 1e-2, "extrapolation_mse": 5.0},  # restarted at 2000
+        {"step": 3000, "interpolation_mse": 1e-4, "extrapolation_mse": 1e-7},
+        {"step": 4000, "interpolation_mse": 1e-9, "extrapolation_mse": 1e-8},  # best: try 2
+    ]
+    assert judge(rows, 1e-6).solved_at == 1000
+    assert judge(rows, 1e-6, restarts=[2000]).solved_at == 3000  # the row at 2000 is try 2's
+    assert judge(rows, 1e-6, restarts=[2000, 5000]).solved_at == 3000  # a later one: no matter
+    last = {"step": 3000, "interpolation_mse": 1e-12, "extrapolation_mse": 1.0}
+    failed = judge([*rows[:2], last], 1e-6, restarts=[2000])
+    assert not failed.success and failed.solved_at is None

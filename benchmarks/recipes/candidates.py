@@ -85,6 +85,13 @@ CANDIDATES = [
         lr_decay=LONG_DECAY,
         reinit=Stall(chunk=1000, half=10, threshold=1e-6),
     ),
+    # snap-root with the first layer's gradient preconditioned from step 1,000 in place of
+    # 10,000: under snap-root-retry a seed's first try solved 42 % of the seeds, its later
+    # tries 58 of 74, and the one difference between them is that a later try is
+    # preconditioned (with a settled moment) from its first step.
+    POLICIES["snap-root"].replace(
+        name="snap-root-early", precondition=Precondition(damping=0.01, start=1_000)
+    ),
 ]
 
 for policy in CANDIDATES:

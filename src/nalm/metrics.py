@@ -151,7 +151,8 @@ class Outcome:
             interpolation MSE (a diverged seed is never a success).
         best_step: that step.
         interpolation_mse, extrapolation_mse: the MSEs at ``best_step``.
-        solved_at: the first evaluated step whose extrapolation MSE is below the threshold
+        solved_at: the first evaluated step whose extrapolation MSE is below the threshold,
+            counted within the try (since the last restart) that ``best_step`` belongs to
             (``None`` for failures, as in the paper: solved-at is reported for successes).
         sparsity_error: at ``best_step`` (``NaN`` if the history has none).
     """
@@ -165,12 +166,17 @@ class Outcome:
 
 
 def judge(
-    history: Sequence[Mapping[str, float]], threshold: float, diverged: bool = False
+    history: Sequence[Mapping[str, float]],
+    threshold: float,
+    diverged: bool = False,
+    restarts: Sequence[int] = (),
 ) -> Outcome:
     """Judge one seed: ``history`` rows hold ``step``, ``interpolation_mse``,
-    ``extrapolation_mse`` and optionally ``sparsity_error``.
+    ``extrapolation_mse`` and optionally ``sparsity_error``; ``restarts`` are the steps at which
+    a policy gave the seed new weights (the evaluation at such a step sees the new ones).
 
-    Rows whose interpolation MSE is not finite are skipped when choosing the best step.
+    Rows whose interpolation MSE is not finite are skipped when choosing the best step. A try
+    that dipped below the threshold and was then restarted does not count for solved-at.
 
     Examples:
         >>> rows = [{"step": 0, "interpolation_mse": 5.0, "extrapolation_mse": 50.0},
@@ -179,6 +185,10 @@ def judge(
         >>> outcome = judge(rows, threshold=1e-6)
         >>> outcome.success, outcome.best_step, outcome.solved_at
         (True, 1000, 1000)
+        >>> retried = [{"step": 1000, "interpolation_mse": 0.1, "extrapolation_mse": 1e-7},
+        ...            {"step": 2000, "interpolation_mse": 1e-9, "extrapolation_mse": 1e-8}]
+        >>> judge(retried, 1e-6).solved_at, judge(retried, 1e-6, restarts=[1500]).solved_at
+        (1000, 2000)
     """
     if not history:
         raise NalmError("cannot judge a seed with no evaluations")
@@ -188,7 +198,12 @@ def judge(
     success = not diverged and math.isfinite(extrapolation) and extrapolation < threshold
     solved_at = None
     if success:
-        solved_at = next(int(r["step"]) for r in history if r["extrapolation_mse"] < threshold)
+        start = max((t for t in restarts if t <= best["step"]), default=0)
+        solved_at = next(
+            int(r["step"])
+            for r in history
+            if r["step"] >= start and r["extrapolation_mse"] < threshold
+        )
     return Outcome(
         success=success,
         best_step=int(best["step"]),

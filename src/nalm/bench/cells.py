@@ -310,7 +310,7 @@ def _row(
     seconds: float,
     scores: dict[str, Any] | None,
 ) -> ResultRow:
-    outcome = judge(run.history, threshold, diverged=run.diverged)
+    outcome = judge(run.history, threshold, diverged=run.diverged, restarts=run.reinitialized_at)
     names = ("train_loss", "interpolation_mse", "extrapolation_mse", "sparsity_error")
     history = [
         [int(r["step"])] + [float(f"{r[k]:.4g}") if math.isfinite(r[k]) else None for k in names]
