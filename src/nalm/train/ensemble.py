@@ -58,7 +58,7 @@ class SeedResult:
         steps: optimiser steps this seed took.
         diverged_at: the step whose loss was NaN or infinite, or ``None``.
         stopped_at: the step at which ``early_stop`` ended the seed, or ``None``.
-        reinitialized_at: steps at which the policy's stall rule restarted it.
+        reinitialized_at: steps at which the policy's restart rule restarted it.
         recovered_at: steps at which a non-finite loss or parameter was undone (``recover``).
         weights: its final parameters and buffers, by the model's names for them.
     """

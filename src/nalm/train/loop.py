@@ -41,7 +41,7 @@ class FitResult:
         diverged_at: the step whose loss was NaN or infinite, or ``None``.
         seconds: wall time spent on this model's steps and evaluations.
         policy: the name of the training policy that was applied.
-        reinitialized_at: steps at which the policy's stall rule restarted the model.
+        reinitialized_at: steps at which the policy's restart rule restarted the model.
         recovered_at: steps at which a non-finite loss or parameter was undone by restoring the
             last finite snapshot with a lower learning rate (``recover``).
     """
