@@ -77,7 +77,11 @@ def test_a_deadline_policy_round_trips_through_the_store_and_says_what_it_does()
 
 @pytest.mark.parametrize(
     "args, message",
-    [((500, 1e-8), "age must be at least 1000"), ((60_000, -1.0), "threshold must be")],
+    [
+        ((500, 1e-8), "age must be at least 1000"),
+        ((60_000, -1.0), "threshold must be"),
+        ((1_500, 1e-8), "must be a whole number of chunks of 1,000 steps"),
+    ],
 )
 def test_a_bad_deadline_is_refused_in_one_sentence(args, message):
     with pytest.raises(NalmError, match=message):

@@ -261,7 +261,7 @@ POLICIES: dict[str, Policy] = {
         lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
     ),
     "snap-div": _SNAP_DIV,
-    # snap-div with retries, its deadline past the decay (one try solves 93 % of the ÷ seeds)
+    # snap-div with retries, its deadline near the decay's end (one try solves 93 % of ÷ seeds)
     "snap-div-retry": _SNAP_DIV.replace(name="snap-div-retry", reinit=Deadline(140_000, 1e-8)),
     "snap-root": _SNAP_ROOT,
     # snap-root with retries: a seed still above training MSE 1e-8 6·10⁴ steps after its start

@@ -148,6 +148,8 @@ class StallTracker:
         if self.rule is None or not self.rule.replay or not any(self.started):
             return float(schedule(t))
         values = {s: float(schedule(t - s)) for s in set(self.started)}
+        if len(set(values.values())) == 1:  # every seed at one value (e.g. λ = 0): a float
+            return next(iter(values.values()))
         return torch.tensor([values[s] for s in self.started], dtype=like.dtype, device=like.device)
 
     def select(self, keep: list[int]) -> None:

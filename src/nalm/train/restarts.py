@@ -3,7 +3,8 @@
 A rule is checked every ``chunk`` steps on the seed's mean training loss per chunk since its own
 last (re)start (:meth:`fires`). :class:`Stall` is iNALU's; :class:`Deadline` is nalm's, and it
 also *replays* the policy's schedules: after a restart, the seed's λ(t) and learning-rate decay
-run on its own step since the restart, so each attempt trains exactly as the first did.
+run on its own step since the restart, so each try trains under the schedules of the first (the
+preconditioner, which starts once per run, is not replayed).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..errors import NalmError
 from ..limits import MAX_STEPS, check_number, check_size
 
 
@@ -102,6 +104,11 @@ class Deadline:
         check_size(self.chunk, "the deadline's chunk", limit=MAX_STEPS)
         check_size(self.age, "the deadline's age", minimum=self.chunk, limit=MAX_STEPS)
         check_number(self.threshold, "the deadline's threshold", nonnegative=True)
+        if self.age % self.chunk:
+            raise NalmError(
+                f"the deadline's age ({self.age:,}) must be a whole number of chunks of "
+                f"{self.chunk:,} steps, when the rule is checked"
+            )
 
     def fires(self, age: int, means: Sequence[float]) -> bool:
         """Whether to restart, ``age`` steps after the last (re)start, given the chunk means."""
