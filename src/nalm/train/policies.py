@@ -151,17 +151,8 @@ class Policy:
                 f"per {sum(self.alternate)} steps: {self.alternate[0]} weights only, "
                 f"{self.alternate[1]} gates only"
             )
-        if isinstance(self.reinit, Deadline):
-            rule = self.reinit
-            parts.append(
-                f"restart a seed still above loss {rule.threshold:g} {rule.age:,} steps after its "
-                "start, its schedules with it"
-            )
-        elif self.reinit is not None:
-            parts.append(
-                f"reinitialise on stall (checked every {self.reinit.chunk} steps over "
-                f"{self.reinit.window})"
-            )
+        if self.reinit is not None:
+            parts.append(self.reinit.describe())
         if self.precondition is not None:
             pre = self.precondition
             parts.append(

@@ -55,6 +55,9 @@ class Stall:
         """Whether to restart, ``age`` steps after the last (re)start, given the chunk means."""
         return self.stalled_means(means)
 
+    def describe(self) -> str:
+        return f"reinitialise on stall (checked every {self.chunk} steps over {self.window})"
+
     def stalled(self, losses: Sequence[float]) -> bool:
         """Whether the last :attr:`window` per-step ``losses`` show a stall."""
         if len(losses) < self.window:
@@ -113,3 +116,9 @@ class Deadline:
     def fires(self, age: int, means: Sequence[float]) -> bool:
         """Whether to restart, ``age`` steps after the last (re)start, given the chunk means."""
         return age >= self.age and bool(means) and means[-1] > self.threshold
+
+    def describe(self) -> str:
+        return (
+            f"restart a seed still above loss {self.threshold:g} {self.age:,} steps after its "
+            "start, its schedules with it"
+        )

@@ -119,8 +119,24 @@ def sparsity_penalty(W: torch.Tensor) -> torch.Tensor:
         [True, True, False]
     """
     magnitude = W.abs()
-    values = torch.minimum(magnitude, (1 - magnitude).abs())
-    return values.flatten(-2).mean(-1) if W.dim() > 2 else values.mean()
+    return matrix_mean(torch.minimum(magnitude, (1 - magnitude).abs()))
+
+
+def matrix_mean(values: torch.Tensor) -> torch.Tensor:
+    """The mean of per-weight ``values``: a scalar for one matrix, one per seed for ``(S, out,
+    in)``."""
+    return values.flatten(-2).mean(-1) if values.dim() > 2 else values.mean()
+
+
+def off_grid(W: torch.Tensor, grid: float = 1.0) -> torch.Tensor:
+    """Each weight's distance to the nearest multiple of ``grid``, ``|W − round(W/grid)·grid|``
+    (the SnapNPU's and the IntNAU's regularisers).
+
+    Examples:
+        >>> off_grid(torch.tensor([0.375, 1.625, -0.875]), 0.5).tolist()
+        [0.125, 0.125, 0.125]
+    """
+    return (W - torch.round(W / grid) * grid).abs()
 
 
 class ClampedUnit(Unit):

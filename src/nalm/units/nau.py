@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from .base import ClampedUnit
+from .base import ClampedUnit, matrix_mean, off_grid
 from .functional import linear
 
 
@@ -145,5 +145,4 @@ class IntNAU(NAU):
     low, high = -2.0, 2.0
 
     def regularization(self) -> torch.Tensor:
-        off = (self.weight() - torch.round(self.weight())).abs()
-        return off.flatten(-2).mean(-1) if off.dim() > 2 else off.mean()
+        return matrix_mean(off_grid(self.weight()))

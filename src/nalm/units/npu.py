@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .base import Unit
+from .base import Unit, off_grid
 from .functional import linear
 from .nac import check_eps
 
@@ -291,8 +291,7 @@ class SnapNPU(RealNaiveNPU):
     grid = 0.5  # the spacing of the values the exponents are pulled to
 
     def regularization(self) -> torch.Tensor:
-        off = (self.W - torch.round(self.W / self.grid) * self.grid).abs()
-        return off.flatten(int(self.W.dim() == 3)).sum(-1)
+        return off_grid(self.W, self.grid).flatten(int(self.W.dim() == 3)).sum(-1)
 
 
 class IntSnapNPU(SnapNPU):
