@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import torch
 
 from . import runs
+from .app.rundir import open_atomic
 from .errors import NalmError
 from .experiment import Experiment, Log, Result, Run, logger
 from .metrics import mean_relative_error, predict
@@ -135,7 +136,8 @@ class DemoResult(Result):
         assert self.out is not None
         self.figure.suptitle("nalm demo: arithmetic units vs an MLP, trained on the shaded range")
         self.figure.tight_layout()
-        self.figure.savefig(self.out / "demo.png", dpi=100)
+        with open_atomic(self.out / "demo.png", "wb") as f:
+            self.figure.savefig(f, format="png", dpi=100)
         plt.close(self.figure)
         fits = {f"{t} / {kind}": r for t, pair in self.results.items() for kind, r in pair.items()}
         return {"png": self.out / "demo.png", "csv": runs.write_metrics(self.out, fits)}

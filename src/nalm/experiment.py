@@ -52,8 +52,9 @@ from typing import Any, ClassVar, TypeVar
 
 import torch
 
+from .app.rundir import write_text
 from .errors import NalmError
-from .runs import new_run_dir, set_resume_hint, write_config
+from .runs import run_directory, set_resume_hint, write_config
 
 PARTS_FILE = "parts.jsonl"
 
@@ -145,9 +146,7 @@ class Parts:
             if made_with == self.id:
                 self.done[key] = data
         if cut:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(line + "\n" for line in kept))
-            tmp.replace(self.path)
+            write_text(self.path, "".join(line + "\n" for line in kept))
 
     def get(self, key: str) -> Any:
         """The data of a finished part, or ``None``."""
@@ -258,12 +257,13 @@ class Experiment:
         workflow, write its report and return the :class:`Result`."""
         self.check()
         started = time.perf_counter()
-        directory = new_run_dir(self.name, out)
-        write_config(directory, self.config(device))
-        run = Run(directory, Parts(directory, self.to_dict()), device, progress, log)
-        result = self.execute(run)
-        result.seconds = time.perf_counter() - started
-        result.paths = result.write_report()
+        settings = self.to_dict()
+        with run_directory(self.name, out, command=self.command, settings=settings) as directory:
+            write_config(directory, self.config(device))
+            run = Run(directory, Parts(directory, settings), device, progress, log)
+            result = self.execute(run)
+            result.seconds = time.perf_counter() - started
+            result.paths = result.write_report()
         return result
 
     def execute(self, run: Run) -> Result:

@@ -12,13 +12,28 @@ from typing import Any
 
 from torch import nn
 
+from .app.rundir import LOCK, MARK, claim, open_atomic, write_text
 from .errors import NalmError
 from .persist import read_metadata, save
 from .train import FitResult
 from .train.checkpoint import FORMAT as CHECKPOINT_FORMAT
 
-MARK = ".nalm-run"
-"""The file that marks a directory as a nalm run (so ``--out`` never writes into anyone else's)."""
+__all__ = [
+    "LOCK",
+    "MARK",
+    "check_run_dir",
+    "created",
+    "is_run_dir",
+    "new_run_dir",
+    "refusal_cleanup",
+    "resume_hint",
+    "run_directory",
+    "write_error",
+    "save_weights",
+    "set_resume_hint",
+    "write_config",
+    "write_metrics",
+]
 
 _NALM_SUFFIXES = {".json", ".csv", ".md", ".png", ".safetensors", ".jsonl", ".tmp"}
 _created: list[Path] = []  # what this process created, removed again if the command is refused
@@ -82,31 +97,57 @@ def check_run_dir(out: str | Path, what: str = "--out") -> Path:
     return path
 
 
-def new_run_dir(kind: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
-    """Create the run directory: ``out`` if given, else ``root/<kind>-<YYYYmmdd-HHMMSS>``.
-
-    ``out`` may be new, empty, or a nalm run directory (to resume or rebuild a report); a
-    directory holding anything else is refused, so nothing of the user's is overwritten. The
-    directory is marked with :data:`MARK`.
-    """
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / f"{kind}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = Path(root) / f"{kind}-{stamp}-{n}"
-    else:
-        path = check_run_dir(out)
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        if not (path / MARK).exists():
-            (path / MARK).write_text(json.dumps({"kind": kind}) + "\n")
-    except OSError as e:
-        raise NalmError(f"cannot create the run directory {str(path)!r}: {e.strerror}") from None
-    _created.extend(reversed(missing))  # deepest last, so it is removed first
+def _stamped(kind: str, root: str | Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{kind}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(root) / f"{kind}-{stamp}-{n}"
     return path
+
+
+@contextmanager
+def run_directory(
+    kind: str,
+    out: str | Path | None = None,
+    *,
+    command: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    root: str | Path = "runs",
+    flag: str = "--out",
+) -> Iterator[Path]:
+    """The run directory of one run, locked while the block runs: ``out`` if given, else
+    ``root/<kind>-<YYYYmmdd-HHMMSS>``.
+
+    ``out`` may be new, empty, or a nalm run of the same ``command`` (the kind of run) made with
+    the same ``settings`` (to resume it or rebuild its report). Everything is checked before the
+    first byte is written (:func:`nalm.app.rundir.claim`): a directory holding anything else, a
+    run of another kind, a symbolic link inside, another process writing into it, or other
+    settings (named, old → new) are refused in one sentence. A run directory whose results are
+    kept per settings (a reproduction's ``parts.jsonl``) takes other settings: the other run's
+    report files are removed first, its finished parts kept.
+    """
+    path = _stamped(kind, root) if out is None else check_run_dir(out, flag)
+    parts = "parts.jsonl" if (path / "parts.jsonl").is_file() else None
+    with claim(
+        path,
+        command or kind,
+        settings or {},
+        flag=flag,
+        parts=parts,
+        name=kind,
+        on_create=_created.extend,
+    ) as directory:
+        yield directory
+
+
+def new_run_dir(kind: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
+    """Create and mark the run directory (:func:`run_directory` without holding its lock
+    afterwards, for callers from before it): ``out`` if given, else
+    ``root/<kind>-<YYYYmmdd-HHMMSS>``."""
+    with run_directory(kind, out, root=root) as path:
+        return path
 
 
 def created(path: str | Path, unused: Callable[[Path], bool] | None = None) -> None:
@@ -122,6 +163,41 @@ def created(path: str | Path, unused: Callable[[Path], bool] | None = None) -> N
 def set_resume_hint(hint: Callable[[], str]) -> None:
     """What to tell the user after Ctrl-C: what is saved and how to resume."""
     _resume_hint[:] = [hint]
+
+
+def write_error(error: BaseException) -> str:
+    """One sentence for an error of the machine met while a command wrote its results (a full
+    disk, a removed run directory, a read-only database).
+
+    Examples:
+        >>> import errno
+        >>> write_error(OSError(errno.ENOSPC, "No space left on device", "runs/r/metrics.csv"))
+        "could not write 'runs/r/metrics.csv': No space left on device"
+        >>> import sqlite3
+        >>> write_error(sqlite3.OperationalError("database or disk is full"))
+        'could not write the results database: database or disk is full'
+    """
+    if isinstance(error, OSError):
+        where = error.filename if error.filename is not None else None
+        reason = error.strerror or str(error)
+        if where is None:
+            return f"could not write a result: {reason}"
+        name = _shown_name(str(where))
+        return f"could not write {name!r}: {reason}"
+    return f"could not write the results database: {error}"
+
+
+def _shown_name(name: str) -> str:
+    """A temporary file's name as the file it stands for (``.metrics.csv.123.tmp``,
+    ``checkpoint.safetensors.123.tmp``, ``model.safetensors.tmp``)."""
+    path = Path(name)
+    if not path.name.endswith(".tmp"):
+        return name
+    stem = path.name.removesuffix(".tmp")
+    head, _, pid = stem.rpartition(".")
+    if head and pid.isdigit():
+        stem = head
+    return str(path.with_name(stem.removeprefix(".") or path.name))
 
 
 def resume_hint() -> str:
@@ -154,7 +230,7 @@ def _remove_if_unused(path: Path) -> None:
     try:
         if path.is_dir():
             names = {p.name for p in path.iterdir()}
-            if MARK in names and names <= {MARK, "config.json"}:
+            if MARK in names and names <= {MARK, LOCK, "config.json"}:
                 for name in names:
                     (path / name).unlink()
             if not any(path.iterdir()):
@@ -168,9 +244,8 @@ def _remove_if_unused(path: Path) -> None:
 
 
 def write_config(run_dir: Path, config: Mapping[str, Any]) -> Path:
-    path = run_dir / "config.json"
-    path.write_text(json.dumps(config, indent=2, default=str) + "\n")
-    return path
+    """``config.json``, written atomically."""
+    return write_text(run_dir / "config.json", json.dumps(config, indent=2, default=str) + "\n")
 
 
 def write_metrics(run_dir: Path, results: Mapping[str, FitResult]) -> Path:
@@ -180,7 +255,7 @@ def write_metrics(run_dir: Path, results: Mapping[str, FitResult]) -> Path:
         for row in result.history:
             columns += [k for k in row if k not in columns]
     path = run_dir / "metrics.csv"
-    with path.open("w", newline="") as f:
+    with open_atomic(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["model", *columns, "diverged_at"])
         for name, result in results.items():

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..app.rundir import open_atomic, write_text
 from ..metrics import wilson_interval
 from ..reporting import markdown_table
 from ..reporting.figures import plt
@@ -166,7 +167,8 @@ def plot_ranking(ranked: dict[tuple[str, str, str], list[Entry]], path: Path) ->
         ax.set_title(f"{suite} {get_operation(operation).symbol} {range_}", fontsize=9)
     axes[-1, 0].set_xlabel("success rate, % (Wilson 95 %; † settings differ from yours)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with open_atomic(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
     return path
 
@@ -181,5 +183,5 @@ def write_ranking(summaries: Sequence[dict[str, Any]], out: Path) -> dict[str, P
         "training settings differ from yours is marked (†), never pooled with your rows. "
         "Published rates are the paper's, not produced here.\n\n" + ranking_markdown(ranked) + "\n"
     )
-    (out / "ranking.md").write_text(text)
+    write_text((out / "ranking.md"), text)
     return {"ranking": out / "ranking.md", "ranking_png": plot_ranking(ranked, out / "ranking.png")}

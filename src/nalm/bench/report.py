@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..app.rundir import open_atomic, write_text
 from ..metrics import wilson_interval
 from ..reporting import markdown_table
 from ..tasks.arithmetic import OPERATIONS, get_operation
@@ -197,9 +198,9 @@ def write_report(
         )
     scores = scores_section(rows)
     body = HEADER + markdown(summaries) + "\n" + scores + comparison(summaries) + tail
-    paths["markdown"].write_text(body)
+    write_text(paths["markdown"], body)
     fields = [k for k in summaries[0] if k != "histories"]
-    with paths["csv"].open("w", newline="") as f:
+    with open_atomic(paths["csv"], "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for s in summaries:

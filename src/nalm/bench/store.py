@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ class Store:
                 raise NalmError(f"cannot create {self.path}: {e.strerror}") from None
             for folder in reversed(missing):
                 runs_created(folder)
+        if create:
+            _check_folder(self.path)
         try:
             if create:
                 self.connection = sqlite3.connect(self.path, timeout=60)
@@ -80,14 +83,36 @@ class Store:
                     runs_created(self.path, unused=is_unused_store)
                 self._create()
             self._check_version(create)
+            if create:
+                self._check_writable()
         except sqlite3.DatabaseError as e:
-            self.connection.close()
+            self._close()
+            if isinstance(e, sqlite3.OperationalError) and _is_write_error(e):
+                raise NalmError(
+                    f"cannot write the results database {self.path} ({e}); make it writable or "
+                    "give another --db"
+                ) from None
             raise NalmError(
                 f"{self.path} is not a results database this nalm can read ({e})"
             ) from None
         except NalmError:
-            self.connection.close()
+            self._close()
             raise
+
+    def _close(self) -> None:
+        connection = getattr(self, "connection", None)  # None when connecting itself failed
+        if connection is not None:
+            connection.close()
+
+    def _check_writable(self) -> None:
+        """Refuse a database nalm could read but not write (read-only, immutable, on a
+        read-only file system) before any training, by a write that is rolled back."""
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.execute("UPDATE meta SET value = value WHERE key = 'format_version'")
+        finally:
+            if self.connection.in_transaction:
+                self.connection.rollback()
 
     def _kind(self) -> str:
         """``"nalm"`` (marked, or a nalm database from before the mark), ``"empty"`` (no
@@ -306,6 +331,27 @@ def _check_file(path: Path, create: bool) -> str:
     if not header and not create:
         raise NalmError(f"{path} is an empty file, not a results database; run 'nalm bench run'")
     return "sqlite" if header else "blank"
+
+
+def _check_folder(path: Path) -> None:
+    """Refuse a database in a folder nalm cannot write (SQLite writes its journal there)."""
+    folder = path.parent if path.parent.exists() else next(p for p in path.parents if p.exists())
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise NalmError(
+            f"cannot write the results database {path}: its folder {str(folder)!r} is not "
+            f"writable ({e.strerror}); give a --db in a writable folder"
+        ) from None
+
+
+def _is_write_error(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return any(
+        words in text
+        for words in ("readonly", "read-only", "unable to open", "disk i/o", "disk is full")
+    )
 
 
 def is_unused_store(path: str | Path) -> bool:

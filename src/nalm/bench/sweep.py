@@ -203,10 +203,11 @@ def report(dbs: Sequence[str | Path], out: str | Path, reference: bool = False) 
     if not rows:
         failed = f"; {len(failures)} cell(s) failed on Ray (see --backend ray)" if failures else ""
         raise NalmError(f"{' '.join(str(db) for db in dbs)} holds no results yet{failed}")
-    directory = runs.new_run_dir("bench-report", out)
-    paths = write_report(rows, directory, failures)
-    if reference:
-        paths |= write_ranking(summarize(rows), directory)
+    settings = {"db": [str(Path(db).resolve()) for db in dbs], "reference": reference}
+    with runs.run_directory("bench-report", out, command="bench report", settings=settings) as d:
+        paths = write_report(rows, d, failures)
+        if reference:
+            paths |= write_ranking(summarize(rows), d)
     return paths
 
 

@@ -14,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from ..app.rundir import open_atomic
+
 __all__ = ["plt", "save"]
 
 
@@ -30,6 +32,7 @@ def save(fig: Figure, path: Path, dpi: int = 110, *, tight: bool = True) -> Path
     """
     if tight:
         fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    with open_atomic(path, "wb") as f:
+        fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi)
     plt.close(fig)
     return path

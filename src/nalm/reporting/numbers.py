@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from ..app.rundir import open_atomic
+
 
 def fmt(value: float | None) -> str:
     """A number for a table in three significant digits: ``1.20e-05``, ``nan`` or ``-``.
@@ -119,7 +121,7 @@ def write_csv(
         >>> path.read_text().splitlines()
         ['model,mse', 'nau,0.5', 'mlp,']
     """
-    with Path(path).open("w", newline="") as f:
+    with open_atomic(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         for row in rows:

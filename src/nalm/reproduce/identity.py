@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..app.rundir import open_atomic, write_text
 from ..errors import NalmError
 from ..experiment import Experiment, Result, Run
 from ..models import parse
@@ -262,7 +263,7 @@ def _unjson(value: Any) -> Any:
 
 
 def _write_csv(result: IdentityResult, path: Path) -> Path:
-    with path.open("w", newline="") as f:
+    with open_atomic(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["model", "x", "mae_mean", "mae_median", "models", "diverged"])
         for c in result.curves:
@@ -328,7 +329,7 @@ def _write_markdown(result: IdentityResult, path: Path) -> Path:
             "`Threshold` is torch's `Threshold(threshold=0, value=0)`, which computes ReLU: with "
             "the same seeds its row equals the ReLU row (the paper does not give its settings).",
         ]
-    path.write_text("\n".join(header) + "\n")
+    write_text(path, "\n".join(header) + "\n")
     return path
 
 
@@ -384,6 +385,7 @@ def plot_identity(result: IdentityResult, path: Path) -> Path:
     ax.legend(fontsize=7.5, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with open_atomic(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
     return path

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..app.rundir import open_atomic, write_text
 from ..reporting import finite_or_none, markdown_table, number
 from ..reporting.figures import plt
 from ..reporting.published import quote
@@ -162,7 +163,7 @@ def write_report(
     lines += ["## Claims checked", "", *[f"- {c}" for c in claims(experiment, rows, settings)], ""]
     diverged = sum(r["diverged_at"] is not None for r in rows if r["at"] == columns[0])
     lines.append(f"{diverged} of {len(rows) // max(len(columns), 1)} trained models diverged.")
-    (out / f"{experiment}.md").write_text("\n".join(lines) + "\n")
+    write_text((out / f"{experiment}.md"), "\n".join(lines) + "\n")
     _plot(out / f"{experiment}.png", experiment, settings, cells, columns)
     return {
         "csv": out / f"{experiment}.csv",
@@ -172,7 +173,7 @@ def write_report(
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as f:
+    with open_atomic(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["kind", "model", "seed", "at", "accuracy", "mae", "diverged_at"])
         for r in rows:
@@ -222,5 +223,6 @@ def _plot(path, experiment, settings, cells, columns) -> None:
         ax.set_title(f"{experiment} {kind or ''}".strip())
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with open_atomic(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.colors import LogNorm
 
+from ..app.rundir import open_atomic, write_text
 from ..bench.table1 import EVALUATIONS, median, score
 from ..reporting import markdown_table, number
 from ..reporting.figures import plt
@@ -93,7 +94,7 @@ def progress_line(
 
 def write_cells(cells: Sequence[dict[str, Any]], path: Path) -> Path:
     columns = list(cells[0]) if cells else []
-    with path.open("w", newline="") as f:
+    with open_atomic(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for c in cells:
@@ -117,7 +118,7 @@ def write_runs(
         "extrapolation_score",
         "diverged_at",
     ]
-    with path.open("w", newline="") as f:
+    with open_atomic(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for r in runs:
@@ -277,7 +278,7 @@ def write_markdown(result: Table1Result, path: Path) -> Path:
         f"or above {FAILED:g}. Nothing was tuned to match the paper.",
         "",
     ]
-    path.write_text("\n".join(lines))
+    write_text(path, "\n".join(lines))
     return path
 
 
@@ -321,6 +322,7 @@ def plot_table1(result: Table1Result, path: Path) -> Path:
     fig.tight_layout()
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="score (log)")
-    fig.savefig(path, dpi=110)
+    with open_atomic(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
     return path

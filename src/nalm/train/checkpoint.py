@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -21,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as save_bytes
 
+from ..app.rundir import write_bytes
 from ..errors import NalmError
 from .compaction import compact
 from .records import Schedule
@@ -203,15 +203,12 @@ def load_engine_state(
 
 
 def write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (``PATH.<pid>.tmp``, flushed to disk, then renamed; two
-    processes writing the same checkpoint never share a temporary file)."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Write a checkpoint atomically (:func:`nalm.app.rundir.write_bytes`: a temporary file of
+    this process, flushed to disk, then renamed; a failed write leaves the last checkpoint
+    whole)."""
     metadata = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(meta)}
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    data = save_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
+    write_bytes(Path(path), data)
 
 
 def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""The frame that nalm's workflows share: run directories (kind, lock, atomic files)."""
