@@ -40,7 +40,7 @@ def test_train_flags_are_the_train_settings():
         if field.name == "steps":  # unset means "the preset's own" with --preset
             assert action.default is None and _shown_default(action) == shown(expected)
         elif field.name == "options":
-            assert action.default == [] and expected == ()
+            assert action.default == expected == ()
         else:
             assert action.default == expected, field.name
     # nothing given: exactly the default settings

@@ -9,7 +9,14 @@ from torch import nn
 
 from nalm.cli import main
 from nalm.errors import NalmError
-from nalm.fitting import Candidate, best_candidate, fit_candidates, parse_specs, scaled_regularizer
+from nalm.fitting import (
+    Candidate,
+    best_candidate,
+    closest_candidate,
+    fit_candidates,
+    parse_specs,
+    scaled_regularizer,
+)
 from nalm.symbolic import Extraction
 from nalm.tasks import read_table, table_task
 from nalm.train import Ramp
@@ -76,8 +83,10 @@ def test_best_candidate_prefers_exact_then_short_then_low_error(tmp_path):
     assert best_candidate([longer, short], task) is short  # both exact: fewer operations
     assert best_candidate([long, short], task) is long  # equal length: the first listed
     assert best_candidate([rough, longer], task) is longer  # exact beats any inexact
-    assert best_candidate([rougher, rough, mlp], task) is mlp  # otherwise the lowest MSE
-    assert best_candidate([rougher, rough], task) is rough
+    assert closest_candidate([rougher, rough, mlp], task) is mlp  # otherwise the lowest MSE
+    assert closest_candidate([rougher, rough], task) is rough
+    # but an inexact one is called best only when it explains 99 % of the target's variance
+    assert best_candidate([rougher, rough, mlp], task) is None
 
 
 def test_scaled_regularizer_squeezes_the_papers_ramps():

@@ -361,5 +361,5 @@ def test_a_store_that_cannot_connect_is_one_sentence(tmp_path, monkeypatch):
         raise sqlite3.OperationalError("unable to open database file")
 
     monkeypatch.setattr(store.sqlite3, "connect", cannot)  # was AttributeError: no 'connection'
-    with pytest.raises(NalmError, match="cannot write the results database .*unable to open"):
+    with pytest.raises(NalmError, match=r"cannot write the results database .*unable to open"):
         store.Store(tmp_path / "r.sqlite")

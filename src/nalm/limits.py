@@ -14,7 +14,8 @@ tensors                no tensor nalm would allocate for the input holds more th
 steps                  1 … :data:`MAX_STEPS` optimiser steps
 seeds                  integers in 0 … :data:`MAX_SEED` (2⁶³ − 1, what SQLite and torch store)
 devices                ``cpu``, ``cuda`` or ``cuda:N`` where CUDA is present
-numbers                learning rates, λ, clipping: finite; ranges: ends within float32
+numbers                learning rates, λ, clipping: finite and within float32; ranges: ends
+                       within float32
 targets                finite, with ``|y| ≤`` :data:`MAX_TARGET` (√ of float32's largest value,
                        so the squared error still fits in float32)
 =====================  =====================================================================
@@ -47,6 +48,8 @@ MAX_SEED = 2**63 - 1
 """The largest seed: seeds are stored as signed 64-bit integers (SQLite, torch)."""
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 """float32's largest finite value, about 3.4e38."""
+FLOAT32_TINY = float(torch.finfo(torch.float32).tiny)
+"""float32's smallest positive normal value, about 1.2e-38."""
 MAX_TARGET = math.sqrt(FLOAT32_MAX)
 """The largest |target| nalm trains on (about 1.8e19): its square, the MSE, still fits float32."""
 DEVICES = ("cpu", "cuda")
@@ -177,12 +180,17 @@ def check_number(
     positive: bool = False,
     nonnegative: bool = False,
 ) -> float:
-    """``value`` as a finite float (``positive``: > 0; ``nonnegative``: ≥ 0).
+    """``value`` as a finite float (``positive``: > 0; ``nonnegative``: ≥ 0) that float32, in
+    which training computes, holds: at most :data:`FLOAT32_MAX` in size and, when
+    ``positive``, at least :data:`FLOAT32_TINY` (a smaller one would become 0).
 
     Examples:
         >>> check_number(float("nan"), "lr", positive=True)
         Traceback (most recent call last):
         nalm.errors.NalmError: lr must be a finite number above 0; got nan
+        >>> check_number(1e39, "--lr", positive=True)
+        Traceback (most recent call last):
+        nalm.errors.NalmError: --lr must be at most 3.4e+38 (float32's largest value); got 1e+39
     """
     bound = " above 0" if positive else " of at least 0" if nonnegative else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -190,6 +198,15 @@ def check_number(
     number = float(value)
     if not math.isfinite(number) or (positive and number <= 0) or (nonnegative and number < 0):
         raise NalmError(f"{what} must be a finite number{bound}; got {value!r}")
+    if abs(number) > FLOAT32_MAX:
+        raise NalmError(
+            f"{what} must be at most {FLOAT32_MAX:.2g} (float32's largest value); got {value!r}"
+        )
+    if positive and number < FLOAT32_TINY:
+        raise NalmError(
+            f"{what} must be at least {FLOAT32_TINY:.2g} (float32's smallest normal number); "
+            f"got {value!r}"
+        )
     return number
 
 

@@ -104,6 +104,15 @@ class ModelSpec:
             return ()
         return self.layers
 
+    def vet(self, options: Mapping[str, Any] | None = None) -> None:
+        """Refuse, in one sentence and before anything trains, a registry unit of this spec
+        whose ``options`` are wrong or which fails the unit contract's quick checks (a unit
+        from outside nalm; see :func:`nalm.units.registry.vet`)."""
+        cell = (self.cell or "").removeprefix("acc:")
+        names = [cell, *self.layers] if cell not in TORCH_CELLS else list(self.layers)
+        for name in dict.fromkeys(n for n in names if n and not n.startswith("mlp:")):
+            registry.vet(name, options if self.cell is None else None)
+
     @property
     def activation(self) -> str | None:
         """The activation of an MLP baseline spec (``mlp:relu`` → ``"relu"``), else ``None``."""

@@ -98,7 +98,7 @@ def save_parity_plot(path: Path, candidates: Sequence[Any], task: DatasetTask, t
         everything = []
         for (key, (x, y)), color in zip(task.evaluation.items(), ("C0", "C1"), strict=False):
             with torch.no_grad():
-                predicted = candidate.model(x)[:, 0]
+                predicted = candidate.predict(x)[:, 0]  # in the data's units
             label = "data" if key == "interpolation" else "test"
             ax.scatter(y[:, 0], predicted, s=8, color=color, alpha=0.7, label=label)
             everything += [y[:, 0], predicted[torch.isfinite(predicted)]]

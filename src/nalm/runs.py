@@ -28,10 +28,10 @@ __all__ = [
     "refusal_cleanup",
     "resume_hint",
     "run_directory",
-    "write_error",
     "save_weights",
     "set_resume_hint",
     "write_config",
+    "write_error",
     "write_metrics",
 ]
 

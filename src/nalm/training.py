@@ -241,6 +241,7 @@ def prepare(settings: TrainSettings) -> TrainSetup:
     spec = parse_model(settings.unit, layers=None if layers == 1 else layers)
     if layers != 1 and len(spec.layers) != layers:
         raise NalmError(f"--layers repeats a single unit; {settings.unit!r} names its own layers")
+    spec.vet(options)
     torch.manual_seed(settings.seed)
     preset = "seed" if settings.seed_init else None
     model = spec.build(task.in_features, 1, hidden=settings.hidden, options=options, preset=preset)
@@ -290,6 +291,8 @@ def _set_resume_hint(run_dir: Path, checkpoint: Path, every: int) -> None:
             f"the last checkpoint (written every {every} steps) is in {checkpoint}; run the "
             f"same command with --out {run_dir} to resume"
             if checkpoint.exists()
+            else f"the run directory {run_dir} is gone, so nothing was kept"
+            if not run_dir.is_dir()
             else f"no checkpoint had been written yet (the first comes at step {every}), so "
             "nothing was saved"
         )

@@ -51,7 +51,7 @@ def _task(s: Subject, seed: int) -> DatasetTask:
 
 def _train(s: Subject, seeds: tuple[int, ...]) -> list[dict[str, torch.Tensor]]:
     result = fit_seeds(
-        lambda: s.cls(s.in_features, s.out_features),
+        lambda: s.cls(s.in_features, s.out_features, **s.options),
         [_task(s, seed) for seed in seeds],
         list(seeds),
         steps=STEPS,

@@ -129,11 +129,11 @@ def test_every_command_and_subcommand_takes_import():
     for leaf in leaves:
         assert "--import" in leaf._option_string_actions, leaf.prog
     args = build_parser().parse_args(["units", "--import", "a.py", "--import", "pkg.mod"])
-    assert args.imports == ["a.py", "pkg.mod"]
+    assert args.imports == ("a.py", "pkg.mod")
     assert getattr(build_parser().parse_args(["units"]), "imports", None) is None
     assert "nalm units check" in progs  # a nested subcommand, and its parent runs alone too
     given = ["units", "--import", "a.py", "check", "nau"]  # the subcommand keeps the parent's
-    assert build_parser().parse_args(given).imports == ["a.py"]
+    assert build_parser().parse_args(given).imports == ("a.py",)
 
 
 def test_train_a_unit_from_a_file(unit_file, tmp_path, capsys):
@@ -209,7 +209,8 @@ def test_save_and_load_after_the_import(unit_file, tmp_path):
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last == (
-        f"nalm.errors.NalmError: the model uses the unknown unit {unit_file.name!r}, which is "
+        f"nalm.errors.NalmError: cannot load {path}: the model uses the unknown unit "
+        f"{unit_file.name!r}, which is "
         "not registered in this process; make it available with --import MODULE_OR_FILE on the "
         "command line, by importing the module that defines it first in Python, or by "
         "installing its package"
@@ -281,13 +282,13 @@ def test_ray_tasks_are_handed_what_was_imported(unit_file, monkeypatch):
     registry._unregister(unit_file.name)  # as on a fresh worker...
     sys.modules.pop(imports.module_name(unit_file.path))
     seen = []
-    rows = ray_backend._train_remote(
+    rows, lines = ray_backend._train_remote(
         lambda cell, device, progress: seen.append(registry.get(cell).__name__) or [],
         unit_file.name,
         "cpu",
         list(imports.loaded()),
     )
-    assert rows == [] and seen == ["Scaled"]  # ...the task loads the file before training
+    assert rows == lines == [] and seen == ["Scaled"]  # ...the task loads the file first
 
 
 # --- entry points ---------------------------------------------------------------------------

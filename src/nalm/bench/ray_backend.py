@@ -9,11 +9,21 @@ loads the units the driver brought in with ``--import``. A task that raises is r
 ``retries`` times by Ray; if it still fails, the cell comes back as a
 :class:`~nalm.bench.store.Failure` (recorded in the store's ``failures`` table) and the other
 cells go on. Failed cells have no rows, so running the sweep again submits them again.
+
+Given ``checkpoints`` (the runner gives each cell's file beside the database, as the local
+backend uses), a task writes its cell's training state there as it trains; a task retried after
+its worker or node died resumes from it, and the driver logs that line. The driver removes the
+file once the cell's rows are stored. A worker that cannot see the file's directory (another
+machine without a shared file system) trains that cell without a checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -29,6 +39,8 @@ if TYPE_CHECKING:
 Rows = list[dict[str, Any]]
 
 INSTALL_HINT = "the ray backend needs Ray, which is not installed: pip install 'nalm[ray]'"
+PROBE_SECONDS = 10.0
+"""How long the driver waits for a TCP connection to ``--address`` before giving up."""
 
 
 def _import_ray() -> Any:
@@ -40,14 +52,38 @@ def _import_ray() -> Any:
 
 
 def _train_remote(
-    train: Callable[..., Rows], cell: Cell, device: str, imported: Sequence[str] = ()
-) -> Rows:
+    train: Callable[..., Rows],
+    cell: Cell,
+    device: str,
+    imported: Sequence[str] = (),
+    checkpoint: str | None = None,
+) -> tuple[Rows, list[str]]:
+    """A cell's rows, and the lines its training logged (a resume from its checkpoint)."""
     # One CPU per task: keep torch to one thread so tasks do not oversubscribe the cores.
     import torch
 
     imports.load(imported)  # the driver's --import units (once per worker process)
     torch.set_num_threads(1)
-    return train(cell, device, progress=False)
+    if checkpoint is None or not Path(checkpoint).parent.is_dir():  # not visible from here
+        return train(cell, device, progress=False), []
+    lines: list[str] = []
+    return train(cell, device, progress=False, checkpoint=Path(checkpoint), log=lines.append), lines
+
+
+def _start(ray: Any, address: str | None) -> None:
+    """Connect to the cluster at ``address`` (checked first), or start a local Ray."""
+    check_address(address)
+    # "local": a new Ray on this machine (its cores, as Ray counts them), even where
+    # RAY_ADDRESS or a `ray start` on this node would otherwise be picked up.
+    on_sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = address or "a local Ray"
+        raise NalmError(f"could not start or reach {where}: {e}") from None
+    finally:  # ray.init makes SIGTERM exit silently; keep the command's own handling
+        if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def map_on_ray(
@@ -58,6 +94,7 @@ def map_on_ray(
     device: str = "cpu",
     log: Callable[[str], None] = print,
     imported: Sequence[str] | None = None,
+    checkpoints: Callable[[Cell], Path] | None = None,
 ) -> Iterator[tuple[Cell, Rows | Failure]]:
     """Submit ``train(cell, device, progress=False)`` for every cell; yield ``(cell, rows)`` as
     each finishes, or ``(cell, Failure)`` for one that still raised after its retries.
@@ -72,6 +109,11 @@ def map_on_ray(
     into this process, i.e. the command's ``--import`` modules and files), so units defined
     outside nalm are registered on the workers too; a module must be importable there and a
     file readable at the same absolute path.
+
+    ``checkpoints(cell)``: the file a cell's task checkpoints to (see the module's docstring;
+    ``train`` is then also given ``checkpoint=`` and ``log=``, as
+    :func:`~nalm.bench.cells.train_cell` takes them); it is removed once the caller has taken
+    the cell's rows and asks for the next cell.
     """
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise NalmError(f"retries must be a whole number ≥ 0; got {retries!r}")
@@ -80,13 +122,7 @@ def map_on_ray(
         return
     started_here = not ray.is_initialized()
     if started_here:
-        # "local": a new Ray on this machine (its cores, as Ray counts them), even where
-        # RAY_ADDRESS or a `ray start` on this node would otherwise be picked up.
-        try:
-            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as e:
-            where = address or "a local Ray"
-            raise NalmError(f"could not start or reach {where}: {e}") from None
+        _start(ray, address)
     pending: dict[Any, Cell] = {}
     try:
         gpus = 1 if str(device).startswith("cuda") else 0
@@ -96,7 +132,11 @@ def map_on_ray(
         if imported is None:
             imported = imports.loaded()
         _check_reachable(imported)
-        pending = {task.remote(train, cell, device, list(imported)): cell for cell in cells}
+        files: dict[Any, Path | None] = {}  # a task's checkpoint (its ref stays through retries)
+        for cell in cells:
+            file = Path(checkpoints(cell)).absolute() if checkpoints else None
+            ref = task.remote(train, cell, device, list(imported), file and str(file))
+            pending[ref], files[ref] = cell, file
         log(f"ray: {len(pending)} cells submitted ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
         failed = 0
         begun = time.perf_counter()
@@ -105,12 +145,16 @@ def map_on_ray(
             ref = done[0]
             cell = pending.pop(ref)
             try:
-                rows = ray.get(ref)
+                rows, lines = ray.get(ref)
             except Exception as e:  # the task's own error, after its retries
                 failed += 1
-                yield cell, Failure(retries + 1, _reason(e))
-                continue
+                yield cell, Failure(retries + 1, _reason(e))  # its checkpoint stays: a re-run
+                continue  # resumes it
+            for line in lines:
+                log(line)
             yield cell, rows
+            if files[ref] is not None:  # the rows are stored: the cell is done
+                _remove_checkpoint(files[ref])
         log(
             f"ray: {len(cells) - failed} cells stored, {failed} failed, "
             f"{time.perf_counter() - begun:.0f} s"
@@ -121,6 +165,52 @@ def map_on_ray(
                 ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
+
+
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""A client's HTTP/2 preface and an empty SETTINGS frame: a gRPC server answers with its own."""
+
+
+def check_address(address: str | None) -> None:
+    """Refuse, in one sentence and within :data:`PROBE_SECONDS`, a ``HOST:PORT`` (or
+    ``ray://HOST:PORT``) where nothing listens or where what listens does not answer as Ray's
+    head does (an HTTP/2 server, gRPC): ``ray.init`` would wait for minutes."""
+    if address is None or address in ("auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isascii() or not port.isdigit() or int(port) > 65535:
+        raise NalmError(
+            f"--address {address!r} is not HOST:PORT (a Ray head, e.g. 10.0.0.5:6379) or auto"
+        )
+    deadline, answer = time.monotonic() + PROBE_SECONDS, None
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS) as s:
+            if os.environ.get("RAY_USE_TLS", "0") not in ("0", ""):
+                return  # the answer would be TLS's
+            answer = b""
+            s.settimeout(max(deadline - time.monotonic(), 0.1))
+            s.sendall(_HTTP2_PREFACE)
+            answer = s.recv(9)
+    except OSError as e:
+        if answer is None:  # no connection
+            why = f"no answer in {PROBE_SECONDS:g} s" if isinstance(e, TimeoutError) else e.strerror
+            raise NalmError(
+                f"no Ray cluster answers at {address} ({(why or str(e)).lower()}); start one "
+                "there with 'ray start --head' or fix --address"
+            ) from None
+    if answer[3:4] != b"\x04":  # no HTTP/2 SETTINGS frame back
+        raise NalmError(
+            f"what listens at {address} is not a Ray cluster's head (it did not answer as one "
+            f"within {PROBE_SECONDS:g} s); give the HOST:PORT that 'ray start --head' printed"
+        )
+
+
+def _remove_checkpoint(path: Path) -> None:
+    """A stored cell's checkpoint, and temporary files a killed worker left beside it."""
+    path.unlink(missing_ok=True)
+    for pattern in (f"{path.name}.*.tmp", f".{path.name}.*.tmp"):
+        for left in path.parent.glob(pattern):
+            left.unlink(missing_ok=True)
 
 
 def _reason(error: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ..errors import NalmError
@@ -26,7 +27,7 @@ from .cells import (
     train_cells,
 )
 from .models import ModelSpec, parse_spec
-from .ray_backend import map_on_ray
+from .ray_backend import check_address, map_on_ray
 from .rows import ResultRow
 from .store import Failure, Store, range_key
 from .suites import Suite
@@ -131,6 +132,8 @@ def run_sweep(
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     # Everything that can be refused is refused before the database is opened or created.
     policies = checked or check_sweep(suite, models, operations, ranges, seeds, settings, device)
+    if backend == "ray":
+        check_address(address)
     specs = list(policies)
     summary = SweepSummary()
     with Store(db) as store:
@@ -146,7 +149,10 @@ def run_sweep(
             else:
                 cells.append(cell)
         if backend == "ray":
-            outcomes = map_on_ray(cells, train_cell, address, retries, device, log)
+            beside_db = partial(cell_checkpoint, db)  # each cell's checkpoint, as locally
+            outcomes = map_on_ray(
+                cells, train_cell, address, retries, device, log, checkpoints=beside_db
+            )
         else:
             outcomes = map_locally(cells, db, device, progress, log)
         for cell, rows in outcomes:
@@ -172,6 +178,7 @@ def check_sweep(
     task = settings.task_suite(suite)
     policies = {}
     for spec in specs:
+        spec.vet()
         model = spec.build(task.input_size, 1, task.hidden)
         policies[spec] = policy = cell_policy(spec, model, settings)
         try:

@@ -15,7 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import signal
+import sqlite3
 import sys
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -92,6 +95,13 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (``kill``, ``timeout``, job schedulers) stops a command as Ctrl-C does: the same
+    message and resume hint, exit status 130."""
+    if threading.current_thread() is threading.main_thread():  # only there can it be set
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nalm`` command; returns the exit status.
 
@@ -99,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["train", "--steps", "0"])
         2
     """
+    _sigterm_as_interrupt()
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(_join_dash_values(argv))
     try:
@@ -112,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nnalm: interrupted; {runs.resume_hint()}", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.Error) as e:  # the disk, not the input: full, removed, read-only
+        print(f"nalm: error: {runs.write_error(e)}; {runs.resume_hint()}", file=sys.stderr)
+        return 1
 
 
 # the private names of the one-module cli, kept for callers from before the package

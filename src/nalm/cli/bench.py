@@ -8,7 +8,7 @@ from typing import Any
 from ..bench.grid import GRID_KEYS
 from ..bench.runner import Settings
 from ..bench.suites import SUITES, Suite
-from .common import Parser, default
+from .common import Extend, Parser, default, names
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +37,11 @@ def add_parser(sub: Any) -> None:
         "diverged seeds per cell, with the published numbers beside ours.",
     )
     report.add_argument(
-        "--db", nargs="+", default=["results.sqlite"], help="results database(s), combined"
+        "--db",
+        nargs="+",
+        action=Extend,
+        default=("results.sqlite",),
+        help="results database(s), combined (repeatable)",
     )
     report.add_argument("--out", default="runs/bench-report", help="output directory")
     report.add_argument(
@@ -54,15 +58,22 @@ def _cell_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--models",
         nargs="+",
+        type=names,
+        action=Extend,
         help="model specs, separated by spaces or commas: first>second (nau>nmu), a unit (nau), "
         "mlp:ACT, or a paper name (NMU NAU NAC• NAC+ NALU Linear ReLU ReLU6); default: the "
         "suite's",
     )
     run.add_argument(
-        "--ops", nargs="+", help="operations, by spaces or commas (add sub mul div squared root)"
+        "--ops",
+        nargs="+",
+        type=names,
+        action=Extend,
+        help="operations, by spaces or commas (add sub mul div squared root)",
     )
     run.add_argument(
         "--ranges",
+        action=Extend,
         help="range pairs INTERPOLATION:EXTRAPOLATION (e.g. '1,2:2,6'), or indices into the "
         "suite's list, separated by ';' or spaces; default: all of the suite's",
     )
@@ -115,7 +126,7 @@ def _training_flags(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--grid",
-        action="append",
+        action=Extend,
         metavar="KEY=V1,V2",
         help="run every combination of these settings, each its own cells in the store "
         "(repeatable; e.g. --grid lr=1e-3,1e-2 --grid ramp=2e4:1e5,10:1e5:2e5). KEY: "
@@ -186,7 +197,10 @@ def run(args: argparse.Namespace) -> int:
             print(paths["ranking"].read_text())
         print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
-    sweep = Sweep(**{f.name: getattr(args, f.name) for f in fields(Sweep)})
+    given = {f.name: getattr(args, f.name) for f in fields(Sweep)}
+    if given["ranges"] is not None:  # --ranges A --ranges B is --ranges 'A;B'
+        given["ranges"] = ";".join(given["ranges"])
+    sweep = Sweep(**given)
     summary = sweep.run()
     print("\n".join(sweep.closing_lines(summary)))
     return 0

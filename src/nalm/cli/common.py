@@ -74,6 +74,35 @@ def names(text: str) -> tuple[str, ...]:
     return found
 
 
+class Extend(argparse.Action):
+    """The action of every list-valued flag: each use adds to the list, so ``--exclude c
+    --exclude b`` is ``--exclude c,b`` and ``--models nau --models nmu`` is ``--models nau nmu``.
+
+    A flag read by :func:`names` adds every name of a use; any other adds each value as one
+    item. The result is a tuple; the flag's default stands only while the flag is not given
+    (it is replaced, never appended to).
+
+    Example:
+        >>> p = Parser(prog="x")
+        >>> _ = p.add_argument("--exclude", type=names, action=Extend, default=("z",))
+        >>> p.parse_args([]).exclude, p.parse_args(["--exclude", "c", "--exclude", "a,b"]).exclude
+        (('z',), ('c', 'a', 'b'))
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = values if isinstance(values, list) else [values]  # nargs="+" gives a list
+        items = [item for value in given for item in (value if self.type is names else [value])]
+        before = getattr(namespace, self.dest, None)
+        kept = () if before is None or before is self.default else tuple(before)
+        setattr(namespace, self.dest, (*kept, *items))
+
+
 def default(source: Any, name: str) -> Any:
     """The default of field ``name`` of a dataclass, or of keyword ``name`` of a function: the
     one place a flag's default is written.
@@ -153,7 +182,7 @@ def add_import(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--import",
         dest="imports",
-        action="append",
+        action=Extend,
         default=argparse.SUPPRESS,  # a subcommand's parser must not reset its parent's list
         metavar="MODULE_OR_FILE",
         help="load unit definitions first: a module on the Python path or a .py file "

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..fitting import DEFAULT_UNITS, fit_candidates, run_fit
-from .common import add_common, default, names
+from .common import Extend, add_common, default, names
 
 
 def add_parser(sub: Any) -> None:
@@ -25,9 +25,16 @@ def add_parser(sub: Any) -> None:
     which.add_argument(
         "--try-units",
         type=names,
-        help=f"comma-separated model specs (default {','.join(DEFAULT_UNITS)})",
+        action=Extend,
+        help=f"comma-separated model specs, repeatable (default {','.join(DEFAULT_UNITS)})",
     )
-    fit_cmd.add_argument("--exclude", type=names, default=(), help="columns that are not inputs")
+    fit_cmd.add_argument(
+        "--exclude",
+        type=names,
+        action=Extend,
+        default=(),
+        help="columns that are not inputs (comma-separated, repeatable)",
+    )
     steps, seeds, hidden = (default(fit_candidates, k) for k in ("steps", "seeds", "hidden"))
     fit_cmd.add_argument("--steps", type=int, default=steps, help=f"Adam steps (default {steps})")
     fit_cmd.add_argument(

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..reproduce import IdentitySettings, Table1Settings
 from ..reproduce.sequences import SequenceSettings
-from .common import Parser, default, hidden_sizes, names, shown
+from .common import Extend, Parser, default, hidden_sizes, names, shown
 
 # (flag, type, help): "{}" in the help is the settings field's default
 _Flag = tuple[str, Any, str]
@@ -59,7 +59,8 @@ def _add_flags(p: argparse.ArgumentParser, settings: type, flags: tuple[_Flag, .
     for flag, kind, text in flags:
         if "{}" in text:
             text = text.format(shown(default(settings, flag[2:].replace("-", "_"))))
-        p.add_argument(flag, type=kind, help=text)
+        extend = {"action": Extend} if kind is names else {}  # a list flag adds each use
+        p.add_argument(flag, type=kind, help=text, **extend)
 
 
 def add_parser(sub: Any) -> None:
@@ -111,17 +112,23 @@ def _table1_parser(which: Any) -> argparse.ArgumentParser:
     )
     _add_flags(table1, Table1Settings, _TABLE1)
     table1.add_argument(
-        "--ops", type=names, dest="operations", help="e.g. add,mul (default: all six)"
+        "--ops",
+        type=names,
+        action=Extend,
+        dest="operations",
+        help="e.g. add,mul (default: all six)",
     )
     table1.add_argument("--only", choices=("static", "recurrent"), help="run one half of the table")
     table1.add_argument(
         "--static-models",
         type=names,
+        action=Extend,
         help="row labels (ReLU6,None,NAC,NALU,NMU,...) or specs (nau>nmu, mlp:tanh)",
     )
     table1.add_argument(
         "--recurrent-models",
         type=names,
+        action=Extend,
         help="row labels (LSTM,ReLU,NAC,NALU,NAU,NMU) or specs (lstm, rnn, nac, nau>nmu)",
     )
     _add_flags(table1, Table1Settings, _TABLE1_SIZES)
@@ -131,7 +138,7 @@ def _table1_parser(which: Any) -> argparse.ArgumentParser:
 def _sequence_parser(which: Any, name: str, text: str) -> argparse.ArgumentParser:
     p = which.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
     p.add_argument("--quick", action="store_true", help="1 seed and 1/4 of the steps")
-    p.add_argument("--models", type=names, help="comma-separated model names")
+    p.add_argument("--models", type=names, action=Extend, help="comma-separated model names")
     seeds, hidden = default(SequenceSettings, "seeds"), default(SequenceSettings, "hidden")
     p.add_argument("--seeds", type=int, help=f"seeds per model (default {seeds})")
     p.add_argument("--steps", type=int, help="Adam steps per model")
@@ -143,7 +150,7 @@ def _sequence_parser(which: Any, name: str, text: str) -> argparse.ArgumentParse
             "--mnist-dir", help="directory with the four MNIST IDX files (default: sklearn 8x8)"
         )
     if name == "digits":
-        p.add_argument("--kinds", type=names, help="count,sum (default both)")
+        p.add_argument("--kinds", type=names, action=Extend, help="count,sum (default both)")
     return p
 
 

@@ -13,7 +13,7 @@ from ..presets import SEED_PRESETS, run_seed_preset
 from ..train import POLICIES, Policy
 from ..training import TrainSettings, TrainSetup, prepare, run_train, train_policy
 from ..units import registry
-from .common import add_common, default, hidden_sizes, option, shown
+from .common import Extend, add_common, default, hidden_sizes, option, shown
 
 
 def _default(name: str) -> Any:
@@ -71,8 +71,8 @@ def _model_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--option",
         type=option,
-        action="append",
-        default=[],
+        action=Extend,
+        default=(),
         metavar="KEY=VALUE",
         help="unit option, e.g. --option eps=1e-6 --option shared_weights=false",
     )

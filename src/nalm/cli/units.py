@@ -10,7 +10,7 @@ from ..limits import check_size
 from ..reporting import UNIT_COLUMNS, markdown_table, table, units_overview
 from ..train import POLICIES
 from ..units import check, registry
-from .common import Parser
+from .common import Extend, Parser, option
 
 
 def add_parser(sub: Any) -> None:
@@ -38,6 +38,14 @@ def add_parser(sub: Any) -> None:
     checker.add_argument(
         "--out-features", type=int, default=2, help="outputs of the unit checked (default 2)"
     )
+    checker.add_argument(
+        "--option",
+        type=option,
+        action=Extend,
+        default=(),
+        metavar="KEY=VALUE",
+        help="a constructor option of the unit, as for nalm train (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +67,11 @@ def _check(args: argparse.Namespace) -> int:
     cls = registry.get(args.spec)
     check_size(args.in_features, "--in-features")
     check_size(args.out_features, "--out-features")
-    report = check(cls, in_features=args.in_features, out_features=args.out_features)
+    options = dict(args.option)
+    registry.check_options(args.spec, options)
+    report = check(
+        cls, in_features=args.in_features, out_features=args.out_features, options=options
+    )
     print(f"{args.spec} ({cls.__module__}.{cls.__qualname__}):")
     print(report)
     required = [r for r in report.results if r.required]

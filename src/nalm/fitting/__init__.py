@@ -7,36 +7,52 @@ rows, so the report shows both what the network does and what the snapped formul
 
 The best candidate is the one whose formula fits the training rows: among formulas that are
 exact there (MSE ≤ 1e-9 × the mean square of the target), the shortest wins; otherwise the lowest
-formula MSE. A spec without a formula (an MLP) competes with its model's MSE.
+formula MSE. A spec without a formula (an MLP) competes with its model's MSE. No candidate is
+called best when even that one leaves more than 1 % of the target's variance unexplained.
+
+The units train on the table divided by powers of ten chosen so that the law keeps its form
+(:mod:`.scaling`), and every formula is put back in the table's units; formulas are written over
+the column names, or over ``x0, x1, …`` with a legend when a name is not one symbol
+(:mod:`.names`).
 
 :mod:`.candidates` trains and reads; :mod:`.run` is the command (:class:`FitSettings` on the
 experiment frame) and its report.
 """
 
 from .candidates import (
+    CLOSE,
     DEFAULT_UNITS,
     EXACT,
     Candidate,
     best_candidate,
+    closest_candidate,
     default_lr,
     fit_candidates,
     parse_specs,
     scaled_regularizer,
+    unexplained,
 )
+from .names import formula_names
 from .run import FitResult, FitSettings, candidates_table, run_fit, table_headers
+from .scaling import Scaling
 
 __all__ = [
+    "CLOSE",
     "DEFAULT_UNITS",
     "EXACT",
     "Candidate",
     "FitResult",
     "FitSettings",
+    "Scaling",
     "best_candidate",
     "candidates_table",
+    "closest_candidate",
     "default_lr",
     "fit_candidates",
+    "formula_names",
     "parse_specs",
     "run_fit",
     "scaled_regularizer",
     "table_headers",
+    "unexplained",
 ]

@@ -20,10 +20,14 @@ from ..tasks.base import DatasetTask
 from ..train import Ramp, fit_seeds
 from ..train.ensemble import SeedResult
 from ..train.policies import recommended_policy
+from .scaling import Scaling, fold_power_of_ten
 
 DEFAULT_UNITS = ("nau", "nmu", "nmru", "real_npu", "nau>nmu")
 EXACT = 1e-9
 """A formula is exact on a set when its MSE is at most this times the target's mean square."""
+CLOSE = 1e-2
+"""A candidate fits the data when its MSE there is at most this times the target's variance (it
+explains 99 % of it); when none does, no candidate is called best."""
 
 
 @dataclass
@@ -32,7 +36,8 @@ class Candidate:
 
     Attributes:
         spec: the model spec, e.g. ``"nau>nmu"``.
-        model: the best seed's model, with its trained weights.
+        model: the best seed's model, with its trained weights (in the scaled units:
+            :meth:`predict` answers in the data's).
         run: the best seed's training record (``history``, ``diverged_at``).
         diverged: how many of the seeds diverged.
         extraction: the formula read from ``model`` (``None`` for an MLP).
@@ -40,6 +45,8 @@ class Candidate:
         formula_mse: the formula's MSE per evaluation set.
         formula_error: the formula's largest relative error per evaluation set.
         note: why there is no formula, where there is none.
+        scaling: the powers of ten ``model`` was trained in (see :mod:`.scaling`); the formula
+            is in the data's units.
     """
 
     spec: str
@@ -51,15 +58,24 @@ class Candidate:
     formula_mse: dict[str, float] = field(default_factory=dict)
     formula_error: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    scaling: Scaling = field(default_factory=Scaling)
 
     @property
     def formula(self) -> sympy.Expr | None:
         return None if self.extraction is None else self.extraction.formula
 
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's output for inputs ``x`` in the data's units, ``(N, in) → (N, 1)``."""
+        return self.scaling.predict(self.model, x)
+
+    def mse(self) -> float:
+        """The formula's MSE on the training rows (the model's where there is no formula)."""
+        return self.formula_mse.get("interpolation", self.model_mse.get("interpolation", np.inf))
+
     def score(self, scale: float) -> tuple[bool, float]:
         """Sort key: ``(not exact, error or length)``; lower is better. A candidate whose
         every seed diverged scores ``inf``: it did not fit, whatever its last weights give."""
-        mse = self.formula_mse.get("interpolation", self.model_mse.get("interpolation", np.inf))
+        mse = self.mse()
         if self.run.diverged or not np.isfinite(mse):
             return (True, np.inf)
         if self.formula is not None and mse <= EXACT * scale:
@@ -118,6 +134,9 @@ def fit_candidates(
 ) -> list[Candidate]:
     """Train every spec on ``task`` (``seeds`` seeds each) and read each best seed's formula.
 
+    The specs train on the rows divided by powers of ten that keep the law's form
+    (:class:`~.scaling.Scaling`); each formula is read there and put back in the data's units.
+
     Args:
         task: rows to learn; evaluation sets ``interpolation`` and optionally ``extrapolation``.
         names: the input columns' names (the formula's symbols).
@@ -146,9 +165,12 @@ def fit_candidates(
             for k, (x, y) in task.evaluation.items()
         }
     settings = (steps, seeds, first_seed, lr, hidden, batch_size, device, progress)
+    scaling = Scaling.of(*task.train)  # trained near 1, read back in the data's units
+    scaled = scaling.task(task)
     candidates = []
     for spec in parsed:
-        candidate = _fit_spec(task, spec, settings)
+        candidate = _fit_spec(scaled, spec, settings)
+        candidate.scaling = scaling
         _measure(candidate, task, rows)
         if candidate.run.diverged:
             candidate.note = f"every seed diverged (first at step {candidate.run.diverged_at})"
@@ -194,7 +216,7 @@ def _measure(candidate: Candidate, task: DatasetTask, rows: Mapping[str, Any]) -
     with torch.no_grad():
         for key, (x, y) in rows.items():
             x = torch.as_tensor(x, dtype=task.train[0].dtype)
-            predicted = candidate.model(x)[:, 0].double()
+            predicted = candidate.predict(x)[:, 0].double()
             candidate.model_mse[key] = _mse(predicted.numpy(), y)
 
 
@@ -207,10 +229,20 @@ def _read_formula(
     positive: bool,
 ) -> None:
     """Read the candidate's formula and measure it on ``rows``."""
-    extraction = extract_formula(candidate.model, names, tolerance=tolerance, positive=positive)
+    try:
+        extraction = extract_formula(candidate.model, names, tolerance=tolerance, positive=positive)
+    except NalmError as e:  # a unit from outside nalm without a formula reader: no formula
+        candidate.note = str(e)
+        return
     candidate.extraction = extraction
+    # read on the scaled rows; shown and measured in the data's units
+    extraction.outputs = tuple(candidate.scaling.undo(e, names) for e in extraction.outputs)
     try:
         function = formula_function(extraction.formula, names)
+        folded = fold_power_of_ten(extraction.formula, function, *rows["interpolation"], EXACT)
+        if folded is not None:  # right up to a power of ten the units cannot learn
+            extraction.outputs = (folded,)
+            function = formula_function(folded, names)
         for key, (x, y) in rows.items():
             value = function(x)
             candidate.formula_mse[key] = _mse(value, y)
@@ -229,8 +261,30 @@ def _mse(predicted: np.ndarray, expected: np.ndarray) -> float:
 
 def best_candidate(candidates: Sequence[Candidate], task: DatasetTask) -> Candidate | None:
     """The candidate whose formula fits the training rows best (exact and shortest first), or
-    ``None`` when no candidate fit at all (every error infinite, every seed diverged)."""
+    ``None`` when no candidate fit: every error infinite, every seed diverged, or even the
+    closest leaving more than :data:`CLOSE` of the target's variance unexplained."""
+    best = closest_candidate(candidates, task)
+    if best is None or unexplained(best, task) > CLOSE:
+        return None
+    return best
+
+
+def closest_candidate(candidates: Sequence[Candidate], task: DatasetTask) -> Candidate | None:
+    """The candidate that ranks first (exact and shortest, else the lowest MSE), fit or not;
+    ``None`` when every error is infinite or every seed diverged."""
     y = task.evaluation["interpolation"][1].double()
     scale = float((y**2).mean()) or 1.0
     best = min(candidates, key=lambda c: c.score(scale))
     return best if np.isfinite(best.score(scale)[1]) else None
+
+
+def unexplained(candidate: Candidate, task: DatasetTask) -> float:
+    """The share of the target's variance on the training rows that ``candidate`` leaves
+    unexplained (its MSE ÷ the variance; 0 for an exact formula, ``inf`` for a constant
+    target that it does not fit exactly)."""
+    y = task.evaluation["interpolation"][1].double()
+    scale = float((y**2).mean()) or 1.0
+    mse, variance = candidate.mse(), float(y.var(unbiased=False))
+    if candidate.formula is not None and mse <= EXACT * scale:
+        return 0.0
+    return mse / variance if variance > 0 else float("inf")

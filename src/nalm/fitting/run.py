@@ -10,12 +10,23 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .. import runs
+from ..app.rundir import write_text
 from ..experiment import Experiment, Result, Run
 from ..plots import save_parity_plot
 from ..reporting import fmt, markdown_table, table
 from ..tasks.base import DatasetTask
 from ..tasks.table import Table, read_table, table_task
-from .candidates import DEFAULT_UNITS, Candidate, best_candidate, fit_candidates, parse_specs
+from .candidates import (
+    CLOSE,
+    DEFAULT_UNITS,
+    Candidate,
+    best_candidate,
+    closest_candidate,
+    fit_candidates,
+    parse_specs,
+    unexplained,
+)
+from .names import formula_names, legend, shown
 
 
 def _default(name: str) -> Any:
@@ -45,9 +56,11 @@ class FitSettings(Experiment):
     tolerance: float = _default("tolerance")
 
     def check(self) -> None:
-        """Read the files and parse the units: every refusal comes before anything is written."""
+        """Read the files, parse the units and check them against the unit contract's quick
+        checks: every refusal comes before anything is written."""
         self.tables()
-        parse_specs(self.units)
+        for spec in parse_specs(self.units):
+            spec.vet()
 
     def tables(self) -> tuple[Table, Table | None, DatasetTask, list[str]]:
         """The training table, the test table, the task and the input columns' names."""
@@ -69,9 +82,11 @@ class FitSettings(Experiment):
             f"fitting {self.target} from {', '.join(names)}: {len(train_table)} rows in "
             f"{self.data}{tested}"
         )
+        if legend(names, formula_names(names)):  # e.g. 'where x0 = "2", x1 = "3"'
+            run.log(f"the formulas name the inputs {legend(names, formula_names(names))[6:]}")
         candidates = fit_candidates(
             task,
-            names,
+            formula_names(names),  # names that read as one symbol each, else x0, x1, ...
             self.units,
             rows=rows,
             device=str(run.device),
@@ -98,11 +113,28 @@ class FitResult(Result):
     best: Candidate | None = field(default=None)
     device: str = "cpu"
 
+    @property
+    def symbols(self) -> list[str]:
+        """The formulas' symbols: the input names, or ``x0, x1, …`` (see :mod:`.names`)."""
+        return formula_names(self.names)
+
+    @property
+    def legend(self) -> str:
+        """``where x0 = "2", x1 = "3"`` when the symbols are not the names, else ``""``."""
+        return legend(self.names, self.symbols)
+
+    def equation(self, candidate: Candidate) -> str:
+        """``target = formula``, with the legend where the symbols are not the names."""
+        formula = candidate.formula if candidate.formula is not None else "-"
+        text = f"{shown(self.settings.target)} = {formula}"
+        return f"{text}    {self.legend}" if self.legend and candidate.formula is not None else text
+
     def write_report(self) -> dict[str, Path]:
         """``config.json`` (with the formulas), ``metrics.csv``, ``formulas.md``, a model file
         per candidate and ``fit.png``."""
         assert self.out is not None
         s, best = self.settings, self.best
+        scaling = self.candidates[0].scaling
         runs.write_config(
             self.out,
             {
@@ -111,6 +143,8 @@ class FitResult(Result):
                 "task": self.task.config(),
                 "best": None if best is None else best.spec,
                 "formulas": {c.spec: _text(c.formula) for c in self.candidates},
+                "symbols": dict(zip(self.symbols, self.names, strict=True)),
+                "scaling": {"inputs": list(scaling.inputs), "target": scaling.target},
             },
         )
         paths = {"csv": runs.write_metrics(self.out, {c.spec: c.run for c in self.candidates})}
@@ -118,6 +152,13 @@ class FitResult(Result):
         for c in self.candidates:
             description = {"spec": c.spec, "in_features": self.task.in_features}
             description |= {"inputs": self.names, "formula": _text(c.formula)}
+            if self.legend:
+                description["symbols"] = dict(zip(self.symbols, self.names, strict=True))
+            if c.scaling:  # the model's own units: y = target_scale * model(x / input_scale)
+                description |= {
+                    "input_scale": [10.0**k for k in c.scaling.inputs],
+                    "target_scale": 10.0**c.scaling.target,
+                }
             path = self.out / f"{_file_name(c.spec)}.safetensors"
             paths[c.spec] = runs.save_weights(path, c.model, description)
         paths["png"] = save_parity_plot(self.out / "fit.png", self.candidates, self.task, s.target)
@@ -163,14 +204,27 @@ def _print_summary(run: Run, r: FitResult) -> None:
         f"\n{diverged} of {s.seeds * len(r.candidates)} seeds diverged"
         + "".join(f"; {c.spec}: {c.diverged}" for c in r.candidates if c.diverged)
     )
-    if r.best is None:
+    if r.candidates[0].scaling:
+        run.log(f"\n{r.candidates[0].scaling.describe([shown(n) for n in r.names])}")
+    closest = closest_candidate(r.candidates, r.task)
+    if closest is None:
         run.log(
             "\nno model fit: every candidate's error on the data is infinite (or every seed "
             "diverged); try other units, more steps or a smaller learning rate"
         )
+    elif r.best is None:
+        share = unexplained(closest, r.task)
+        how = (
+            f"leaves {share:.0%} of the target's variance unexplained"
+            if share < 1
+            else "does no better than the target's mean"
+        )
+        run.log(
+            f"\nno model fit: the closest, {closest.spec} ({r.equation(closest)}), {how} (a fit "
+            f"leaves at most {CLOSE:.0%}); try other units, more steps or a smaller learning rate"
+        )
     else:
-        formula = r.best.formula if r.best.formula is not None else "-"
-        run.log(f"\nbest: {r.best.spec}    {s.target} = {formula}")
+        run.log(f"\nbest: {r.best.spec}    {r.equation(r.best)}")
         if r.best.extraction is not None:
             run.log(f"      {r.best.extraction.summary()}")
     run.log(f"\nrun directory: {run.out}")
@@ -181,17 +235,18 @@ def _write_markdown(r: FitResult, path: Path) -> Path:
     lines = [
         f"# nalm fit: {s.target} from {', '.join(r.names)}",
         "",
+        *([f"The formulas name the inputs {r.legend[6:]}.", ""] if r.legend else []),
         markdown_table(table_headers(has_test), candidates_table(r.candidates, has_test)),
         "",
         "No model fit the data."
         if best is None
-        else f"Best: `{best.spec}`, {s.target} = `{best.formula}`.",
+        else f"Best: `{best.spec}`, {shown(s.target)} = `{best.formula}`.",
     ]
     for c in r.candidates:
         if c.extraction is not None:
             lines += ["", f"## {c.spec}", "", f"{c.extraction.summary()}", ""]
             lines += [f"- {w}" for w in [*c.extraction.snapped, *c.extraction.kept]]
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return path
 
 

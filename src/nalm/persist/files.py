@@ -10,14 +10,16 @@ format version) build from the structure and ignore it.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as save_bytes
 from torch import nn
 
+from ..app.rundir import write_bytes
 from ..errors import NalmError
 from .grammar import agrees, grammar_of, rebuild
 from .structure import build, describe
@@ -58,11 +60,9 @@ def save(model: nn.Module, path: str | Path, **info: Any) -> Path:
         "architecture": json.dumps(architecture),
         "info": json.dumps(info, default=str),
     }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(path)  # a reader never sees a half-written file
-    return path
+    # written whole by temporary file and rename: a reader never sees half a file, a full disk
+    # leaves the old file as it was, and a link in its place is replaced, not followed
+    return write_bytes(path, save_bytes(tensors, metadata=metadata))
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -90,23 +90,36 @@ def load(path: str | Path, *, device: torch.device | str = "cpu") -> nn.Module:
     anything is allocated, then copied in.
 
     Raises:
-        NalmError: for a missing, truncated or corrupted file, a file that is not a nalm model,
-            one written by a newer nalm (a higher format version), or a description that is
-            not valid or does not match the file's tensors.
+        NalmError: in one sentence naming the file, for a missing, truncated or corrupted file,
+            a file that is not a nalm model, an unknown format version (above this nalm's, or
+            not a whole number from 1), a description that is not valid (an empty stack, layers
+            whose sizes do not chain, a size beyond the limit) or does not match the file's
+            tensors, and weights that are NaN or infinite.
     """
     name = str(path)
     architecture, dtype = _architecture(name, read_metadata(path))
     grammar = architecture.pop(GRAMMAR, None)
     # First skeletons on the meta device (no memory), checked against the file's own tensors,
     # so that a description of a huge model in a small file cannot make us allocate it.
-    with torch.device("meta"):
-        skeleton = build(architecture)
-        if grammar is not None and not agrees(rebuild(grammar), architecture):
-            raise NalmError(
-                f"cannot load {name}: its grammar description and its architecture describe "
-                "different models"
-            )
+    try:
+        with torch.device("meta"):
+            skeleton = build(architecture)
+            same = grammar is None or agrees(rebuild(grammar), architecture)
+    except NalmError as e:  # the description's own sentence, with the file it came from
+        raise NalmError(f"cannot load {name}: {e}") from None
+    if not same:
+        raise NalmError(
+            f"cannot load {name}: its grammar description and its architecture describe "
+            "different models"
+        )
     tensors = _tensors(name, {k: tuple(v.shape) for k, v in skeleton.state_dict().items()})
+    for key, _ in skeleton.named_parameters():  # buffers may hold ±inf on purpose (masks)
+        if not bool(torch.isfinite(tensors[key]).all()):
+            bad = int((~torch.isfinite(tensors[key])).sum())
+            raise NalmError(
+                f"cannot load {name}: weight {key} holds {bad:,} NaN or infinite value"
+                f"{'s' if bad > 1 else ''}"
+            )
     model = (build(architecture) if grammar is None else rebuild(grammar)).to(dtype)
     model.load_state_dict(tensors)
     return model.to(device)
@@ -118,22 +131,30 @@ def _architecture(name: str, metadata: dict[str, str]) -> tuple[dict[str, Any], 
         raise NalmError(
             f"cannot load {name}: it is not a nalm model file (no '{FORMAT}' format tag)"
         )
-    try:
-        version = int(metadata.get("version", ""))
-    except ValueError:
-        raise NalmError(
-            f"cannot load {name}: its format version {metadata.get('version')!r} is not a number"
-        ) from None
+    text = metadata.get("version", "")
+    # ASCII digits only: int() would also take '-3', ' 1', '١' and choke on 5,000 digits
+    version = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
     if version > VERSION:
         raise NalmError(
             f"cannot load {name}: it was written by a newer nalm (format version {version}; "
             f"this nalm reads up to {VERSION})"
+        )
+    if version < 1:
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+        raise NalmError(
+            f"cannot load {name}: its format version {shown} is not one nalm writes (versions "
+            f"are whole numbers from 1; this nalm reads 1 to {VERSION})"
         )
     try:
         architecture = json.loads(metadata["architecture"])
     except (KeyError, json.JSONDecodeError, RecursionError):
         raise NalmError(
             f"cannot load {name}: its architecture description is missing or not JSON"
+        ) from None
+    except ValueError:  # Python's limit on the digits of an integer read from text
+        raise NalmError(
+            f"cannot load {name}: its architecture description holds a number of more than "
+            f"{sys.get_int_max_str_digits():,} digits, far beyond any size"
         ) from None
     if not isinstance(architecture, dict):
         raise NalmError(f"cannot load {name}: its architecture description is not a JSON object")

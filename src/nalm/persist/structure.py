@@ -160,9 +160,20 @@ def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
         raise NalmError(f"the architecture description has a {type(d).__name__} where a module is")
     kind = d["kind"]
     if kind == "sequential":
-        return nn.Sequential(*(_build(layer, depth + 1) for layer in d["layers"]))
+        layers = [_build(layer, depth + 1) for layer in d["layers"]]
+        if not layers:
+            raise NalmError("the architecture description has a stack with no layers")
+        _check_chain(layers)
+        return nn.Sequential(*layers)
     if kind == "recurrent":
-        return Recurrent(_build(d["cell"], depth + 1), _build(d["head"], depth + 1))
+        cell, head = _build(d["cell"], depth + 1), _build(d["head"], depth + 1)
+        hidden, head_in = getattr(cell, "hidden_size", None), _features(head)[0]
+        if hidden is not None and head_in is not None and hidden != head_in:
+            raise NalmError(
+                f"the architecture description's recurrent cell keeps {hidden} hidden values "
+                f"but its head ({type(head).__name__}) takes {head_in} inputs"
+            )
+        return Recurrent(cell, head)
     if kind in ("unit_cell", "accumulator_cell"):
         options = check_options(registered(d["unit"]), d["options"])
         sizes = check_int(d["input_size"]), check_int(d["hidden_size"])
@@ -190,6 +201,27 @@ def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
             d["unit"], check_int(d["in_features"]), check_int(d["out_features"]), **options
         )
     raise NalmError(f"unknown kind {kind!r} in the architecture description")
+
+
+def _features(module: nn.Module) -> tuple[int | None, int | None]:
+    """A module's ``(inputs, outputs)`` where it states them (a stack: its ends)."""
+    if isinstance(module, nn.Sequential):
+        return _features(module[0])[0], _features(module[-1])[1]
+    if isinstance(module, Recurrent):
+        return None, _features(module.head)[1]  # its input is a sequence, not one vector
+    return getattr(module, "in_features", None), getattr(module, "out_features", None)
+
+
+def _check_chain(layers: list[nn.Module]) -> None:
+    """Refuse a stack where one layer's outputs are not the next layer's inputs."""
+    for i in range(len(layers) - 1):
+        out, into = _features(layers[i])[1], _features(layers[i + 1])[0]
+        if out is not None and into is not None and out != into:
+            raise NalmError(
+                f"the architecture description chains layer {i} ({type(layers[i]).__name__}, "
+                f"{out} outputs) into layer {i + 1} ({type(layers[i + 1]).__name__}, {into} "
+                "inputs)"
+            )
 
 
 def registered(unit: Any) -> Any:

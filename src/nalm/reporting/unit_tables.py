@@ -43,7 +43,13 @@ def _parameters(name: str) -> str:
     from ..units import registry
 
     n_in, n_out = 3, 2  # distinct sizes, so shapes can be read back as symbols
-    unit = registry.create(name, n_in, n_out)
+    needed = registry.required_options(name)
+    if needed:  # a unit from outside nalm may have options without a default
+        return "needs " + " ".join(f"--option {o}=VALUE" for o in needed)
+    try:
+        unit = registry.create(name, n_in, n_out)
+    except Exception as e:  # a unit from outside: its error must not hide the other units
+        return f"cannot be built ({type(e).__name__}): see nalm units check {name}"
     own = list(unit.named_parameters(recurse=False))
     if not own:
         return "torch.nn.Linear weights and biases"

@@ -168,6 +168,12 @@ def table_task(
     if not inputs:
         raise NalmError(f"{train.path} has no input columns besides the target {target!r}")
     x, y = train.as_dtype(inputs, dtype), train.as_dtype([target], dtype)[:, 0]
+    column = train.column(target)
+    if bool((column == column[0]).all()):
+        raise NalmError(
+            f"{train.path}: the target column {target!r} is {float(column[0]):g} on every row: "
+            "a constant, not a law of the inputs, so no model fit is tried"
+        )
     for table in (train, test):
         if table is not None and target in table.columns:
             values = table.select([target]).to(torch.float64)[:, 0].abs()

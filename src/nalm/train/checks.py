@@ -69,9 +69,25 @@ def check_training(
 
 
 def check_models(models: Mapping[str, nn.Module], task: Task) -> None:
-    """Each model is a module with trainable parameters that takes the task's inputs and gives
-    its outputs (a dry run on two evaluation rows)."""
+    """Each model is a module with trainable parameters of the task's dtype, shares none with
+    another model, and takes the task's inputs and gives its outputs (a dry run on two
+    evaluation rows)."""
+    owners: dict[int, str] = {}
+    x = next(iter(task.evaluation.values()))[0]
     for name, m in models.items():
         check_model(m, name)
+        for p in m.parameters():
+            if id(p) in owners and owners[id(p)] != name:
+                raise NalmError(
+                    f"{owners[id(p)]} and {name} share parameters (the same module, or one "
+                    "inside the other), so each step would update them twice: give each name "
+                    "a module of its own (e.g. copy.deepcopy(model))"
+                )
+            owners[id(p)] = name
+            if p.is_floating_point() and p.dtype != x.dtype:
+                raise NalmError(
+                    f"{name} has {p.dtype} parameters but the task's inputs are {x.dtype}: "
+                    f"build it with dtype={x.dtype} (or call .to({x.dtype}))"
+                )
         check_model_fits_task(m, task, name)
         check_model_runs(m, task, name)

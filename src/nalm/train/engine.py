@@ -193,7 +193,7 @@ class Engine:
         if self.preconditioner is not None:
             self.preconditioner.update(t, x, grads)
         clip_gradients(self.policy, grads)
-        decay = self.stall.scheduled(self.policy.lr_decay, t, self.optimizer.lr, 1.0)
+        decay = self.stall.scheduled(self.policy.lr_decay, t, self.optimizer.lr, 1.0, "lr_decay")
         self.optimizer.step(grads, live, everyone, decay)
         self.stack.project()
         self.record(mse.detach(), live, everyone)
@@ -214,7 +214,7 @@ class Engine:
         """MSE plus λ(t) × the units' regularisers; with ``regularize_below``, only for the
         seeds whose previous training MSE is below it."""
         rule = self.policy
-        lam = self.stall.scheduled(rule.regularizer, t, mse, 0.0)  # per seed after a replay
+        lam = self.stall.scheduled(rule.regularizer, t, mse, 0.0, "regularizer")  # per seed
         if not len(self.unit_lambda) or (not torch.is_tensor(lam) and not lam):
             return mse  # no unit to regularise, or λ = 0
         terms = self.stack.call("regularization")  # (S, units)

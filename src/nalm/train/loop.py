@@ -176,10 +176,7 @@ def fit(
     labels = {n: "model" if list(models) == ["model"] else f"model {n!r}" for n in models}
     for name, m in models.items():
         check_model(m, labels[name])
-    if isinstance(lr, Mapping) and set(models) - set(lr):
-        missing = sorted(set(models) - set(lr))[0]
-        raise NalmError(f"lr gives no learning rate for model {missing!r}")
-    rates = {name: lr[name] if isinstance(lr, Mapping) else lr for name in models}
+    rates = _rates(lr, models)
     device, (seed,) = check_training(
         [task], [seed], steps, eval_every, device, batch_size, rates, False
     )
@@ -207,6 +204,20 @@ def fit(
     run_engines(engines, bars, settings, schedule, checkpoint, progress)
     results = {n: _result(e.all_tracks[0], e, policies[n]) for n, e in engines.items()}
     return results if isinstance(model, Mapping) else results["model"]
+
+
+def _rates(lr: float | Mapping[str, float], models: Mapping[str, nn.Module]) -> dict[str, Any]:
+    """Each model's learning rate; a mapping must name every model, and only those."""
+    if not isinstance(lr, Mapping):
+        return dict.fromkeys(models, lr)
+    if set(models) - set(lr):
+        missing = sorted(set(models) - set(lr))[0]
+        raise NalmError(f"lr gives no learning rate for model {missing!r}")
+    if set(lr) - set(models):
+        extra = ", ".join(repr(k) for k in lr if k not in models)
+        given = ", ".join(repr(n) for n in models)
+        raise NalmError(f"lr has a learning rate for {extra}, not a model given to fit ({given})")
+    return {name: lr[name] for name in models}
 
 
 def _result(track: Track, engine: Engine, policy: Policy) -> FitResult:

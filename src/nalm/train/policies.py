@@ -27,7 +27,7 @@ from ..limits import check_number
 from ..units.base import Unit
 from .precondition import Precondition
 from .restarts import Deadline, Stall
-from .schedule import Decay, Geometric, Ramp
+from .schedule import Constant, Decay, Geometric, Ramp
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class Policy:
 
     Attributes:
         name: shown in reports and run configs.
-        regularizer: λ(step), the weight of the units' regularisers (``None``: off).
+        regularizer: λ(step), the weight of the units' regularisers (``None``: off); a number
+            is a constant λ (0: off).
         regularize_below: apply the regulariser only while the previous step's training MSE is
             below this (iNALU: 1).
         clip_value: clip every gradient element to ``[−c, c]`` (iNALU: 0.1).
@@ -48,7 +49,9 @@ class Policy:
             :class:`~nalm.train.restarts.Stall`, nalm's :class:`~nalm.train.restarts.Deadline`).
         precondition: precondition the first unit's weight gradient by the inverse of its
             inputs' second moment (:mod:`nalm.train.precondition`).
-        lr_decay: a learning-rate multiplier over the steps (:class:`~nalm.train.schedule.Decay`).
+        lr_decay: a learning-rate multiplier over the steps (:class:`~nalm.train.schedule.Decay`);
+            a number above 0 is a constant one. Every value a schedule gives (λ and this) must
+            be a finite number ≥ 0, or training stops with a sentence naming it.
         lr, batch_size: the recipe's learning rate and batch size, which the benchmark uses
             where its command gives none (``None``: the suite's or the model's own). A plain
             :func:`~nalm.train.fit` takes its ``lr`` and ``batch_size`` from its caller.
@@ -70,6 +73,18 @@ class Policy:
     unit_lambda: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        for what in ("regularizer", "lr_decay"):  # a number: a constant schedule
+            value = getattr(self, what)
+            if value is None or callable(value):
+                continue
+            if not _number(value):
+                raise NalmError(
+                    f"policy {self.name!r}: {what} must be a number, a schedule (a function of "
+                    f"the step) or None; got {value!r}"
+                )
+            what_ = f"policy {self.name!r}: {what}"
+            number = check_number(value, what_, positive=what == "lr_decay", nonnegative=True)
+            object.__setattr__(self, what, Constant(number) if number else None)
         if self.batch_size is not None and (
             isinstance(self.batch_size, bool)
             or not isinstance(self.batch_size, int)
@@ -163,6 +178,8 @@ class Policy:
         if isinstance(self.lr_decay, Decay):
             decay = self.lr_decay
             parts.append(f"lr × {decay.factor:g} over steps {decay.start:,}–{decay.end:,}")
+        elif isinstance(self.lr_decay, Constant):
+            parts.append(f"lr × {self.lr_decay.value:g}")
         elif self.lr_decay is not None:
             parts.append(f"lr × {self.lr_decay!r}")
         if self.unit_lambda is not None:
@@ -193,6 +210,8 @@ def clip_gradients(policy: Policy, grads: dict[str, torch.Tensor]) -> None:
 
 
 def _describe_schedule(schedule: Callable[[int], float]) -> str:
+    if isinstance(schedule, Constant):
+        return f"{schedule.value:g}"
     if isinstance(schedule, Ramp) and schedule.end - schedule.start == 1:
         return f"{schedule.lambda_hat:g} from step {schedule.end:,}"
     if isinstance(schedule, Ramp):
@@ -291,7 +310,7 @@ def resolve_policy(
     if isinstance(regularizer, bool) or not isinstance(regularizer, (int, float)):
         raise NalmError(f"regularizer must be a number or a schedule; got {regularizer!r}")
     constant = check_number(regularizer, "regularizer", nonnegative=True)
-    return resolved.replace(regularizer=(lambda _step: constant) if constant else None)
+    return resolved.replace(regularizer=Constant(constant) if constant else None)
 
 
 def units_of(model: nn.Module) -> list[Unit]:

@@ -12,6 +12,7 @@ import torch
 from ..errors import NalmError
 from ..limits import check_number
 from .policies import Policy
+from .schedule import schedule_value
 
 EarlyStop = Callable[[int, list[dict[str, float]]], bool]
 
@@ -138,16 +139,23 @@ class StallTracker:
         return stalled
 
     def scheduled(
-        self, schedule: Callable[[int], float] | None, t: int, like: torch.Tensor, unset: float
+        self,
+        schedule: Callable[[int], float] | None,
+        t: int,
+        like: torch.Tensor,
+        unset: float,
+        field: str = "schedule",
     ) -> float | torch.Tensor:
         """``schedule(t)`` (``unset`` without one); under a rule that replays the schedules once
         a seed has restarted, each seed's value at its own step since its restart (a tensor
-        shaped and typed like ``like``)."""
+        shaped and typed like ``like``). A value that is negative or not finite is refused,
+        naming the policy's ``field``."""
         if schedule is None:
             return unset
+        what = f"the policy's {field}"
         if self.rule is None or not self.rule.replay or not any(self.started):
-            return float(schedule(t))
-        values = {s: float(schedule(t - s)) for s in set(self.started)}
+            return schedule_value(schedule, t, what)
+        values = {s: schedule_value(schedule, t - s, what) for s in set(self.started)}
         if len(set(values.values())) == 1:  # every seed at one value (e.g. λ = 0): a float
             return next(iter(values.values()))
         return torch.tensor([values[s] for s in self.started], dtype=like.dtype, device=like.device)

@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import NalmError
 from ..limits import MAX_STEPS, check_number, check_size
+
+
+@dataclass(frozen=True)
+class Constant:
+    """One value at every step: a constant λ, or a constant learning-rate multiplier.
+
+    Examples:
+        >>> Constant(0.5)(1), Constant(0.5)(10**6)
+        (0.5, 0.5)
+    """
+
+    value: float
+
+    def __post_init__(self) -> None:
+        check_number(self.value, "a constant schedule's value", nonnegative=True)
+
+    def __call__(self, step: int) -> float:
+        return self.value
+
+
+def schedule_value(schedule: Callable[[int], float], step: int, what: str) -> float:
+    """``schedule(step)``, refused in one sentence unless a finite number ≥ 0: a negative λ
+    or learning-rate multiplier would turn descent into ascent (``what`` names the schedule).
+
+    Examples:
+        >>> schedule_value(Ramp(1.0, 0, 10), 5, "the regularizer")
+        0.5
+        >>> schedule_value(lambda t: -0.1, 3, "lr_decay")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        nalm.errors.NalmError: lr_decay gave -0.1 at step 3; it must give a finite number of at ...
+    """
+    value = schedule(step)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
+        raise NalmError(
+            f"{what} gave {value!r} at step {step}; it must give a finite number of at least 0 "
+            "(a negative one trains by gradient ascent)"
+        )
+    return number
 
 
 @dataclass(frozen=True)

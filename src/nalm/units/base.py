@@ -30,6 +30,10 @@ class Unit(nn.Module):
 
     Weights are always computed from the parameters inside ``forward``; never cache them.
 
+    A subclass calls ``super().__init__(in_features, out_features)``, or, as for any
+    :class:`torch.nn.Module`, ``super().__init__()`` and then sets ``self.in_features`` and
+    ``self.out_features`` itself.
+
     Class attributes describe the unit for ``nalm units`` and the trainer: ``operations`` (what
     exact weights can represent), ``keeps_sign`` (whether negative inputs give correctly signed
     results; ``None`` where that does not apply), ``paper``, ``policy`` (the name of the
@@ -53,8 +57,10 @@ class Unit(nn.Module):
     policy: ClassVar[str] = "none"
     lr: ClassVar[float | None] = None
 
-    def __init__(self, in_features: int, out_features: int) -> None:
+    def __init__(self, in_features: int | None = None, out_features: int | None = None) -> None:
         super().__init__()
+        if in_features is None and out_features is None:
+            return  # written as for torch.nn.Module: the subclass sets the sizes itself
         label = type(self).__name__
         check_size(in_features, f"{label}: in_features")
         check_size(out_features, f"{label}: out_features")
@@ -150,6 +156,7 @@ class ClampedUnit(Unit):
 
     low: ClassVar[float] = -1.0
     high: ClassVar[float] = 1.0
+    columns_per_input: ClassVar[int] = 1  # the NMRU's W also has a column per reciprocal
 
     def __init__(
         self,
@@ -157,7 +164,6 @@ class ClampedUnit(Unit):
         out_features: int,
         *,
         clamp: bool = True,
-        columns: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -165,7 +171,7 @@ class ClampedUnit(Unit):
         if not isinstance(clamp, bool):
             raise NalmError(f"{type(self).__name__}: clamp must be True or False; got {clamp!r}")
         self.clamp = clamp
-        shape = (out_features, columns or in_features)
+        shape = (out_features, self.columns_per_input * in_features)
         self.W = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.reset_parameters()
 

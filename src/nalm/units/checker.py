@@ -20,8 +20,9 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -29,23 +30,34 @@ from ..errors import NalmError
 from ..limits import check_size
 from .base import Unit
 
-__all__ = ["Check", "CheckReport", "CheckResult", "Subject", "add_check", "check", "checks"]
+__all__ = [
+    "Check",
+    "CheckReport",
+    "CheckResult",
+    "Subject",
+    "add_check",
+    "check",
+    "checks",
+    "require",
+]
 
 
 @dataclass(frozen=True)
 class Subject:
-    """The unit class under check, the sizes to build it with, and the inputs checks feed it."""
+    """The unit class under check, the sizes and constructor options to build it with, and the
+    inputs checks feed it."""
 
     cls: type[Unit]
     in_features: int
     out_features: int
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def build(self, seed: int = 0, **kwargs: object) -> Unit:
-        """``cls(in_features, out_features, **kwargs)`` under ``torch.manual_seed(seed)``, leaving
-        the global generator as it was."""
+        """``cls(in_features, out_features, **options, **kwargs)`` under
+        ``torch.manual_seed(seed)``, leaving the global generator as it was."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return self.cls(self.in_features, self.out_features, **kwargs)
+            return self.cls(self.in_features, self.out_features, **{**self.options, **kwargs})
 
     def inputs(
         self, *batch: int, seed: int = 0, dtype: torch.dtype = torch.float32
@@ -68,12 +80,14 @@ CheckFn = Callable[[Subject], "str | None"]
 @dataclass(frozen=True)
 class Check:
     """One check of the contract: ``run(subject)`` returns ``None`` when the unit passes, else
-    one sentence: what it saw and what to fix."""
+    one sentence: what it saw and what to fix. ``quick``: it needs only the unit and takes
+    milliseconds, so :func:`require` runs it before anything trains."""
 
     name: str
     description: str
     run: CheckFn
     required: bool = True
+    quick: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,9 +142,10 @@ _CHECKS: list[Check] = []
 
 
 def add_check(
-    name: str, description: str, *, required: bool = True
+    name: str, description: str, *, required: bool = True, quick: bool = False
 ) -> Callable[[CheckFn], CheckFn]:
-    """Decorator: run ``fn(subject) -> sentence | None`` as check ``name``, after those before it.
+    """Decorator: run ``fn(subject) -> sentence | None`` as check ``name``, after those before it
+    (``quick``: see :class:`Check`).
 
     Example:
         >>> @add_check("example", "an example check", required=False)
@@ -145,7 +160,7 @@ def add_check(
     def register(fn: CheckFn) -> CheckFn:
         if any(c.name == name for c in _CHECKS):
             raise NalmError(f"a unit check named {name!r} exists already")
-        _CHECKS.append(Check(name, description, fn, required))
+        _CHECKS.append(Check(name, description, fn, required, quick))
         return fn
 
     return register
@@ -156,11 +171,19 @@ def checks() -> list[Check]:
     return list(_CHECKS)
 
 
-def check(cls: type[Unit], *, in_features: int = 3, out_features: int = 2) -> CheckReport:
-    """Run the unit contract on ``cls``, built as ``cls(in_features, out_features)``.
+def check(
+    cls: type[Unit],
+    *,
+    in_features: int = 3,
+    out_features: int = 2,
+    options: Mapping[str, Any] | None = None,
+    quick: bool = False,
+) -> CheckReport:
+    """Run the unit contract on ``cls``, built as ``cls(in_features, out_features, **options)``.
 
     Every check runs (a failing one does not stop the others) unless the unit cannot be built
-    at all; the global random generator is left as it was.
+    at all; ``quick=True`` runs only the quick ones (see :class:`Check`). The global random
+    generator is left as it was.
 
     Raises:
         NalmError: ``cls`` is not a subclass of :class:`~nalm.units.Unit`, or a size is not a
@@ -176,9 +199,9 @@ def check(cls: type[Unit], *, in_features: int = 3, out_features: int = 2) -> Ch
         raise NalmError(f"nalm.units.check takes a subclass of nalm.units.Unit; got {cls!r}")
     check_size(in_features, "in_features")
     check_size(out_features, "out_features")
-    subject = Subject(cls, in_features, out_features)
+    subject = Subject(cls, in_features, out_features, dict(options or {}))
     results = []
-    for c in _CHECKS:
+    for c in _CHECKS if not quick else [c for c in _CHECKS if c.quick]:
         with torch.random.fork_rng(devices=[]):
             results.append(_run(c, subject))
         if c.name == "builds" and not results[-1].passed:
@@ -198,3 +221,35 @@ def short(error: BaseException, limit: int = 160) -> str:
     """The first line of an exception's message, at most ``limit`` characters."""
     text = (str(error).strip().splitlines() or [""])[0]
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_REQUIRED: dict[tuple[type[Unit], str], str | None] = {}  # (class, options) → the refusal
+
+
+def require(cls: type[Unit], name: str, options: Mapping[str, Any] | None = None) -> None:
+    """Refuse a unit from outside nalm that fails a quick required check of the contract, in
+    that check's sentence, before anything trains (the built-in units are checked by nalm's own
+    tests). Runs once per class and options in a process, on the CPU; the global generator is
+    left as it was.
+
+    Raises:
+        NalmError: naming the unit, the check and what to fix.
+    """
+    if cls.__module__.partition(".")[0] == "nalm":
+        return
+    key = (cls, repr(sorted((options or {}).items())))
+    if key not in _REQUIRED:
+        # On the CPU, with gradients, whatever the caller builds under (nalm.load's skeletons
+        # on the meta device, torch.no_grad()).
+        with torch.device("cpu"), torch.inference_mode(False), torch.enable_grad():
+            report = check(cls, options=options, quick=True)
+        failed = [r for r in report.results if r.required and not r.passed]
+        _REQUIRED[key] = None
+        if failed:
+            _REQUIRED[key] = (
+                f"unit {name!r} ({cls.__name__}) fails the unit contract's {failed[0].name!r} "
+                f"check: {failed[0].message} ('nalm units check {name}' runs every check)"
+            )
+    refusal = _REQUIRED[key]
+    if refusal is not None:
+        raise NalmError(refusal)

@@ -3,7 +3,9 @@
 In order: ``builds``, ``shapes``, ``dtypes``, ``gradients``, ``fresh-weights``, ``finite``,
 ``reset``, ``regularization`` and ``after-step``; :mod:`nalm.unit_contract` adds those that
 need the engine, persistence and the formula readers. Each returns ``None`` when the unit keeps
-its part of the contract, else one sentence: what it saw, and what to fix.
+its part of the contract, else one sentence: what it saw, and what to fix. All of these are quick:
+``nalm train``, ``nalm fit`` and ``nalm bench run`` run them on a unit from outside nalm before
+training (:func:`nalm.units.checker.require`).
 
 Example:
     >>> from nalm.units import NAU
@@ -14,29 +16,37 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .base import ClampedUnit, Unit
-from .checker import Subject, add_check, short
+from .checker import CheckFn, Subject, add_check, short
+
+
+def _quick(name: str, description: str) -> Callable[[CheckFn], CheckFn]:
+    """Add a required check that runs before training (every check of this module is quick)."""
+    return add_check(name, description, quick=True)
 
 
 def _shape(t: object) -> str:
     return str(tuple(t.shape)) if isinstance(t, torch.Tensor) else type(t).__name__
 
 
-@add_check("builds", "the constructor builds the unit with the sizes it is given")
+@_quick("builds", "the constructor builds the unit with the sizes it is given")
 def _builds(s: Subject) -> str | None:
     unit = s.build()
     sizes = (getattr(unit, "in_features", None), getattr(unit, "out_features", None))
     if sizes != (s.in_features, s.out_features):
         return (
             f"built as {s.cls.__name__}({s.in_features}, {s.out_features}) it has in_features, "
-            f"out_features = {sizes}: call super().__init__(in_features, out_features) first"
+            f"out_features = {sizes}: call super().__init__(in_features, out_features) first, "
+            "or set self.in_features and self.out_features in __init__"
         )
     return None
 
 
-@add_check("shapes", "forward maps (*, in_features) to (*, out_features) like torch.nn.Linear")
+@_quick("shapes", "forward maps (*, in_features) to (*, out_features) like torch.nn.Linear")
 def _shapes(s: Subject) -> str | None:
     unit = s.build()
     for batch in ((), (5,), (4, 5)):
@@ -51,7 +61,7 @@ def _shapes(s: Subject) -> str | None:
     return None
 
 
-@add_check("dtypes", "dtype=torch.float32 and torch.float64 give parameters and outputs of it")
+@_quick("dtypes", "dtype=torch.float32 and torch.float64 give parameters and outputs of it")
 def _dtypes(s: Subject) -> str | None:
     for dtype in (torch.float32, torch.float64):
         try:
@@ -76,10 +86,17 @@ def _dtypes(s: Subject) -> str | None:
     return None
 
 
-@add_check("gradients", "the gradient of the output reaches every parameter")
+@_quick("gradients", "the gradient of the output reaches every parameter")
 def _gradients(s: Subject) -> str | None:
     unit = s.build()
-    unit(s.inputs(16)).square().sum().backward()
+    y = unit(s.inputs(16))
+    trained = next(unit.parameters(), None) is not None
+    if isinstance(y, torch.Tensor) and not y.requires_grad and trained:
+        return (
+            "forward returns a tensor that carries no gradient: compute the output from the "
+            "parameters with torch operations, without .detach(), torch.no_grad() or .item()"
+        )
+    y.square().sum().backward()
     for name, p in unit.named_parameters():
         if p.grad is None or not (p.grad != 0).any():
             kind = "no" if p.grad is None else "only a zero"
@@ -90,7 +107,7 @@ def _gradients(s: Subject) -> str | None:
     return None
 
 
-@add_check("fresh-weights", "forward computes the weights from the parameters, none cached")
+@_quick("fresh-weights", "forward computes the weights from the parameters, none cached")
 def _fresh_weights(s: Subject) -> str | None:
     unit = s.build()
     x = s.inputs(8)
@@ -114,7 +131,7 @@ def _fresh_weights(s: Subject) -> str | None:
     return None
 
 
-@add_check("finite", "outputs and gradients are finite at initialisation on zeros and negatives")
+@_quick("finite", "outputs and gradients are finite at initialisation on zeros and negatives")
 def _finite(s: Subject) -> str | None:
     unit = s.build().train()
     y = unit(s.edge_inputs())
@@ -125,7 +142,9 @@ def _finite(s: Subject) -> str | None:
     if not torch.isfinite(y).all():
         bad = y[~torch.isfinite(y)][0].item()
         return f"at initialisation the output is {bad} on inputs with zeros and negatives: {guard}"
-    (y.sum() + unit.regularization()).backward()
+    penalty = unit.regularization()
+    penalty = penalty if isinstance(penalty, torch.Tensor) and penalty.shape == () else 0
+    (y.sum() + penalty).backward()  # a penalty of another shape: 'regularization' reports it
     for name, p in unit.named_parameters():
         if p.grad is not None and not torch.isfinite(p.grad).all():
             return (
@@ -135,7 +154,7 @@ def _finite(s: Subject) -> str | None:
     return None
 
 
-@add_check("reset", "reset_parameters() redraws every parameter the same way under a seed")
+@_quick("reset", "reset_parameters() redraws every parameter the same way under a seed")
 def _reset(s: Subject) -> str | None:
     first, second = s.build(seed=3), s.build(seed=3)
     for (name, a), b in zip(first.named_parameters(), second.parameters(), strict=True):
@@ -156,6 +175,11 @@ def _reset(s: Subject) -> str | None:
             unit.reset_parameters()
         except NotImplementedError:
             return "reset_parameters() is not defined: define it to draw every parameter anew"
+        except Exception as e:  # the unit's own code, whatever it raised
+            return (
+                f"reset_parameters() raised {type(e).__name__} ({short(e)}): make it draw every "
+                "parameter anew (a restart calls it)"
+            )
         drawn.append({n: p.detach().clone() for n, p in unit.named_parameters()})
     for name, value in drawn[0].items():
         if not torch.equal(value, drawn[1][name]):
@@ -167,7 +191,7 @@ def _reset(s: Subject) -> str | None:
     return None
 
 
-@add_check("regularization", "regularization() is a finite scalar tensor")
+@_quick("regularization", "regularization() is a finite scalar tensor")
 def _regularization(s: Subject) -> str | None:
     penalty = s.build().regularization()
     if not isinstance(penalty, torch.Tensor) or penalty.shape != ():
@@ -180,7 +204,7 @@ def _regularization(s: Subject) -> str | None:
     return None
 
 
-@add_check("after-step", "after_step() projects the parameters in place, once and for all")
+@_quick("after-step", "after_step() projects the parameters in place, once and for all")
 def _after_step(s: Subject) -> str | None:
     unit = s.build()
     if type(unit).after_step is Unit.after_step:
@@ -192,8 +216,14 @@ def _after_step(s: Subject) -> str | None:
     before = dict(unit.named_parameters())
     projected = []
     for _ in range(2):
-        with torch.no_grad():  # as the engine calls it
-            unit.after_step()
+        try:
+            with torch.no_grad():  # as the engine calls it
+                unit.after_step()
+        except Exception as e:  # the unit's own code, whatever it raised
+            return (
+                f"after_step() raised {type(e).__name__} ({short(e)}): make it project the "
+                "parameters in place after each optimiser step (or leave it undefined)"
+            )
         projected.append({n: p.detach().clone() for n, p in unit.named_parameters()})
     return _projection_problem(unit, before, projected)
 

@@ -58,6 +58,7 @@ class NMRU(ClampedUnit):
     policy = "nmru"
     lr = 1e-2  # Mistry et al. 2022
     low = 0.0
+    columns_per_input = 2  # x and 1/x
     stackable = True  # linear and nmu_product take stacked W; the reciprocals are per row
 
     def __init__(
@@ -71,14 +72,7 @@ class NMRU(ClampedUnit):
         dtype: torch.dtype | None = None,
     ) -> None:
         self.eps = check_eps(type(self).__name__, eps)
-        super().__init__(
-            in_features,
-            out_features,
-            clamp=clamp,
-            columns=2 * in_features,
-            device=device,
-            dtype=dtype,
-        )
+        super().__init__(in_features, out_features, clamp=clamp, device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.W, 0.25, 0.75)

@@ -6,7 +6,7 @@ import inspect
 import itertools
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, TypeVar, overload
 
@@ -15,6 +15,7 @@ from torch import nn
 from ..errors import NalmError
 from ..limits import MAX_LAYERS, check_size, check_stack
 from .base import Unit
+from .checker import require
 
 U = TypeVar("U", bound=Unit)
 
@@ -143,18 +144,55 @@ def options(name: str) -> list[str]:
     ]
 
 
+def required_options(name: str) -> list[str]:
+    """The keyword options a unit's constructor has no default for (a unit from outside nalm
+    may have some; ``nalm train --option KEY=VALUE`` gives them)."""
+    params = inspect.signature(get(name).__init__).parameters
+    return [o for o in options(name) if params[o].default is inspect.Parameter.empty]
+
+
+def check_options(name: str, given: Mapping[str, Any]) -> None:
+    """Refuse options unit ``name`` does not have, and missing ones it needs, in one sentence.
+
+    Example:
+        >>> check_options("nalu", {"eps": 1e-6})
+        >>> check_options("nalu", {"epsilon": 1e-6})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        nalm.errors.NalmError: unit 'nalu' has no option 'epsilon'; its options: ...
+    """
+    unknown = sorted(set(given) - set(options(name)) - {"device", "dtype"})
+    if unknown:
+        valid = ", ".join(options(name)) or "none"
+        raise NalmError(f"unit {name!r} has no option {unknown[0]!r}; its options: {valid}")
+    missing = [o for o in required_options(name) if o not in given]
+    if missing:
+        flags = " ".join(f"--option {o}=VALUE" for o in missing)
+        raise NalmError(
+            f"unit {name!r} needs the option{'s' * (len(missing) > 1)} {', '.join(missing)} "
+            f"({get(name).__name__}.__init__ gives no default): pass {flags} to nalm train or "
+            "nalm units check, a keyword in Python, or give it a default"
+        )
+
+
+def vet(name: str, options: Mapping[str, Any] | None = None) -> None:
+    """Refuse unit ``name`` with ``options`` before anything trains: unknown or missing
+    options, and a unit from outside nalm that fails a quick check of the unit contract
+    (:func:`~.checker.require`), each in one sentence. ``nalm train``, ``nalm fit`` and
+    ``nalm bench run`` call it (through :meth:`nalm.models.ModelSpec.vet`) before training."""
+    given = dict(options or {})
+    check_options(name, given)
+    require(get(name), name, {k: v for k, v in given.items() if k not in ("device", "dtype")})
+
+
 def create(
     name: str, in_features: int, out_features: int, *, preset: str | None = None, **kwargs: Any
 ) -> Unit:
     """One unit by registry name; ``preset="seed"`` uses the class's ``seed_preset``.
 
-    Unknown options raise ``ValueError`` naming the option and the valid ones.
+    Unknown and missing options raise :class:`NalmError` naming them.
     """
     cls = get(name)
-    unknown = sorted(set(kwargs) - set(options(name)) - {"device", "dtype"})
-    if unknown:
-        valid = ", ".join(options(name)) or "none"
-        raise NalmError(f"unit {name!r} has no option {unknown[0]!r}; its options: {valid}")
+    check_options(name, kwargs)
     if preset is None:
         return cls(in_features, out_features, **kwargs)
     if preset != "seed" or not hasattr(cls, "seed_preset"):
