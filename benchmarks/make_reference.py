@@ -3,7 +3,8 @@ benchmark runs (``benchmarks/results/<suite>/results.csv``, written by ``nalm be
 
 Each reference cell keeps what a ranked report needs: suite, model, operation, range, steps,
 seeds, successes, the median solved-at step, the training settings it came from (those that
-:data:`nalm.bench.reference.COMPARED` compares) and its source directory.
+:data:`nalm.bench.reference.COMPARED` compares: with the policy's name and the early-stop rule)
+and its source directory.
 
 Run: ``.venv/bin/python benchmarks/make_reference.py``
 """
@@ -13,6 +14,9 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+
+from nalm.bench.reference import policy_name
+from nalm.bench.report import stop_rule
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["benchmarks/results/madsen"]
@@ -29,6 +33,7 @@ def main() -> None:
             for cell in csv.DictReader(f):
                 settings = json.loads(cell["settings"])
                 kept = {k: settings[k] for k in KEPT if k in settings}
+                kept |= {"policy": policy_name(settings), "stop_rule": stop_rule(cell["settings"])}
                 rows.append(
                     {k: cell[k] for k in COLUMNS[:7]}
                     | {"solved_at_median": cell["solved_at_median"]}

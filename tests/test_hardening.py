@@ -658,6 +658,8 @@ def test_more_python_arguments_are_checked(tmp_path):
     result = fit(NAU(2, 1), task, steps=2, seed=np.int64(3), lr=np.float32(0.01), progress=False)
     assert result.steps == 2
     with pytest.raises(NalmError, match="lr gives no learning rate for model 'a'"):
+        fit({"a": NAU(2, 1)}, task, steps=1, lr={}, progress=False)
+    with pytest.raises(NalmError, match="lr has a learning rate for 'b', not a model given"):
         fit({"a": NAU(2, 1)}, task, steps=1, lr={"b": 0.1}, progress=False)
     with pytest.raises(NalmError, match="regularizer must be a finite number"):
         fit(NAU(2, 1), task, steps=1, regularizer=math.nan, policy=None, progress=False)

@@ -14,6 +14,7 @@ tensors                no tensor nalm would allocate for the input holds more th
 steps                  1 … :data:`MAX_STEPS` optimiser steps
 seeds                  integers in 0 … :data:`MAX_SEED` (2⁶³ − 1, what SQLite and torch store)
 devices                ``cpu``, ``cuda`` or ``cuda:N`` where CUDA is present
+dtypes                 a floating-point ``torch.dtype`` (weights must take gradients)
 numbers                learning rates, λ, clipping: finite and within float32; ranges: ends
                        within float32
 targets                finite, with ``|y| ≤`` :data:`MAX_TARGET` (√ of float32's largest value,
@@ -173,6 +174,24 @@ def check_device(device: Any, what: str = "device") -> torch.device:
     return parsed
 
 
+def check_dtype(dtype: Any, what: str = "dtype") -> torch.dtype:
+    """``dtype`` as a floating-point :class:`torch.dtype`: the only kind a unit's weights can
+    take gradients in and a task's targets can be regressed in.
+
+    Examples:
+        >>> check_dtype(torch.float64)
+        torch.float64
+        >>> check_dtype(torch.int64)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        nalm.errors.NalmError: dtype must be a floating-point torch.dtype ...; got torch.int64
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise NalmError(
+            f"{what} must be a floating-point torch.dtype such as torch.float32; got {dtype!r}"
+        )
+    return dtype
+
+
 def check_number(
     value: Any,
     what: str,
@@ -245,14 +264,15 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def check_model(model: Any, what: str = "model") -> nn.Module:
-    """``model`` as a module with trainable parameters, or a sentence naming ``what``."""
+def check_model(model: Any, what: str = "model", *, trainable: bool = True) -> nn.Module:
+    """``model`` as a module (with trainable parameters, where ``trainable``: to be fitted), or
+    a sentence naming ``what``."""
     if not isinstance(model, nn.Module):
         raise NalmError(
             f"{what} must be a torch.nn.Module such as nalm.NAU(2, 1); got "
             f"{type(model).__name__} {_shown(model)}"
         )
-    if not any(p.requires_grad for p in model.parameters()):
+    if trainable and not any(p.requires_grad for p in model.parameters()):
         raise NalmError(f"{what} ({type(model).__name__}) has no trainable parameters to fit")
     return model
 

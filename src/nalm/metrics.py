@@ -175,8 +175,11 @@ def judge(
     ``extrapolation_mse`` and optionally ``sparsity_error``; ``restarts`` are the steps at which
     a policy gave the seed new weights (the evaluation at such a step sees the new ones).
 
-    Rows whose interpolation MSE is not finite are skipped when choosing the best step. A try
-    that dipped below the threshold and was then restarted does not count for solved-at.
+    The judged try is the last one that was evaluated (from its restart on): its best step is
+    the one with the lowest interpolation MSE among its evaluations, and the verdict is the
+    extrapolation MSE there; an abandoned try counts for nothing, neither for the best step nor
+    for solved-at.
+    Rows whose interpolation MSE is not finite are skipped when choosing the best step.
 
     Examples:
         >>> rows = [{"step": 0, "interpolation_mse": 5.0, "extrapolation_mse": 50.0},
@@ -189,21 +192,23 @@ def judge(
         ...            {"step": 2000, "interpolation_mse": 1e-9, "extrapolation_mse": 1e-8}]
         >>> judge(retried, 1e-6).solved_at, judge(retried, 1e-6, restarts=[1500]).solved_at
         (1000, 2000)
+        >>> abandoned = [{"step": 1000, "interpolation_mse": 1e-9, "extrapolation_mse": 1e-8},
+        ...              {"step": 2000, "interpolation_mse": 1e-3, "extrapolation_mse": 5.0}]
+        >>> judge(abandoned, 1e-6).success, judge(abandoned, 1e-6, restarts=[1500]).success
+        (True, False)
     """
     if not history:
         raise NalmError("cannot judge a seed with no evaluations")
-    finite = [r for r in history if math.isfinite(r["interpolation_mse"])]
-    best = min(finite, key=lambda r: r["interpolation_mse"]) if finite else history[-1]
+    last = history[-1]["step"]  # a restart after the last evaluation began no judged try
+    start = max((t for t in restarts if t <= last), default=0)
+    judged = [r for r in history if r["step"] >= start]
+    finite = [r for r in judged if math.isfinite(r["interpolation_mse"])]
+    best = min(finite, key=lambda r: r["interpolation_mse"]) if finite else judged[-1]
     extrapolation = best["extrapolation_mse"]
     success = not diverged and math.isfinite(extrapolation) and extrapolation < threshold
     solved_at = None
     if success:
-        start = max((t for t in restarts if t <= best["step"]), default=0)
-        solved_at = next(
-            int(r["step"])
-            for r in history
-            if r["step"] >= start and r["extrapolation_mse"] < threshold
-        )
+        solved_at = next(int(r["step"]) for r in judged if r["extrapolation_mse"] < threshold)
     return Outcome(
         success=success,
         best_step=int(best["step"]),

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from .app.rundir import LOCK, MARK, claim, open_atomic, write_text
+from .app.rundir import LOCK, MARK, check_own_files, claim, open_atomic, write_text
 from .errors import NalmError
 from .persist import read_metadata, save
 from .train import FitResult
@@ -86,9 +86,12 @@ def is_run_dir(path: str | Path) -> bool:
 
 def check_run_dir(out: str | Path, what: str = "--out") -> Path:
     """Refuse ``out`` unless it is new, an empty directory or a nalm run directory."""
+    if not str(out).strip():
+        raise NalmError(f"{what} is empty; give a directory for the run")
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise NalmError(f"{what} {str(path)!r} is a file; give a directory for the run")
+    check_own_files(path, what)
     if path.is_dir() and any(path.iterdir()) and not is_run_dir(path):
         raise NalmError(
             f"{what} {str(path)!r} is a directory with other files in it and not a nalm run; "

@@ -25,11 +25,15 @@ def test_the_shipped_reference_is_the_recorded_madsen_run():
         )
         assert cell["successes"] == int(row["successes"])
         settings = json.loads(row["settings"])
-        assert cell["settings"] == {k: settings[k] for k in COMPARED}
+        kept = {k: settings[k] for k in ("steps", "batch_size", "lr", "eval_size")}
+        # the recorded run's policy by name, and its early-stop rule (it read the test set)
+        kept |= {"policy": settings["policy"], "stop_rule": "solved-early"}
+        assert set(COMPARED) == set(kept) and cell["settings"] == kept
 
 
 def _summary(model, operation, successes, seeds, steps):
     settings = {"steps": steps, "batch_size": 128, "lr": 0.001, "eval_size": 10_000}
+    settings |= {"policy": "madsen-nmu", "early_stop": True}  # as the reference was made
     return {
         "suite": "madsen",
         "model": model,
@@ -54,7 +58,9 @@ def test_ranking_orders_by_success_and_marks_other_settings():
         ("nalm reference", "nau>nmu"),  # 0/100 at 2·10^5 steps
     ]
     assert entries[2].note == "" and entries[2].successes == 5
-    assert entries[3].note == "settings differ: steps 50,000 vs your 1,000,000"
+    assert entries[3].note == (
+        "settings differ: steps 50,000 vs your 1,000,000, policy none vs your madsen-nmu"
+    )
     assert entries[4].note == "settings differ: steps 200,000 vs your 1,000,000"
     assert 0 < entries[2].low < 0.2 < entries[2].high  # Wilson interval of 5/25
 

@@ -249,6 +249,17 @@ def _unlock(path: Path, fd: int | None) -> None:
     os.close(fd)
 
 
+def check_own_files(path: Path, flag: str = "--out") -> None:
+    """Refuse a run directory whose mark or lock was made something other than a file."""
+    for name in (MARK, LOCK):
+        if (path / name).exists() and not (path / name).is_file():
+            raise NalmError(
+                f"{flag} {str(path)!r} has a {name} that is not a file (nalm keeps its "
+                f"{'mark' if name == MARK else 'lock'} there); remove it or choose another "
+                "directory"
+            )
+
+
 @contextlib.contextmanager
 def claim(
     path: str | Path,
@@ -280,6 +291,7 @@ def claim(
         raise NalmError(f"{flag} {str(path)!r} is a symbolic link; give the directory itself")
     existing = path.is_dir() and any(path.iterdir())
     if existing:
+        check_own_files(path, flag)
         links = sorted(p.name for p in path.iterdir() if p.is_symlink())
         if links:
             raise NalmError(

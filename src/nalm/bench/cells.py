@@ -30,7 +30,8 @@ class Settings:
         lambda_hat: the regulariser's final weight (default: the model's policy).
         ramp: ``(start, end)`` steps of the regulariser's linear ramp (default: the policy's).
         eval_size: rows in each evaluation set.
-        early_stop: stop a seed once it is solved (see :func:`solved_early`).
+        early_stop: stop a seed once its interpolation MSE has settled below its threshold
+            (:func:`plateau_stop`; it never reads the extrapolation set).
         per_seed_inputs: each seed draws its own input batches, where the suite would share
             them (:attr:`~nalm.bench.suites.Suite.shared_inputs`).
         checkpoint_seconds: a cell in progress writes its checkpoint every evaluation, but at
@@ -87,10 +88,53 @@ def cell_policy(spec: ModelSpec, model: Any, settings: Settings) -> Policy:
     )
 
 
+STOP_RULE = "plateau-5"
+"""The early-stop rule of rows made today (:func:`plateau_stop` with a patience of 5), stored in
+their settings key as ``stop_rule``."""
+OLD_STOP_RULE = "solved-early"
+"""What rows with ``early_stop`` and no ``stop_rule`` were made with: :func:`solved_early`, which
+read the extrapolation set (kept so that those rows can be named, never used to train)."""
+PATIENCE = 5
+"""Evaluations without a real improvement after which a seed below its interpolation threshold
+stops."""
+
+
+def plateau_stop(interpolation_threshold: float, patience: int = PATIENCE) -> Callable:
+    """Early-stop rule that reads only what training may read, the interpolation (validation)
+    set: stop once the last ``patience`` evaluations all have an interpolation MSE below its
+    ε-threshold and none of them halved the lowest interpolation MSE before them.
+
+    The seed is then judged exactly as without early stop (:func:`~nalm.metrics.judge`: the
+    extrapolation MSE at the step with the lowest interpolation MSE of its try).
+
+    Examples:
+        >>> rule = plateau_stop(1e-6, patience=2)
+        >>> rows = [{"interpolation_mse": v, "extrapolation_mse": 9.0} for v in (1.0, 1e-8)]
+        >>> rule(0, rows), rule(0, rows + [{"interpolation_mse": 2e-8}])
+        (False, False)
+        >>> rule(0, rows + [{"interpolation_mse": 2e-8}, {"interpolation_mse": 0.9e-8}])
+        True
+    """
+
+    def rule(_index: int, history: list[dict[str, float]]) -> bool:
+        values = [r["interpolation_mse"] for r in history]
+        if len(values) <= patience:
+            return False
+        recent, before = values[-patience:], values[:-patience]
+        finite_before = [v for v in before if math.isfinite(v)]
+        best_before = min(finite_before, default=math.inf)
+        return all(math.isfinite(v) and v < interpolation_threshold for v in recent) and (
+            min(recent) >= best_before / 2
+        )
+
+    return rule
+
+
 def solved_early(interpolation_threshold: float, extrapolation_threshold: float) -> Callable:
-    """Early-stop rule: the latest evaluation is the seed's lowest interpolation MSE so far, and
-    both its interpolation and extrapolation MSE are below their ε-thresholds. The seed is then
-    judged a success at that step (training on could only move its best step)."""
+    """The first early-stop rule (:data:`OLD_STOP_RULE`), no longer used to train: the latest
+    evaluation is the seed's lowest interpolation MSE so far, and both its interpolation and
+    extrapolation MSE are below their ε-thresholds. It read the extrapolation set, the success
+    criterion itself, during training; rows made with it stay readable and are named as such."""
 
     def rule(_index: int, history: list[dict[str, float]]) -> bool:
         last = history[-1]
@@ -147,6 +191,8 @@ def resolve_settings(
         "eval_size": settings.eval_size,
         "early_stop": settings.early_stop,
     }
+    if settings.early_stop:
+        resolved["stop_rule"] = STOP_RULE
     if settings.per_seed_inputs and suite.shared_inputs:  # only then does it change a run
         resolved["per_seed_inputs"] = True
     task = settings.task_suite(suite)
@@ -241,11 +287,8 @@ def train_cells(
     tasks = [suite.task(c.operation, c.pair, s, settings.eval_size) for c, s in flat]
     thresholds = [success_threshold(t, "extrapolation") for t in tasks]
     early = None
-    if settings.early_stop:
-        rules = [
-            solved_early(success_threshold(t, "interpolation"), thr)
-            for t, thr in zip(tasks, thresholds, strict=True)
-        ]
+    if settings.early_stop:  # reads the interpolation set only: the test set never steers
+        rules = [plateau_stop(success_threshold(t, "interpolation")) for t in tasks]
         early = lambda i, history: rules[i](i, history)  # noqa: E731
     started = time.perf_counter()
     label = first.label if len(cells) == 1 else f"{first.spec} ({len(cells)} operations)"
@@ -334,10 +377,21 @@ def _row(
         sparsity_error=_finite(outcome.sparsity_error),
         steps=run.steps,
         seconds=seconds,
-        config={"task": task.config(), "settings": cell.resolved, "suite": asdict(cell.suite)},
+        config={
+            "task": task.config(),
+            "settings": cell.resolved,
+            "suite": asdict(cell.suite),
+            "restarts": list(run.reinitialized_at),
+            "judged": JUDGED,
+        },
         history=history,
         scores=scores,
     )
+
+
+JUDGED = "per-try"
+"""How today's rows are judged (stored in their ``config``): the best step within the try that
+is judged. Rows without it chose the best step over every try, abandoned ones included."""
 
 
 def _finite(value: float) -> float | None:

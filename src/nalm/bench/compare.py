@@ -173,7 +173,10 @@ def comparison(summaries: Sequence[dict[str, Any]]) -> str:
         "\n## Settings compared\n\n"
         "Cells that differ only in their settings, ranked by success rate, then median solved-at "
         "(steps), then the wall-clock time the cell took to train here. A setting is named by "
-        "what sets it apart within its group.\n\n"
+        "what sets it apart within its group. The ranking reads the extrapolation set (success "
+        "and solved-at are verdicts on it): it says which setting did best on this test data, "
+        "so a setting picked here has been selected on it; confirm it on held-out tasks (other "
+        "ranges, input sizes, subsets) before quoting its rate as a result.\n\n"
         + markdown_table(head, winners)
         + "\n\n"
         + "\n\n".join(sections)

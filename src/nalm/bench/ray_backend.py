@@ -23,6 +23,8 @@ import contextlib
 import os
 import signal
 import socket
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +72,25 @@ def _train_remote(
     return train(cell, device, progress=False, checkpoint=Path(checkpoint), log=lines.append), lines
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send what is written to file descriptor 2 (Ray's Python and C++ log lines while it
+    connects: 'Connecting to existing Ray cluster…', 'Failed to get cluster ID…' once a second)
+    to a temporary file for the duration of the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def _start(ray: Any, address: str | None) -> None:
     """Connect to the cluster at ``address`` (checked first), or start a local Ray."""
     check_address(address)
@@ -77,7 +98,8 @@ def _start(ray: Any, address: str | None) -> None:
     # RAY_ADDRESS or a `ray start` on this node would otherwise be picked up.
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
+        with _quiet_stderr():  # Ray's own log lines: the command answers in one sentence
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = address or "a local Ray"
         raise NalmError(f"could not start or reach {where}: {e}") from None

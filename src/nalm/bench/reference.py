@@ -28,8 +28,9 @@ from ..reporting.figures import plt
 from ..tasks.arithmetic import get_operation
 from .models import parse_spec
 from .published import published
+from .report import stop_rule
 
-COMPARED = ("steps", "batch_size", "lr", "eval_size")
+COMPARED = ("steps", "batch_size", "lr", "eval_size", "policy", "stop_rule")
 """The training settings a reference cell must share with the user's to be comparable."""
 
 
@@ -66,12 +67,24 @@ def reference_cells() -> list[dict[str, Any]]:
     return cells
 
 
+def policy_name(settings: dict[str, Any]) -> str | None:
+    """The policy's name in a settings key (its fields today, its name in keys of format 1)."""
+    policy = settings.get("policy")
+    return policy.get("name") if isinstance(policy, dict) else policy
+
+
 def _settings(summary: dict[str, Any]) -> dict[str, Any]:
     try:
         key = json.loads(summary["settings"])
     except (TypeError, ValueError):
         key = {}
-    return {k: key.get(k) for k in COMPARED} | {"steps": summary.get("steps") or key.get("steps")}
+    if not isinstance(key, dict):
+        key = {}
+    return {k: key.get(k) for k in COMPARED} | {
+        "steps": summary.get("steps") or key.get("steps"),
+        "policy": policy_name(key),
+        "stop_rule": stop_rule(summary["settings"]) if summary.get("settings") else None,
+    }
 
 
 def _difference(mine: dict[str, Any], theirs: dict[str, Any]) -> str:

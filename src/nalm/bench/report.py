@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from ..app.rundir import open_atomic, write_text
 from ..metrics import wilson_interval
 from ..reporting import markdown_table
 from ..tasks.arithmetic import OPERATIONS, get_operation
-from .cells import TASK_FIELDS
+from .cells import JUDGED, OLD_STOP_RULE, TASK_FIELDS
 from .compare import comparison
 from .compare import num as _num
 from .compare import rate as _rate
@@ -78,12 +79,47 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "published_success": quoted.success if quoted else None,
                 "published_solved_at": quoted.solved_at if quoted else None,
                 "published_sparsity_error": quoted.sparsity_error if quoted else None,
+                "stop_rule": stop_rule(settings),
+                "judged": judging(members),
                 "settings": settings,
                 "settings_id": hashlib.sha1(settings.encode()).hexdigest()[:6],
                 "histories": [r["history"] for r in members],
             }
         )
     return out
+
+
+def stop_rule(settings: str) -> str:
+    """The early-stop rule a cell's rows were made with, from its settings key: ``"none"``,
+    today's rule (:data:`~nalm.bench.cells.STOP_RULE`, reads the interpolation set only) or
+    :data:`~nalm.bench.cells.OLD_STOP_RULE` (rows from before it, whose rule read the
+    extrapolation set).
+
+    Examples:
+        >>> stop_rule('{"early_stop":false}'), stop_rule('{"early_stop":true}')
+        ('none', 'solved-early')
+        >>> stop_rule('{"early_stop":true,"stop_rule":"plateau-5"}')
+        'plateau-5'
+    """
+    try:
+        values = json.loads(settings)
+    except ValueError:
+        return "unknown"
+    if not isinstance(values, dict) or not values.get("early_stop"):
+        return "none"
+    return str(values.get("stop_rule", OLD_STOP_RULE))
+
+
+def judging(members: Sequence[dict[str, Any]]) -> str:
+    """How a cell's rows were judged: ``"per try"`` (today's rule, or a policy without
+    restarts, where the two rules agree) or ``"over all tries"`` (rows from before per-try
+    judging whose policy restarts seeds: their best step may lie in an abandoned try)."""
+    for row in members:
+        config = row.get("config") or {}
+        policy = (config.get("settings") or {}).get("policy") or {}
+        if config.get("judged") != JUDGED and policy.get("reinit"):
+            return "over all tries"
+    return "per try"
 
 
 def _papers_task(suite: str, range_: str, settings: str) -> bool:
@@ -116,6 +152,7 @@ def markdown(summaries: Sequence[dict[str, Any]]) -> str:
         "published solved at",
         "sparsity error",
         "diverged",
+        "stop rule",
         "settings",
     ]
     rows = []
@@ -136,10 +173,19 @@ def markdown(summaries: Sequence[dict[str, Any]]) -> str:
                 _num(s["published_solved_at"]),
                 _num(s["sparsity_error_mean"]),
                 s["diverged"],
+                _stop_shown(s),
                 s["settings_id"],
             ]
         )
     return markdown_table(headers, rows)
+
+
+def _stop_shown(summary: dict[str, Any]) -> str:
+    """The stop-rule column: the rule, flagged where the rows read the test set or were judged
+    over every try."""
+    rule = summary["stop_rule"]
+    text = f"{rule} (read the test set)" if rule == OLD_STOP_RULE else rule
+    return text + ("; judged over all tries" if summary["judged"] != "per try" else "")
 
 
 HEADER = (
@@ -147,7 +193,12 @@ HEADER = (
     "Success: extrapolation MSE below the ε-perfect solution's (ε = 1e-5) at the step with "
     "the lowest interpolation MSE; diverged seeds count as failures. Intervals are Wilson "
     "95 %. Solved at: first evaluated step below the threshold (successful seeds only; "
-    "after a restart, in the try that was judged). "
+    "after a restart, in the try that was judged). The best step is chosen within the try "
+    "that is judged (the last). Stop rule: how seeds were stopped early: `none`, `plateau-5` "
+    "(interpolation MSE below its threshold for 5 evaluations with no halving: reads the "
+    "interpolation set only) or `solved-early (read the test set)`, the first rule, which "
+    "stopped a seed once its extrapolation MSE was below the threshold (rows from before the "
+    "change; `judged over all tries` marks rows from before per-try judging). "
     "Published columns are quoted from the papers (Madsen & Johansen 2020 for `madsen`), "
     "not produced here. `settings` is a short id of the cell's training settings (the CSV "
     "holds them in full).\n\n"

@@ -86,9 +86,11 @@ COLUMNS: dict[str, str] = {
 SETTINGS_FIELDS = ("steps", "batch_size", "eval_every", "lr", "eval_size", "early_stop")
 """The resolved training settings that enter the key beside the policy."""
 
-OPTIONAL_FIELDS = ("per_seed_inputs", "input_size", "subset", "overlap")
+OPTIONAL_FIELDS = ("per_seed_inputs", "input_size", "subset", "overlap", "stop_rule")
 """Settings keyed only when a cell has them (a task setting that differs from the suite's, the
-per-seed inputs when on), so that the keys of cells without them stay what they were."""
+per-seed inputs when on, the early-stop rule when early stop is on), so that the keys of cells
+without them stay what they were. Rows with ``early_stop`` and no ``stop_rule`` were made with
+the first rule, which read the extrapolation set (:data:`~nalm.bench.cells.OLD_STOP_RULE`)."""
 
 
 def settings_key(settings: dict[str, Any]) -> str:
@@ -198,3 +200,39 @@ def migrate_key(old: str) -> str:
     if policy is not None and policy.describe() == described:
         return cell_key(fields, policy)
     return settings_key(fields | {"policy": {"name": name, "described": described}})
+
+
+def check_row(row: dict[str, Any], where: str) -> None:
+    """Decode a stored row's JSON columns in place and check each value against its column's
+    type (:data:`COLUMNS`), so a row changed outside nalm is one sentence naming ``where``,
+    not a traceback in a report.
+
+    Examples:
+        >>> row = dict.fromkeys(COLUMNS) | {"suite": "madsen", "model": "nau", "operation": "add",
+        ...     "range": "1,2:2,6", "seed": 0, "settings": "{}", "success": 1, "seconds": "x"}
+        >>> check_row(row, "r.sqlite: seed 0")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        nalm.errors.NalmError: r.sqlite: seed 0 has seconds = 'x', not what nalm writes there ...
+    """
+    for name, kind in COLUMNS.items():
+        value = row[name]
+        if name in ("config", "history", "scores"):
+            try:
+                row[name] = value = json.loads(value) if value else None
+            except (TypeError, ValueError):
+                raise NalmError(f"{where} has a {name} that is not JSON: {value!r:.60}") from None
+            wanted: tuple[type, ...] = (list,) if name == "history" else (dict,)
+        elif kind.startswith("INTEGER"):
+            wanted = (int,)
+        elif kind.startswith("REAL"):
+            wanted = (int, float)
+        else:
+            wanted = (str,)
+        if value is None and "NOT NULL" not in kind:
+            continue
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            raise NalmError(
+                f"{where} has {name} = {value!r:.60}, not what nalm writes there "
+                f"({' or '.join(t.__name__ for t in wanted)}); the database was changed "
+                "outside nalm"
+            )

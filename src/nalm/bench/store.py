@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import NalmError
 from ..runs import created as runs_created
-from .rows import COLUMNS, KEY, ResultRow, migrate_key, settings_key
+from .rows import COLUMNS, KEY, ResultRow, check_row, migrate_key, settings_key
 
 __all__ = ["COLUMNS", "KEY", "Failure", "ResultRow", "Store", "range_key", "settings_key"]
 
@@ -54,6 +54,8 @@ class Store:
     """
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        if not str(path).strip():
+            raise NalmError("the results database's path is empty; give --db FILE")
         self.path = Path(path)
         state = _check_file(self.path, create)
         if state == "missing":
@@ -288,8 +290,8 @@ class Store:
         out = []
         for values in cursor:
             row = dict.fromkeys(COLUMNS) | dict(zip(present, values, strict=True))
-            for name in ("config", "history", "scores"):
-                row[name] = json.loads(row[name]) if row[name] else None
+            check_row(row, f"{self.path}: the row of {row.get('model')!r} "
+                      f"{row.get('operation')!r} seed {row.get('seed')!r}")  # fmt: skip
             row["settings"] = self._key(row["settings"])
             out.append(row)
         return out

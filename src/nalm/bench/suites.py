@@ -134,6 +134,8 @@ class Suite:
             Range.parse(interpolation, "the interpolation range")
             Range.parse(extrapolation, "the extrapolation range")
             pairs.append((interpolation, extrapolation))
+        if not pairs:
+            raise NalmError(f"--ranges {text!r} names no range pair; give e.g. 1,2:2,6 or 0")
         return tuple(pairs)
 
     def parse_operations(self, names: list[str] | None) -> tuple[str, ...]:

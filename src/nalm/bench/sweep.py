@@ -218,9 +218,20 @@ def stored_message(db: str | Path) -> str:
             count = store.count()
     except NalmError:
         count = 0
+    path = Path(db)
+    kept = sorted(path.parent.glob(f"{path.name}.cell-*.safetensors"))
+    others = " and others" if len(kept) > 1 else ""
+    progress = (
+        f"; the cell in progress kept its checkpoint ({kept[0]}{others}), so the same command "
+        "resumes inside it"
+        if kept
+        else ""
+    )
     if not count:
-        return "no cell had finished, so nothing was stored"
+        return "no cell had finished, so " + (
+            f"no row was stored{progress}" if kept else "nothing was stored"
+        )
     return (
         f"{count} rows are stored in {db}; run the same command again to resume (finished "
-        "seeds are skipped)"
+        f"seeds are skipped){progress}"
     )

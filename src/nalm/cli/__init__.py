@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import signal
 import sqlite3
 import sys
@@ -110,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     _sigterm_as_interrupt()
+    for stream in (sys.stdout, sys.stderr):  # a terminal without Unicode: −, ×, → escaped
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(_join_dash_values(argv))
     try:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..limits import check_number
 from ..models import ModelSpec, parse
 from ..symbolic import Extraction, extract_formula, formula_function, relative_errors
 from ..tasks.base import DatasetTask
@@ -153,8 +154,7 @@ def fit_candidates(
     """
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise NalmError(f"seeds must be a positive integer, got {seeds!r}")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 0:
-        raise NalmError(f"tolerance must be a number ≥ 0, got {tolerance!r}")
+    check_number(tolerance, "tolerance", nonnegative=True)
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
         raise NalmError(f"hidden must be a positive integer, got {hidden!r}")
     parsed = parse_specs(specs)

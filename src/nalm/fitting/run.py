@@ -63,9 +63,15 @@ class FitSettings(Experiment):
             spec.vet()
 
     def tables(self) -> tuple[Table, Table | None, DatasetTask, list[str]]:
-        """The training table, the test table, the task and the input columns' names."""
-        train_table = read_table(self.data)
-        test_table = read_table(self.test, min_rows=1) if self.test is not None else None
+        """The training table, the test table, the task and the input columns' names (each file
+        read once: a pipe such as ``<(cat data.csv)`` or ``/dev/stdin`` can be read only once)."""
+        read = self.__dict__.get("_tables")
+        if read is None:
+            train_table = read_table(self.data)
+            test_table = read_table(self.test, min_rows=1) if self.test is not None else None
+            read = (train_table, test_table)
+            object.__setattr__(self, "_tables", read)  # a cache, not a setting
+        train_table, test_table = read
         task, names = table_task(train_table, self.target, test_table, self.exclude)
         return train_table, test_table, task, list(names)
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..app.rundir import write_bytes
 from ..errors import NalmError
+from ..limits import check_device
 from .grammar import agrees, grammar_of, rebuild
 from .structure import build, describe
 
@@ -44,6 +45,10 @@ def save(model: nn.Module, path: str | Path, **info: Any) -> Path:
 
     Returns:
         The path written.
+
+    Raises:
+        NalmError: naming ``path``, where it is a directory, its folder is missing or not a
+            folder, or the file cannot be written there.
     """
     architecture = describe(model)
     grammar = grammar_of(model, architecture)
@@ -60,9 +65,26 @@ def save(model: nn.Module, path: str | Path, **info: Any) -> Path:
         "architecture": json.dumps(architecture),
         "info": json.dumps(info, default=str),
     }
+    _check_target(path)
     # written whole by temporary file and rename: a reader never sees half a file, a full disk
     # leaves the old file as it was, and a link in its place is replaced, not followed
-    return write_bytes(path, save_bytes(tensors, metadata=metadata))
+    try:
+        return write_bytes(path, save_bytes(tensors, metadata=metadata))
+    except OSError as e:  # the error would name the temporary file, not the one asked for
+        raise NalmError(f"cannot save to {str(path)!r}: {e.strerror or _short(e)}") from None
+
+
+def _check_target(path: str | Path) -> None:
+    """Refuse a ``path`` :func:`save` cannot write a file at, in a sentence naming it."""
+    target = Path(path)
+    name = repr(str(path))
+    if target.is_dir() and not target.is_symlink():  # a link is replaced, so it may stay
+        raise NalmError(f"cannot save to {name}: it is a directory")
+    folder = target.parent
+    if not folder.exists():
+        raise NalmError(f"cannot save to {name}: its folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise NalmError(f"cannot save to {name}: {str(folder)!r} is not a folder")
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -97,6 +119,7 @@ def load(path: str | Path, *, device: torch.device | str = "cpu") -> nn.Module:
             tensors, and weights that are NaN or infinite.
     """
     name = str(path)
+    device = check_device(device)
     architecture, dtype = _architecture(name, read_metadata(path))
     grammar = architecture.pop(GRAMMAR, None)
     # First skeletons on the meta device (no memory), checked against the file's own tensors,

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
+from ..limits import check_number
 from .readers import Rows, reader_for
 from .snapping import DEFAULT_TOLERANCE, Extraction, Snapper
 
@@ -61,10 +62,10 @@ def extract_formula(
         An :class:`Extraction`: ``.formula``, ``.snapped``, ``.kept``, ``.pruned``.
 
     Raises:
-        NalmError: for a model with a part that has no formula (an MLP, an unknown module).
+        NalmError: for a model with a part that has no formula (an MLP, an unknown module), or
+            a ``tolerance`` that is not a finite number ≥ 0.
     """
-    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or tolerance < 0:
-        raise NalmError(f"tolerance must be a number ≥ 0, got {tolerance!r}")
+    tolerance = check_number(tolerance, "tolerance", nonnegative=True)
     layers = _units(model)
     weights = sum(p.numel() for layer in layers for p in layer.parameters())
     if weights > MAX_FORMULA_WEIGHTS:
@@ -72,8 +73,8 @@ def extract_formula(
             f"the model has {weights:,} weights; formulas are read from models of at most "
             f"{MAX_FORMULA_WEIGHTS:,}"
         )
-    extraction = Extraction(outputs=(), tolerance=float(tolerance))
-    reader = Snapper(float(tolerance), extraction)
+    extraction = Extraction(outputs=(), tolerance=tolerance)
+    reader = Snapper(tolerance, extraction)
     first = symbols(names, layers[0].in_features, positive)
     # Read from the output backwards, so only the hidden outputs that are used get read.
     needed = list(range(layers[-1].out_features))

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..errors import NalmError
-from ..limits import check_elements, check_size
+from ..limits import check_dtype, check_elements, check_size
 from .base import GeneratedTask
 from .operations import OPERATIONS, Operation, get_operation
 from .ranges import Range
@@ -142,7 +142,8 @@ class ArithmeticTask(GeneratedTask):
             else Range.parse(interpolation_range, "the interpolation range")
         )
         self.extrapolation_range = Range.parse(extrapolation_range, "the extrapolation range")
-        self.eval_size, self.eval_seed, self.dtype = eval_size, eval_seed, dtype
+        self.eval_size, self.eval_seed = eval_size, eval_seed
+        self.dtype = check_dtype(dtype)
         inputs = _evaluation_inputs(
             self.interpolation_range,
             self.extrapolation_range,
@@ -287,7 +288,8 @@ class RecurrentArithmeticTask(GeneratedTask):
         self.train_length, self.extrapolation_length = train_length, extrapolation_length
         self.train_range = Range.parse(train_range, "the training range")
         self.extrapolation_range = Range.parse(extrapolation_range, "the extrapolation range")
-        self.eval_size, self.eval_seed, self.dtype = eval_size, eval_seed, dtype
+        self.eval_size, self.eval_seed = eval_size, eval_seed
+        self.dtype = check_dtype(dtype)
         inputs = _sequence_inputs(
             ((self.train_range, train_length), (self.extrapolation_range, extrapolation_length)),
             eval_size,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import re
 import unicodedata
@@ -31,6 +32,24 @@ _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**
 Intervals = list[tuple[float, float]]
 
 
+def _input_names(names: Sequence[str]) -> dict[str, int]:
+    """Each input name's column; a name must be one the parser can read in a formula (an
+    identifier, not a keyword, no look-alike characters) and be given once."""
+    columns: dict[str, int] = {}
+    for i, name in enumerate(str(n) for n in names):
+        plain = name.isidentifier() and unicodedata.normalize("NFKC", name) == name
+        if not plain or keyword.iskeyword(name):
+            shown = name if len(name) <= 40 else name[:37] + "..."
+            raise NalmError(
+                f"input name {shown!r} cannot be used in a formula: name inputs with letters, "
+                "digits and '_', not starting with a digit (e.g. 'V')"
+            )
+        if name in columns:
+            raise NalmError(f"input name {name!r} is given twice; each input needs its own name")
+        columns[name] = i
+    return columns
+
+
 class Expression:
     """A formula over inputs ``x0, x1, …``: numbers, ``+ - * / **``, ``sqrt abs exp log``.
 
@@ -40,10 +59,11 @@ class Expression:
     Args:
         text: the formula, e.g. ``"x0 * x1"`` or ``"x0/4 + x1/2 + x2**2"``.
         names: the inputs' names in column order, when they are not ``x0, x1, …`` (e.g.
-            ``["V", "R"]`` for ``"V / R"``).
+            ``["V", "R"]`` for ``"V / R"``): distinct identifiers.
 
     Raises:
-        NalmError: syntax errors, unknown names or functions, unsupported syntax, overlong input.
+        NalmError: syntax errors, unknown names or functions, unsupported syntax, overlong input,
+            a name given twice or one that is not an identifier.
 
     Examples:
         >>> f = Expression("x0/4 + x1/2 + x2**2")
@@ -54,7 +74,7 @@ class Expression:
     """
 
     def __init__(self, text: str, names: Sequence[str] | None = None) -> None:
-        self._names = None if names is None else {str(n): i for i, n in enumerate(names)}
+        self._names = None if names is None else _input_names(names)
         if not isinstance(text, str):
             raise NalmError(
                 f"the target expression must be text such as 'x0 + x1'; got {type(text).__name__}"

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..errors import NalmError
-from ..limits import MAX_TARGET, check_elements, check_seed, check_size
+from ..limits import MAX_TARGET, check_dtype, check_elements, check_seed, check_size
 from .base import GeneratedTask, Pair
 from .expression import Expression, Intervals
 from .ranges import Range
@@ -74,7 +74,7 @@ class ExpressionTask(GeneratedTask):
         check_elements({"eval_size": eval_size, "n_inputs": n_inputs})
         check_seed(eval_seed, "eval_seed")
         self.in_features = n_inputs
-        self.dtype = dtype
+        self.dtype = check_dtype(dtype)
         self.eval_size = eval_size
         self.eval_seed = eval_seed
         g = torch.Generator().manual_seed(eval_seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..limits import check_dtype
 from .base import DatasetTask
 
 
@@ -24,6 +25,7 @@ def _nac_data(op: str, seed: int, dtype: torch.dtype) -> DatasetTask:
     def f(x: torch.Tensor) -> torch.Tensor:
         return x[:, 0] + x[:, 1] if op == "add" else x[:, 0] * x[:, 1]
 
+    check_dtype(dtype)
     g = torch.Generator().manual_seed(seed)
     # x1 = 0, 5, …, 9995 and x2 = 5, 10, …, 10000: 2000 rows.
     train = _cols(torch.arange(0, 10_000, 5), torch.arange(5, 10_005, 5))
@@ -56,6 +58,7 @@ def nalu(seed: int = 0, dtype: torch.dtype = torch.float32) -> DatasetTask:
     def f(x: torch.Tensor) -> torch.Tensor:
         return x[:, 0] / 4 + x[:, 1] / 2 + x[:, 2] ** 2
 
+    check_dtype(dtype)
     g = torch.Generator().manual_seed(seed)
     # x1 = 1000, 1005, …, 10995; x2 = 500, 503, …, 6497; x3 = 0, 1, …, 1999: 2000 rows.
     train = _cols(torch.arange(1000, 11_000, 5), torch.arange(500, 6500, 3), torch.arange(0, 2000))

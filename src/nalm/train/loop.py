@@ -11,7 +11,13 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
-from ..limits import check_model
+from ..limits import (
+    check_device,
+    check_model,
+    check_model_fits_task,
+    check_model_runs,
+    check_task,
+)
 from ..metrics import mse, predict
 from ..tasks.base import Task
 from .checkpoint import run_engines
@@ -66,7 +72,16 @@ class FitResult:
 
 
 def evaluate(model: nn.Module, task: Task, device: torch.device | str = "cpu") -> dict[str, float]:
-    """MSE of ``model`` on each of the task's evaluation sets, as ``{"<set>_mse": value}``."""
+    """MSE of ``model`` on each of the task's evaluation sets, as ``{"<set>_mse": value}``.
+
+    The model is first checked against the task as :func:`fit` checks it (its input and output
+    sizes, then a dry run on two evaluation rows), so a mismatch is refused in one sentence.
+    """
+    check_model(model, trainable=False)
+    check_task(task)
+    device = check_device(device)
+    check_model_fits_task(model, task)
+    check_model_runs(model, task)
     return {
         f"{name}_mse": mse(predict(model, x, device), y) for name, (x, y) in task.evaluation.items()
     }
@@ -210,13 +225,13 @@ def _rates(lr: float | Mapping[str, float], models: Mapping[str, nn.Module]) -> 
     """Each model's learning rate; a mapping must name every model, and only those."""
     if not isinstance(lr, Mapping):
         return dict.fromkeys(models, lr)
-    if set(models) - set(lr):
-        missing = sorted(set(models) - set(lr))[0]
-        raise NalmError(f"lr gives no learning rate for model {missing!r}")
-    if set(lr) - set(models):
+    if set(lr) - set(models):  # a stray key is likely a misspelt name: name it first
         extra = ", ".join(repr(k) for k in lr if k not in models)
         given = ", ".join(repr(n) for n in models)
         raise NalmError(f"lr has a learning rate for {extra}, not a model given to fit ({given})")
+    if set(models) - set(lr):
+        missing = sorted(set(models) - set(lr))[0]
+        raise NalmError(f"lr gives no learning rate for model {missing!r}")
     return {name: lr[name] for name in models}
 
 

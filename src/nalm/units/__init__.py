@@ -6,7 +6,14 @@
 """
 
 from . import contract  # noqa: F401  (adds the checks that need only the unit)
-from .base import ClampedUnit, Unit, after_step, regularization, sparsity_penalty
+from .base import (
+    ClampedUnit,
+    Unit,
+    after_step,
+    factory_kwargs,
+    regularization,
+    sparsity_penalty,
+)
 from .baselines import MLP, Linear, activation_names, make_activation
 from .checker import CheckReport, CheckResult, add_check, check
 from .inalu import INALU
@@ -86,6 +93,7 @@ __all__ = [
     "build",
     "check",
     "create",
+    "factory_kwargs",
     "get",
     "make_activation",
     "nac_weight",

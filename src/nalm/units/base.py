@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
-from ..limits import check_elements, check_size
+from ..limits import check_device, check_dtype, check_elements, check_size
 
 
 class Unit(nn.Module):
@@ -93,6 +93,26 @@ class Unit(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
+def factory_kwargs(
+    label: str, device: torch.device | str | None, dtype: torch.dtype | None
+) -> dict[str, torch.device | torch.dtype | None]:
+    """The ``device``/``dtype`` keywords a unit creates its parameters with, checked once here
+    for every unit (``label`` names the unit): a device nalm runs on and a floating-point dtype,
+    or ``None`` for torch's defaults.
+
+    Examples:
+        >>> factory_kwargs("NAU", "cpu", torch.float64)
+        {'device': device(type='cpu'), 'dtype': torch.float64}
+        >>> factory_kwargs("NAU", None, torch.int64)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        nalm.errors.NalmError: NAU: dtype must be a floating-point torch.dtype ...; got torch.int64
+    """
+    return {
+        "device": None if device is None else check_device(device, f"{label}: device"),
+        "dtype": None if dtype is None else check_dtype(dtype, f"{label}: dtype"),
+    }
+
+
 def regularization(model: nn.Module) -> torch.Tensor:
     """Sum of :meth:`Unit.regularization` over every unit inside ``model``."""
     terms = [m.regularization() for m in model.modules() if isinstance(m, Unit)]
@@ -172,7 +192,8 @@ class ClampedUnit(Unit):
             raise NalmError(f"{type(self).__name__}: clamp must be True or False; got {clamp!r}")
         self.clamp = clamp
         shape = (out_features, self.columns_per_input * in_features)
-        self.W = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+        factory = factory_kwargs(type(self).__name__, device, dtype)
+        self.W = nn.Parameter(torch.empty(shape, **factory))
         self.reset_parameters()
 
     def weight(self) -> torch.Tensor:

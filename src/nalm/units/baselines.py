@@ -13,7 +13,7 @@ from torch.nn.modules import activation as _activation
 
 from ..errors import NalmError
 from ..limits import MAX_ELEMENTS, MAX_LAYERS, check_size
-from .base import Unit
+from .base import Unit, factory_kwargs
 from .functional import linear
 
 # Activations for (*, features) inputs only: GLU halves the last dimension, Softmax2d needs
@@ -85,7 +85,7 @@ class Linear(Unit):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        factory = {"device": device, "dtype": dtype}
+        factory = factory_kwargs(type(self).__name__, device, dtype)
         self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
         self.b = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         self.reset_parameters()
@@ -159,6 +159,7 @@ class MLP(Unit):
                 f"{MAX_ELEMENTS:,} numbers per model (1 GiB of float32)"
             )
         make_activation(activation, **(activation_kwargs or {}))  # validate the name early
+        factory = factory_kwargs("MLP", device, dtype)
         self.hidden = hidden
         self.activation = activation
         self.activation_kwargs = dict(activation_kwargs or {})
@@ -167,7 +168,7 @@ class MLP(Unit):
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             if i > 0:
                 layers.append(make_activation(activation, **(activation_kwargs or {})))
-            layers.append(nn.Linear(n_in, n_out, device=device, dtype=dtype))
+            layers.append(nn.Linear(n_in, n_out, **factory))
         self.net = nn.Sequential(*layers)
 
     def reset_parameters(self) -> None:

@@ -214,6 +214,7 @@ def _after_step(s: Subject) -> str | None:
         for p in unit.parameters():
             p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * 3)
     before = dict(unit.named_parameters())
+    shapes = {n: tuple(p.shape) for n, p in before.items()}
     projected = []
     for _ in range(2):
         try:
@@ -225,6 +226,12 @@ def _after_step(s: Subject) -> str | None:
                 "parameters in place after each optimiser step (or leave it undefined)"
             )
         projected.append({n: p.detach().clone() for n, p in unit.named_parameters()})
+        for name, p in unit.named_parameters():
+            if name in shapes and tuple(p.shape) != shapes[name]:
+                return (
+                    f"after_step() changed the shape of parameter {name!r} from {shapes[name]} "
+                    f"to {tuple(p.shape)}: project its values in place and keep its shape"
+                )
     return _projection_problem(unit, before, projected)
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
-from .base import Unit
+from .base import Unit, factory_kwargs
 from .functional import linear
 from .nac import check_eps, check_init, nac_weight
 
@@ -84,7 +84,7 @@ class INALU(Unit):
             raise NalmError(f"{name}: omega must be a number in (0, 80), got {omega!r}")
         self.omega = float(omega)
         self.init = check_init(name, init, ("inalu", "xavier"))
-        factory = {"device": device, "dtype": dtype}
+        factory = factory_kwargs(name, device, dtype)
         shape = (out_features, in_features)
         self.W_hat = nn.Parameter(torch.empty(shape, **factory))
         self.M_hat = nn.Parameter(torch.empty(shape, **factory))

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
-from .base import Unit
+from .base import Unit, factory_kwargs
 from .functional import linear
 
 INITS = ("xavier", "seed")
@@ -56,7 +56,7 @@ class _NACBase(Unit):
     ) -> None:
         super().__init__(in_features, out_features)
         self.init = check_init(type(self).__name__, init)
-        factory = {"device": device, "dtype": dtype}
+        factory = factory_kwargs(type(self).__name__, device, dtype)
         self.W_hat = nn.Parameter(torch.empty(out_features, in_features, **factory))
         self.M_hat = nn.Parameter(torch.empty(out_features, in_features, **factory))
         self.reset_parameters()

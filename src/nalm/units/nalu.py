@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
-from .base import Unit
+from .base import Unit, factory_kwargs
 from .functional import linear
 from .nac import check_eps, check_init, init_nac_pair, nac_weight
 
@@ -80,7 +80,7 @@ class NALU(Unit):
         self.gate = gate
         self.eps = check_eps(name, eps)
         self.init = check_init(name, init)
-        factory = {"device": device, "dtype": dtype}
+        factory = factory_kwargs(name, device, dtype)
         shape = (out_features, in_features)
         self.W_hat = nn.Parameter(torch.empty(shape, **factory))
         self.M_hat = nn.Parameter(torch.empty(shape, **factory))

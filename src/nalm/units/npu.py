@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .base import Unit, off_grid
+from .base import Unit, factory_kwargs, off_grid
 from .functional import linear
 from .nac import check_eps
 
@@ -51,6 +51,7 @@ class _PowerUnit(Unit):
     ) -> None:
         super().__init__(in_features, out_features)
         self.eps = check_eps(type(self).__name__, eps)
+        factory = factory_kwargs(type(self).__name__, factory["device"], factory["dtype"])
         for name in weights:
             setattr(self, name, nn.Parameter(torch.empty(out_features, in_features, **factory)))
         if self.gated:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nalm.units import Unit, register, sparsity_penalty
+from nalm.units import Unit, factory_kwargs, register, sparsity_penalty
 
 
 @register("soft_nau")
@@ -43,7 +43,8 @@ class SoftNAU(Unit):
     ) -> None:
         super().__init__(in_features, out_features)
         shape = (out_features, in_features)
-        self.W_hat = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+        factory = factory_kwargs("SoftNAU", device, dtype)  # refuses 'banana' or torch.int64
+        self.W_hat = nn.Parameter(torch.empty(shape, **factory))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
