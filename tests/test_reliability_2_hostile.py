@@ -120,3 +120,11 @@ def test_hostile_pass_lists_its_cases():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len([line for line in done.stdout.splitlines() if line.strip()]) >= 220
+
+
+def test_input_names_given_as_one_string_are_refused():
+    import nalm
+    from nalm.errors import NalmError
+
+    with pytest.raises(NalmError, match="names must be a list of input names, not the string 'x0'"):
+        nalm.Expression("x0", names="x0")

@@ -36,6 +36,8 @@ def _input_names(names: Sequence[str]) -> dict[str, int]:
     """Each input name's column; a name must be one the parser can read in a formula (an
     identifier, not a keyword, no look-alike characters) and be given once."""
     columns: dict[str, int] = {}
+    if isinstance(names, (str, bytes)):
+        raise NalmError(f"names must be a list of input names, not the string {names!r}")
     for i, name in enumerate(str(n) for n in names):
         plain = name.isidentifier() and unicodedata.normalize("NFKC", name) == name
         if not plain or keyword.iskeyword(name):
