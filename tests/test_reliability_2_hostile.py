@@ -81,7 +81,12 @@ def test_the_contract_catches_a_projection_that_changes_a_shape(capsys, tmp_path
         "@register('shape_changer')\nclass ShapeChanger(NAU):\n"
         "    def after_step(self):\n        self.W.data = torch.zeros(3, 3)\n"
     )
-    err = refused(capsys, *TRAIN[:2], "shape_changer", *TRAIN[3:], "--import", str(unit))
+    from nalm.units import registry
+
+    try:
+        err = refused(capsys, *TRAIN[:2], "shape_changer", *TRAIN[3:], "--import", str(unit))
+    finally:
+        registry._unregister("shape_changer")  # later tests list the registry's names
     assert "after_step() changed the shape of parameter 'W' from (2, 3) to (3, 3)" in err
 
 

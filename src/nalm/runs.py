@@ -181,26 +181,11 @@ def write_error(error: BaseException) -> str:
         'could not write the results database: database or disk is full'
     """
     if isinstance(error, OSError):
-        where = error.filename if error.filename is not None else None
         reason = error.strerror or str(error)
-        if where is None:
+        if error.filename is None:
             return f"could not write a result: {reason}"
-        name = _shown_name(str(where))
-        return f"could not write {name!r}: {reason}"
+        return f"could not write {str(error.filename)!r}: {reason}"
     return f"could not write the results database: {error}"
-
-
-def _shown_name(name: str) -> str:
-    """A temporary file's name as the file it stands for (``.metrics.csv.123.tmp``,
-    ``checkpoint.safetensors.123.tmp``, ``model.safetensors.tmp``)."""
-    path = Path(name)
-    if not path.name.endswith(".tmp"):
-        return name
-    stem = path.name.removesuffix(".tmp")
-    head, _, pid = stem.rpartition(".")
-    if head and pid.isdigit():
-        stem = head
-    return str(path.with_name(stem.removeprefix(".") or path.name))
 
 
 def resume_hint() -> str:

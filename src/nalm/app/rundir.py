@@ -88,8 +88,8 @@ def open_atomic(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
     except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if isinstance(e, OSError) and e.filename is None:
-            e.filename = str(path)  # a failed write() names no file: say which one it was
+        if isinstance(e, OSError) and e.filename in (None, str(tmp)):
+            e.filename, e.filename2 = str(path), None  # the file asked for, not the temporary
         raise
 
 
@@ -105,23 +105,6 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     with open_atomic(path, "wb") as f:
         f.write(data)
     return Path(path)
-
-
-def replace_with(path: str | Path, write: Callable[[Path], Any]) -> Path:
-    """Let ``write(tmp)`` write a file by name (a library that takes a file name), then rename
-    it over ``path`` as :func:`open_atomic` does."""
-    path = Path(path)
-    tmp = _temporary(path)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return path
 
 
 def read_mark(path: Path) -> dict[str, Any]:
@@ -284,9 +267,7 @@ def claim(
         name: the mark's ``kind`` (kept for readers from before ``command``).
         on_create: called with the directories this call created (deepest last).
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise NalmError(f"{flag} {str(path)!r} is a file; give a directory for the run")
+    path = Path(path)  # a file here was refused by nalm.runs.check_run_dir
     if path.is_symlink():
         raise NalmError(f"{flag} {str(path)!r} is a symbolic link; give the directory itself")
     existing = path.is_dir() and any(path.iterdir())
