@@ -1,5 +1,5 @@
 """Units on the stacked path against vmap: milliseconds per step at 16 seeds, NAU→UNIT on
-Madsen's task (NMRU on ÷, the NPUs on √).
+Madsen's task (NMRU on ÷, the NPUs on √, Linear on −).
 
 Run: ``.venv/bin/python benchmarks/stacked_units.py [UNIT ...]`` (one thread; the
 per-step time is the difference of a 600- and a 100-step run, so set-up drops out).
@@ -22,6 +22,7 @@ SETUPS = {
     "RealNPU": ("npu", "root", 1e-3),
     "NPU": ("npu", "root", 1e-3),
     "RealNaiveNPU": ("npu", "root", 1e-3),
+    "Linear": ("none", "sub", 1e-3),
 }
 
 

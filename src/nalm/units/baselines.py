@@ -74,6 +74,7 @@ class Linear(Unit):
 
     operations = "+ − (any linear map)"
     paper = "baseline"
+    stackable = True  # linear takes stacked W; a stacked b (S, out) broadcasts over the batch
 
     def __init__(
         self,
@@ -99,7 +100,13 @@ class Linear(Unit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = linear(x, self.W)
-        return y if self.b is None else y + self.b
+        if self.b is None:
+            return y
+        return y + (self.b.unsqueeze(-2) if self.W.dim() == 3 else self.b)  # (S, 1, out) stacked
+
+    def regularization(self) -> torch.Tensor:
+        """No penalty: zero, one per seed when the weights are stacked ``(S, out, in)``."""
+        return self.W.new_zeros(self.W.shape[:-2])
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, bias={self.b is not None}"
