@@ -48,6 +48,7 @@ def extract_formula(
     tolerance: float = DEFAULT_TOLERANCE,
     positive: bool = False,
     simplify: bool = True,
+    digits: int = 6,
 ) -> Extraction:
     """Read ``model`` as a formula and say how each weight entered it.
 
@@ -57,6 +58,7 @@ def extract_formula(
         tolerance: largest ``|weight − clean value|`` that is snapped (default 0.05).
         positive: declare the inputs positive, so ``Abs(x)`` reads as ``x``.
         simplify: run :func:`sympy.simplify` when no float is left (kept only if not longer).
+        digits: significant digits of the weights kept as floats (17: every digit).
 
     Returns:
         An :class:`Extraction`: ``.formula``, ``.snapped``, ``.kept``, ``.pruned``.
@@ -74,7 +76,7 @@ def extract_formula(
             f"{MAX_FORMULA_WEIGHTS:,}"
         )
     extraction = Extraction(outputs=(), tolerance=tolerance)
-    reader = Snapper(tolerance, extraction)
+    reader = Snapper(tolerance, extraction, digits)
     first = symbols(names, layers[0].in_features, positive)
     # Read from the output backwards, so only the hidden outputs that are used get read.
     needed = list(range(layers[-1].out_features))

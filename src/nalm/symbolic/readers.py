@@ -29,13 +29,14 @@ from ..errors import NalmError
 from ..units.base import Unit
 from ..units.baselines import MLP, Linear
 from ..units.inalu import INALU
+from ..units.laws import Affine, ScaledPower
 from ..units.nac import NAC, NACMul
 from ..units.nalu import NALU
 from ..units.nau import NAU
 from ..units.nmru import NMRU, NRU
 from ..units.nmu import NMU
 from ..units.npu import NPU, RealNPU
-from .snapping import RATIONAL, SELECT, SIGNS, ZERO, Candidates, Snapper
+from .snapping import CONSTANT, RATIONAL, SELECT, SIGNS, ZERO, Candidates, Snapper
 
 Rows = dict[int, sympy.Expr]
 ReadFn = Callable[[Unit, list[sympy.Expr], list[int], Snapper], Rows]
@@ -230,10 +231,37 @@ def _read_power(unit: Unit, xs: list[sympy.Expr], rows: list[int], snap: Snapper
     return out
 
 
+def _read_scaled_power(
+    unit: ScaledPower, xs: list[sympy.Expr], rows: list[int], snap: Snapper
+) -> Rows:
+    """``c · Π x^w``; the sign factor ``cos(π Σ w·1[x < 0])`` where an exponent is not rational."""
+    W, factor = unit.W.detach(), torch.exp(unit.b.detach())
+    out = {}
+    for k in rows:
+        c = snap("exp(b)", factor, (k,), CONSTANT)
+        ws = [snap("W", W, (k, j), RATIONAL) for j in range(len(xs))]
+        if all(w.is_Rational for w in ws):
+            out[k] = c * sympy.Mul(*(x**w for w, x in zip(ws, xs, strict=True)))
+            continue
+        magnitude = sympy.Mul(*(sympy.Abs(x) ** w for w, x in zip(ws, xs, strict=True)))
+        negatives = sympy.Add(*(w * sympy.Heaviside(-x, 0) for w, x in zip(ws, xs, strict=True)))
+        out[k] = c * magnitude * sympy.cos(sympy.pi * negatives)
+    return out
+
+
+def _read_affine(unit: Affine, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -> Rows:
+    W, b = unit.W.detach(), unit.b.detach()
+    return {
+        k: _weighted_sum(snap, "W", W, k, xs, CONSTANT) + snap("b", b, (k,), CONSTANT) for k in rows
+    }
+
+
 for _cls, _read in (
     (NAC, _read_additive),
     (NAU, _read_additive),
     (Linear, _read_linear),
+    (ScaledPower, _read_scaled_power),
+    (Affine, _read_affine),
     (NMU, _read_nmu),
     (NMRU, _read_nmru),
     (NRU, _read_nru),

@@ -34,6 +34,12 @@ ZERO = (0,)
 MAX_DENOMINATOR = 4
 """Exponents and linear coefficients snap to ``p/q`` with ``q ≤ 4`` (e.g. 1/2, 1/3, 3/4)."""
 RATIONAL = "rational"
+CONSTANT = "constant"
+"""A free constant (an ``affine`` weight, a ``power`` factor): snapped to ``p/q`` with
+``q ≤`` :data:`CONSTANT_DENOMINATOR` only within ``tolerance ×`` :data:`CONSTANT_SHARE` of its own
+size (8.3140 stays a float, 0.49998 reads as 1/2)."""
+CONSTANT_DENOMINATOR = 12
+CONSTANT_SHARE = 0.01
 
 Candidates = tuple[int, ...] | str
 
@@ -117,8 +123,9 @@ class Extraction:
 class Snapper:
     """Snaps weights to clean values and records each one, once, in an :class:`Extraction`."""
 
-    def __init__(self, tolerance: float, extraction: Extraction) -> None:
+    def __init__(self, tolerance: float, extraction: Extraction, digits: int = 6) -> None:
         self.tolerance = tolerance
+        self.digits = digits
         self.extraction = extraction
         self.layer = 0
         self.unit = ""
@@ -134,7 +141,7 @@ class Snapper:
         clean = _snap(value, candidates, self.tolerance)
         record = Weight(self.layer, self.unit, name, index, value, clean)
         if clean is None:
-            number: sympy.Expr = sympy.Float(value, 6)
+            number: sympy.Expr = sympy.Float(value, self.digits)
             self.extraction.kept.append(record)
         else:
             number = clean
@@ -146,6 +153,11 @@ class Snapper:
 def _snap(value: float, candidates: Candidates, tolerance: float) -> sympy.Rational | None:
     if not math.isfinite(value):
         return None
+    if candidates == CONSTANT:
+        fraction = Fraction(value).limit_denominator(CONSTANT_DENOMINATOR)
+        if abs(value - fraction) > tolerance * CONSTANT_SHARE * max(1.0, abs(value)):
+            return None
+        return sympy.Rational(fraction.numerator, fraction.denominator)
     if candidates == RATIONAL:
         options = [Fraction(round(value * q), q) for q in range(1, MAX_DENOMINATOR + 1)]
     elif not candidates:

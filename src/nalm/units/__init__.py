@@ -17,6 +17,7 @@ from .base import (
 from .baselines import MLP, Linear, activation_names, make_activation
 from .checker import CheckReport, CheckResult, add_check, check
 from .inalu import INALU
+from .laws import Affine, ScaledPower
 from .nac import NAC, NACMul, nac_weight
 from .nalu import GNALU, NALU
 from .nau import NAU, IntNAU, SelectNAU
@@ -53,6 +54,8 @@ for _name, _cls in (
     ("nmru", NMRU),
     ("nru", NRU),
     ("linear", Linear),
+    ("power", ScaledPower),
+    ("affine", Affine),
     ("mlp", MLP),
 ):
     register(_name, _cls)
@@ -69,6 +72,7 @@ __all__ = [
     "NPU",
     "NRU",
     "AccumulatorCell",
+    "Affine",
     "CheckReport",
     "CheckResult",
     "ClampedUnit",
@@ -83,6 +87,7 @@ __all__ = [
     "RealNPU",
     "RealNaiveNPU",
     "Recurrent",
+    "ScaledPower",
     "SelectNAU",
     "SnapNPU",
     "Unit",

@@ -1,0 +1,329 @@
+"""The law search of ``nalm fit``: model families with constants, tried from the simplest up.
+
+A law of physics is a monomial with a constant (``8.314·n·T/V``), a sum of monomials
+(``m·v²/2 + 9.81·m·h``), a monomial of sums or a ratio of sums (``R1·R2/(R1 + R2)``). Each is a
+stack of two units with free constants (:mod:`nalm.units.laws`): ``power`` (``c·Π x^p``) and
+``affine`` (``W x + b``). :func:`find_law` tries such stacks (a :class:`Structure` each) in order
+of complexity; for each it
+
+1. trains many seeds at once on the engine (the table's columns divided by powers of ten, so
+   every value is near 1);
+2. *polishes* the best seeds: each exponent is snapped to a simple rational (an integer, a half,
+   a third), the exponents are frozen and the constants are fitted again in float64 (L-BFGS);
+3. reads the formula, snaps each constant to ``p/q`` (``q ≤ 12``, or such a fraction times
+   ``π^k``) when the law stays exact, else keeps the fewest significant digits that keep it
+   exact (the precision the data supports);
+4. stops at the first formula that is exact on rows held back from training (never the test
+   file): its mean square error there at most :data:`EXACT` × the target's mean square.
+
+When no formula is exact within the budget, the most accurate one found is returned, marked as
+not exact, with its error on the held-back rows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+import torch
+from torch import nn
+
+from ..errors import NalmError
+from ..models import parse
+from ..symbolic import extract_formula
+from ..tasks.base import DatasetTask
+from ..train import fit_seeds
+from ..units.laws import ScaledPower
+from .candidates import EXACT
+from .constants import snap_constants
+from .polish import GRIDS, local_search, snap_exponents
+
+HELD_BACK = 0.25
+"""The share of the training file's rows held back to judge formulas (at least 8 rows)."""
+POLISHED = 8
+"""Seeds per family whose exponents are snapped and constants refitted (the lowest errors)."""
+SEARCHED = 3
+"""Snapped seeds per family whose exponents are then improved one at a time."""
+
+
+@dataclass(frozen=True)
+class Structure:
+    """One model family: a stack of ``power`` and ``affine`` units with its hidden widths.
+
+    Examples:
+        >>> Structure(("power", "affine"), (2,)).label
+        'power>affine (2)'
+    """
+
+    layers: tuple[str, ...]
+    hidden: tuple[int, ...] = ()
+    description: str = ""
+
+    @property
+    def spec(self) -> str:
+        return ">".join(self.layers)
+
+    @property
+    def label(self) -> str:
+        widths = f" ({', '.join(map(str, self.hidden))})" if self.hidden else ""
+        return f"{self.spec}{widths}"
+
+    def build(self, inputs: int) -> nn.Module:
+        model = parse(self.spec).build(inputs, 1, hidden=list(self.hidden) or 1)
+        return model if isinstance(model, nn.Sequential) else nn.Sequential(model)
+
+
+def default_structures(inputs: int) -> list[Structure]:
+    """The families tried for ``inputs`` columns, simplest first."""
+    sums = Structure(("power", "affine"), (2,), "a sum of two monomials")
+    found = [
+        Structure(("power",), (), "a monomial: c·Π x^p"),
+        Structure(("affine",), (), "a linear function: Σ w·x + c"),
+        sums,
+        Structure(("power", "affine", "power"), (2, 1), "a power of a sum of two monomials"),
+        Structure(("power", "affine"), (3,), "a sum of three monomials"),
+        Structure(("power", "affine", "power"), (3, 2), "a ratio of sums, monomials of sums"),
+        Structure(("power", "affine"), (4,), "a sum of four monomials"),
+        Structure(("power", "affine", "power"), (4, 2), "a ratio of sums, monomials of sums"),
+    ]
+    return found
+
+
+@dataclass
+class Law:
+    """What :func:`find_law` found.
+
+    Attributes:
+        formula: the law over ``sympy.Symbol(name)`` for each input name.
+        exact: whether it is exact on the held-back rows.
+        structure: the family it was found in (``Structure.label``).
+        error: its largest relative error on the held-back rows.
+        mse: its mean square error on the held-back rows ÷ the target's mean square there.
+        seconds: the search's wall-clock time.
+        tried: one line per family tried: its label, the best error reached, seconds.
+    """
+
+    formula: sympy.Expr | None
+    exact: bool
+    structure: str = ""
+    error: float = math.inf
+    mse: float = math.inf
+    seconds: float = 0.0
+    tried: list[tuple[str, float, float]] = field(default_factory=list)
+
+
+@dataclass
+class _Data:
+    fit: tuple[np.ndarray, np.ndarray]
+    held: tuple[np.ndarray, np.ndarray]
+    scales: np.ndarray  # the inputs' powers of ten
+    target_scale: int
+
+    def scaled(self, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = getattr(self, part)
+        xs = torch.as_tensor(x / 10.0**self.scales)
+        ys = torch.as_tensor(y / 10.0**self.target_scale)
+        return xs, ys[:, None]
+
+
+def _power_of_ten(values: np.ndarray) -> int:
+    magnitude = np.abs(values[np.isfinite(values) & (values != 0)])
+    return 0 if magnitude.size == 0 else round(float(np.log10(np.median(magnitude))))
+
+
+def split_rows(n: int, share: float = HELD_BACK, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(fit, held back)``: a random ``share`` of ``n`` rows (at least 8, at most
+    half) is held back to judge formulas."""
+    held = min(max(8, round(share * n)), n // 2)
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def find_law(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str] | None = None,
+    *,
+    budget: float = 120.0,
+    seed: int = 0,
+    seeds: int = 32,
+    steps: int = 4000,
+    lr: float = 0.02,
+    structures: Sequence[Structure] | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Law:
+    """Find the law ``y = f(x)`` among sums, products, powers and constants.
+
+    Args:
+        x: inputs, ``(N, d)``.
+        y: the target, ``(N,)``.
+        names: the inputs' names (default ``x0, x1, …``).
+        budget: seconds to search; families not started by then are skipped.
+        seed: seeds the held-back rows and the first training seed.
+        seeds: seeds trained at once per family.
+        steps: training steps per family.
+        lr: Adam's learning rate.
+        structures: the families to try, in order (default :func:`default_structures`).
+        progress: show a progress bar per family.
+        log: called with one line per family tried.
+
+    Returns:
+        A :class:`Law`; ``law.exact`` says whether the formula is exact on the held-back rows.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(1, 5, (200, 2))
+        >>> law = find_law(x, 2.5 * x[:, 0] * x[:, 1] ** 2, ["m", "v"], seeds=16)
+        >>> law.formula, law.exact
+        (5*m*v**2/2, True)
+    """
+    started = time.perf_counter()
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64).reshape(-1)
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise NalmError(f"x must be (N, d) and y (N,); got {x.shape} and {y.shape}")
+    names = [f"x{i}" for i in range(x.shape[1])] if names is None else [str(n) for n in names]
+    fit_rows, held_rows = split_rows(len(y), seed=seed)
+    data = _Data(
+        (x[fit_rows], y[fit_rows]),
+        (x[held_rows], y[held_rows]),
+        np.array([_power_of_ten(c) for c in x.T]),
+        _power_of_ten(y),
+    )
+    best = Law(None, False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: a second thread only waits (25× slower under load)
+    try:
+        _search(
+            best,
+            structures or default_structures(x.shape[1]),
+            data,
+            names,
+            started,
+            budget,
+            (seed, seeds, steps, lr, progress),
+            log,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    best.seconds = time.perf_counter() - started
+    return best
+
+
+def _search(
+    best: Law,
+    structures: Sequence[Structure],
+    data: _Data,
+    names: list[str],
+    started: float,
+    budget: float,
+    settings: tuple[int, int, int, float, bool],
+    log: Callable[[str], None] | None,
+) -> None:
+    """Try ``structures`` in order until one is exact or the budget is spent; ``best`` is
+    updated in place."""
+    seed, seeds, steps, lr, progress = settings
+    for structure in structures:
+        if time.perf_counter() - started > budget:
+            break
+        t0 = time.perf_counter()
+        deadline = started + budget
+        found = _try(structure, data, names, seed, seeds, steps, lr, progress, deadline)
+        seconds = time.perf_counter() - t0
+        if found is not None:
+            best.tried.append((structure.label, found.error, seconds))
+            if log is not None:
+                log(f"{structure.label}: {found.formula}  max rel. error {found.error:.3g}")
+            if found.mse < best.mse or (found.exact and not best.exact):
+                best.formula, best.exact, best.structure = (
+                    found.formula,
+                    found.exact,
+                    structure.label,
+                )
+                best.error, best.mse = found.error, found.mse
+            if found.exact:
+                return
+        else:
+            best.tried.append((structure.label, math.inf, seconds))
+
+
+def _try(
+    structure: Structure,
+    data: _Data,
+    names: list[str],
+    seed: int,
+    seeds: int,
+    steps: int,
+    lr: float,
+    progress: bool,
+    deadline: float,
+) -> Law | None:
+    """Train one family's seeds, polish the best and return its best formula (the local search
+    stops at ``deadline``, a :func:`time.perf_counter` time)."""
+    xs, ys = data.scaled("fit")
+    task = DatasetTask((xs.float(), ys.float()), {"interpolation": (xs.float(), ys.float())})
+    d = xs.shape[1]
+    result = fit_seeds(
+        lambda: structure.build(d),
+        [task] * seeds,
+        seeds=range(seed, seed + seeds),
+        steps=steps,
+        lr=lr,
+        batch_size=None,
+        policy=None,
+        eval_every=max(1, steps // 4),
+        progress=progress,
+        description=structure.label,
+    )
+    ranked = sorted(
+        (r for r in result.runs if not r.diverged and r.history),
+        key=lambda r: r.history[-1].get("interpolation_mse", math.inf),
+    )
+    xs64, ys64 = data.scaled("fit")
+    snapped: list[tuple[float, nn.Module]] = []
+    for run in ranked[:POLISHED]:
+        for grid in GRIDS:
+            model = structure.build(d).double()
+            model.load_state_dict({k: v.double() for k, v in run.weights.items()})
+            loss = snap_exponents(model, grid, xs64, ys64)
+            if math.isfinite(loss):
+                snapped.append((loss, model))
+    snapped.sort(key=lambda pair: pair[0])
+    best: Law | None = None
+    for rank, (loss, model) in enumerate(snapped[:SEARCHED]):
+        if rank > 0 and time.perf_counter() > deadline:
+            break
+        powers = [m for m in model if isinstance(m, ScaledPower)]
+        local_search(model, powers, xs64, ys64, loss, deadline)
+        law = _read(model, data, names)
+        if law is not None and (best is None or law.mse < best.mse):
+            best = law
+        if best is not None and best.exact:
+            break
+    return best
+
+
+def _read(model: nn.Module, data: _Data, names: list[str]) -> Law | None:
+    """The model's formula in the data's units with its constants snapped (see
+    :func:`_snap_constants`); ``None`` where it cannot be read or is not finite."""
+    try:
+        extraction = extract_formula(model, names, tolerance=0.0, simplify=False, digits=17)
+    except NalmError:
+        return None
+    snapped = snap_constants(_undo_scaling(extraction.formula, names, data), names, data.held)
+    if snapped is None:
+        return None
+    formula, mse, error = snapped
+    return Law(formula, mse <= EXACT, error=error, mse=mse)
+
+
+def _undo_scaling(formula: sympy.Expr, names: list[str], data: _Data) -> sympy.Expr:
+    symbols = [sympy.Symbol(n) for n in names]
+    mapping = {
+        s: s / sympy.Integer(10) ** int(k) for s, k in zip(symbols, data.scales, strict=True)
+    }
+    return sympy.Integer(10) ** int(data.target_scale) * formula.xreplace(mapping)
