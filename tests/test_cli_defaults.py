@@ -13,7 +13,7 @@ from nalm.bench.runner import Settings
 from nalm.bench.suites import Suite
 from nalm.cli.common import default, shown
 from nalm.errors import NalmError
-from nalm.fitting import fit_candidates
+from nalm.fitting import FitSettings, find_law, fit_candidates
 from nalm.reproduce import IdentitySettings, Table1Settings
 from nalm.reproduce.sequences import SequenceSettings
 from nalm.training import TrainSettings
@@ -70,7 +70,7 @@ _RUN = {"device", "seed", "first_seed", "out"}
         (("reproduce", "digits"), SequenceSettings, {"kinds"}),  # "both"
         (("reproduce", "words"), SequenceSettings, set()),
         (("bench", "run"), Suite, {"retries", "checkpoint_seconds"}),  # the latter: Settings
-        (("fit",), fit_candidates, {"try_units", "lr"}),
+        (("fit",), FitSettings, {"try_units", "lr", "steps", "seeds"}),  # below
     ],
 )
 def test_every_default_a_help_shows_is_the_settings_default(path, settings, not_fields):
@@ -84,6 +84,26 @@ def test_every_default_a_help_shows_is_the_settings_default(path, settings, not_
             assert action.default == default(settings, action.dest), (path, action.dest)
         checked += 1
     assert checked >= 2
+
+
+def test_fit_shows_the_search_and_the_unit_defaults_and_leaves_them_to_the_settings():
+    actions = {a.dest: a for a in _subparser("fit")._actions}
+    for key in ("steps", "seeds"):
+        assert actions[key].default is None
+        help_text = actions[key].help or ""
+        assert f"(default {shown(default(find_law, key))})" in help_text
+        assert f"(default {shown(default(fit_candidates, key))})" in help_text
+    assert f"default {shown(default(find_law, 'lr'))} in the search" in (actions["lr"].help or "")
+    search, units = FitSettings("d.csv", "y"), FitSettings("d.csv", "y", units=("nau",))
+    assert (search.steps, search.seeds, search.lr) == tuple(
+        default(find_law, k) for k in ("steps", "seeds", "lr")
+    )
+    assert (units.steps, units.seeds, units.lr) == (
+        default(fit_candidates, "steps"),
+        default(fit_candidates, "seeds"),
+        None,
+    )
+    assert default(FitSettings, "budget") == default(find_law, "budget")
 
 
 def test_the_experiments_flags_leave_their_defaults_to_the_settings():

@@ -5,28 +5,43 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..fitting import DEFAULT_UNITS, fit_candidates, run_fit
-from .common import Extend, add_common, default, names
+from ..fitting import DEFAULT_UNITS, find_law, fit_candidates, run_fit
+from .common import Extend, add_common, default, names, shown
 
 
 def add_parser(sub: Any) -> None:
     """Add ``nalm fit`` to the subcommands ``sub``."""
     fit_cmd = sub.add_parser(
         "fit",
-        help="learn a formula from a CSV table and print it",
-        description="Train arithmetic units on the rows of a CSV file (header line first), read "
-        "each one's weights back as a formula, and keep the one that fits best.",
+        help="find the law a CSV table follows and print it",
+        description="Search for the law the rows of a CSV file (header line first) follow: "
+        "sums, products, powers and constants, the simplest families first, each trained with "
+        "many seeds and read back as a formula, until one is exact on rows held back from "
+        "training. With --unit or --try-units, train those model specs instead and keep the "
+        "one whose formula fits best.",
     )
     fit_cmd.add_argument("data", help="CSV file with a header; columns are inputs or the target")
     fit_cmd.add_argument("--target", required=True, help="the column to predict")
     fit_cmd.add_argument("--test", help="a second CSV file (e.g. far outside the data) to test on")
     which = fit_cmd.add_mutually_exclusive_group()
-    which.add_argument("--unit", help="one model spec: a unit name or FIRST>SECOND")
+    which.add_argument(
+        "--unit", help="instead of the search: one model spec, a unit name or FIRST>SECOND"
+    )
     which.add_argument(
         "--try-units",
         type=names,
         action=Extend,
-        help=f"comma-separated model specs, repeatable (default {','.join(DEFAULT_UNITS)})",
+        help="instead of the search: comma-separated model specs, repeatable (e.g. "
+        f"{','.join(DEFAULT_UNITS)})",
+    )
+    budget = default(find_law, "budget")
+    fit_cmd.add_argument(
+        "--budget",
+        type=float,
+        default=budget,
+        metavar="SECONDS",
+        help=f"the search's time limit; families not started by then are skipped (default "
+        f"{shown(budget)})",
     )
     fit_cmd.add_argument(
         "--exclude",
@@ -36,11 +51,24 @@ def add_parser(sub: Any) -> None:
         help="columns that are not inputs (comma-separated, repeatable)",
     )
     steps, seeds, hidden = (default(fit_candidates, k) for k in ("steps", "seeds", "hidden"))
-    fit_cmd.add_argument("--steps", type=int, default=steps, help=f"Adam steps (default {steps})")
+    law_steps, law_seeds, law_lr = (default(find_law, k) for k in ("steps", "seeds", "lr"))
     fit_cmd.add_argument(
-        "--seeds", type=int, default=seeds, help=f"seeds per unit (default {seeds})"
+        "--steps",
+        type=int,
+        help=f"Adam steps per family (default {shown(law_steps)}) or per unit (default "
+        f"{shown(steps)})",
     )
-    fit_cmd.add_argument("--lr", type=float, help="learning rate (default 0.05; 1e-3 for an MLP)")
+    fit_cmd.add_argument(
+        "--seeds",
+        type=int,
+        help=f"seeds per family (default {law_seeds}) or per unit (default {seeds})",
+    )
+    fit_cmd.add_argument(
+        "--lr",
+        type=float,
+        help=f"learning rate (default {shown(law_lr)} in the search; 0.05 per unit, 1e-3 for an "
+        "MLP)",
+    )
     fit_cmd.add_argument(
         "--hidden", type=int, default=hidden, help=f"width of FIRST>SECOND (default {hidden})"
     )
@@ -57,7 +85,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm fit``; returns the exit status."""
-    units = [args.unit] if args.unit else list(args.try_units or DEFAULT_UNITS)
+    units = [args.unit] if args.unit else list(args.try_units or ())
     run_fit(
         args.data,
         args.target,
@@ -72,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         hidden=args.hidden,
         batch_size=args.batch_size,
         tolerance=args.tolerance,
+        budget=args.budget,
         device=args.device,
         progress=not args.no_progress,
     )

@@ -35,6 +35,7 @@ from .candidates import (
 from .names import formula_names
 from .run import FitResult, FitSettings, candidates_table, run_fit, table_headers
 from .scaling import Scaling
+from .search import Law, Structure, default_structures, find_law
 
 __all__ = [
     "CLOSE",
@@ -43,11 +44,15 @@ __all__ = [
     "Candidate",
     "FitResult",
     "FitSettings",
+    "Law",
     "Scaling",
+    "Structure",
     "best_candidate",
     "candidates_table",
     "closest_candidate",
     "default_lr",
+    "default_structures",
+    "find_law",
     "fit_candidates",
     "formula_names",
     "parse_specs",

@@ -64,7 +64,7 @@ def refit(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, iterations: int 
         if loss is None:
             with torch.no_grad():
                 loss = float(((model(xs) - ys) ** 2).mean() / scale)
-    except RuntimeError:
+    except (RuntimeError, IndexError):  # IndexError: L-BFGS's line search on a flat loss
         loss = math.inf
     if not math.isfinite(loss) or not all(bool(torch.isfinite(p).all()) for p in free):
         with torch.no_grad():

@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 from .. import runs
 from ..app.rundir import write_text
 from ..experiment import Experiment, Result, Run
+from ..limits import check_number
 from ..plots import save_parity_plot
 from ..reporting import fmt, markdown_table, table
 from ..tasks.base import DatasetTask
 from ..tasks.table import Table, read_table, table_task
 from .candidates import (
     CLOSE,
-    DEFAULT_UNITS,
     Candidate,
     best_candidate,
     closest_candidate,
@@ -26,7 +26,9 @@ from .candidates import (
     parse_specs,
     unexplained,
 )
+from .law_report import LawResult, search_law
 from .names import formula_names, legend, shown
+from .search import Law, find_law
 
 
 def _default(name: str) -> Any:
@@ -37,7 +39,11 @@ def _default(name: str) -> Any:
 @dataclass(frozen=True)
 class FitSettings(Experiment):
     """Settings of ``nalm fit``: the CSV ``data`` (and ``test``) file, the ``target`` column,
-    the ``units`` to try and their training settings (see :func:`fit_candidates`)."""
+    and either the law search (no ``units``: :func:`~.search.find_law` within ``budget``
+    seconds) or the ``units`` to try with their training settings (see :func:`fit_candidates`).
+
+    ``steps``, ``seeds`` and ``lr`` left ``None`` take the chosen mode's defaults (the search:
+    4,000 steps, 32 seeds, 0.02; units: 10,000 steps, 3 seeds, 0.05 or 1e-3 for an MLP)."""
 
     name: ClassVar[str] = "fit"
     command: ClassVar[str] = "fit"
@@ -45,20 +51,35 @@ class FitSettings(Experiment):
     data: str = ""
     target: str = ""
     test: str | None = None
-    units: tuple[str, ...] = DEFAULT_UNITS
+    units: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    steps: int = _default("steps")
-    seeds: int = _default("seeds")
+    steps: int | None = None
+    seeds: int | None = None
     first_seed: int = _default("first_seed")
     lr: float | None = _default("lr")
     hidden: int = _default("hidden")
     batch_size: int = _default("batch_size")
     tolerance: float = _default("tolerance")
+    budget: float = 120.0
+
+    def __post_init__(self) -> None:
+        defaults = _SEARCH if not self.units else {k: _default(k) for k in ("steps", "seeds")}
+        for key, value in defaults.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        if not self.units and self.lr is None:
+            object.__setattr__(self, "lr", _SEARCH["lr"])
+
+    @property
+    def search(self) -> bool:
+        """Whether this is the law search (no ``units`` named)."""
+        return not self.units
 
     def check(self) -> None:
         """Read the files, parse the units and check them against the unit contract's quick
         checks: every refusal comes before anything is written."""
         self.tables()
+        check_number(self.budget, "budget", positive=True)
         for spec in parse_specs(self.units):
             spec.vet()
 
@@ -75,7 +96,10 @@ class FitSettings(Experiment):
         task, names = table_task(train_table, self.target, test_table, self.exclude)
         return train_table, test_table, task, list(names)
 
-    def execute(self, run: Run) -> FitResult:
+    def execute(self, run: Run) -> FitResult | LawResult:
+        if self.search:
+            assert self.steps is not None and self.seeds is not None and self.lr is not None
+            return search_law(self, run, steps=self.steps, seeds=self.seeds, lr=self.lr)
         train_table, test_table, task, names = self.tables()
         exact = {"interpolation": train_table}
         if test_table is not None:
@@ -105,6 +129,7 @@ class FitSettings(Experiment):
         return result
 
 
+_SEARCH = {k: inspect.signature(find_law).parameters[k].default for k in ("steps", "seeds", "lr")}
 _TRAINING = ("steps", "seeds", "first_seed", "lr", "hidden", "batch_size", "tolerance")
 
 
@@ -265,26 +290,30 @@ def run_fit(
     target: str,
     *,
     test: str | None = None,
-    units: Sequence[str] = DEFAULT_UNITS,
+    units: Sequence[str] = (),
     exclude: Sequence[str] = (),
     out: str | None = None,
     device: str = "cpu",
     progress: bool = True,
     **settings: Any,
-) -> tuple[Path, Candidate | None]:
-    """``nalm fit``: read the CSV file(s), fit every unit, print and save what each learned.
+) -> tuple[Path, Candidate | Law | None]:
+    """``nalm fit``: read the CSV file(s); search for the law (no ``units``) or fit every unit
+    named; print and save what was found.
 
     Everything the user gave is checked (files, columns, units) before anything is trained or
     written. ``settings`` are :class:`FitSettings` fields (``steps``, ``seeds``, ``first_seed``,
-    ``lr``, ``hidden``, ``batch_size``, ``tolerance``); ``FitSettings(...).run(out)`` returns
-    the whole :class:`FitResult`.
+    ``lr``, ``hidden``, ``batch_size``, ``tolerance``, ``budget``); ``FitSettings(...).run(out)``
+    returns the whole :class:`FitResult` (or :class:`~.law_report.LawResult`).
 
     Returns:
-        The run directory and the best candidate (``None`` when no model fit the data).
+        The run directory and the best candidate (``None`` when no model fit the data), or for
+        the search the :class:`~.search.Law` found.
     """
     if out is not None:
         runs.check_run_dir(out, "out")
     fit = FitSettings(data, target, test, tuple(units), tuple(exclude), **settings)
     result = fit.run(out, device=device, progress=progress)
-    assert isinstance(result, FitResult) and result.out is not None
+    assert isinstance(result, (FitResult, LawResult)) and result.out is not None
+    if isinstance(result, LawResult):
+        return result.out, result.law
     return result.out, result.best
