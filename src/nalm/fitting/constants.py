@@ -15,6 +15,8 @@ from ..symbolic import formula_function
 
 MAX_DENOMINATOR = 12
 """Constants snap to ``p/q`` with ``q`` up to this (and to such fractions times ``π^k``)."""
+SIMPLE = 1e-12
+"""A relative MSE up to which a constant may still snap to 0 or a fraction (≈ 1e-6 relative)."""
 FLOOR = 1e-26
 """A relative MSE this small is float64 rounding: snapping may always reach it."""
 
@@ -55,13 +57,15 @@ def snap_constants(
 ) -> tuple[sympy.Expr, float, float] | None:
     """Replace each float of ``formula`` by the simplest number (:func:`_simpler`) that keeps it
     as accurate on ``rows`` (the held-back rows): its relative MSE there at most 4 × the
-    unsnapped one's (or :data:`FLOOR`), so a constant keeps the digits the data supports.
+    unsnapped one's (or :data:`FLOOR`), so a constant keeps the digits the data supports; 0 and
+    fractions may also go to :data:`SIMPLE` (an L-BFGS fit leaves ``0.999999999999``).
     Returns ``(formula, relative MSE, largest relative error)``, ``None`` where not finite."""
     formula = sympy.expand(formula) if _expandable(formula) else _factored(formula)
     mse, error = measure(formula, names, rows)
     if not math.isfinite(mse):
         return None
     allowed = max(4 * mse, FLOOR)
+    simple_allowed = max(allowed, SIMPLE)
     floats = sorted(formula.atoms(sympy.Float), key=lambda f: -abs(float(f)))
     for number in floats:
         if number not in formula.atoms(sympy.Float):
@@ -69,7 +73,7 @@ def snap_constants(
         for option in _simpler(float(number)):
             trial = formula.xreplace({number: option})
             trial_mse, trial_error = measure(trial, names, rows)
-            if trial_mse <= allowed:
+            if trial_mse <= (allowed if isinstance(option, sympy.Float) else simple_allowed):
                 formula, mse, error = trial, trial_mse, trial_error
                 break
     formula = _tidy(formula)
@@ -85,20 +89,33 @@ def _expandable(formula: sympy.Expr) -> bool:
 
 
 def _factored(formula: sympy.Expr) -> sympy.Expr:
-    """Each sum raised to a power divided by its largest coefficient, the factor moved out to
-    join the monomial's constant: ``0.7657/(0.7657/a + 0.7657/b)`` reads ``1.0/(1.0/a + 1.0/b)``.
-    The stacks leave such a factor free (any scale of the sum fits as well)."""
+    """Each sum inside a product or a power divided by its largest coefficient, the factor
+    moved out to join the monomial's constant: ``0.7657/(0.7657/a + 0.7657/b)`` reads
+    ``1.0/(1.0/a + 1.0/b)``. The stacks leave such a factor free (any scale of a sum that is
+    multiplied or raised fits as well), so only this form has constants worth snapping."""
 
-    def normalized(power: sympy.Pow) -> sympy.Expr:
-        coefficients = [term.as_coeff_Mul()[0] for term in sympy.Add.make_args(power.base)]
+    def split(total: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
+        coefficients = [term.as_coeff_Mul()[0] for term in sympy.Add.make_args(total)]
         largest = max(coefficients, key=lambda c: abs(float(c)))
-        if largest == 0 or largest == 1:
-            return power
-        return largest**power.exp * sympy.expand(power.base / largest) ** power.exp
+        if largest in (0, 1):
+            return sympy.Integer(1), total
+        return largest, sympy.expand(total / largest)
 
-    return formula.replace(
-        lambda e: isinstance(e, sympy.Pow) and isinstance(e.base, sympy.Add), normalized
-    )
+    def canonical(e: sympy.Expr) -> sympy.Expr:
+        if e.is_Atom:
+            return e
+        args = [canonical(a) for a in e.args]
+        if isinstance(e, sympy.Pow) and isinstance(args[0], sympy.Add):
+            factor, rest = split(args[0])
+            return factor ** args[1] * rest ** args[1]
+        if isinstance(e, sympy.Mul):
+            parts: list[sympy.Expr] = []
+            for a in args:
+                parts.extend(split(a) if isinstance(a, sympy.Add) else (a,))
+            return sympy.Mul(*parts)
+        return e.func(*args)
+
+    return canonical(formula)
 
 
 def _simpler(value: float) -> list[sympy.Expr]:

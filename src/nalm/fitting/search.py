@@ -72,9 +72,26 @@ class Structure:
         widths = f" ({', '.join(map(str, self.hidden))})" if self.hidden else ""
         return f"{self.spec}{widths}"
 
-    def build(self, inputs: int) -> nn.Module:
+    def build(self, inputs: int, start: int | None = None) -> nn.Module:
+        """The stack for ``inputs`` columns. With ``start``, a stack ending in a ``power`` unit
+        after others starts its last exponents at the ``start``-th of :data:`LAST_EXPONENTS`
+        (seeds spread over the ratios and roots a law's last step usually is)."""
         model = parse(self.spec).build(inputs, 1, hidden=list(self.hidden) or 1)
-        return model if isinstance(model, nn.Sequential) else nn.Sequential(model)
+        model = model if isinstance(model, nn.Sequential) else nn.Sequential(model)
+        last = model[-1]
+        if start is not None and len(model) > 1 and isinstance(last, ScaledPower):
+            options = LAST_EXPONENTS[min(last.in_features, max(LAST_EXPONENTS))]
+            with torch.no_grad():
+                last.W.copy_(torch.tensor([options[start % len(options)]], dtype=last.W.dtype))
+        return model
+
+
+LAST_EXPONENTS: dict[int, list[tuple[float, ...]]] = {
+    1: [(-1.0,), (0.5,), (-0.5,), (2.0,), (-2.0,), (1.0,)],
+    2: [(1.0, -1.0), (1.0, -0.5), (1.0, -2.0), (1.0, 0.5), (1.0, 1.0), (-1.0, 0.0)],
+}
+"""Where the last ``power`` unit of a deeper stack starts, by its number of inputs: a ratio,
+a root, a square (``P/Q``, ``M/√S``, ``M/S²``, ``M·√S``, …); seed ``i`` takes option ``i``."""
 
 
 def default_structures(inputs: int) -> list[Structure]:
@@ -292,7 +309,7 @@ def _try(
     task = DatasetTask((xs.float(), ys.float()), {"interpolation": (xs.float(), ys.float())})
     d = xs.shape[1]
     result = fit_seeds(
-        lambda: structure.build(d),
+        lambda: structure.build(d, start=torch.initial_seed() - seed),
         [task] * seeds,
         seeds=range(seed, seed + seeds),
         steps=steps,
@@ -346,8 +363,15 @@ def _read(model: nn.Module, data: _Data, names: list[str]) -> Law | None:
 
 
 def _undo_scaling(formula: sympy.Expr, names: list[str], data: _Data) -> sympy.Expr:
+    """The formula in the data's units: each input ``x`` read as ``x / 10^k``, the result times
+    ``10^k``; a power of ten with a fractional exponent (``√10`` from ``√(x/10)``) becomes a
+    float, so that it joins the constant it multiplies."""
     symbols = [sympy.Symbol(n) for n in names]
     mapping = {
         s: s / sympy.Integer(10) ** int(k) for s, k in zip(symbols, data.scales, strict=True)
     }
-    return sympy.Integer(10) ** int(data.target_scale) * formula.xreplace(mapping)
+    undone = sympy.Integer(10) ** int(data.target_scale) * formula.xreplace(mapping)
+    return undone.replace(
+        lambda e: isinstance(e, sympy.Pow) and e.base.is_Number and not e.exp.is_Integer,
+        lambda e: sympy.Float(float(e), 17),
+    )
