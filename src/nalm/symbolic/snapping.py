@@ -142,6 +142,10 @@ class Snapper:
         record = Weight(self.layer, self.unit, name, index, value, clean)
         if clean is None:
             number: sympy.Expr = sympy.Float(value, self.digits)
+            if candidates == CONSTANT and self.digits < 17:  # 8.314, not 8.31400
+                text = f"{value:.{self.digits}g}"
+                mantissa = "".join(c for c in text.split("e")[0] if c.isdigit()).lstrip("0")
+                number = sympy.Float(text, max(1, len(mantissa)))
             self.extraction.kept.append(record)
         else:
             number = clean

@@ -45,7 +45,8 @@ class ScaledPower(Unit):
     Args:
         in_features: size of each input sample.
         out_features: size of each output sample (one monomial each).
-        eps: ε added to ``|x|`` (default 1e-12).
+        eps: ε added to ``|x|`` (default ``None``: the smallest normal number of the input's
+            dtype, so that ``x = 0`` stays finite and no other value moves).
 
     Shape:
         ``(*, in_features) → (*, out_features)``.
@@ -72,12 +73,12 @@ class ScaledPower(Unit):
         in_features: int,
         out_features: int,
         *,
-        eps: float = 1e-12,
+        eps: float | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        self.eps = check_eps(type(self).__name__, eps)
+        self.eps = None if eps is None else check_eps(type(self).__name__, eps)
         factory = factory_kwargs(type(self).__name__, device, dtype)
         self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
         self.b = nn.Parameter(torch.empty(out_features, **factory))
@@ -88,7 +89,8 @@ class ScaledPower(Unit):
         nn.init.zeros_(self.b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_x = torch.log(x.abs() + self.eps)
+        eps = torch.finfo(x.dtype).tiny if self.eps is None else self.eps
+        log_x = torch.log(x.abs() + eps)
         negative = (x < 0).to(x.dtype)
         magnitude = torch.exp(linear(log_x, self.W) + _per_output(self.b))
         return magnitude * torch.cos(linear(math.pi * negative, self.W))
@@ -98,7 +100,7 @@ class ScaledPower(Unit):
         return self.W.new_zeros(self.W.shape[:-2])
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, eps={self.eps:g}"
+        return f"{super().extra_repr()}, eps={'tiny' if self.eps is None else f'{self.eps:g}'}"
 
 
 class Affine(Unit):

@@ -1,0 +1,160 @@
+"""The law search of ``nalm fit`` (issue 35): the units with constants, their formulas, the
+constants' snapping rule, and the search itself."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import sympy
+import torch
+from torch import nn
+
+import nalm
+import nalm.cli
+from nalm.errors import NalmError
+from nalm.fitting import FitSettings, Structure, find_law
+from nalm.fitting.constants import snap_constants
+from nalm.symbolic.snapping import CONSTANT, Extraction, Snapper
+from nalm.units import Affine, ScaledPower, check, get
+
+
+@pytest.mark.parametrize("name", ["power", "affine"])
+def test_each_new_unit_keeps_the_unit_contract(name):
+    report = check(get(name))
+    assert report.passed, str(report)
+
+
+def _energy_model() -> nn.Module:
+    """m·v²/2 + 9.81·m·h over (m, v, h), with exact weights."""
+    power, affine = ScaledPower(3, 2, dtype=torch.float64), Affine(2, 1, dtype=torch.float64)
+    with torch.no_grad():
+        power.W.copy_(torch.tensor([[1.0, 2.0, 0.0], [1.0, 0.0, 1.0]]))
+        power.b.zero_()
+        affine.W.copy_(torch.tensor([[0.5, 9.81]]))
+        affine.b.zero_()
+    return nn.Sequential(power, affine)
+
+
+def test_exact_weights_give_the_exact_law_a_million_times_beyond_the_training_range():
+    model = _energy_model()
+    x = torch.rand(1000, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = 1e6 * (1 + 4 * x)  # the training range is [1, 5]
+    m, v, h = x.T
+    truth = m * v**2 / 2 + 9.81 * m * h
+    assert torch.allclose(model(x)[:, 0], truth, rtol=1e-10, atol=0)  # exp(log) rounding
+    formula = nalm.to_formula(model, ["m", "v", "h"], positive=True)
+    assert sympy.nsimplify(formula, rational=True) == sympy.sympify("m*v**2/2 + 981*m*h/100")
+    assert str(nalm.to_formula(model, ["m", "v", "h"], positive=True)) == "9.81*h*m + m*v**2/2"
+
+
+def test_a_monomial_with_a_constant_reads_as_one_and_keeps_the_sign_of_negative_inputs():
+    power = ScaledPower(3, 1, dtype=torch.float64)
+    with torch.no_grad():
+        power.W.copy_(torch.tensor([[1.0, 1.0, -1.0]]))
+        power.b.fill_(math.log(8.314))
+    assert str(nalm.to_formula(power, ["n", "T", "V"])) == "8.314*T*n/V"
+    x = torch.tensor([[-2.0, 3e6, 4.0]], dtype=torch.float64)
+    assert float(power(x).detach()) == pytest.approx(-8.314 * 2 * 3e6 / 4, rel=1e-12)
+    # a ratio of sums: 1/(1/R1 + 1/R2) = R1·R2/(R1 + R2)
+    model = nn.Sequential(
+        ScaledPower(2, 2, dtype=torch.float64),
+        Affine(2, 1, dtype=torch.float64),
+        ScaledPower(1, 1, dtype=torch.float64),
+    )
+    with torch.no_grad():
+        model[0].W.copy_(-torch.eye(2, dtype=torch.float64))
+        model[0].b.zero_()
+        model[1].W.fill_(1.0)
+        model[1].b.zero_()
+        model[2].W.fill_(-1.0)
+        model[2].b.zero_()
+    R = torch.tensor([[2e6, 3e6]], dtype=torch.float64)
+    assert float(model(R).detach()) == pytest.approx(6e12 / 5e6, rel=1e-12)
+    assert nalm.to_formula(model, ["R1", "R2"], positive=True) == sympy.sympify("R1*R2/(R1 + R2)")
+
+
+def test_constants_snap_to_fractions_only_within_their_tolerance():
+    extraction = Extraction(outputs=())
+    snap = Snapper(0.05, extraction)
+    values = torch.tensor([0.49998, 8.314, 7 / 12 + 1e-5, 7 / 12 + 1e-2])
+    assert snap("W", values, (0,), CONSTANT) == sympy.Rational(1, 2)
+    assert str(snap("W", values, (1,), CONSTANT)) == "8.314"  # within 5e-4 of no p/q, q ≤ 12
+    assert snap("W", values, (2,), CONSTANT) == sympy.Rational(7, 12)
+    assert isinstance(snap("W", values, (3,), CONSTANT), sympy.Float)
+    assert len(extraction.snapped) == 2 and len(extraction.kept) == 2
+
+
+def test_the_data_decides_each_constant_fraction_pi_or_the_digits_it_supports():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 5, (64, 2))
+    a, b = sympy.symbols("a b")
+    rows = (x, x[:, 0] / 2 + 8.314 * x[:, 1] + x[:, 0] * x[:, 1] / (4 * math.pi))
+    noisy = 0.4999999999997 * a + 8.31400000000002 * b + 0.0795774715459 * a * b
+    formula, mse, _ = snap_constants(noisy, ["a", "b"], rows)
+    assert formula == a / 2 + sympy.Float("8.314", 4) * b + a * b / (4 * sympy.pi)
+    assert mse < 1e-26
+    # a constant that is no simple number keeps the digits the data supports, no fewer
+    rows = (x, 8.31447 * x[:, 0] * x[:, 1])
+    formula, _, _ = snap_constants(8.3144700000001 * a * b, ["a", "b"], rows)
+    assert formula.atoms(sympy.Float) == {sympy.Float("8.31447", 6)}
+
+
+def _table(tmp_path, name, f, low, high, rows=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(low, high, (rows, 3))
+    path = tmp_path / name
+    lines = ["a,b,c,y"] + [",".join(f"{v!r}" for v in (*row, f(*row))) for row in x.tolist()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_search_never_reads_the_test_file(tmp_path):
+    def law(a, b, c):
+        return 2.5 * a * b / c
+
+    data = _table(tmp_path, "data.csv", law, 1, 5)
+    results = []
+    for k, (low, high) in enumerate([(10, 50), (100, 1000)]):
+        test = _table(tmp_path, f"test{k}.csv", law, low, high, seed=k + 1)
+        settings = FitSettings(str(data), "y", str(test), seeds=4, steps=300, budget=60)
+        result = settings.run(str(tmp_path / f"run{k}"), progress=False)
+        config = json.loads((tmp_path / f"run{k}" / "config.json").read_text())
+        results.append(
+            [(t["family"], t["formula"], t["max_rel_error_held_back"]) for t in config["tried"]]
+        )
+        assert result.law.exact and config["law"] == "5*a*b/(2*c)"
+        assert config["tried"][-1]["max_rel_error_test"] < 1e-12
+    assert results[0] == results[1]
+
+
+def test_a_law_outside_the_families_is_not_called_exact():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 2, (80, 1))
+    law = find_law(
+        x, np.exp(x[:, 0]), ["t"], structures=[Structure(("power",))], seeds=4, steps=300
+    )
+    assert not law.exact and law.formula is not None
+    assert 1e-3 < law.error < 1  # the most accurate monomial, with its honest error
+    assert [a.structure for a in law.tried] == ["power"]
+
+
+def test_bad_input_is_refused_in_one_sentence(tmp_path):
+    with pytest.raises(NalmError, match=r"x must be \(N, d\) and y \(N,\)"):
+        find_law(np.ones((5, 2)), np.ones(4))
+    data = _table(tmp_path, "data.csv", lambda a, b, c: a + b, 1, 5)
+    with pytest.raises(NalmError, match="budget"):
+        FitSettings(str(data), "y", budget=0).check()
+
+
+@pytest.mark.slow
+def test_the_search_finds_a_planted_sum_of_monomials_with_constants(tmp_path, capsys):
+    data = _table(tmp_path, "data.csv", lambda a, b, c: 3 * a * b**2 + 0.75 * c / a, 1, 5)
+    out = tmp_path / "run"
+    status = nalm.cli.main(["fit", str(data), "--target", "y", "--out", str(out), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["exact"] and config["family"] == "power>affine (2)"
+    assert sympy.sympify(config["law"]) == sympy.sympify("3*a*b**2 + 3*c/(4*a)")
+    assert "law: y = " in printed and "exact on the 30 rows held back" in printed
