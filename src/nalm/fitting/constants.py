@@ -12,6 +12,7 @@ import sympy
 
 from ..errors import NalmError
 from ..symbolic import formula_function
+from .candidates import EXACT
 
 MAX_DENOMINATOR = 12
 """Constants snap to ``p/q`` with ``q`` up to this (and to such fractions times ``π^k``)."""
@@ -58,22 +59,28 @@ def snap_constants(
     """Replace each float of ``formula`` by the simplest number (:func:`_simpler`) that keeps it
     as accurate on ``rows`` (the held-back rows): its relative MSE there at most 4 × the
     unsnapped one's (or :data:`FLOOR`), so a constant keeps the digits the data supports; 0 and
-    fractions may also go to :data:`SIMPLE` (an L-BFGS fit leaves ``0.999999999999``).
+    fractions may also go to :data:`SIMPLE` (an L-BFGS fit leaves ``0.999999999999``). A formula
+    that is not exact (relative MSE above :data:`EXACT`) only has its floats shortened, to the
+    fewest digits that keep its error within 1 %.
     Returns ``(formula, relative MSE, largest relative error)``, ``None`` where not finite."""
     formula = sympy.expand(formula) if _expandable(formula) else _factored(formula)
     mse, error = measure(formula, names, rows)
     if not math.isfinite(mse):
         return None
-    allowed = max(4 * mse, FLOOR)
-    simple_allowed = max(allowed, SIMPLE)
+    exact = mse <= EXACT
+    allowed = max(4 * mse, FLOOR) if exact else 1.01 * mse
+    simple_allowed = max(allowed, SIMPLE) if exact else 0.0
     floats = sorted(formula.atoms(sympy.Float), key=lambda f: -abs(float(f)))
     for number in floats:
         if number not in formula.atoms(sympy.Float):
             continue
         for option in _simpler(float(number)):
+            simple = not isinstance(option, sympy.Float)
+            if simple and not exact:
+                continue  # an approximation keeps its floats: no π or fraction pretends more
             trial = formula.xreplace({number: option})
             trial_mse, trial_error = measure(trial, names, rows)
-            if trial_mse <= (allowed if isinstance(option, sympy.Float) else simple_allowed):
+            if trial_mse <= (simple_allowed if simple else allowed):
                 formula, mse, error = trial, trial_mse, trial_error
                 break
     formula = _tidy(formula)
@@ -127,9 +134,18 @@ def _simpler(value: float) -> list[sympy.Expr]:
         fraction = Fraction(base).limit_denominator(MAX_DENOMINATOR)
         if fraction != 0 and abs(float(fraction) - base) <= 1e-6 * abs(base):
             options.append(sympy.Rational(fraction.numerator, fraction.denominator) * sympy.pi**k)
-    for digits in range(1, 16):
-        options.append(sympy.Float(f"{value:.{digits}g}", digits))
+    options += [_rounded(value, digits) for digits in range(1, 16)]
     return options
+
+
+def _rounded(value: float, digits: int) -> sympy.Float:
+    """``value`` to ``digits`` significant digits, printed without an exponent where one is not
+    needed: ``30.0``, ``8.314``, ``0.05``."""
+    text = np.format_float_positional(
+        value, precision=digits, unique=False, fractional=False, trim="0"
+    )
+    significant = "".join(c for c in text if c.isdigit()).lstrip("0")
+    return sympy.Float(text, max(1, len(significant)))
 
 
 def _tidy(formula: sympy.Expr) -> sympy.Expr:
