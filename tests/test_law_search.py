@@ -159,3 +159,25 @@ def test_the_search_finds_a_planted_sum_of_monomials_with_constants(tmp_path, ca
     assert config["exact"] and config["family"] == "power>affine (2)"
     assert sympy.sympify(config["law"]) == sympy.sympify("3*a*b**2 + 3*c/(4*a)")
     assert "law: y = " in printed and "exact on the 30 rows held back" in printed
+
+
+def test_the_units_mode_chooses_on_held_back_rows_never_on_the_test_file(tmp_path):
+    def law(a, b, c):
+        return a / b
+
+    data = _table(tmp_path, "data.csv", law, 1, 5)
+    seen = []
+    for k, (low, high) in enumerate([(10, 50), (100, 1000)]):
+        test = _table(tmp_path, f"test{k}.csv", law, low, high, seed=k + 1)
+        settings = FitSettings(
+            str(data), "y", str(test), units=("nau", "real_npu"), steps=400, seeds=2
+        )
+        result = settings.run(str(tmp_path / f"run{k}"), progress=False)
+        held = [
+            (c.spec, str(c.formula), c.formula_error["interpolation"]) for c in result.candidates
+        ]
+        seen.append((held, result.best.spec))
+        # the held-back quarter of the 120 rows judges; the other 90 train
+        assert len(result.task.train[0]) == 90
+        assert len(result.task.evaluation["interpolation"][0]) == 30
+    assert seen[0] == seen[1]

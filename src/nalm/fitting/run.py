@@ -28,7 +28,7 @@ from .candidates import (
 )
 from .law_report import LawResult, search_law
 from .names import formula_names, legend, shown
-from .search import Law, find_law
+from .search import Law, find_law, split_rows
 
 
 def _default(name: str) -> Any:
@@ -101,16 +101,30 @@ class FitSettings(Experiment):
             assert self.steps is not None and self.seeds is not None and self.lr is not None
             return search_law(self, run, steps=self.steps, seeds=self.seeds, lr=self.lr)
         train_table, test_table, task, names = self.tables()
-        exact = {"interpolation": train_table}
-        if test_table is not None:
-            exact["extrapolation"] = test_table
+        # a quarter of the rows is held back: the units train on the others, and the held-back
+        # rows alone choose each spec's seed and the best spec (never the test file)
+        fit_rows, held_rows = split_rows(len(train_table), seed=self.first_seed)
+        x, y = task.train
+        sets = {"interpolation": (x[held_rows], y[held_rows])}
+        if "extrapolation" in task.evaluation:
+            sets["extrapolation"] = task.evaluation["extrapolation"]
+        task = DatasetTask((x[fit_rows], y[fit_rows]), sets, name=task.name, **task.info)
         rows = {
-            k: (t.select(names).numpy(), t.column(self.target).numpy()) for k, t in exact.items()
+            "interpolation": (
+                train_table.select(names).numpy()[held_rows],
+                train_table.column(self.target).numpy()[held_rows],
+            )
         }
+        if test_table is not None:
+            rows["extrapolation"] = (
+                test_table.select(names).numpy(),
+                test_table.column(self.target).numpy(),
+            )
         tested = f", tested on {len(test_table)} rows in {self.test}" if test_table else ""
         run.log(
             f"fitting {self.target} from {', '.join(names)}: {len(train_table)} rows in "
-            f"{self.data}{tested}"
+            f"{self.data} ({len(fit_rows)} to train, {len(held_rows)} held back to choose)"
+            f"{tested}"
         )
         if legend(names, formula_names(names)):  # e.g. 'where x0 = "2", x1 = "3"'
             run.log(f"the formulas name the inputs {legend(names, formula_names(names))[6:]}")
@@ -220,7 +234,7 @@ def candidates_table(candidates: Sequence[Candidate], has_test: bool) -> list[li
 
 
 def table_headers(has_test: bool) -> list[str]:
-    headers = ["unit", "formula", "model MSE (data)", "formula max rel. error (data)"]
+    headers = ["unit", "formula", "model MSE (held back)", "formula max rel. error (held back)"]
     if has_test:
         headers += ["model MSE (test)", "formula max rel. error (test)"]
     return headers
