@@ -318,7 +318,17 @@ EXCLUDED: dict[str, str] = {
     "III.17.37": "cos",
 }
 
-BY_ID: dict[str, Equation] = {eq.id: eq for eq in EQUATIONS}
+EVERYDAY: tuple[Equation, ...] = (
+    _eq("coulomb", "F", "q1*q2/r**2", q1=R15, q2=R15, r=R15),
+    _eq("energy", "E", "m*v**2/2 + 9.81*m*h", m=R15, v=R15, h=R15),
+    _eq("parallel", "R", "R1*R2/(R1 + R2)", R1=R15, R2=R15),
+    _eq("seed-demo", "y", "x0/4 + x1/2 + x2**2", x0=R15, x1=R15, x2=R15),
+    _eq("ideal-gas", "p", "8.314*n*T/V", n=R15, T=R15, V=R15),
+)
+"""Issue 35's five everyday laws (not from the Feynman table): every input on U[1, 5]; the seed
+demo's law is the one the original NALU demo learns."""
+
+BY_ID: dict[str, Equation] = {eq.id: eq for eq in (*EQUATIONS, *EVERYDAY)}
 
 
 def _only_arithmetic(expr: sympy.Expr) -> bool:

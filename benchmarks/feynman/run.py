@@ -35,7 +35,7 @@ from time import perf_counter
 import numpy as np
 import sympy
 from data import make_data
-from equations import BY_ID, EQUATIONS
+from equations import BY_ID, EQUATIONS, EVERYDAY
 from peers import SNAP_TOL, fit_gplearn, fit_pyoperon, judge
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "feynman"
@@ -187,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tools", default="nalm,pyoperon,gplearn", help="comma-separated")
     parser.add_argument("--only", default="", help="comma-separated equation ids (default all)")
+    parser.add_argument(
+        "--set",
+        choices=("feynman", "everyday"),
+        default="feynman",
+        help="the 71 Feynman equations (default) or issue 35's five everyday laws",
+    )
     parser.add_argument("--noise", type=float, default=0.0, help="relative noise on y_train")
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per fit")
     parser.add_argument("--n", type=int, default=300, help="training rows (and test rows)")
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in tools if t not in TOOLS]
     if unknown:
         parser.error(f"unknown tools {unknown}; choose from {list(TOOLS)}")
-    ids = [i for i in args.only.split(",") if i] or [eq.id for eq in EQUATIONS]
+    chosen = EQUATIONS if args.set == "feynman" else EVERYDAY
+    ids = [i for i in args.only.split(",") if i] or [eq.id for eq in chosen]
     unknown = [i for i in ids if i not in BY_ID]
     if unknown:
         parser.error(f"unknown equations {unknown}; the kept ids are in equations.py")

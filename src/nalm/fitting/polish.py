@@ -74,6 +74,10 @@ def refit(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, iterations: int 
     return loss
 
 
+SWEEPS = 6
+"""Rounds of the local search over every exponent."""
+IMPROVEMENT = 0.9
+"""A change of one exponent is kept when it lowers the training error below this × the current."""
 GAUSS_NEWTON_AFTER = 100
 """Refits of at least this many L-BFGS iterations end with Gauss-Newton steps (the final ones;
 the local search's quick comparisons do without)."""
@@ -139,9 +143,10 @@ def local_search(
     deadline: float,
 ) -> float:
     """Change one exponent at a time to each of :data:`EXPONENTS`, refit the constants and keep
-    the change that lowers the training error most; repeat while one helps (at most 3 sweeps).
-    Gradient descent often stops one exponent short (``x^{-1/2}`` where the law has ``x``)."""
-    for _ in range(3):
+    the change that lowers the training error most (below :data:`IMPROVEMENT` × the current);
+    repeat while one helps, at most :data:`SWEEPS` rounds. Gradient descent often stops one
+    exponent short (``x^{-1/2}`` where the law has ``x``)."""
+    for _ in range(SWEEPS):
         best: tuple[float, dict[str, torch.Tensor]] | None = None
         start = {k: v.clone() for k, v in model.state_dict().items()}
         for unit in powers:
@@ -155,7 +160,7 @@ def local_search(
                     with torch.no_grad():
                         unit.W[index] = float(value)
                     trial = refit(model, xs, ys, iterations=60)
-                    if trial < 0.5 * loss and (best is None or trial < best[0]):
+                    if trial < IMPROVEMENT * loss and (best is None or trial < best[0]):
                         best = (trial, {k: v.clone() for k, v in model.state_dict().items()})
                     model.load_state_dict(start)
         if best is None:

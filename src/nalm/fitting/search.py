@@ -62,6 +62,9 @@ class Structure:
     layers: tuple[str, ...]
     hidden: tuple[int, ...] = ()
     description: str = ""
+    target_power: int = 1
+    """The stack learns ``y^k`` and the law is its ``1/k``-th power: ``k = −2`` makes
+    ``m/√(1 − v²/c²)`` a sum of two monomials, ``1/m² − v²/(m²c²)``."""
 
     @property
     def spec(self) -> str:
@@ -70,7 +73,8 @@ class Structure:
     @property
     def label(self) -> str:
         widths = f" ({', '.join(map(str, self.hidden))})" if self.hidden else ""
-        return f"{self.spec}{widths}"
+        learns = f" on y^{self.target_power}" if self.target_power != 1 else ""
+        return f"{self.spec}{widths}{learns}"
 
     def build(self, inputs: int, start: int | None = None) -> nn.Module:
         """The stack for ``inputs`` columns. With ``start``, a stack ending in a ``power`` unit
@@ -103,6 +107,9 @@ def default_structures(inputs: int) -> list[Structure]:
         sums,
         Structure(("power", "affine", "power"), (2, 1), "a power of a sum of two monomials"),
         Structure(("power", "affine"), (3,), "a sum of three monomials"),
+        Structure(("power", "affine"), (2,), "y² a sum of two monomials", 2),
+        Structure(("power", "affine"), (2,), "1/y² a sum of two monomials", -2),
+        Structure(("power", "affine"), (3,), "y² a sum of three monomials", 2),
         Structure(("power", "affine", "power"), (2, 2), "a monomial times a power of a sum"),
         Structure(("power", "affine", "power"), (3, 2), "a ratio of sums, monomials of sums"),
         Structure(("power", "affine"), (4,), "a sum of four monomials"),
@@ -261,7 +268,10 @@ def _search(
     """Try ``structures`` in order until one is exact or the budget is spent; ``best`` is
     updated in place."""
     seed, seeds, steps, lr, progress = settings
+    positive = bool((data.fit[1] > 0).all())
     for structure in structures:
+        if structure.target_power != 1 and not positive:
+            continue  # a root of y^k is the law only where y > 0
         if time.perf_counter() - started > budget:
             break
         t0 = time.perf_counter()
@@ -306,6 +316,7 @@ def _try(
     """Train one family's seeds, polish the best and return its best formula (the local search
     stops at ``deadline``, a :func:`time.perf_counter` time)."""
     xs, ys = data.scaled("fit")
+    ys = ys**structure.target_power
     task = DatasetTask((xs.float(), ys.float()), {"interpolation": (xs.float(), ys.float())})
     d = xs.shape[1]
     result = fit_seeds(
@@ -325,6 +336,7 @@ def _try(
         key=lambda r: r.history[-1].get("interpolation_mse", math.inf),
     )
     xs64, ys64 = data.scaled("fit")
+    ys64 = ys64**structure.target_power
     snapped: list[tuple[float, nn.Module]] = []
     for run in ranked[:POLISHED]:
         for grid in GRIDS:
@@ -340,7 +352,7 @@ def _try(
             break
         powers = [m for m in model if isinstance(m, ScaledPower)]
         local_search(model, powers, xs64, ys64, loss, deadline)
-        law = _read(model, data, names)
+        law = _read(model, data, names, structure.target_power)
         if law is not None and (best is None or law.mse < best.mse):
             best = law
         if best is not None and best.exact:
@@ -348,14 +360,17 @@ def _try(
     return best
 
 
-def _read(model: nn.Module, data: _Data, names: list[str]) -> Law | None:
+def _read(model: nn.Module, data: _Data, names: list[str], target_power: int = 1) -> Law | None:
     """The model's formula in the data's units with its constants snapped (see
     :func:`_snap_constants`); ``None`` where it cannot be read or is not finite."""
     try:
         extraction = extract_formula(model, names, tolerance=0.0, simplify=False, digits=17)
     except NalmError:
         return None
-    snapped = snap_constants(_undo_scaling(extraction.formula, names, data), names, data.held)
+    formula = extraction.formula
+    if target_power != 1:
+        formula = formula ** sympy.Rational(1, target_power)
+    snapped = snap_constants(_undo_scaling(formula, names, data), names, data.held)
     if snapped is None:
         return None
     formula, mse, error = snapped
