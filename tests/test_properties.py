@@ -25,6 +25,7 @@ AWAY_FROM_ZERO = DIVIDING | {
     "real_naive_npu",
     "snap_npu",
     "int_snap_npu",
+    "power",  # x^w with w < 0 is inf at 0 by definition (eps is the dtype's smallest normal)
 }
 UNITS = registry.names()
 

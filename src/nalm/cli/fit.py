@@ -50,6 +50,12 @@ def add_parser(sub: Any) -> None:
         default=(),
         help="columns that are not inputs (comma-separated, repeatable)",
     )
+    _add_training_flags(fit_cmd)
+    add_common(fit_cmd)
+
+
+def _add_training_flags(fit_cmd: argparse.ArgumentParser) -> None:
+    """The training settings: the search's and the named units' defaults side by side."""
     steps, seeds, hidden = (default(fit_candidates, k) for k in ("steps", "seeds", "hidden"))
     law_steps, law_seeds, law_lr = (default(find_law, k) for k in ("steps", "seeds", "lr"))
     fit_cmd.add_argument(
@@ -80,7 +86,6 @@ def add_parser(sub: Any) -> None:
         default=tolerance,
         help=f"weight snapping tolerance (default {tolerance})",
     )
-    add_common(fit_cmd)
 
 
 def run(args: argparse.Namespace) -> int:
