@@ -220,8 +220,9 @@ def judge(
     Exact recovery means: after (1) dropping the terms of sums that stay below ``tol`` of their
     sum on the training inputs — terms the training data cannot tell from 0, such as the 1e-8
     intercept that least-squares scaling in single precision leaves — and (2) replacing every
-    floating-point number, exponents included, by the simplest ``(p/q)·π^k`` within relative
-    ``tol`` (:func:`snap_constant`), the formula is ``truth``: it agrees with it to 1e-9 relative
+    floating-point number, exponents included, by a decimal constant of the truth (8.314) or else
+    the simplest ``(p/q)·π^k`` within relative ``tol`` (:func:`snap_constant`), the formula is
+    ``truth``: it agrees with it to 1e-9 relative
     on every test row, and ``sympy.simplify(found − truth) == 0`` with every variable taken
     positive (every range is). This is tried on the formula as found, expanded, and as one
     fraction (:func:`_monic`), so that a constant split over several factors or terms is gathered
@@ -239,6 +240,16 @@ def judge(
     found = found.xreplace({s: plain[s.name] for s in found.free_symbols})
     truth = truth.xreplace({s: plain[s.name] for s in truth.free_symbols})
     error = max_relative_error(found, names, x_test, y_test)
+    # a decimal constant of the truth (9.81, 8.314) is that decimal, exactly, on both sides
+    decimals = {float(c): sympy.Rational(str(c)) for c in truth.atoms(sympy.Float)}
+    truth = truth.xreplace({c: decimals[float(c)] for c in truth.atoms(sympy.Float)})
+
+    def snapped_constant(c: float) -> sympy.Expr:
+        for value, exact in decimals.items():
+            if abs(c - value) <= tol * abs(value):
+                return exact
+        return snap_constant(c, tol)
+
     # a formula that is the truth up to its snapped constants and dropped terms is this close to
     # it on the training inputs; the others are not worth simplifying
     truth_f = sympy.lambdify(list(plain.values()), truth, "numpy")
@@ -249,7 +260,7 @@ def judge(
     for form in (lambda e: e, sympy.expand, _monic):
         candidate = _prune(form(_prune(found, names, x_train, tol)), names, x_train, tol)
         snapped = candidate.xreplace(
-            {c: snap_constant(float(c), tol) for c in candidate.atoms(sympy.Float)}
+            {c: snapped_constant(float(c)) for c in candidate.atoms(sympy.Float)}
         )
         if max_relative_error(snapped, names, x_test, y_test) > SAME:
             continue
