@@ -80,7 +80,8 @@ def test_constants_snap_to_fractions_only_within_their_tolerance():
     snap = Snapper(0.05, extraction)
     values = torch.tensor([0.49998, 8.314, 7 / 12 + 1e-5, 7 / 12 + 1e-2])
     assert snap("W", values, (0,), CONSTANT) == sympy.Rational(1, 2)
-    assert str(snap("W", values, (1,), CONSTANT)) == "8.314"  # within 5e-4 of no p/q, q ≤ 12
+    kept = snap("W", values, (1,), CONSTANT)  # within 5e-4 of no p/q, q ≤ 12
+    assert str(kept * sympy.Symbol("x")) == "8.314*x" and float(kept) == pytest.approx(8.314)
     assert snap("W", values, (2,), CONSTANT) == sympy.Rational(7, 12)
     assert isinstance(snap("W", values, (3,), CONSTANT), sympy.Float)
     assert len(extraction.snapped) == 2 and len(extraction.kept) == 2
@@ -93,12 +94,13 @@ def test_the_data_decides_each_constant_fraction_pi_or_the_digits_it_supports():
     rows = (x, x[:, 0] / 2 + 8.314 * x[:, 1] + x[:, 0] * x[:, 1] / (4 * math.pi))
     noisy = 0.4999999999997 * a + 8.31400000000002 * b + 0.0795774715459 * a * b
     formula, mse, _ = snap_constants(noisy, ["a", "b"], rows)
-    assert formula == a / 2 + sympy.Float("8.314", 4) * b + a * b / (4 * sympy.pi)
+    assert formula == a / 2 + sympy.Float("8.314", 15) * b + a * b / (4 * sympy.pi)
+    assert float(formula.coeff(b).subs(a, 0)) == 8.314  # the decimal, not a coarser binary value
     assert mse < 1e-26
     # a constant that is no simple number keeps the digits the data supports, no fewer
     rows = (x, 8.31447 * x[:, 0] * x[:, 1])
     formula, _, _ = snap_constants(8.3144700000001 * a * b, ["a", "b"], rows)
-    assert formula.atoms(sympy.Float) == {sympy.Float("8.31447", 6)}
+    assert formula.atoms(sympy.Float) == {sympy.Float("8.31447", 15)}
 
 
 def _table(tmp_path, name, f, low, high, rows=120, seed=0):

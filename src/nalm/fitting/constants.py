@@ -139,13 +139,13 @@ def _simpler(value: float) -> list[sympy.Expr]:
 
 
 def _rounded(value: float, digits: int) -> sympy.Float:
-    """``value`` to ``digits`` significant digits, printed without an exponent where one is not
-    needed: ``30.0``, ``8.314``, ``0.05``."""
+    """``value`` to ``digits`` significant digits, held at full precision (a sympy Float of few
+    digits holds a coarser binary value: 9.81 at 3 digits is 9.8105) and printed inside a
+    formula without trailing zeros or an exponent: ``30.0``, ``8.314``, ``0.05``."""
     text = np.format_float_positional(
         value, precision=digits, unique=False, fractional=False, trim="0"
     )
-    significant = "".join(c for c in text if c.isdigit()).lstrip("0")
-    return sympy.Float(text, max(1, len(significant)))
+    return sympy.Float(text, 15)
 
 
 def _tidy(formula: sympy.Expr) -> sympy.Expr:
