@@ -30,7 +30,29 @@ def _per_output(b: torch.Tensor) -> torch.Tensor:
     return b.unsqueeze(-2) if b.dim() == 2 else b
 
 
-class ScaledPower(Unit):
+class _WeightsAndConstants(Unit):
+    """A unit with weights ``W`` ``(out, in)`` and one constant ``b`` per output, and no
+    penalty (the law search makes them exact by snapping and refitting instead)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> None:
+        super().__init__(in_features, out_features)
+        factory = factory_kwargs(type(self).__name__, device, dtype)
+        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.b = nn.Parameter(torch.empty(out_features, **factory))
+        self.reset_parameters()
+
+    def regularization(self) -> torch.Tensor:
+        """None: zero (one zero per seed when the parameters are S seeds' stacked)."""
+        return self.W.new_zeros(self.W.shape[:-2])
+
+
+class ScaledPower(_WeightsAndConstants):
     r"""A monomial with a constant factor per output: ``z_k = e^{b_k} · Π_j x_j^{W_kj}``.
 
     .. math::
@@ -77,12 +99,8 @@ class ScaledPower(Unit):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(in_features, out_features)
         self.eps = None if eps is None else check_eps(type(self).__name__, eps)
-        factory = factory_kwargs(type(self).__name__, device, dtype)
-        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.b = nn.Parameter(torch.empty(out_features, **factory))
-        self.reset_parameters()
+        super().__init__(in_features, out_features, device, dtype)
 
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.W, -0.5, 0.5)
@@ -95,15 +113,11 @@ class ScaledPower(Unit):
         magnitude = torch.exp(linear(log_x, self.W) + _per_output(self.b))
         return magnitude * torch.cos(linear(math.pi * negative, self.W))
 
-    def regularization(self) -> torch.Tensor:
-        """None: zero (one zero per seed when the parameters are S seeds' stacked)."""
-        return self.W.new_zeros(self.W.shape[:-2])
-
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, eps={'tiny' if self.eps is None else f'{self.eps:g}'}"
 
 
-class Affine(Unit):
+class Affine(_WeightsAndConstants):
     r"""Sums with free real weights and an added constant: ``z = x Wᵀ + b``.
 
     The layer that gives a law its coefficients (``½`` and ``9.81`` in ``m·v²/2 + 9.81·m·h``)
@@ -142,11 +156,7 @@ class Affine(Unit):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(in_features, out_features)
-        factory = factory_kwargs(type(self).__name__, device, dtype)
-        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.b = nn.Parameter(torch.empty(out_features, **factory))
-        self.reset_parameters()
+        super().__init__(in_features, out_features, device, dtype)
 
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.in_features)
@@ -155,7 +165,3 @@ class Affine(Unit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return linear(x, self.W) + _per_output(self.b)
-
-    def regularization(self) -> torch.Tensor:
-        """None: zero (one zero per seed when the parameters are S seeds' stacked)."""
-        return self.W.new_zeros(self.W.shape[:-2])
