@@ -142,7 +142,7 @@ class Snapper:
         record = Weight(self.layer, self.unit, name, index, value, clean)
         if clean is None:
             number: sympy.Expr = sympy.Float(value, self.digits)
-            if candidate_constant(candidates) and self.digits < 17:
+            if candidates == CONSTANT and self.digits < 17:
                 # the value cut to `digits`, held at full precision: 8.314 inside a formula
                 number = sympy.Float(f"{value:.{self.digits}g}", 15)
             self.extraction.kept.append(record)
@@ -151,10 +151,6 @@ class Snapper:
             self.extraction.snapped.append(record)
         self._seen[key] = number
         return number
-
-
-def candidate_constant(candidates: Candidates) -> bool:
-    return candidates == CONSTANT
 
 
 def _snap(value: float, candidates: Candidates, tolerance: float) -> sympy.Rational | None:
