@@ -103,10 +103,11 @@ def _factored(formula: sympy.Expr) -> sympy.Expr:
 
     def split(total: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
         coefficients = [term.as_coeff_Mul()[0] for term in sympy.Add.make_args(total)]
-        largest = max(coefficients, key=lambda c: abs(float(c)))
-        if largest in (0, 1):
+        factor = _common_factor([float(c) for c in coefficients])
+        if factor in (0.0, 1.0):
             return sympy.Integer(1), total
-        return largest, sympy.expand(total / largest)
+        factor = sympy.Float(factor, 17)
+        return factor, sympy.expand(total / factor)
 
     def canonical(e: sympy.Expr) -> sympy.Expr:
         if e.is_Atom:
@@ -123,6 +124,24 @@ def _factored(formula: sympy.Expr) -> sympy.Expr:
         return e.func(*args)
 
     return canonical(formula)
+
+
+def _common_factor(coefficients: list[float]) -> float:
+    """The positive factor to divide a sum's coefficients by (a root of the sum stays real):
+    the magnitude of one of them, the one that leaves the others the simplest fractions
+    (``x1² − 2·x1·x2 + x2²`` stays as it is, not halved); the largest among equals."""
+
+    def cost(divisor: float) -> tuple[int, float]:
+        total = 0
+        for c in coefficients:
+            ratio = c / divisor
+            fraction = Fraction(ratio).limit_denominator(MAX_DENOMINATOR)
+            close = abs(float(fraction) - ratio) <= 1e-6 * abs(ratio)
+            total += fraction.denominator + abs(fraction.numerator) if close else 1000
+        return total, -divisor
+
+    magnitudes = [abs(c) for c in coefficients if c != 0 and math.isfinite(c)]
+    return min(magnitudes, key=cost) if magnitudes else 0.0
 
 
 def _simpler(value: float) -> list[sympy.Expr]:

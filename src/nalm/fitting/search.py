@@ -22,10 +22,12 @@ not exact, with its error on the held-back rows.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import sympy
@@ -40,6 +42,7 @@ from ..train import fit_seeds
 from ..units.laws import ScaledPower
 from .candidates import EXACT
 from .constants import snap_constants
+from .monomials import is_sum_of_monomials, monomial_search
 from .polish import GRIDS, local_search, snap_exponents
 
 HELD_BACK = 0.25
@@ -62,7 +65,7 @@ class Structure:
     layers: tuple[str, ...]
     hidden: tuple[int, ...] = ()
     description: str = ""
-    target_power: int = 1
+    target_power: int | Fraction = 1
     """The stack learns ``y^k`` and the law is its ``1/k``-th power: ``k = −2`` makes
     ``m/√(1 − v²/c²)`` a sum of two monomials, ``1/m² − v²/(m²c²)``."""
 
@@ -109,11 +112,14 @@ def default_structures(inputs: int) -> list[Structure]:
         Structure(("power", "affine"), (3,), "a sum of three monomials"),
         Structure(("power", "affine"), (2,), "y² a sum of two monomials", 2),
         Structure(("power", "affine"), (2,), "1/y² a sum of two monomials", -2),
+        Structure(("power", "affine"), (2,), "1/y a sum of two monomials", -1),
+        Structure(("power", "affine"), (2,), "1/√y a sum of two monomials", Fraction(-1, 2)),
         Structure(("power", "affine"), (3,), "y² a sum of three monomials", 2),
         Structure(("power", "affine", "power"), (2, 2), "a monomial times a power of a sum"),
         Structure(("power", "affine", "power"), (3, 2), "a ratio of sums, monomials of sums"),
         Structure(("power", "affine"), (4,), "a sum of four monomials"),
         Structure(("power", "affine", "power"), (4, 2), "a ratio of sums, monomials of sums"),
+        Structure(("power", "affine"), (6,), "y² a sum of six monomials (a distance)", 2),
     ]
     return found
 
@@ -316,7 +322,7 @@ def _try(
     """Train one family's seeds, polish the best and return its best formula (the local search
     stops at ``deadline``, a :func:`time.perf_counter` time)."""
     xs, ys = data.scaled("fit")
-    ys = ys**structure.target_power
+    ys = ys ** float(structure.target_power)
     task = DatasetTask((xs.float(), ys.float()), {"interpolation": (xs.float(), ys.float())})
     d = xs.shape[1]
     result = fit_seeds(
@@ -336,7 +342,7 @@ def _try(
         key=lambda r: r.history[-1].get("interpolation_mse", math.inf),
     )
     xs64, ys64 = data.scaled("fit")
-    ys64 = ys64**structure.target_power
+    ys64 = ys64 ** float(structure.target_power)
     snapped: list[tuple[float, nn.Module]] = []
     for run in ranked[:POLISHED]:
         for grid in GRIDS:
@@ -345,13 +351,18 @@ def _try(
             loss = snap_exponents(model, grid, xs64, ys64)
             if math.isfinite(loss):
                 snapped.append((loss, model))
+    if snapped and is_sum_of_monomials(snapped[0][1]):
+        fresh = copy.deepcopy(snapped[0][1])
+        snapped = [(monomial_search(m, xs64, ys64, deadline), m) for _, m in snapped]
+        snapped.append((monomial_search(fresh, xs64, ys64, deadline, forward=True), fresh))
     snapped.sort(key=lambda pair: pair[0])
     best: Law | None = None
     for rank, (loss, model) in enumerate(snapped[:SEARCHED]):
         if rank > 0 and time.perf_counter() > deadline:
             break
-        powers = [m for m in model if isinstance(m, ScaledPower)]
-        local_search(model, powers, xs64, ys64, loss, deadline)
+        if not is_sum_of_monomials(model):
+            powers = [m for m in model if isinstance(m, ScaledPower)]
+            local_search(model, powers, xs64, ys64, loss, deadline)
         law = _read(model, data, names, structure.target_power)
         if law is not None and (best is None or law.mse < best.mse):
             best = law
@@ -360,7 +371,9 @@ def _try(
     return best
 
 
-def _read(model: nn.Module, data: _Data, names: list[str], target_power: int = 1) -> Law | None:
+def _read(
+    model: nn.Module, data: _Data, names: list[str], target_power: int | Fraction = 1
+) -> Law | None:
     """The model's formula in the data's units with its constants snapped (see
     :func:`_snap_constants`); ``None`` where it cannot be read or is not finite."""
     try:
@@ -369,7 +382,8 @@ def _read(model: nn.Module, data: _Data, names: list[str], target_power: int = 1
         return None
     formula = extraction.formula
     if target_power != 1:
-        formula = formula ** sympy.Rational(1, target_power)
+        power = Fraction(target_power)
+        formula = formula ** sympy.Rational(power.denominator, power.numerator)
     snapped = snap_constants(_undo_scaling(formula, names, data), names, data.held)
     if snapped is None:
         return None
