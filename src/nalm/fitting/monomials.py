@@ -11,9 +11,11 @@ monomial's rough shape; this finds the exponents it stopped short of, several at
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
+from fractions import Fraction
 
 import torch
 from torch import nn
@@ -23,6 +25,14 @@ from .polish import EXPONENTS, refit
 
 DICTIONARY_INPUTS = 4
 """Up to this many inputs, every monomial of the grid is a candidate (11⁴ = 14,641 at 4)."""
+WIDE_INPUTS = 3
+"""Up to this many inputs, the grid is :data:`WIDE_EXPONENTS` (23³ = 12,167 monomials at 3)."""
+WIDE_EXPONENTS = sorted(
+    {Fraction(k) for k in range(-6, 7)}
+    | {Fraction(k, 2) for k in (-5, -3, -1, 1, 3, 5)}
+    | {Fraction(k, 3) for k in (-2, -1, 1, 2)}
+)
+"""Integers to ±6 (``c⁻⁶`` in ``1/(m²c⁴) − v²/(m²c⁶)``), halves to ±5/2, thirds to ±2/3."""
 SWEEPS = 8
 """Rounds over the monomials, each one changed in turn to its best candidate."""
 TOLERANCE = 1e-9
@@ -40,12 +50,44 @@ def is_sum_of_monomials(model: nn.Module) -> bool:
     )
 
 
+class Monomials:
+    """The candidate monomials over a table ``xs`` ``(N, d)``: the exponent grid for ``d``
+    inputs, the whole dictionary up to :data:`DICTIONARY_INPUTS` inputs, and its columns
+    (computed once and shared by every model searched on the same rows)."""
+
+    def __init__(self, xs: torch.Tensor) -> None:
+        self.d = xs.shape[1]
+        self.logs = torch.log(xs.abs() + torch.finfo(xs.dtype).tiny)
+        self.negative = (xs < 0).to(xs.dtype) if bool((xs < 0).any()) else None
+        exponents = WIDE_EXPONENTS if self.d <= WIDE_INPUTS else EXPONENTS
+        self.grid = torch.tensor([float(e) for e in exponents], dtype=xs.dtype)
+        self.dictionary = _dictionary(self.d).to(xs.dtype) if self.d <= DICTIONARY_INPUTS else None
+        self._columns: torch.Tensor | None = None
+
+    def columns(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``(N, C)``: each vector's monomial over the rows (the unit's formula with ``b = 0``)."""
+        magnitude = torch.exp(self.logs @ vectors.T)
+        if self.negative is None:
+            return magnitude
+        return magnitude * torch.cos(math.pi * (self.negative @ vectors.T))
+
+    def candidates(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The candidates for a monomial now ``vector``, and their columns."""
+        if self.dictionary is None:
+            near = _near(vector, self.grid)
+            return near, self.columns(near)
+        if self._columns is None:
+            self._columns = self.columns(self.dictionary)
+        return self.dictionary, self._columns
+
+
 def monomial_search(
     model: nn.Sequential,
     xs: torch.Tensor,
     ys: torch.Tensor,
     deadline: float,
     forward: bool = False,
+    monomials: Monomials | None = None,
 ) -> float:
     """Improve the exponents of a ``power>affine`` model (float64) in place, one monomial at a
     time, each time to the candidate with the least squared error, the coefficients solved by
@@ -55,47 +97,41 @@ def monomial_search(
     With ``forward``, the model's exponents are ignored: the monomials are first chosen one
     after another, each the best given those before (forward selection; from the grid's full
     dictionary, or the monomials of at most two inputs beyond :data:`DICTIONARY_INPUTS`).
+    ``monomials`` (built from ``xs`` when not given) shares the candidates between calls.
 
     Shapes: ``xs`` ``(N, d)``, ``ys`` ``(N, 1)``.
     """
-    power = model[0]
-    exponents = power.W.detach().clone()
-    logs = torch.log(xs.abs() + torch.finfo(xs.dtype).tiny)
-    negative = (xs < 0).to(xs.dtype)
+    pool = Monomials(xs) if monomials is None else monomials
+    exponents = model[0].W.detach().clone()
     y = ys[:, 0]
-
-    def columns(vectors: torch.Tensor) -> torch.Tensor:
-        """``(N, C)``: each vector's monomial over the rows (the unit's formula with ``b = 0``)."""
-        return torch.exp(logs @ vectors.T) * torch.cos(math.pi * (negative @ vectors.T))
-
-    grid = torch.tensor([float(e) for e in EXPONENTS], dtype=xs.dtype)
-    dictionary = _dictionary(grid, xs.shape[1]) if xs.shape[1] <= DICTIONARY_INPUTS else None
     if forward:
-        pool = dictionary if dictionary is not None else _near(torch.zeros_like(grid[:1]).expand(xs.shape[1]).clone(), grid)
+        vectors, columns = pool.candidates(xs.new_zeros(pool.d))
         for j in range(exponents.shape[0]):
-            best, _ = _best_candidate(columns(exponents[:j]), columns(pool), y)
-            exponents[j] = pool[best]
-    error = _squared_error(columns(exponents), y)
+            best, _ = _best_candidate(pool.columns(exponents[:j]), columns, y)
+            exponents[j] = vectors[best]
+    error = _squared_error(pool.columns(exponents), y)
     for _ in range(SWEEPS):
         changed = False
         for j in range(exponents.shape[0]):
             if time.perf_counter() > deadline:
                 break
             others = torch.cat([exponents[:j], exponents[j + 1 :]])
-            candidates = dictionary if dictionary is not None else _near(exponents[j], grid)
-            best, value = _best_candidate(columns(others), columns(candidates), y)
+            vectors, columns = pool.candidates(exponents[j])
+            best, value = _best_candidate(pool.columns(others), columns, y)
             if value < (1 - TOLERANCE) * error:
-                exponents[j], error, changed = candidates[best], value, True
+                exponents[j], error, changed = vectors[best], value, True
         if not changed or error <= 1e-28 * float(y @ y):
             break
-    if not _write(model, exponents, columns(exponents), y):
+    if not _write(model, exponents, pool.columns(exponents), y):
         return math.inf
     return refit(model, xs, ys)
 
 
-def _dictionary(grid: torch.Tensor, d: int) -> torch.Tensor:
-    """Every vector of ``d`` exponents from ``grid``: ``(len(grid)^d, d)``."""
-    return torch.tensor(list(itertools.product(grid.tolist(), repeat=d)), dtype=grid.dtype)
+@functools.lru_cache(maxsize=8)
+def _dictionary(d: int) -> torch.Tensor:
+    """Every vector of ``d`` exponents from the grid for ``d`` inputs: ``(len(grid)^d, d)``."""
+    grid = [float(e) for e in (WIDE_EXPONENTS if d <= WIDE_INPUTS else EXPONENTS)]
+    return torch.tensor(list(itertools.product(grid, repeat=d)), dtype=torch.float64)
 
 
 def _near(vector: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

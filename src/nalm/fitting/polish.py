@@ -23,15 +23,18 @@ EXPONENTS = (*(Fraction(k, 2) for k in range(-4, 5)), Fraction(1, 3), Fraction(-
 """The exponents the local search tries for each weight of a ``power`` unit."""
 
 
-def snap_exponents(model: nn.Module, grid: int, xs: torch.Tensor, ys: torch.Tensor) -> float:
+def snap_exponents(
+    model: nn.Module, grid: int, xs: torch.Tensor, ys: torch.Tensor, refitted: bool = True
+) -> float:
     """Snap every ``power`` exponent to the nearest multiple of ``1/grid``, freeze them and refit
-    the constants; the training error after (relative MSE)."""
+    the constants; the training error after (relative MSE; 0 without ``refitted``, where the
+    constants are left as they are)."""
     with torch.no_grad():
         for m in model:
             if isinstance(m, ScaledPower):
                 m.W.copy_(torch.round(m.W * grid) / grid)
                 m.W.requires_grad_(False)
-    return refit(model, xs, ys)
+    return refit(model, xs, ys) if refitted else 0.0
 
 
 def refit(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, iterations: int = 200) -> float:

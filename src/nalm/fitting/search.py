@@ -22,7 +22,6 @@ not exact, with its error on the held-back rows.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -35,14 +34,14 @@ import torch
 from torch import nn
 
 from ..errors import NalmError
-from ..models import parse
 from ..symbolic import extract_formula
 from ..tasks.base import DatasetTask
 from ..train import fit_seeds
 from ..units.laws import ScaledPower
 from .candidates import EXACT
 from .constants import snap_constants
-from .monomials import is_sum_of_monomials, monomial_search
+from .families import Structure, default_structures
+from .monomials import Monomials, is_sum_of_monomials, monomial_search
 from .polish import GRIDS, local_search, snap_exponents
 
 HELD_BACK = 0.25
@@ -51,77 +50,6 @@ POLISHED = 8
 """Seeds per family whose exponents are snapped and constants refitted (the lowest errors)."""
 SEARCHED = 3
 """Snapped seeds per family whose exponents are then improved one at a time."""
-
-
-@dataclass(frozen=True)
-class Structure:
-    """One model family: a stack of ``power`` and ``affine`` units with its hidden widths.
-
-    Examples:
-        >>> Structure(("power", "affine"), (2,)).label
-        'power>affine (2)'
-    """
-
-    layers: tuple[str, ...]
-    hidden: tuple[int, ...] = ()
-    description: str = ""
-    target_power: int | Fraction = 1
-    """The stack learns ``y^k`` and the law is its ``1/k``-th power: ``k = −2`` makes
-    ``m/√(1 − v²/c²)`` a sum of two monomials, ``1/m² − v²/(m²c²)``."""
-
-    @property
-    def spec(self) -> str:
-        return ">".join(self.layers)
-
-    @property
-    def label(self) -> str:
-        widths = f" ({', '.join(map(str, self.hidden))})" if self.hidden else ""
-        learns = f" on y^{self.target_power}" if self.target_power != 1 else ""
-        return f"{self.spec}{widths}{learns}"
-
-    def build(self, inputs: int, start: int | None = None) -> nn.Module:
-        """The stack for ``inputs`` columns. With ``start``, a stack ending in a ``power`` unit
-        after others starts its last exponents at the ``start``-th of :data:`LAST_EXPONENTS`
-        (seeds spread over the ratios and roots a law's last step usually is)."""
-        model = parse(self.spec).build(inputs, 1, hidden=list(self.hidden) or 1)
-        model = model if isinstance(model, nn.Sequential) else nn.Sequential(model)
-        last = model[-1]
-        if start is not None and len(model) > 1 and isinstance(last, ScaledPower):
-            options = LAST_EXPONENTS[min(last.in_features, max(LAST_EXPONENTS))]
-            with torch.no_grad():
-                last.W.copy_(torch.tensor([options[start % len(options)]], dtype=last.W.dtype))
-        return model
-
-
-LAST_EXPONENTS: dict[int, list[tuple[float, ...]]] = {
-    1: [(-1.0,), (0.5,), (-0.5,), (2.0,), (-2.0,), (1.0,)],
-    2: [(1.0, -1.0), (1.0, -0.5), (1.0, -2.0), (1.0, 0.5), (1.0, 1.0), (-1.0, 0.0)],
-}
-"""Where the last ``power`` unit of a deeper stack starts, by its number of inputs: a ratio,
-a root, a square (``P/Q``, ``M/√S``, ``M/S²``, ``M·√S``, …); seed ``i`` takes option ``i``."""
-
-
-def default_structures(inputs: int) -> list[Structure]:
-    """The families tried for ``inputs`` columns, simplest first."""
-    sums = Structure(("power", "affine"), (2,), "a sum of two monomials")
-    found = [
-        Structure(("power",), (), "a monomial: c·Π x^p"),
-        Structure(("affine",), (), "a linear function: Σ w·x + c"),
-        sums,
-        Structure(("power", "affine", "power"), (2, 1), "a power of a sum of two monomials"),
-        Structure(("power", "affine"), (3,), "a sum of three monomials"),
-        Structure(("power", "affine"), (2,), "y² a sum of two monomials", 2),
-        Structure(("power", "affine"), (2,), "1/y² a sum of two monomials", -2),
-        Structure(("power", "affine"), (2,), "1/y a sum of two monomials", -1),
-        Structure(("power", "affine"), (2,), "1/√y a sum of two monomials", Fraction(-1, 2)),
-        Structure(("power", "affine"), (3,), "y² a sum of three monomials", 2),
-        Structure(("power", "affine", "power"), (2, 2), "a monomial times a power of a sum"),
-        Structure(("power", "affine", "power"), (3, 2), "a ratio of sums, monomials of sums"),
-        Structure(("power", "affine"), (4,), "a sum of four monomials"),
-        Structure(("power", "affine", "power"), (4, 2), "a ratio of sums, monomials of sums"),
-        Structure(("power", "affine"), (6,), "y² a sum of six monomials (a distance)", 2),
-    ]
-    return found
 
 
 @dataclass
@@ -136,6 +64,7 @@ class Attempt:
     error: float = math.inf
     mse: float = math.inf
     seconds: float = 0.0
+    trained: bool = True
 
 
 @dataclass
@@ -151,6 +80,8 @@ class Law:
         seconds: the search's wall-clock time.
         tried: every family tried, in order (an :class:`Attempt` each).
         held_back: how many of the rows were held back to judge the formulas.
+        trained: ``False`` where least squares over a dictionary of monomials found the formula
+            before any seed was trained (:mod:`nalm.fitting.monomials`).
     """
 
     formula: sympy.Expr | None
@@ -161,6 +92,7 @@ class Law:
     seconds: float = 0.0
     tried: list[Attempt] = field(default_factory=list)
     held_back: int = 0
+    trained: bool = True
 
 
 @dataclass
@@ -287,12 +219,13 @@ def _search(
         if found is not None:
             attempt.formula, attempt.exact = found.formula, found.exact
             attempt.error, attempt.mse = found.error, found.mse
+            attempt.trained = found.trained
         best.tried.append(attempt)
         if log is not None:
             log(_line(attempt))
         if found is not None and (found.mse < best.mse or (found.exact and not best.exact)):
             best.formula, best.exact, best.structure = found.formula, found.exact, structure.label
-            best.error, best.mse = found.error, found.mse
+            best.error, best.mse, best.trained = found.error, found.mse, found.trained
         if attempt.exact:
             return
 
@@ -302,6 +235,8 @@ def _line(attempt: Attempt) -> str:
     if attempt.formula is None:
         return f"{attempt.structure}: no finite formula, {attempt.seconds:.1f} s"
     verdict = "exact" if attempt.exact else "not exact"
+    if not attempt.trained:
+        verdict += ", least squares before training"
     return (
         f"{attempt.structure}: {attempt.formula}  {verdict} (max rel. error "
         f"{attempt.error:.2g}), {attempt.seconds:.1f} s"
@@ -321,42 +256,25 @@ def _try(
 ) -> Law | None:
     """Train one family's seeds, polish the best and return its best formula (the local search
     stops at ``deadline``, a :func:`time.perf_counter` time)."""
-    xs, ys = data.scaled("fit")
-    ys = ys ** float(structure.target_power)
-    task = DatasetTask((xs.float(), ys.float()), {"interpolation": (xs.float(), ys.float())})
-    d = xs.shape[1]
-    result = fit_seeds(
-        lambda: structure.build(d, start=torch.initial_seed() - seed),
-        [task] * seeds,
-        seeds=range(seed, seed + seeds),
-        steps=steps,
-        lr=lr,
-        batch_size=None,
-        policy=None,
-        eval_every=max(1, steps // 4),
-        progress=progress,
-        description=structure.label,
-    )
-    ranked = sorted(
-        (r for r in result.runs if not r.diverged and r.history),
-        key=lambda r: r.history[-1].get("interpolation_mse", math.inf),
-    )
     xs64, ys64 = data.scaled("fit")
     ys64 = ys64 ** float(structure.target_power)
+    best = _least_squares(structure, xs64, ys64, data, names, deadline)
+    if best is not None and best.exact:
+        return best
+    runs = _train(structure, xs64, ys64, seed, seeds, steps, lr, progress)
     snapped: list[tuple[float, nn.Module]] = []
-    for run in ranked[:POLISHED]:
+    sums = is_sum_of_monomials(structure.build(xs64.shape[1]))
+    for run in runs[:POLISHED]:
         for grid in GRIDS:
-            model = structure.build(d).double()
+            model = structure.build(xs64.shape[1]).double()
             model.load_state_dict({k: v.double() for k, v in run.weights.items()})
-            loss = snap_exponents(model, grid, xs64, ys64)
+            # a sum of monomials has its coefficients solved below: no refit needed here
+            loss = snap_exponents(model, grid, xs64, ys64, refitted=not sums)
             if math.isfinite(loss):
                 snapped.append((loss, model))
-    if snapped and is_sum_of_monomials(snapped[0][1]):
-        fresh = copy.deepcopy(snapped[0][1])
-        snapped = [(monomial_search(m, xs64, ys64, deadline), m) for _, m in snapped]
-        snapped.append((monomial_search(fresh, xs64, ys64, deadline, forward=True), fresh))
+    if sums:
+        snapped = _searched(snapped, xs64, ys64, deadline)
     snapped.sort(key=lambda pair: pair[0])
-    best: Law | None = None
     for rank, (loss, model) in enumerate(snapped[:SEARCHED]):
         if rank > 0 and time.perf_counter() > deadline:
             break
@@ -369,6 +287,75 @@ def _try(
         if best is not None and best.exact:
             break
     return best
+
+
+def _searched(
+    snapped: list[tuple[float, nn.Module]], xs: torch.Tensor, ys: torch.Tensor, deadline: float
+) -> list[tuple[float, nn.Module]]:
+    """The monomial search from each distinct snapped start (:data:`POLISHED` at most, the
+    lowest errors first)."""
+    monomials, seen, found = Monomials(xs), set(), []
+    for _, model in sorted(snapped, key=lambda pair: pair[0]):
+        key = tuple(model[0].W.flatten().tolist())
+        if key in seen or len(found) >= POLISHED:
+            continue
+        seen.add(key)
+        found.append((monomial_search(model, xs, ys, deadline, monomials=monomials), model))
+    return found
+
+
+def _least_squares(
+    structure: Structure,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    data: _Data,
+    names: list[str],
+    deadline: float,
+) -> Law | None:
+    """A sum of monomials chosen by least squares alone, before any training (forward
+    selection, then one monomial at a time: :func:`~nalm.fitting.monomials.monomial_search`);
+    ``None`` for the other families."""
+    model = structure.build(xs.shape[1]).double()
+    if not is_sum_of_monomials(model):
+        return None
+    model[0].W.requires_grad_(False)
+    if not math.isfinite(monomial_search(model, xs, ys, deadline, forward=True)):
+        return None
+    law = _read(model, data, names, structure.target_power)
+    if law is not None:
+        law.trained = False
+    return law
+
+
+def _train(
+    structure: Structure,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    seed: int,
+    seeds: int,
+    steps: int,
+    lr: float,
+    progress: bool,
+) -> list:
+    """The family's seeds trained at once on the engine (float32), the lowest training error
+    first; diverged seeds left out."""
+    task = DatasetTask((xs.float(), ys.float()), {"interpolation": (xs.float(), ys.float())})
+    result = fit_seeds(
+        lambda: structure.build(xs.shape[1], start=torch.initial_seed() - seed),
+        [task] * seeds,
+        seeds=range(seed, seed + seeds),
+        steps=steps,
+        lr=lr,
+        batch_size=None,
+        policy=None,
+        eval_every=max(1, steps // 4),
+        progress=progress,
+        description=structure.label,
+    )
+    return sorted(
+        (r for r in result.runs if not r.diverged and r.history),
+        key=lambda r: r.history[-1].get("interpolation_mse", math.inf),
+    )
 
 
 def _read(
