@@ -161,6 +161,8 @@ def test_the_search_finds_a_planted_sum_of_monomials_with_constants(tmp_path, ca
     assert config["exact"] and config["family"] == "power>affine (2)"
     assert sympy.sympify(config["law"]) == sympy.sympify("3*a*b**2 + 3*c/(4*a)")
     assert "law: y = " in printed and "exact on the 30 rows held back" in printed
+    assert config["trained"] is False and "by least squares" in printed  # no seed needed
+    assert [t["trained"] for t in config["tried"]] == [True, True, False]
 
 
 def test_the_units_mode_chooses_on_held_back_rows_never_on_the_test_file(tmp_path):

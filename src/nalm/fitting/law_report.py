@@ -75,7 +75,8 @@ class LawResult(Result):
         if law.exact:
             return (
                 f"law: {self.equation(law.formula)}\n     exact on the {law.held_back} rows held "
-                f"back from training ({law.structure}, found in {law.seconds:.0f} s)"
+                f"back from training ({law.structure}{'' if law.trained else ', by least squares'}"
+                f", found in {law.seconds:.0f} s)"
             )
         return (
             f"no exact formula within {self.settings.budget:g} s; the most accurate: "
@@ -95,6 +96,7 @@ class LawResult(Result):
                 "law": None if law.formula is None else str(law.formula),
                 "exact": law.exact,
                 "family": law.structure,
+                "trained": law.trained,
                 "held_back_rows": law.held_back,
                 "seconds": round(law.seconds, 3),
                 "symbols": dict(zip(self.symbols, self.names, strict=True)),
@@ -106,6 +108,7 @@ class LawResult(Result):
                         "max_rel_error_held_back": _number(a.error),
                         "max_rel_error_test": _number(self.test_errors.get(a.structure)),
                         "seconds": round(a.seconds, 3),
+                        "trained": a.trained,
                     }
                     for a in law.tried
                 ],
