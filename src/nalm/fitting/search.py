@@ -48,6 +48,9 @@ HELD_BACK = 0.25
 """The share of the training file's rows held back to judge formulas (at least 8 rows)."""
 POLISHED = 8
 """Seeds per family whose exponents are snapped and constants refitted (the lowest errors)."""
+OCCAM = 2.0
+"""With no exact formula, the simplest family within this factor of the least held-back error
+(relative MSE) is the answer (:func:`_prefer_simplest`)."""
 SEARCHED = 3
 """Snapped seeds per family whose exponents are then improved one at a time."""
 
@@ -228,6 +231,20 @@ def _search(
             best.error, best.mse, best.trained = found.error, found.mse, found.trained
         if attempt.exact:
             return
+    _prefer_simplest(best)
+
+
+def _prefer_simplest(best: Law) -> None:
+    """With no exact formula, the answer is the simplest family's whose held-back error is
+    within :data:`OCCAM` × the least: with noise, deeper families fit the noise a little better
+    on held-back rows and extrapolate far worse."""
+    finite = [a for a in best.tried if a.formula is not None and math.isfinite(a.mse)]
+    if best.exact or not finite:
+        return
+    least = min(a.mse for a in finite)
+    chosen = next(a for a in finite if a.mse <= OCCAM * least)
+    best.formula, best.structure, best.trained = chosen.formula, chosen.structure, chosen.trained
+    best.error, best.mse = chosen.error, chosen.mse
 
 
 def _line(attempt: Attempt) -> str:
