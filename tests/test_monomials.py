@@ -110,3 +110,14 @@ def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_a
     exact.tried = [Attempt("a", x**2, mse=1e-12), Attempt("c", x, exact=True, mse=0.0)]
     _prefer_simplest(exact)
     assert exact.formula == x and exact.structure == "c"
+
+
+def test_a_root_of_a_ratio_reads_simply_only_where_the_inputs_are_positive():
+    from nalm.fitting.constants import _tidy
+
+    c, v, m = sympy.symbols("c v m")
+    root = 1 / sympy.sqrt((c**2 - v**2) / (c**2 * m**2))
+    assert _tidy(root, ["m", "v", "c"], np.ones((4, 3))) == c * m / sympy.sqrt(c**2 - v**2)
+    mixed = np.ones((4, 3))
+    mixed[0, 0] = -1.0  # a negative mass: √(m²) is |m|, not m
+    assert _tidy(root, ["m", "v", "c"], mixed) != c * m / sympy.sqrt(c**2 - v**2)

@@ -83,7 +83,7 @@ def snap_constants(
             if trial_mse <= (simple_allowed if simple else allowed):
                 formula, mse, error = trial, trial_mse, trial_error
                 break
-    formula = _tidy(formula)
+    formula = _tidy(formula, names, rows[0])
     mse, error = measure(formula, names, rows)
     return formula, mse, error
 
@@ -167,8 +167,16 @@ def _rounded(value: float, digits: int) -> sympy.Float:
     return sympy.Float(text, 15)
 
 
-def _tidy(formula: sympy.Expr) -> sympy.Expr:
+def _tidy(formula: sympy.Expr, names: list[str], x: np.ndarray) -> sympy.Expr:
+    """The simplest form sympy finds, where no float is left: the inputs positive in every row
+    taken as positive symbols (``1/√((c² − v²)/(c²m²))`` reads ``c·m/√(c² − v²)``)."""
     if formula.atoms(sympy.Float) or sympy.count_ops(formula) > 80:
         return formula
-    simpler = sympy.simplify(formula)
+    positive = {
+        sympy.Symbol(n): sympy.Symbol(n, positive=True)
+        for n, column in zip(names, np.asarray(x).T, strict=True)
+        if len(column) and bool((column > 0).all())
+    }
+    back = {p: s for s, p in positive.items()}
+    simpler = sympy.simplify(formula.xreplace(positive)).xreplace(back)
     return simpler if sympy.count_ops(simpler) <= sympy.count_ops(formula) else formula
