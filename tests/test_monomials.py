@@ -100,12 +100,12 @@ def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_a
     x = sympy.Symbol("x")
     law = Law(x**3, False, "c", mse=1e-4, error=0.01)
     law.tried = [
-        Attempt("a", x, mse=3e-4, error=0.03),  # more than 2× the least
-        Attempt("b", x**2, mse=1.9e-4, error=0.02),
+        Attempt("a", x, mse=3e-4, error=0.03),  # more than 1.3× the least
+        Attempt("b", x**2, mse=1.25e-4, error=0.02),
         Attempt("c", x**3, mse=1e-4, error=0.01),
     ]
     _prefer_simplest(law)
-    assert (law.structure, law.formula, law.mse, law.exact) == ("b", x**2, 1.9e-4, False)
+    assert (law.structure, law.formula, law.mse, law.exact) == ("b", x**2, 1.25e-4, False)
     exact = Law(x, True, "c", mse=0.0)
     exact.tried = [Attempt("a", x**2, mse=1e-12), Attempt("c", x, exact=True, mse=0.0)]
     _prefer_simplest(exact)

@@ -29,6 +29,7 @@ from .symbolic import extract_formula, to_formula, verify
 from .tasks import ArithmeticTask, DatasetTask, Expression, ExpressionTask, Range, Task
 from .train import EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
 from .units import (
+    DMU,
     GNALU,
     INALU,
     MLP,
@@ -56,6 +57,7 @@ from .units import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DMU",
     "GNALU",
     "INALU",
     "MLP",

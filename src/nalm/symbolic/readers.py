@@ -28,6 +28,7 @@ from torch import nn
 from ..errors import NalmError
 from ..units.base import Unit
 from ..units.baselines import MLP, Linear
+from ..units.dmu import DMU
 from ..units.inalu import INALU
 from ..units.laws import Affine, ScaledPower
 from ..units.nac import NAC, NACMul
@@ -256,7 +257,34 @@ def _read_affine(unit: Affine, xs: list[sympy.Expr], rows: list[int], snap: Snap
     }
 
 
+def _read_dmu(unit: DMU, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -> Rows:
+    """``Σ O·x`` at ``g = 1``, ``Π x^O`` at ``g = 0``; in between the mixed magnitude
+    ``|Σ O·x|^g · Π|x|^{O(1−g)}`` with its blended sign (``tanh(R/τ)`` read as ``sign R``)."""
+    operands, g = unit.O.detach(), unit.gate().detach()
+    out = {}
+    for k in rows:
+        gate = _gate(snap, "g", g, (k,))
+        ws = [snap("O", operands, (k, j), RATIONAL) for j in range(len(xs))]
+        total = sympy.Add(*(w * x for w, x in zip(ws, xs, strict=True)))
+        clean_powers = all(w.is_Rational for w in ws)
+        power = sympy.Mul(*(x**w for w, x in zip(ws, xs, strict=True)))
+        if gate == 1:
+            out[k] = total
+            continue
+        if gate == 0 and clean_powers:
+            out[k] = power
+            continue
+        magnitude = sympy.Mul(*(sympy.Abs(x) ** w for w, x in zip(ws, xs, strict=True)))
+        negatives = sympy.Add(
+            *(sympy.Abs(w) * sympy.Heaviside(-x, 0) for w, x in zip(ws, xs, strict=True))
+        )
+        sign = gate * sympy.sign(total) + (1 - gate) * sympy.cos(sympy.pi * negatives)
+        out[k] = sign * sympy.Abs(total) ** gate * magnitude ** (1 - gate)
+    return out
+
+
 for _cls, _read in (
+    (DMU, _read_dmu),
     (NAC, _read_additive),
     (NAU, _read_additive),
     (Linear, _read_linear),

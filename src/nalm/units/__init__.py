@@ -16,6 +16,7 @@ from .base import (
 )
 from .baselines import MLP, Linear, activation_names, make_activation
 from .checker import CheckReport, CheckResult, add_check, check
+from .dmu import DMU
 from .inalu import INALU
 from .laws import Affine, ScaledPower
 from .nac import NAC, NACMul, nac_weight
@@ -56,11 +57,13 @@ for _name, _cls in (
     ("linear", Linear),
     ("power", ScaledPower),
     ("affine", Affine),
+    ("dmu", DMU),
     ("mlp", MLP),
 ):
     register(_name, _cls)
 
 __all__ = [
+    "DMU",
     "GNALU",
     "INALU",
     "MLP",
