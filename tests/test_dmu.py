@@ -75,9 +75,10 @@ def test_the_formula_reads_each_domain_and_the_unit_round_trips_through_save(tmp
     assert nalm.to_formula(_dmu("sub", -40.0), ["a", "b"]) == a / b
     mixed = nalm.to_formula(_dmu("add", 0.0), ["a", "b"])
     assert mixed.has(sympy.Abs) and not mixed.equals(a + b)
-    unit = _dmu("sub", -40.0, freeze_operands=True, limit=20.0)
+    unit = _dmu("sub", -0.4, freeze_operands=True, limit=20.0, temperature=0.01)
     loaded = nalm.load(nalm.save(unit, tmp_path / "dmu.pt"))
-    assert (loaded.init, loaded.freeze_operands, loaded.limit) == ("sub", True, 20.0)
+    settings = (loaded.init, loaded.freeze_operands, loaded.limit, loaded.temperature)
+    assert settings == ("sub", True, 20.0, 0.01)
     x = torch.tensor([[3.0, 4.0]], dtype=torch.float64)
     assert torch.equal(loaded(x), unit(x))
 
@@ -87,6 +88,8 @@ def test_bad_options_are_refused_in_one_sentence():
         DMU(2, 1, init="mul")
     with pytest.raises(NalmError, match="needs at least 2 inputs"):
         DMU(1, 1, init="sub")
+    with pytest.raises(NalmError, match="temperature must be a positive number"):
+        DMU(2, 1, temperature=0.0)
     with pytest.raises(NalmError, match="limit must be a positive number"):
         DMU(2, 1, limit=0.0)
     assert check(DMU).passed

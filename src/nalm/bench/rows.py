@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import NalmError
 from ..train.policies import Deadline, Policy, Stall, get_policy, with_overrides
 from ..train.precondition import Precondition
-from ..train.schedule import Decay, Geometric, Ramp
+from ..train.schedule import Cosine, Decay, Geometric, Ramp
 
 
 @dataclass
@@ -117,7 +117,9 @@ def policy_fields(policy: Policy) -> dict[str, Any]:
     }
 
 
-_SCHEDULES = {cls.__name__: cls for cls in (Ramp, Geometric, Stall, Deadline, Decay, Precondition)}
+_SCHEDULES = {
+    cls.__name__: cls for cls in (Ramp, Geometric, Stall, Deadline, Decay, Cosine, Precondition)
+}
 
 
 def policy_from_fields(fields: dict[str, Any]) -> Policy:

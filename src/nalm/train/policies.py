@@ -27,7 +27,7 @@ from ..limits import check_number
 from ..units.base import Unit
 from .precondition import Precondition
 from .restarts import Deadline, Stall
-from .schedule import Constant, Decay, Geometric, Ramp
+from .schedule import Constant, Cosine, Decay, Geometric, Ramp
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,9 @@ class Policy:
         if isinstance(self.lr_decay, Decay):
             decay = self.lr_decay
             parts.append(f"lr × {decay.factor:g} over steps {decay.start:,}–{decay.end:,}")
+        elif isinstance(self.lr_decay, Cosine):
+            cosine = self.lr_decay
+            parts.append(f"lr × cosine 1 → {cosine.floor:g} over steps 0–{cosine.end:,}")
         elif isinstance(self.lr_decay, Constant):
             parts.append(f"lr × {self.lr_decay.value:g}")
         elif self.lr_decay is not None:
@@ -269,6 +272,11 @@ POLICIES: dict[str, Policy] = {
         batch_size=128,
         precondition=_PRECONDITION,
         lr_decay=Decay(start=40_000, end=120_000, factor=0.1),
+    ),
+    # Curry (2025), the DMU's code: Adam lr 1e-2 on a cosine to 1e-4 over its 3,000 steps,
+    # batch 512, gradient-norm clipping 1; no regulariser.
+    "dmu": Policy(
+        "dmu", clip_norm=1.0, lr=1e-2, batch_size=512, lr_decay=Cosine(end=3_000, floor=0.01)
     ),
     "snap-div": _SNAP_DIV,
     # snap-div with retries, its deadline near the decay's end (one try solves 93 % of ÷ seeds)

@@ -144,6 +144,32 @@ class Decay:
         return float(f"{self.factor**fraction:.12g}")
 
 
+@dataclass(frozen=True)
+class Cosine:
+    """A learning-rate multiplier on half a cosine, from 1 at step 0 to ``floor`` at ``end``,
+    then ``floor`` (PyTorch's ``CosineAnnealingLR`` with ``eta_min = floor × lr``):
+    ``floor + (1 − floor)·(1 + cos(π·min(t/end, 1)))/2``.
+
+    Examples:
+        >>> cosine = Cosine(end=3000, floor=0.01)
+        >>> [round(cosine(t), 4) for t in (0, 1500, 3000, 9000)]
+        [1.0, 0.505, 0.01, 0.01]
+    """
+
+    end: int
+    floor: float
+
+    def __post_init__(self) -> None:
+        check_size(self.end, "the cosine's end", minimum=1, limit=MAX_STEPS)
+        if not 0 <= self.floor <= 1:
+            raise NalmError(f"the cosine's floor must be in [0, 1]; got {self.floor!r}")
+
+    def __call__(self, step: int) -> float:
+        fraction = min(max(step / self.end, 0.0), 1.0)
+        value = self.floor + (1 - self.floor) * (1 + math.cos(math.pi * fraction)) / 2
+        return float(f"{value:.12g}")
+
+
 def parse_ramp(text: str) -> tuple[float | None, int, int]:
     """The command line's one ramp grammar: ``LAMBDA,START,END`` (λ̂ and the steps over which λ
     ramps from 0 to it) or ``START,END`` (the steps alone; λ̂ comes from ``--lambda`` or the

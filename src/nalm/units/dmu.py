@@ -29,7 +29,7 @@ class DMU(Unit):
 
     .. math::
         R_{lin} = x\,O^\top, \quad R_{log} = \log\max(|x|, \varepsilon)\,O^\top, \quad
-        g = \sigma(G)
+        g = \sigma(G / T)
 
         m = \mathrm{clamp}\big(g \log\sqrt{R_{lin}^2 + \delta}
               + (1 - g)\,\mathrm{clamp}(R_{log}, \pm L), \pm L\big)
@@ -50,6 +50,8 @@ class DMU(Unit):
         out_features: size of each output sample.
         init: the operand weights' start, one of :data:`INITS` (default ``"half"``).
         freeze_operands: keep ``O`` at its start after every step (the code's ``--freeze-O``).
+        temperature: ``T`` in ``g = σ(G/T)`` (default 1; the code's ``--G-temperature``: below 1
+            the gate saturates sooner).
         limit: ``L``, the bound of the log-magnitudes (default the code's ``ln(10⁶) − 1``, so
             ``|z| ≤ 3.7·10⁵``: beyond it even an exact sum or product is clamped); ``None``
             removes both clamps.
@@ -72,6 +74,8 @@ class DMU(Unit):
     stackable = True  # linear takes stacked weights; the gate broadcasts per seed
     operations = "+ − × ÷ (the gate picks the domain: sums at g = 1, products at g = 0)"
     paper = "Curry 2025, arXiv 2509.08180"
+    policy = "dmu"
+    lr = 1e-2
     EPS, DELTA, TAU = 1e-11, 1e-8, 1e-4
 
     def __init__(
@@ -81,6 +85,7 @@ class DMU(Unit):
         *,
         init: str = "half",
         freeze_operands: bool = False,
+        temperature: float = 1.0,
         limit: float | None = LIMIT,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -90,10 +95,13 @@ class DMU(Unit):
             raise NalmError(f"DMU: init must be one of {', '.join(INITS)}; got {init!r}")
         if init == "sub" and in_features < 2:
             raise NalmError("DMU: init='sub' needs at least 2 inputs (the first minus the second)")
+        if not temperature > 0:
+            raise NalmError(f"DMU: temperature must be a positive number; got {temperature!r}")
         if limit is not None and not limit > 0:
             raise NalmError(f"DMU: limit must be a positive number or None; got {limit!r}")
         self.init, self.freeze_operands = init, bool(freeze_operands)
         self.limit = None if limit is None else float(limit)
+        self.temperature = float(temperature)
         factory = factory_kwargs(type(self).__name__, device, dtype)
         self.O = nn.Parameter(torch.empty(out_features, in_features, **factory))
         self.G = nn.Parameter(torch.empty(out_features, **factory))
@@ -113,8 +121,8 @@ class DMU(Unit):
             self.G.zero_()
 
     def gate(self) -> torch.Tensor:
-        """``g = σ(G)``: 1 the sum, 0 the product."""
-        return torch.sigmoid(self.G)
+        """``g = σ(G/T)``: 1 the sum, 0 the product."""
+        return torch.sigmoid(self.G / self.temperature)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g = _per_output(self.gate())
@@ -142,4 +150,5 @@ class DMU(Unit):
     def extra_repr(self) -> str:
         frozen = ", freeze_operands=True" if self.freeze_operands else ""
         limit = "" if self.limit == LIMIT else f", limit={self.limit}"
-        return f"{super().extra_repr()}, init={self.init!r}{frozen}{limit}"
+        cold = "" if self.temperature == 1.0 else f", temperature={self.temperature:g}"
+        return f"{super().extra_repr()}, init={self.init!r}{frozen}{cold}{limit}"
