@@ -95,7 +95,7 @@ def test_a_law_whose_inverse_square_root_is_a_sum_of_monomials_is_found():
 
 
 def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_answer():
-    from nalm.fitting.search import Attempt, Law, _prefer_simplest
+    from nalm.fitting.law import Attempt, Law, prefer_simplest
 
     x = sympy.Symbol("x")
     law = Law(x**3, False, "c", mse=1e-4, error=0.01)
@@ -104,11 +104,11 @@ def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_a
         Attempt("b", x**2, mse=1.25e-4, error=0.02),
         Attempt("c", x**3, mse=1e-4, error=0.01),
     ]
-    _prefer_simplest(law)
+    prefer_simplest(law)
     assert (law.structure, law.formula, law.mse, law.exact) == ("b", x**2, 1.25e-4, False)
     exact = Law(x, True, "c", mse=0.0)
     exact.tried = [Attempt("a", x**2, mse=1e-12), Attempt("c", x, exact=True, mse=0.0)]
-    _prefer_simplest(exact)
+    prefer_simplest(exact)
     assert exact.formula == x and exact.structure == "c"
 
 

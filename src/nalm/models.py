@@ -3,11 +3,14 @@
 .. code-block:: text
 
     spec  := ALIAS | [acc:]layer ('>' layer)*
-    layer := UNIT | mlp:ACTIVATION | lstm | gru | rnn
+    layer := UNIT | '(' UNIT ('|' UNIT)+ ')' | mlp:ACTIVATION | lstm | gru | rnn
 
 - ``UNIT``: a name from the unit registry (``nac``, ``nau``, ``nmu``, ``nalu``, ``linear``,
   ``mlp``, …): one unit ``in → out``.
 - ``first>second>…``: a stack, ``in → hidden → … → hidden → out``, any depth.
+- ``(first|second|…)``: branches, units side by side on the same input, each output a learned
+  selection of one of them (:class:`~nalm.units.branches.Branches`): ``nau>(nau|nmu)`` adds or
+  multiplies the sums of its first layer, whichever the data needs.
 - ``mlp:ACTIVATION`` (``mlp:relu``, ``mlp:relu6``, …): an MLP baseline whose hidden layers are the
   ``hidden`` sizes given to :meth:`ModelSpec.build`.
 - Recurrent models read a sequence ``(N, T, in)``: ``lstm``, ``gru`` and ``rnn`` (the torch cell
@@ -48,6 +51,7 @@ from torch import nn
 from .errors import NalmError
 from .limits import MAX_LAYERS, check_size, check_stack
 from .units import MLP, make_activation, registry
+from .units.branches import Branches, branch_units, tidy_layer
 from .units.recurrent import AccumulatorCell, GRUCell, LSTMCell, Recurrent, RNNCell, UnitCell
 
 ALIASES: dict[str, str] = {
@@ -109,7 +113,8 @@ class ModelSpec:
         whose ``options`` are wrong or which fails the unit contract's quick checks (a unit
         from outside nalm; see :func:`nalm.units.registry.vet`)."""
         cell = (self.cell or "").removeprefix("acc:")
-        names = [cell, *self.layers] if cell not in TORCH_CELLS else list(self.layers)
+        layers = [n for layer in self.layers for n in branch_units(layer) or (layer,)]
+        names = [cell, *layers] if cell not in TORCH_CELLS else layers
         for name in dict.fromkeys(n for n in names if n and not n.startswith("mlp:")):
             registry.vet(name, options if self.cell is None else None)
 
@@ -122,9 +127,12 @@ class ModelSpec:
 
     @property
     def output_unit(self) -> str | None:
-        """The registry name of the unit that computes the output, if one does."""
+        """The registry name of the unit that computes the output, if one does (not for
+        branches, where the selection decides)."""
         last = self.layers[-1] if self.layers else (self.cell or "").removeprefix("acc:")
-        return None if last.startswith("mlp:") or last in TORCH_CELLS else last
+        if last.startswith("mlp:") or last in TORCH_CELLS or branch_units(last):
+            return None
+        return last
 
     def default_lr(self, fallback: float) -> float:
         """The learning rate the output unit's paper used (its class's ``lr``), else
@@ -243,6 +251,12 @@ class ModelSpec:
         for name, (a, b) in zip(layers, itertools.pairwise(sizes), strict=True):
             if name.startswith("mlp:"):
                 built.append(MLP(a, b, hidden=(a,), activation=name.removeprefix("mlp:")))
+            elif branch_units(name):
+                units = [
+                    registry.create(n, a, b, preset=preset, **dict(options or {}))
+                    for n in branch_units(name)
+                ]
+                built.append(Branches(units))
             else:
                 built.append(registry.create(name, a, b, preset=preset, **dict(options or {})))
         return built[0] if len(built) == 1 else nn.Sequential(*built)
@@ -291,12 +305,14 @@ def parse(text: str, *, layers: int | None = None, recurrent: bool = False) -> M
     text = text.strip()
     resolved = ALIASES.get(text, text)
     accumulate = resolved.startswith("acc:")
-    parts = tuple(p.strip() for p in resolved.removeprefix("acc:").split(">"))
+    parts = tuple(tidy_layer(p) for p in resolved.removeprefix("acc:").split(">"))
     if not all(parts) or len(parts) > MAX_LAYERS:
         raise NalmError(f"model spec {text!r} is not {_FORMS}")
     if accumulate or parts[0] in TORCH_CELLS or recurrent:
         for part in parts:
             _check_layer(part)
+            if branch_units(part):
+                raise NalmError(f"model spec {text!r}: branches are for feed-forward models")
         return _recurrent_spec(text, parts, accumulate)
     if layers is not None:
         check_size(layers, "layers", limit=MAX_LAYERS)
@@ -314,6 +330,15 @@ def parse(text: str, *, layers: int | None = None, recurrent: bool = False) -> M
 
 
 def _check_layer(part: str) -> None:
+    if part.startswith("(") or part.endswith(")") or "|" in part:
+        units = branch_units(part)
+        if len(units) < 2 or not all(units):
+            raise NalmError(f"a branch layer is (UNIT|UNIT|…), two units or more; got {part!r}")
+        for unit in units:
+            if unit.startswith("mlp:") or unit in TORCH_CELLS or "(" in unit or ")" in unit:
+                raise NalmError(f"branch layer {part!r}: {unit!r} is not a registry unit")
+            registry.get(unit)  # names the valid units
+        return
     if part.startswith("mlp:"):
         make_activation(part.removeprefix("mlp:"))  # names a bad activation (draws nothing)
     elif part not in TORCH_CELLS:

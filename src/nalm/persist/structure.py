@@ -27,6 +27,7 @@ from ..limits import MAX_MODULES, MAX_SIZE
 from ..units import registry
 from ..units.base import Unit
 from ..units.baselines import MLP, Linear
+from ..units.branches import Branches
 from ..units.recurrent import AccumulatorCell, GRUCell, LSTMCell, Recurrent, RNNCell, UnitCell
 
 
@@ -61,6 +62,8 @@ def describe(model: nn.Module) -> dict[str, Any]:
         if isinstance(model, RNNCell):
             description["nonlinearity"] = model.nonlinearity
         return description
+    if isinstance(model, Branches):
+        return {"kind": "branches", "layers": [describe(m) for m in model.branches]}
     if type(model) is nn.Linear:
         return {
             "kind": "torch_linear",
@@ -165,6 +168,11 @@ def _build(d: Mapping[str, Any], depth: int = 0) -> nn.Module:
             raise NalmError("the architecture description has a stack with no layers")
         _check_chain(layers)
         return nn.Sequential(*layers)
+    if kind == "branches":
+        units = [_build(unit, depth + 1) for unit in d["layers"]]
+        if not all(isinstance(u, Unit) for u in units):
+            raise NalmError("the architecture description's branches must be units")
+        return Branches(units)
     if kind == "recurrent":
         cell, head = _build(d["cell"], depth + 1), _build(d["head"], depth + 1)
         hidden, head_in = getattr(cell, "hidden_size", None), _features(head)[0]

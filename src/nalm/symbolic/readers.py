@@ -28,6 +28,7 @@ from torch import nn
 from ..errors import NalmError
 from ..units.base import Unit
 from ..units.baselines import MLP, Linear
+from ..units.branches import Branches
 from ..units.dmu import DMU
 from ..units.inalu import INALU
 from ..units.laws import Affine, ScaledPower
@@ -283,7 +284,26 @@ def _read_dmu(unit: DMU, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -
     return out
 
 
+def _read_branches(unit: Branches, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -> Rows:
+    """Each output's chosen branch (its selection snapped to 1); else the selection-weighted
+    sum of the branches' formulas."""
+    share = unit.selection().detach()
+    out = {}
+    for k in rows:
+        weights = [_gate(snap, "s", share, (i, k)) for i in range(len(unit.branches))]
+        terms = []
+        for i, (w, branch) in enumerate(zip(weights, unit.branches, strict=True)):
+            if w != 0:
+                formula = reader_for(branch)(branch, xs, [k], snap)[k]
+                terms.append(formula if w == 1 else w * formula)
+            else:
+                snap.extraction.pruned.append(f"layer {snap.layer} output {k} branch {i} (s = 0)")
+        out[k] = sympy.Add(*terms)
+    return out
+
+
 for _cls, _read in (
+    (Branches, _read_branches),
     (DMU, _read_dmu),
     (NAC, _read_additive),
     (NAU, _read_additive),

@@ -1,0 +1,123 @@
+"""Parallel paths with a learned selection: the ``(a|b)`` layer of the model grammar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import NalmError
+from .base import Unit, factory_kwargs
+
+
+class Branches(Unit):
+    r"""Units side by side on the same input, mixed by an input-independent selection that is
+    pulled to one of them: the layer ``(nau|nmu)`` of the model grammar.
+
+    .. math::
+        s = \mathrm{softmax}(S)_{\,\cdot k}, \qquad z_k = \sum_i s_{ik}\, u_i(x)_k
+
+    with one selection logit ``S_ik`` per branch ``i`` and output ``k``, 0 at the start (every
+    branch ``1/n``). The penalty (scaled by the policy's λ like every unit's) is the branches'
+    own plus ``mean_k (1 − max_i s_ik)``, zero once each output has chosen one branch; snapped,
+    the layer *is* the chosen units (``to_formula`` reads only them).
+
+    Args:
+        branches: the units, each ``(*, in_features) → (*, out_features)``.
+
+    Shape:
+        ``(*, in_features) → (*, out_features)``.
+
+    Attributes:
+        S: ``(len(branches), out_features)``, the selection logits, 0.
+
+    Examples:
+        >>> from nalm.units import NAU, NMU
+        >>> layer = Branches([NAU(2, 1), NMU(2, 1)])
+        >>> with torch.no_grad():
+        ...     _ = layer.branches[0].W.fill_(1.0); _ = layer.branches[1].W.fill_(1.0)
+        ...     _ = layer.S.copy_(torch.tensor([[-30.0], [30.0]]))  # choose the NMU
+        >>> layer(torch.tensor([[3.0, 4.0]])).detach()
+        tensor([[12.]])
+    """
+
+    def __init__(
+        self,
+        branches: Sequence[nn.Module],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        units = list(branches)
+        if len(units) < 2:
+            raise NalmError(f"a branch layer needs at least 2 units; got {len(units)}")
+        sizes = {(u.in_features, u.out_features) for u in units}
+        if len(sizes) != 1:
+            raise NalmError(f"the units of a branch layer must have the same sizes; got {sizes}")
+        (in_features, out_features) = sizes.pop()
+        super().__init__(in_features, out_features)
+        self.branches = nn.ModuleList(units)
+        factory = factory_kwargs(type(self).__name__, device, dtype)
+        self.S = nn.Parameter(torch.empty(len(units), out_features, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for unit in self.branches:
+            if hasattr(unit, "reset_parameters"):
+                unit.reset_parameters()
+        with torch.no_grad():
+            self.S.zero_()
+
+    def selection(self) -> torch.Tensor:
+        """``(branches, out_features)``: each output's share of each branch (columns sum to 1)."""
+        return torch.softmax(self.S, dim=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs = torch.stack([unit(x) for unit in self.branches])  # (branches, *, out)
+        share = self.selection()
+        share = share.reshape(share.shape[0], *(1,) * (outputs.dim() - 2), share.shape[1])
+        return (share * outputs).sum(0)
+
+    def regularization(self) -> torch.Tensor:
+        own = (1 - self.selection().max(dim=0).values).mean()
+        inner = [u.regularization() for u in self.branches if isinstance(u, Unit)]
+        return own + sum(inner, torch.zeros_like(own))
+
+    def after_step(self) -> None:
+        for unit in self.branches:
+            if isinstance(unit, Unit):
+                unit.after_step()
+
+    def gate_parameters(self) -> list[nn.Parameter]:
+        return [self.S]
+
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        weights = {"s": self.selection().detach()}
+        for i, unit in enumerate(self.branches):
+            if isinstance(unit, Unit):
+                weights.update({f"{i}.{k}": v for k, v in unit.effective_weights().items()})
+        return weights
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, branches={len(self.branches)}"
+
+
+def branch_units(layer: str) -> tuple[str, ...]:
+    """The units of a branch layer ``(a|b|…)``, else ``()``.
+
+    Examples:
+        >>> branch_units("(nau|nmu)"), branch_units("nmu")
+        (('nau', 'nmu'), ())
+    """
+    if not (layer.startswith("(") and layer.endswith(")")):
+        return ()
+    return tuple(p.strip() for p in layer[1:-1].split("|"))
+
+
+def tidy_layer(part: str) -> str:
+    """A layer without spaces around ``|`` (``( nau | nmu )`` reads ``(nau|nmu)``)."""
+    part = part.strip()
+    if part.startswith("(") and part.endswith(")"):
+        return "(" + "|".join(p.strip() for p in part[1:-1].split("|")) + ")"
+    return part

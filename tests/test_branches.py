@@ -1,0 +1,93 @@
+"""Branches in the model grammar, ``nau>(nau|nmu)``: parsing, the layer, its formula, save/load
+and training on the engine."""
+
+import pytest
+import sympy
+import torch
+
+import nalm
+from nalm.errors import NalmError
+from nalm.models import branch_units, parse
+from nalm.tasks import ExpressionTask
+from nalm.train import fit_seeds
+from nalm.units import NAU, NMU
+from nalm.units.branches import Branches
+
+
+def _product_model() -> torch.nn.Sequential:
+    """(x0 + x1)·(x2 + x3) with the NMU branch chosen."""
+    model = parse("nau>(nau|nmu)").build(4, 1, hidden=2)
+    with torch.no_grad():
+        model[0].W.copy_(torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]))
+        model[1].branches[0].W.fill_(1.0)
+        model[1].branches[1].W.fill_(1.0)
+        model[1].S.copy_(torch.tensor([[-30.0], [30.0]]))
+    return model
+
+
+def test_the_grammar_reads_branches_and_refuses_malformed_ones_in_one_sentence():
+    spec = parse(" nau > ( nau | nmu ) ")
+    assert str(spec) == "nau>(nau|nmu)" and spec.output_unit is None
+    assert branch_units(spec.layers[1]) == ("nau", "nmu")
+    model = spec.build(4, 1, hidden=2)
+    assert isinstance(model[1], Branches) and len(model[1].branches) == 2
+    for bad, message in [
+        ("nau>(nmu)", "two units or more"),
+        ("nau>(nau|mlp:relu)", "is not a registry unit"),
+        ("nau>(nau|nope)", "unknown unit"),
+        ("lstm>(nau|nmu)", "branches are for feed-forward models"),
+        ("nau>nau|nmu", "two units or more"),
+    ]:
+        with pytest.raises(NalmError, match=message):
+            parse(bad)
+
+
+def test_the_selection_mixes_the_branches_and_its_penalty_vanishes_once_one_is_chosen():
+    layer = Branches([NAU(2, 1), NMU(2, 1)])
+    with torch.no_grad():
+        layer.branches[0].W.fill_(1.0)
+        layer.branches[1].W.fill_(1.0)
+    x = torch.tensor([[3.0, 4.0]])
+    assert layer(x).item() == pytest.approx((7 + 12) / 2)  # s = ½ each at the start
+    assert layer.regularization().item() == pytest.approx(0.5)  # 1 − max s, NAU/NMU at 0
+    with torch.no_grad():
+        layer.S.copy_(torch.tensor([[30.0], [-30.0]]))
+    assert layer(x).item() == pytest.approx(7.0)
+    assert layer.regularization().item() == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(NalmError, match="the same sizes"):
+        Branches([NAU(2, 1), NMU(3, 1)])
+
+
+def test_the_formula_reads_the_chosen_branch_and_survives_save_and_load(tmp_path):
+    model = _product_model()
+    x0, x1, x2, x3 = sympy.symbols("x0 x1 x2 x3")
+    assert nalm.to_formula(model) == (x0 + x1) * (x2 + x3)
+    loaded = nalm.load(nalm.save(model, tmp_path / "branches.pt"))
+    x = torch.rand(16, 4) + 1
+    assert torch.equal(loaded(x), model(x))
+    assert nalm.to_formula(loaded) == (x0 + x1) * (x2 + x3)
+    with torch.no_grad():
+        model[1].S.zero_()  # undecided: the mixture
+    mixed = nalm.to_formula(model)
+    assert sympy.simplify(mixed - ((x0 + x1 + x2 + x3) + (x0 + x1) * (x2 + x3)) / 2) == 0
+
+
+def test_one_branch_model_and_policy_pick_the_sum_for_a_sum_and_the_product_for_a_product():
+    tasks = [ExpressionTask("x0 + x1", "1,2", "2,6"), ExpressionTask("x0 * x1", "1,2", "2,6")]
+    result = fit_seeds(
+        lambda: parse("(nau|nmu)").build(2, 1),
+        tasks,
+        seeds=[0, 1],
+        steps=1000,
+        lr=0.05,
+        policy="none",
+        progress=False,
+    )
+    chosen = []
+    for run in result.runs:
+        assert not run.diverged
+        share = torch.softmax(run.weights["S"], dim=0)[:, 0]
+        chosen.append(int(share.argmax()))
+        assert float(share.max()) > 0.9
+        assert run.history[-1]["interpolation_mse"] < run.history[0]["interpolation_mse"] / 100
+    assert chosen == [0, 1]  # the NAU for x0 + x1, the NMU for x0 · x1
