@@ -10,7 +10,7 @@ from nalm.errors import NalmError
 from nalm.models import branch_units, parse
 from nalm.tasks import ExpressionTask
 from nalm.train import fit_seeds
-from nalm.units import NAU, NMU
+from nalm.units import NAU, NMU, regularization
 from nalm.units.branches import Branches
 
 
@@ -54,6 +54,13 @@ def test_the_selection_mixes_the_branches_and_its_penalty_vanishes_once_one_is_c
         layer.S.copy_(torch.tensor([[30.0], [-30.0]]))
     assert layer(x).item() == pytest.approx(7.0)
     assert layer.regularization().item() == pytest.approx(0.0, abs=1e-12)
+    with torch.no_grad():
+        layer.branches[0].W.fill_(0.5)  # the NAU's own penalty is now > 0: not counted here
+    assert layer.regularization().item() == pytest.approx(0.0, abs=1e-12)
+    model = torch.nn.Sequential(NAU(2, 2), layer)
+    inner = layer.branches[0].regularization() + layer.branches[1].regularization()
+    total = regularization(model)
+    assert total.item() == pytest.approx((model[0].regularization() + inner).item())
     with pytest.raises(NalmError, match="the same sizes"):
         Branches([NAU(2, 1), NMU(3, 1)])
 
@@ -67,9 +74,14 @@ def test_the_formula_reads_the_chosen_branch_and_survives_save_and_load(tmp_path
     assert torch.equal(loaded(x), model(x))
     assert nalm.to_formula(loaded) == (x0 + x1) * (x2 + x3)
     with torch.no_grad():
-        model[1].S.zero_()  # undecided: the mixture
+        model[1].S.zero_()  # undecided: the mixture, each branch read with its own weights
+        model[1].branches[0].W.copy_(torch.tensor([[1.0, -1.0]]))
     mixed = nalm.to_formula(model)
-    assert sympy.simplify(mixed - ((x0 + x1 + x2 + x3) + (x0 + x1) * (x2 + x3)) / 2) == 0
+    h0, h1 = x0 + x1, x2 + x3
+    assert sympy.simplify(mixed - ((h0 - h1) + h0 * h1) / 2) == 0
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    value = float(mixed.subs({x0: 1.0, x1: 2.0, x2: 3.0, x3: 4.0}))
+    assert value == pytest.approx(model(x).item())
 
 
 def test_one_branch_model_and_policy_pick_the_sum_for_a_sum_and_the_product_for_a_product():

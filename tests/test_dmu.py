@@ -64,7 +64,7 @@ def test_frozen_operands_stay_while_the_gate_learns():
             ((unit(x) - y) ** 2).mean().backward()
             optimizer.step()
             unit.after_step()
-    assert frozen.O.tolist() == [[1.0, 1.0]]
+    assert frozen.O.tolist() == [[1.0, 1.0]] and frozen.O.grad is None  # no gradient at all
     assert free.O.tolist() != [[1.0, 1.0]]
     assert float(frozen.gate().detach()) < 0.1  # the gate turned to the product
 
@@ -93,3 +93,21 @@ def test_bad_options_are_refused_in_one_sentence():
     with pytest.raises(NalmError, match="limit must be a positive number"):
         DMU(2, 1, limit=0.0)
     assert check(DMU).passed
+
+
+def test_seeds_of_a_dmu_stack_train_together_under_a_regulariser():
+    from nalm.models import parse
+    from nalm.tasks import ExpressionTask
+    from nalm.train import Policy, fit_seeds
+
+    result = fit_seeds(
+        lambda: parse("nau>dmu").build(4, 1, hidden=2),
+        [ExpressionTask("(x0 + x1) * (x2 + x3)", "1,2", "2,6")] * 2,
+        seeds=[0, 1],
+        steps=50,
+        lr=0.01,
+        policy=Policy("with-lambda", regularizer=0.1),
+        progress=False,
+    )
+    assert [r.diverged for r in result.runs] == [False, False]
+    assert all(r.history[-1]["interpolation_mse"] < float("inf") for r in result.runs)

@@ -59,10 +59,12 @@ def test_only_a_power_unit_before_one_affine_output_counts_as_a_sum_of_monomials
 def test_a_sums_common_factor_leaves_the_simplest_fractions_and_stays_positive():
     assert _common_factor([1.0, -2.0, 1.0]) == 1.0  # not halved to 1/2, −1, 1/2
     assert _common_factor([0.7657, 0.7657]) == 0.7657
-    assert _common_factor([100.0, -100.0000000001]) > 0  # a root of the sum stays real
+    assert _common_factor([100.0, -100.0000000001]) == pytest.approx(100.0000000001)
     a, b = sympy.symbols("a b")
     root = (100.0 / a**2 - 100.00000000001 * b**2 / a**2) ** sympy.Rational(-1, 2)
-    assert _factored(root).subs({a: 2.0, b: 0.5}).is_real
+    value = complex(_factored(root).subs({a: 2.0, b: 0.5}))
+    assert value == pytest.approx(complex(root.subs({a: 2.0, b: 0.5})))  # real and positive
+    assert value.real > 0 and value.imag == 0
 
 
 @pytest.mark.slow
@@ -113,11 +115,13 @@ def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_a
 
 
 def test_a_root_of_a_ratio_reads_simply_only_where_the_inputs_are_positive():
-    from nalm.fitting.constants import _tidy
+    from nalm.fitting.constants import _tidy, snap_constants
 
     c, v, m = sympy.symbols("c v m")
     root = 1 / sympy.sqrt((c**2 - v**2) / (c**2 * m**2))
-    assert _tidy(root, ["m", "v", "c"], np.ones((4, 3))) == c * m / sympy.sqrt(c**2 - v**2)
-    mixed = np.ones((4, 3))
-    mixed[0, 0] = -1.0  # a negative mass: √(m²) is |m|, not m
-    assert _tidy(root, ["m", "v", "c"], mixed) != c * m / sympy.sqrt(c**2 - v**2)
+    assert _tidy(root, ["m", "v", "c"]) == c * m / sympy.sqrt(c**2 - v**2)
+    assert _tidy(root, ["v", "c"]) != c * m / sympy.sqrt(c**2 - v**2)  # √(m²) is |m|
+    # snap_constants takes positivity from the whole table where it is given, not the rows
+    rows = (np.array([[2.0, 1.0, 3.0], [3.0, 1.5, 4.0]]), np.array([2.12, 3.4]))
+    tidy = snap_constants(root, ["m", "v", "c"], rows, positive=["v", "c"])[0]
+    assert tidy != c * m / sympy.sqrt(c**2 - v**2)

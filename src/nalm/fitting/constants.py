@@ -54,7 +54,10 @@ def measure(
 
 
 def snap_constants(
-    formula: sympy.Expr, names: list[str], rows: tuple[np.ndarray, np.ndarray]
+    formula: sympy.Expr,
+    names: list[str],
+    rows: tuple[np.ndarray, np.ndarray],
+    positive: list[str] | None = None,
 ) -> tuple[sympy.Expr, float, float] | None:
     """Replace each float of ``formula`` by the simplest number (:func:`_simpler`) that keeps it
     as accurate on ``rows`` (the held-back rows): its relative MSE there at most 4 × the
@@ -62,6 +65,8 @@ def snap_constants(
     fractions may also go to :data:`SIMPLE` (an L-BFGS fit leaves ``0.999999999999``). A formula
     that is not exact (relative MSE above :data:`EXACT`) only has its floats shortened, to the
     fewest digits that keep its error within 1 %.
+    ``positive``: the inputs positive in every row of the table (default: those positive in
+    ``rows``), taken as positive symbols when the formula is simplified.
     Returns ``(formula, relative MSE, largest relative error)``, ``None`` where not finite."""
     formula = sympy.expand(formula) if _expandable(formula) else _factored(formula)
     mse, error = measure(formula, names, rows)
@@ -83,7 +88,9 @@ def snap_constants(
             if trial_mse <= (simple_allowed if simple else allowed):
                 formula, mse, error = trial, trial_mse, trial_error
                 break
-    formula = _tidy(formula, names, rows[0])
+    if positive is None:
+        positive = [n for n, c in zip(names, np.asarray(rows[0]).T, strict=True) if (c > 0).all()]
+    formula = _tidy(formula, positive)
     mse, error = measure(formula, names, rows)
     return formula, mse, error
 
@@ -96,10 +103,11 @@ def _expandable(formula: sympy.Expr) -> bool:
 
 
 def _factored(formula: sympy.Expr) -> sympy.Expr:
-    """Each sum inside a product or a power divided by its largest coefficient, the factor
-    moved out to join the monomial's constant: ``0.7657/(0.7657/a + 0.7657/b)`` reads
-    ``1.0/(1.0/a + 1.0/b)``. The stacks leave such a factor free (any scale of a sum that is
-    multiplied or raised fits as well), so only this form has constants worth snapping."""
+    """Each sum inside a product or a power divided by the magnitude of one of its coefficients
+    (:func:`_common_factor`), the factor moved out to join the monomial's constant:
+    ``0.7657/(0.7657/a + 0.7657/b)`` reads ``1.0/(1.0/a + 1.0/b)``. The stacks leave such a
+    factor free (any scale of a sum that is multiplied or raised fits as well), so only this
+    form has constants worth snapping."""
 
     def split(total: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
         coefficients = [term.as_coeff_Mul()[0] for term in sympy.Add.make_args(total)]
@@ -167,16 +175,12 @@ def _rounded(value: float, digits: int) -> sympy.Float:
     return sympy.Float(text, 15)
 
 
-def _tidy(formula: sympy.Expr, names: list[str], x: np.ndarray) -> sympy.Expr:
-    """The simplest form sympy finds, where no float is left: the inputs positive in every row
-    taken as positive symbols (``1/√((c² − v²)/(c²m²))`` reads ``c·m/√(c² − v²)``)."""
+def _tidy(formula: sympy.Expr, positive: list[str]) -> sympy.Expr:
+    """The simplest form sympy finds, where no float is left, the ``positive`` inputs taken as
+    positive symbols (``1/√((c² − v²)/(c²m²))`` reads ``c·m/√(c² − v²)``)."""
     if formula.atoms(sympy.Float) or sympy.count_ops(formula) > 80:
         return formula
-    positive = {
-        sympy.Symbol(n): sympy.Symbol(n, positive=True)
-        for n, column in zip(names, np.asarray(x).T, strict=True)
-        if len(column) and bool((column > 0).all())
-    }
-    back = {p: s for s, p in positive.items()}
-    simpler = sympy.simplify(formula.xreplace(positive)).xreplace(back)
+    as_positive = {sympy.Symbol(n): sympy.Symbol(n, positive=True) for n in positive}
+    back = {p: s for s, p in as_positive.items()}
+    simpler = sympy.simplify(formula.xreplace(as_positive)).xreplace(back)
     return simpler if sympy.count_ops(simpler) <= sympy.count_ops(formula) else formula

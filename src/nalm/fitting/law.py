@@ -10,7 +10,7 @@ import sympy
 
 OCCAM = 1.3
 """With no exact formula, the simplest family within this factor of the least held-back error
-(relative MSE) is the answer (:func:`_prefer_simplest`): a mean square over the 75 held-back
+(relative MSE) is the answer (:func:`prefer_simplest`): a mean square over the 75 held-back
 rows of a 300-row table varies by about 16 % (√(2/75)) from the rows' draw alone, so two
 families closer than about two such deviations cannot be told apart by their errors."""
 

@@ -101,14 +101,18 @@ def monomial_search(
 
     Shapes: ``xs`` ``(N, d)``, ``ys`` ``(N, 1)``.
     """
-    pool = Monomials(xs) if monomials is None else monomials
+    rows = _rows(xs.shape[0])
+    pool = Monomials(xs[rows]) if monomials is None else monomials
     exponents = model[0].W.detach().clone()
-    y = ys[:, 0]
+    y = ys[rows, 0]
     if forward:
         vectors, columns = pool.candidates(xs.new_zeros(pool.d))
         for j in range(exponents.shape[0]):
-            best, _ = _best_candidate(pool.columns(exponents[:j]), columns, y)
-            exponents[j] = vectors[best]
+            if time.perf_counter() > deadline:
+                exponents[j:] = 0.0  # constant monomials: the rest adds nothing
+                break
+            best, gain = _best_candidate(pool.columns(exponents[:j]), columns, y, gain=True)
+            exponents[j] = vectors[best] if gain > 0 else 0.0
     error = _squared_error(pool.columns(exponents), y)
     for _ in range(SWEEPS):
         changed = False
@@ -122,9 +126,21 @@ def monomial_search(
                 exponents[j], error, changed = vectors[best], value, True
         if not changed or error <= 1e-28 * float(y @ y):
             break
-    if not _write(model, exponents, pool.columns(exponents), y):
+    if not _write(model, exponents, Monomials(xs).columns(exponents), ys[:, 0]):
         return math.inf
     return refit(model, xs, ys)
+
+
+SEARCH_ROWS = 2000
+"""The exponents are chosen on at most this many rows (evenly spaced; the candidates' columns
+take rows × 12,167 numbers); the coefficients are then solved and refitted on every row."""
+
+
+def _rows(n: int) -> torch.Tensor:
+    """The rows the exponents are chosen on: all, or :data:`SEARCH_ROWS` evenly spaced."""
+    if n <= SEARCH_ROWS:
+        return torch.arange(n)
+    return torch.linspace(0, n - 1, SEARCH_ROWS).round().long()
 
 
 @functools.lru_cache(maxsize=8)
@@ -167,22 +183,25 @@ def _squared_error(fixed: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def _best_candidate(
-    fixed: torch.Tensor, candidates: torch.Tensor, y: torch.Tensor
+    fixed: torch.Tensor, candidates: torch.Tensor, y: torch.Tensor, gain: bool = False
 ) -> tuple[int, float]:
     """The candidate column that, added to the fixed ones and the constant, leaves the least
-    squared error of ``y``, and that error (one projection for all candidates)."""
+    squared error of ``y``, and that error (one projection for all candidates); with ``gain``,
+    the decrease of the squared error instead (0: no candidate helps)."""
     if not bool(torch.isfinite(fixed).all()):
-        return 0, math.inf
+        return 0, 0.0 if gain else math.inf
     q = _basis(fixed)
     r_y = y - q @ (q.T @ y)
     r_c = candidates - q @ (q.T @ candidates)
     norms = (r_c**2).sum(0)
     scale = (candidates**2).sum(0)
     usable = torch.isfinite(norms) & (norms > 1e-20 * scale) & torch.isfinite(scale)
-    gain = torch.where(usable, (r_c.T @ r_y) ** 2 / norms.clamp_min(1e-300), 0.0)
-    gain = torch.nan_to_num(gain, nan=0.0, posinf=0.0)
-    best = int(torch.argmax(gain))
-    return best, float(r_y @ r_y) - float(gain[best])
+    decrease = torch.where(usable, (r_c.T @ r_y) ** 2 / norms.clamp_min(1e-300), 0.0)
+    decrease = torch.nan_to_num(decrease, nan=0.0, posinf=0.0)
+    best = int(torch.argmax(decrease))
+    if gain:
+        return best, float(decrease[best])
+    return best, float(r_y @ r_y) - float(decrease[best])
 
 
 def _write(model: nn.Sequential, exponents: torch.Tensor, monomials: torch.Tensor, y) -> bool:

@@ -43,6 +43,7 @@ from .constants import snap_constants
 from .families import Structure, default_structures
 from .law import Attempt, Law, attempt_line, prefer_simplest
 from .monomials import Monomials, is_sum_of_monomials, monomial_search
+from .monomials import _rows as _search_rows
 from .polish import GRIDS, local_search, snap_exponents
 
 HELD_BACK = 0.25
@@ -238,9 +239,9 @@ def _try(
 def _searched(
     snapped: list[tuple[float, nn.Module]], xs: torch.Tensor, ys: torch.Tensor, deadline: float
 ) -> list[tuple[float, nn.Module]]:
-    """The monomial search from each distinct snapped start (:data:`POLISHED` at most, the
-    lowest errors first)."""
-    monomials, seen, found = Monomials(xs), set(), []
+    """The monomial search from each distinct snapped start (:data:`POLISHED` at most, in the
+    order of the seeds' training errors)."""
+    monomials, seen, found = Monomials(xs[_search_rows(xs.shape[0])]), set(), []
     for _, model in sorted(snapped, key=lambda pair: pair[0]):
         key = tuple(model[0].W.flatten().tolist())
         if key in seen or len(found) >= POLISHED:
@@ -317,7 +318,9 @@ def _read(
     if target_power != 1:
         power = Fraction(target_power)
         formula = formula ** sympy.Rational(power.denominator, power.numerator)
-    snapped = snap_constants(_undo_scaling(formula, names, data), names, data.held)
+    every = np.concatenate([data.fit[0], data.held[0]])
+    positive = [n for n, column in zip(names, every.T, strict=True) if (column > 0).all()]
+    snapped = snap_constants(_undo_scaling(formula, names, data), names, data.held, positive)
     if snapped is None:
         return None
     formula, mse, error = snapped

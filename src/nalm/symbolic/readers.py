@@ -267,7 +267,7 @@ def _read_dmu(unit: DMU, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -
         gate = _gate(snap, "g", g, (k,))
         ws = [snap("O", operands, (k, j), RATIONAL) for j in range(len(xs))]
         total = sympy.Add(*(w * x for w, x in zip(ws, xs, strict=True)))
-        clean_powers = all(w.is_Rational for w in ws)
+        clean_powers = all(w.is_Integer for w in ws)  # x**(1/2) of x < 0 is not the unit's 0
         power = sympy.Mul(*(x**w for w, x in zip(ws, xs, strict=True)))
         if gate == 1:
             out[k] = total
@@ -284,6 +284,20 @@ def _read_dmu(unit: DMU, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -
     return out
 
 
+class _Prefixed:
+    """A :class:`Snapper` that names each weight ``PREFIX + name``: two branches of one layer
+    both have a ``W``, and the snapper keeps one value per layer and name."""
+
+    def __init__(self, snap: Snapper, prefix: str) -> None:
+        self._snap, self._prefix = snap, prefix
+
+    def __call__(self, name: str, *args, **kwargs):
+        return self._snap(self._prefix + name, *args, **kwargs)
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._snap, attribute)
+
+
 def _read_branches(unit: Branches, xs: list[sympy.Expr], rows: list[int], snap: Snapper) -> Rows:
     """Each output's chosen branch (its selection snapped to 1); else the selection-weighted
     sum of the branches' formulas."""
@@ -294,7 +308,7 @@ def _read_branches(unit: Branches, xs: list[sympy.Expr], rows: list[int], snap: 
         terms = []
         for i, (w, branch) in enumerate(zip(weights, unit.branches, strict=True)):
             if w != 0:
-                formula = reader_for(branch)(branch, xs, [k], snap)[k]
+                formula = reader_for(branch)(branch, xs, [k], _Prefixed(snap, f"{i}."))[k]
                 terms.append(formula if w == 1 else w * formula)
             else:
                 snap.extraction.pruned.append(f"layer {snap.layer} output {k} branch {i} (s = 0)")

@@ -80,14 +80,9 @@ class Branches(Unit):
         return (share * outputs).sum(0)
 
     def regularization(self) -> torch.Tensor:
-        own = (1 - self.selection().max(dim=0).values).mean()
-        inner = [u.regularization() for u in self.branches if isinstance(u, Unit)]
-        return own + sum(inner, torch.zeros_like(own))
-
-    def after_step(self) -> None:
-        for unit in self.branches:
-            if isinstance(unit, Unit):
-                unit.after_step()
+        """The selection's penalty only: the trainer reaches the branch units themselves (it
+        walks every module), so their penalties and projections are theirs."""
+        return (1 - self.selection().max(dim=0).values).mean()
 
     def gate_parameters(self) -> list[nn.Parameter]:
         return [self.S]

@@ -38,7 +38,8 @@ class DMU(Unit):
         \quad z = s\, e^{m}
 
     At ``g = 1`` the output is ``Σ O·x`` (its sign from ``tanh(R/τ)``), at ``g = 0`` it is
-    ``Π x^O``; in between, ``|z| = |R_lin|^g · e^{(1−g) R_log}``. One gate per output decides
+    ``Π x^O``; in between, ``|z| = |s| · |R_lin|^g · e^{(1−g) R_log}`` (``|s| < 1`` where the
+    two paths' signs disagree). One gate per output decides
     between the two domains, and the operand weights ``O`` serve both: with ``O = (1, 1)`` the
     unit is ``a + b`` or ``a·b``, with ``O = (1, −1)`` it is ``a − b`` or ``a / b``. The author's
     code fixes ``O`` at one of these (``freeze_operands``) and learns the gate alone; then only
@@ -49,7 +50,8 @@ class DMU(Unit):
         in_features: size of each input sample.
         out_features: size of each output sample.
         init: the operand weights' start, one of :data:`INITS` (default ``"half"``).
-        freeze_operands: keep ``O`` at its start after every step (the code's ``--freeze-O``).
+        freeze_operands: ``O`` stays at its start and gets no gradient (the code's
+            ``--freeze-O``); only the gate learns.
         temperature: ``T`` in ``g = σ(G/T)`` (default 1; the code's ``--G-temperature``: below 1
             the gate saturates sooner).
         limit: ``L``, the bound of the log-magnitudes (default the code's ``ln(10⁶) − 1``, so
@@ -126,15 +128,20 @@ class DMU(Unit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g = _per_output(self.gate())
-        r_lin = linear(x, self.O)
-        r_log = linear(torch.log(x.abs().clamp_min(self.EPS)), self.O)
-        negatives = linear((x < 0).to(x.dtype), self.O.abs())
+        operands = self.O.detach() if self.freeze_operands else self.O  # frozen: no gradient
+        r_lin = linear(x, operands)
+        r_log = linear(torch.log(x.abs().clamp_min(self.EPS)), operands)
+        negatives = linear((x < 0).to(x.dtype), operands.abs())
         sign = g * torch.tanh(r_lin / self.TAU) + (1 - g) * torch.cos(math.pi * negatives)
         linear_log = torch.log(torch.sqrt(r_lin**2 + self.DELTA).clamp_min(self.EPS))
         if self.limit is None:
             return sign * torch.exp(g * linear_log + (1 - g) * r_log)
         mixed = g * linear_log + (1 - g) * r_log.clamp(-self.limit, self.limit)
         return sign * torch.exp(mixed.clamp(-self.limit, self.limit))
+
+    def regularization(self) -> torch.Tensor:
+        """None: zero (one zero per seed when the parameters are S seeds' stacked)."""
+        return self.G.new_zeros(self.G.shape[:-1])
 
     def after_step(self) -> None:
         if self.freeze_operands:
