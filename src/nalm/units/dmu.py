@@ -50,8 +50,8 @@ class DMU(Unit):
         in_features: size of each input sample.
         out_features: size of each output sample.
         init: the operand weights' start, one of :data:`INITS` (default ``"half"``).
-        freeze_operands: ``O`` stays at its start and gets no gradient (the code's
-            ``--freeze-O``); only the gate learns.
+        freeze_operands: ``O`` stays at its start, a buffer rather than a parameter (the
+            code's ``--freeze-O``); only the gate learns.
         temperature: ``T`` in ``g = σ(G/T)`` (default 1; the code's ``--G-temperature``: below 1
             the gate saturates sooner).
         limit: ``L``, the bound of the log-magnitudes (default the code's ``ln(10⁶) − 1``, so
@@ -62,7 +62,8 @@ class DMU(Unit):
         ``(*, in_features) → (*, out_features)``.
 
     Attributes:
-        O: ``(out_features, in_features)``, the operand weights (per ``init``).
+        O: ``(out_features, in_features)``, the operand weights (per ``init``; a buffer with
+            ``freeze_operands``).
         G: ``(out_features,)``, the gate's logit, 0 (``g = ½``).
 
     Examples:
@@ -105,7 +106,11 @@ class DMU(Unit):
         self.limit = None if limit is None else float(limit)
         self.temperature = float(temperature)
         factory = factory_kwargs(type(self).__name__, device, dtype)
-        self.O = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        operands = torch.empty(out_features, in_features, **factory)
+        if self.freeze_operands:  # not trained: a buffer (saved and stacked, never updated)
+            self.register_buffer("O", operands)
+        else:
+            self.O = nn.Parameter(operands)
         self.G = nn.Parameter(torch.empty(out_features, **factory))
         self.reset_parameters()
 
@@ -128,10 +133,9 @@ class DMU(Unit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g = _per_output(self.gate())
-        operands = self.O.detach() if self.freeze_operands else self.O  # frozen: no gradient
-        r_lin = linear(x, operands)
-        r_log = linear(torch.log(x.abs().clamp_min(self.EPS)), operands)
-        negatives = linear((x < 0).to(x.dtype), operands.abs())
+        r_lin = linear(x, self.O)
+        r_log = linear(torch.log(x.abs().clamp_min(self.EPS)), self.O)
+        negatives = linear((x < 0).to(x.dtype), self.O.abs())
         sign = g * torch.tanh(r_lin / self.TAU) + (1 - g) * torch.cos(math.pi * negatives)
         linear_log = torch.log(torch.sqrt(r_lin**2 + self.DELTA).clamp_min(self.EPS))
         if self.limit is None:
@@ -142,11 +146,6 @@ class DMU(Unit):
     def regularization(self) -> torch.Tensor:
         """None: zero (one zero per seed when the parameters are S seeds' stacked)."""
         return self.G.new_zeros(self.G.shape[:-1])
-
-    def after_step(self) -> None:
-        if self.freeze_operands:
-            with torch.no_grad():
-                self.O.copy_(self.start())  # broadcasts over S seeds' stacked weights
 
     def gate_parameters(self) -> list[nn.Parameter]:
         return [self.G]
