@@ -35,4 +35,4 @@ def test_every_unit_describes_itself():
     for name in units.names():
         cls = units.get(name)
         assert cls.paper, name
-        assert cls.policy in {"none", "madsen-nau", "madsen-nmu", "inalu", "npu", "nmru"}
+        assert cls.policy in {"none", "madsen-nau", "madsen-nmu", "inalu", "npu", "nmru", "dmu"}
