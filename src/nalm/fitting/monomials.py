@@ -101,7 +101,7 @@ def monomial_search(
 
     Shapes: ``xs`` ``(N, d)``, ``ys`` ``(N, 1)``.
     """
-    rows = _rows(xs.shape[0])
+    rows = search_rows(xs.shape[0])
     pool = Monomials(xs[rows]) if monomials is None else monomials
     exponents = model[0].W.detach().clone()
     y = ys[rows, 0]
@@ -136,7 +136,7 @@ SEARCH_ROWS = 2000
 take rows × 12,167 numbers); the coefficients are then solved and refitted on every row."""
 
 
-def _rows(n: int) -> torch.Tensor:
+def search_rows(n: int) -> torch.Tensor:
     """The rows the exponents are chosen on: all, or :data:`SEARCH_ROWS` evenly spaced."""
     if n <= SEARCH_ROWS:
         return torch.arange(n)

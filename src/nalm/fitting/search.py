@@ -42,8 +42,7 @@ from .candidates import EXACT
 from .constants import snap_constants
 from .families import Structure, default_structures
 from .law import Attempt, Law, attempt_line, prefer_simplest
-from .monomials import Monomials, is_sum_of_monomials, monomial_search
-from .monomials import _rows as _search_rows
+from .monomials import Monomials, is_sum_of_monomials, monomial_search, search_rows
 from .polish import GRIDS, local_search, snap_exponents
 
 HELD_BACK = 0.25
@@ -241,7 +240,7 @@ def _searched(
 ) -> list[tuple[float, nn.Module]]:
     """The monomial search from each distinct snapped start (:data:`POLISHED` at most, in the
     order of the seeds' training errors)."""
-    monomials, seen, found = Monomials(xs[_search_rows(xs.shape[0])]), set(), []
+    monomials, seen, found = Monomials(xs[search_rows(xs.shape[0])]), set(), []
     for _, model in sorted(snapped, key=lambda pair: pair[0]):
         key = tuple(model[0].W.flatten().tolist())
         if key in seen or len(found) >= POLISHED:
