@@ -103,3 +103,31 @@ def test_one_branch_model_and_policy_pick_the_sum_for_a_sum_and_the_product_for_
         assert float(share.max()) > 0.9
         assert run.history[-1]["interpolation_mse"] < run.history[0]["interpolation_mse"] / 100
     assert chosen == [0, 1]  # the NAU for x0 + x1, the NMU for x0 · x1
+
+
+def test_branch_models_train_on_stacked_tensors_with_the_same_arithmetic_as_under_vmap(
+    monkeypatch,
+):
+    from nalm.train.stack import Stack
+
+    def build():
+        return parse("nau>(nau|nmu)").build(4, 1, hidden=2)
+
+    assert Stack.of([build() for _ in range(3)], torch.device("cpu")).stacked
+
+    def train():
+        task = ExpressionTask("(x0 + x1) * (x2 + x3)", "1,2", "2,6")
+        result = fit_seeds(
+            build, [task] * 3, seeds=[0, 1, 2], steps=200, lr=0.02, policy="madsen-nau",
+            progress=False,
+        )
+        return [run.weights for run in result.runs]
+
+    stacked = train()
+    monkeypatch.setattr(Branches, "stackable", False)
+    mapped = train()
+    for a, b in zip(stacked, mapped, strict=True):
+        assert a.keys() == b.keys()
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    assert any(float((a["1.S"] - 0).abs().max()) > 1e-3 for a in stacked)  # S was trained

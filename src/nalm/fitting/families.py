@@ -1,5 +1,6 @@
 """The model families the law search tries (:func:`~nalm.fitting.search.find_law`), simplest
-first: stacks of ``power`` and ``affine`` units, some learning a power of the target."""
+first: stacks of ``power`` and ``affine`` units, some learning a power of the target, and ratios
+of sums solved by least squares alone."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ class Structure:
     target_power: int | Fraction = 1
     """The stack learns ``y^k`` and the law is its ``1/k``-th power: ``k = −2`` makes
     ``m/√(1 − v²/c²)`` a sum of two monomials, ``1/m² − v²/(m²c²)``."""
+
+    @property
+    def ratio(self) -> bool:
+        """Whether this is the family ``y^k = (c + Σ a·n(x)) / (1 − b·m(x))``, solved by least
+        squares alone (:mod:`nalm.fitting.ratios`; ``hidden`` holds the numerator's number of
+        monomials), rather than a stack of units."""
+        return self.layers == ("ratio",)
 
     @property
     def spec(self) -> str:
@@ -75,6 +83,8 @@ def default_structures(inputs: int) -> list[Structure]:
         Structure(("power", "affine"), (2,), "1/y a sum of two monomials", -1),
         Structure(("power", "affine"), (2,), "1/√y a sum of two monomials", Fraction(-1, 2)),
         Structure(("power", "affine"), (3,), "y² a sum of three monomials", 2),
+        Structure(("ratio",), (3,), "a sum of monomials over 1 − b·m"),
+        Structure(("ratio",), (3,), "y² a sum of monomials over 1 − b·m", 2),
         Structure(("power", "affine", "power"), (2, 2), "a monomial times a power of a sum"),
         Structure(("power", "affine", "power"), (3, 2), "a ratio of sums, monomials of sums"),
         Structure(("power", "affine"), (4,), "a sum of four monomials"),

@@ -77,7 +77,7 @@ def attempt_line(attempt: Attempt) -> str:
         return f"{attempt.structure}: no finite formula, {attempt.seconds:.1f} s"
     verdict = "exact" if attempt.exact else "not exact"
     if not attempt.trained:
-        verdict += ", least squares before training"
+        verdict += ", by least squares"
     return (
         f"{attempt.structure}: {attempt.formula}  {verdict} (max rel. error "
         f"{attempt.error:.2g}), {attempt.seconds:.1f} s"

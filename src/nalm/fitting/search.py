@@ -44,6 +44,7 @@ from .families import Structure, default_structures
 from .law import Attempt, Law, attempt_line, prefer_simplest
 from .monomials import Monomials, is_sum_of_monomials, monomial_search, search_rows
 from .polish import GRIDS, local_search, snap_exponents
+from .ratios import ratio_search
 
 HELD_BACK = 0.25
 """The share of the training file's rows held back to judge formulas (at least 8 rows)."""
@@ -163,17 +164,16 @@ def _search(
 ) -> None:
     """Try ``structures`` in order until one is exact or the budget is spent; ``best`` is
     updated in place."""
-    seed, seeds, steps, lr, progress = settings
     positive = bool((data.fit[1] > 0).all())
-    for structure in structures:
+    for structure, solve in _plan(structures):
         if structure.target_power != 1 and not positive:
             continue  # a root of y^k is the law only where y > 0
         if time.perf_counter() - started > budget:
             break
         t0 = time.perf_counter()
-        deadline = started + budget
-        found = _try(structure, data, names, seed, seeds, steps, lr, progress, deadline)
-        attempt = Attempt(structure.label, seconds=time.perf_counter() - t0)
+        found = _try(structure, data, names, settings, started + budget, solve)
+        label = (found.structure if found is not None else "") or structure.label
+        attempt = Attempt(label, seconds=time.perf_counter() - t0)
         if found is not None:
             attempt.formula, attempt.exact = found.formula, found.exact
             attempt.error, attempt.mse = found.error, found.mse
@@ -182,31 +182,49 @@ def _search(
         if log is not None:
             log(attempt_line(attempt))
         if found is not None and (found.mse < best.mse or (found.exact and not best.exact)):
-            best.formula, best.exact, best.structure = found.formula, found.exact, structure.label
+            best.formula, best.exact, best.structure = found.formula, found.exact, label
             best.error, best.mse, best.trained = found.error, found.mse, found.trained
         if attempt.exact:
             return
     prefer_simplest(best)
 
 
+def _plan(structures: Sequence[Structure]) -> list[tuple[Structure, bool]]:
+    """``(family, by least squares alone)`` in the order tried: first the one-unit families
+    (trained) and every family that least squares solves (sums of monomials and ratios), each
+    list simplest first; then the sums of monomials and the deeper stacks trained."""
+    first: list[tuple[Structure, bool]] = []
+    later: list[tuple[Structure, bool]] = []
+    for structure in structures:
+        if structure.ratio:
+            first.append((structure, True))
+        elif len(structure.layers) == 1:
+            first.append((structure, False))
+        elif is_sum_of_monomials(structure.build(1)):
+            first.append((structure, True))
+            later.append((structure, False))
+        else:
+            later.append((structure, False))
+    return first + later
+
+
 def _try(
     structure: Structure,
     data: _Data,
     names: list[str],
-    seed: int,
-    seeds: int,
-    steps: int,
-    lr: float,
-    progress: bool,
+    settings: tuple[int, int, int, float, bool],
     deadline: float,
+    solve: bool,
 ) -> Law | None:
-    """Train one family's seeds, polish the best and return its best formula (the local search
-    stops at ``deadline``, a :func:`time.perf_counter` time)."""
+    """One family's best formula: by least squares alone (``solve``: sums of monomials and
+    ratios), or its seeds trained and the best polished (the local search stops at
+    ``deadline``, a :func:`time.perf_counter` time)."""
+    seed, seeds, steps, lr, progress = settings
     xs64, ys64 = data.scaled("fit")
     ys64 = ys64 ** float(structure.target_power)
-    best = _least_squares(structure, xs64, ys64, data, names, deadline)
-    if best is not None and best.exact:
-        return best
+    if solve:
+        return _least_squares(structure, xs64, ys64, data, names, deadline)
+    best = None
     runs = _train(structure, xs64, ys64, seed, seeds, steps, lr, progress)
     snapped: list[tuple[float, nn.Module]] = []
     sums = is_sum_of_monomials(structure.build(xs64.shape[1]))
@@ -259,15 +277,22 @@ def _least_squares(
     deadline: float,
 ) -> Law | None:
     """A sum of monomials chosen by least squares alone, before any training (forward
-    selection, then one monomial at a time: :func:`~nalm.fitting.monomials.monomial_search`);
-    ``None`` for the other families."""
-    model = structure.build(xs.shape[1]).double()
-    if not is_sum_of_monomials(model):
-        return None
-    model[0].W.requires_grad_(False)
-    if not math.isfinite(monomial_search(model, xs, ys, deadline, forward=True)):
-        return None
-    law = _read(model, data, names, structure.target_power)
+    selection, then one monomial at a time: :func:`~nalm.fitting.monomials.monomial_search`),
+    or a ratio of sums (:func:`~nalm.fitting.ratios.ratio_search`); ``None`` where none is
+    found."""
+    if structure.ratio:
+        ratio = ratio_search(xs, ys[:, 0], structure.hidden[0], deadline)
+        formula = None if ratio is None else ratio.formula(names, structure.target_power)
+        law = None if formula is None else _judge(formula, data, names)
+        if law is not None and ratio is not None and not len(ratio.b):
+            sums = Structure(("power", "affine"), (len(ratio.a),), "", structure.target_power)
+            law.structure = sums.label  # every denominator term dropped: a sum of monomials
+    else:
+        model = structure.build(xs.shape[1]).double()
+        model[0].W.requires_grad_(False)
+        if not math.isfinite(monomial_search(model, xs, ys, deadline, forward=True)):
+            return None
+        law = _read(model, data, names, structure.target_power)
     if law is not None:
         law.trained = False
     return law
@@ -307,8 +332,8 @@ def _train(
 def _read(
     model: nn.Module, data: _Data, names: list[str], target_power: int | Fraction = 1
 ) -> Law | None:
-    """The model's formula in the data's units with its constants snapped (see
-    :func:`_snap_constants`); ``None`` where it cannot be read or is not finite."""
+    """The model's formula in the data's units with its constants snapped (:func:`_judge`);
+    ``None`` where it cannot be read or is not finite."""
     try:
         extraction = extract_formula(model, names, tolerance=0.0, simplify=False, digits=17)
     except NalmError:
@@ -317,6 +342,12 @@ def _read(
     if target_power != 1:
         power = Fraction(target_power)
         formula = formula ** sympy.Rational(power.denominator, power.numerator)
+    return _judge(formula, data, names)
+
+
+def _judge(formula: sympy.Expr, data: _Data, names: list[str]) -> Law | None:
+    """A formula over the scaled inputs, in the data's units with its constants snapped
+    (:func:`~nalm.fitting.constants.snap_constants`) and judged on the held-back rows."""
     every = np.concatenate([data.fit[0], data.held[0]])
     positive = [n for n, column in zip(names, every.T, strict=True) if (column > 0).all()]
     snapped = snap_constants(_undo_scaling(formula, names, data), names, data.held, positive)

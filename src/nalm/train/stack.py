@@ -70,14 +70,15 @@ class _Probe(nn.Module):
 
 
 def _stackable(model: nn.Module) -> bool:
-    """Whether ``model`` can take the stacked call: ``nn.Sequential`` and units whose class
-    itself declares ``stackable``, with no hooks (on a module or global) and no ``forward``
-    replaced on an instance, since a hook would see ``(S, B, …)`` tensors."""
+    """Whether ``model`` can take the stacked call: ``nn.Sequential`` (and a branch layer's
+    ``nn.ModuleList``) and units whose class itself declares ``stackable``, with no hooks (on a
+    module or global) and no ``forward`` replaced on an instance, since a hook would see
+    ``(S, B, …)`` tensors."""
     hooks = nn.modules.module
     if hooks._global_forward_hooks or hooks._global_forward_pre_hooks:
         return False
     return all(
-        (type(m) is nn.Sequential or type(m).__dict__.get("stackable", False))
+        (type(m) in (nn.Sequential, nn.ModuleList) or type(m).__dict__.get("stackable", False))
         and not m._forward_hooks
         and not m._forward_pre_hooks
         and "forward" not in m.__dict__

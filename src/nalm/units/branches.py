@@ -69,20 +69,27 @@ class Branches(Unit):
         with torch.no_grad():
             self.S.zero_()
 
+    stackable = True  # the branch units are stackable or the model is not; S stacks per seed
+
     def selection(self) -> torch.Tensor:
-        """``(branches, out_features)``: each output's share of each branch (columns sum to 1)."""
-        return torch.softmax(self.S, dim=0)
+        """``(branches, out_features)``: each output's share of each branch (columns sum to 1);
+        ``(S, branches, out_features)`` for S seeds' stacked logits."""
+        return torch.softmax(self.S, dim=-2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outputs = torch.stack([unit(x) for unit in self.branches])  # (branches, *, out)
+        outputs = torch.stack([unit(x) for unit in self.branches])  # (branches, [S,] *, out)
         share = self.selection()
-        share = share.reshape(share.shape[0], *(1,) * (outputs.dim() - 2), share.shape[1])
+        if share.dim() == 3:  # stacked seeds: (S, branches, out) → (branches, S, 1…, out)
+            share = share.transpose(0, 1)
+            share = share.reshape(*share.shape[:2], *(1,) * (outputs.dim() - 3), share.shape[2])
+        else:
+            share = share.reshape(share.shape[0], *(1,) * (outputs.dim() - 2), share.shape[1])
         return (share * outputs).sum(0)
 
     def regularization(self) -> torch.Tensor:
         """The selection's penalty only: the trainer reaches the branch units themselves (it
         walks every module), so their penalties and projections are theirs."""
-        return (1 - self.selection().max(dim=0).values).mean()
+        return (1 - self.selection().max(dim=-2).values).mean(-1)
 
     def gate_parameters(self) -> list[nn.Parameter]:
         return [self.S]
