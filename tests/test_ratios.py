@@ -81,3 +81,31 @@ def test_find_law_reads_a_ratio_and_names_a_sum_found_by_the_ratio_search_as_a_s
     M, V, H = sympy.symbols("m v h")
     assert law.exact and law.structure.startswith("power>affine")
     assert sympy.simplify(law.formula - (M * V**2 / 2 + sympy.Rational(981, 100) * M * H)) == 0
+
+
+def test_a_root_of_a_perfect_square_is_read_as_the_signed_polynomial():
+    from nalm.fitting.constants import snap_constants
+
+    x = _table([(5, 10), (1, 2)])  # x > y on every row
+    X, Y = sympy.symbols("x y")
+    formula = sympy.sqrt(X**2 - 2 * X * Y + Y**2) * 3
+    snapped = snap_constants(formula, ["x", "y"], (x, 3 * (x[:, 0] - x[:, 1])))
+    assert snapped is not None
+    assert sympy.expand(snapped[0] - 3 * (X - Y)) == 0  # not 3·|x − y|: it holds where x < y
+    flipped = snap_constants(formula, ["x", "y"], (x[:, ::-1], 3 * (x[:, 0] - x[:, 1])))
+    assert flipped is not None and sympy.expand(flipped[0] - 3 * (Y - X)) == 0  # y > x here
+
+
+@pytest.mark.slow
+def test_a_close_imitation_gives_way_to_the_law_exact_to_the_last_digits():
+    # y = m·c²/√(1 − v²/c²) with v/c ≤ 2/3: a ratio of sums on y imitates it to 1e-5 (exact
+    # by the held-back criterion); the ratio on y² is the law itself, and wins
+    x = _table([(1, 5), (1, 2), (3, 10)])
+    m, v, c = x.T
+    law = find_law(x, m * c**2 / np.sqrt(1 - v**2 / c**2), ["m", "v", "c"], seeds=8)
+    M, V, C = sympy.symbols("m v c", positive=True)
+    found = law.formula.xreplace(
+        {sympy.Symbol(n): s for n, s in zip("mvc", (M, V, C), strict=True)}
+    )
+    assert law.exact and law.mse < 1e-20 and law.structure == "ratio (3) on y^2"
+    assert sympy.simplify(found**2 - M**2 * C**4 / (1 - V**2 / C**2)) == 0

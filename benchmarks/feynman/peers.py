@@ -224,7 +224,10 @@ def judge(
     the simplest ``(p/q)·π^k`` within relative ``tol`` (:func:`snap_constant`), the formula is
     ``truth``: it agrees with it to 1e-9 relative
     on every test row, and ``sympy.simplify(found − truth) == 0`` with every variable taken
-    positive (every range is). This is tried on the formula as found, expanded, and as one
+    positive (every range is), or, where the branches of its roots keep sympy from proving that,
+    ``sympy.simplify(found² − truth²) == 0`` (equal squares and equal values on every test row:
+    ``ω₀·√(c + v)/√(c − v)`` for ``ω₀·(1 + v/c)/√(1 − v²/c²)``, the same function where
+    ``c > v``). This is tried on the formula as found, expanded, and as one
     fraction (:func:`_monic`), so that a constant split over several factors or terms is gathered
     first.
 
@@ -266,5 +269,11 @@ def judge(
             continue
         difference = sympy.simplify((snapped - truth).xreplace(positive))
         if difference == 0:
+            return Judgement(True, error, sympy.simplify(snapped))
+        # equal on every test row (above) with equal squares: the same function there, where
+        # the roots' branches keep simplify from proving it (√(c + v)/√(c − v) is
+        # (1 + v/c)/√(1 − v²/c²) for c > v)
+        squares = sympy.simplify((snapped**2 - truth**2).xreplace(positive))
+        if squares == 0:
             return Judgement(True, error, sympy.simplify(snapped))
     return Judgement(False, error)

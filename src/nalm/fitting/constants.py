@@ -90,7 +90,7 @@ def snap_constants(
                 break
     if positive is None:
         positive = [n for n, c in zip(names, np.asarray(rows[0]).T, strict=True) if (c > 0).all()]
-    formula = _tidy(formula, positive)
+    formula = _signed_roots(_tidy(formula, positive), names, rows)
     mse, error = measure(formula, names, rows)
     return formula, mse, error
 
@@ -184,3 +184,28 @@ def _tidy(formula: sympy.Expr, positive: list[str]) -> sympy.Expr:
     back = {p: s for s, p in as_positive.items()}
     simpler = sympy.simplify(formula.xreplace(as_positive)).xreplace(back)
     return simpler if sympy.count_ops(simpler) <= sympy.count_ops(formula) else formula
+
+
+def _signed_roots(formula: sympy.Expr, names: list[str], rows: tuple) -> sympy.Expr:
+    """Each root of a perfect square, ``√(P²)``, read as ``P`` or ``−P``, the sign ``P`` has on
+    every row: the table follows ``P``, and ``|P|`` bends where ``P`` changes sign outside it
+    (``√(t²u² − 2tux + x²)`` is ``x − tu``). Formulas with floats are left as they are."""
+    if formula.atoms(sympy.Float):
+        return formula
+    found = {}
+    for power in formula.atoms(sympy.Pow):
+        base, exponent = power.args
+        if not (isinstance(base, sympy.Add) and exponent.is_Rational and exponent.q == 2):
+            continue
+        try:
+            coefficient, factors = sympy.sqf_list(base)
+        except sympy.PolynomialError:
+            continue
+        if not factors or coefficient <= 0 or any(m % 2 for _, m in factors):
+            continue
+        root = sympy.sqrt(coefficient) * sympy.Mul(*(f ** (m // 2) for f, m in factors))
+        values = evaluate(root, names, np.asarray(rows[0]))
+        if not (np.all(values > 0) or np.all(values < 0)):
+            continue
+        found[power] = (root if np.all(values > 0) else -root) ** (2 * exponent)
+    return formula.xreplace(found) if found else formula

@@ -50,6 +50,10 @@ HELD_BACK = 0.25
 """The share of the training file's rows held back to judge formulas (at least 8 rows)."""
 POLISHED = 8
 """Seeds per family whose exponents are snapped and constants refitted (the lowest errors)."""
+SHARP = 1e-20
+"""A held-back relative MSE this small is exact to float64's last digits (the noise-free laws of
+a float64 table); between it and :data:`EXACT`, a formula is exact but may be a close imitation
+(see :func:`_search`)."""
 SEARCHED = 3
 """Snapped seeds per family whose exponents are then improved one at a time."""
 
@@ -163,13 +167,18 @@ def _search(
     log: Callable[[str], None] | None,
 ) -> None:
     """Try ``structures`` in order until one is exact or the budget is spent; ``best`` is
-    updated in place."""
+    updated in place. A formula exact only to :data:`EXACT` (not to :data:`SHARP`) lets the
+    other least-squares families run first: a ratio of sums can imitate a root to 10⁻⁵, and
+    one of them may be exact to the last digits (it then replaces it)."""
     positive = bool((data.fit[1] > 0).all())
-    for structure, solve in _plan(structures):
+    plan = _plan(structures)
+    for step, (structure, solve) in enumerate(plan):
         if structure.target_power != 1 and not positive:
             continue  # a root of y^k is the law only where y > 0
         if time.perf_counter() - started > budget:
             break
+        if best.exact and not (solve or len(structure.layers) == 1):
+            return  # the least-squares families are done: the exact formula found stands
         t0 = time.perf_counter()
         found = _try(structure, data, names, settings, started + budget, solve)
         label = (found.structure if found is not None else "") or structure.label
@@ -181,12 +190,21 @@ def _search(
         best.tried.append(attempt)
         if log is not None:
             log(attempt_line(attempt))
-        if found is not None and (found.mse < best.mse or (found.exact and not best.exact)):
+        if found is not None and _better(found, best):
             best.formula, best.exact, best.structure = found.formula, found.exact, label
             best.error, best.mse, best.trained = found.error, found.mse, found.trained
-        if attempt.exact:
+        if best.exact and (best.mse <= SHARP or step + 1 == len(plan) or not plan[step][1]):
             return
     prefer_simplest(best)
+
+
+def _better(found: Law, best: Law) -> bool:
+    """Whether ``found`` replaces ``best``: the first exact formula, or one exact to
+    :data:`SHARP` beside one exact only to :data:`EXACT`; without an exact one, the lower
+    error."""
+    if best.exact:
+        return found.exact and found.mse <= SHARP < best.mse
+    return found.exact or found.mse < best.mse
 
 
 def _plan(structures: Sequence[Structure]) -> list[tuple[Structure, bool]]:
