@@ -10,6 +10,12 @@ from torch import nn
 from ..errors import NalmError
 from .base import Unit, factory_kwargs
 
+DECIDED = 0.99
+"""The selection share at which an output's branch is chosen for good (see
+:meth:`Branches.after_step`)."""
+MARGIN = 40.0
+"""How far below the chosen branch's logit the others are set once decided (``e^-40``)."""
+
 
 class Branches(Unit):
     r"""Units side by side on the same input, mixed by an input-independent selection that is
@@ -20,8 +26,10 @@ class Branches(Unit):
 
     with one selection logit ``S_ik`` per branch ``i`` and output ``k``, 0 at the start (every
     branch ``1/n``). The penalty (scaled by the policy's λ like every unit's) is the branches'
-    own plus ``mean_k (1 − max_i s_ik)``, zero once each output has chosen one branch; snapped,
-    the layer *is* the chosen units (``to_formula`` reads only them).
+    own plus ``mean_k (1 − max_i s_ik)``, zero once each output has chosen one branch. After
+    each step, an output whose share of one branch has reached :data:`DECIDED` keeps that branch
+    alone (the others' logits :data:`MARGIN` below). Snapped, the layer *is* the chosen units
+    (``to_formula`` reads only them).
 
     Args:
         branches: the units, each ``(*, in_features) → (*, out_features)``.
@@ -90,6 +98,15 @@ class Branches(Unit):
         """The selection's penalty only: the trainer reaches the branch units themselves (it
         walks every module), so their penalties and projections are theirs."""
         return (1 - self.selection().max(dim=-2).values).mean(-1)
+
+    def after_step(self) -> None:
+        """An output whose selection has reached :data:`DECIDED` is decided: the other branches'
+        logits are set :data:`MARGIN` below the chosen one's, so the layer computes the chosen
+        unit alone (its share rounds to 1 in float32) and the choice stays."""
+        with torch.no_grad():
+            top = self.S.amax(dim=-2, keepdim=True)
+            decided = torch.softmax(self.S, dim=-2).amax(dim=-2, keepdim=True) >= DECIDED
+            self.S.copy_(torch.where(decided & (top > self.S), top - MARGIN, self.S))
 
     def gate_parameters(self) -> list[nn.Parameter]:
         return [self.S]
