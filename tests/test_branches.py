@@ -118,7 +118,12 @@ def test_branch_models_train_on_stacked_tensors_with_the_same_arithmetic_as_unde
     def train():
         task = ExpressionTask("(x0 + x1) * (x2 + x3)", "1,2", "2,6")
         result = fit_seeds(
-            build, [task] * 3, seeds=[0, 1, 2], steps=200, lr=0.02, policy="madsen-nau",
+            build,
+            [task] * 3,
+            seeds=[0, 1, 2],
+            steps=200,
+            lr=0.02,
+            policy="madsen-nau",
             progress=False,
         )
         return [run.weights for run in result.runs]

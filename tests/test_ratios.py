@@ -94,6 +94,10 @@ def test_a_root_of_a_perfect_square_is_read_as_the_signed_polynomial():
     assert sympy.expand(snapped[0] - 3 * (X - Y)) == 0  # not 3·|x − y|: it holds where x < y
     flipped = snap_constants(formula, ["x", "y"], (x[:, ::-1], 3 * (x[:, 0] - x[:, 1])))
     assert flipped is not None and sympy.expand(flipped[0] - 3 * (Y - X)) == 0  # y > x here
+    over = sympy.sqrt((X**2 - 2 * X * Y + Y**2) / (X + Y))  # √(P²/Q) is ±P/√Q
+    target = (x[:, 0] - x[:, 1]) / np.sqrt(x[:, 0] + x[:, 1])
+    snapped = snap_constants(over, ["x", "y"], (x, target))
+    assert snapped is not None and sympy.simplify(snapped[0] - (X - Y) / sympy.sqrt(X + Y)) == 0
 
 
 @pytest.mark.slow

@@ -187,18 +187,19 @@ def _tidy(formula: sympy.Expr, positive: list[str]) -> sympy.Expr:
 
 
 def _signed_roots(formula: sympy.Expr, names: list[str], rows: tuple) -> sympy.Expr:
-    """Each root of a perfect square, ``√(P²)``, read as ``P`` or ``−P``, the sign ``P`` has on
-    every row: the table follows ``P``, and ``|P|`` bends where ``P`` changes sign outside it
+    """Each root of a perfect square, ``√(P²/Q)``, read as ``±P/√Q``, the sign ``P`` has on every
+    row: the table follows ``P``, and ``|P|`` bends where ``P`` changes sign outside it
     (``√(t²u² − 2tux + x²)`` is ``x − tu``). Formulas with floats are left as they are."""
     if formula.atoms(sympy.Float):
         return formula
     found = {}
     for power in formula.atoms(sympy.Pow):
         base, exponent = power.args
-        if not (isinstance(base, sympy.Add) and exponent.is_Rational and exponent.q == 2):
+        if not (exponent.is_Rational and exponent.q == 2 and not base.is_Atom):
             continue
+        top, bottom = sympy.fraction(sympy.together(base))
         try:
-            coefficient, factors = sympy.sqf_list(base)
+            coefficient, factors = sympy.sqf_list(top)
         except sympy.PolynomialError:
             continue
         if not factors or coefficient <= 0 or any(m % 2 for _, m in factors):
@@ -207,5 +208,6 @@ def _signed_roots(formula: sympy.Expr, names: list[str], rows: tuple) -> sympy.E
         values = evaluate(root, names, np.asarray(rows[0]))
         if not (np.all(values > 0) or np.all(values < 0)):
             continue
-        found[power] = (root if np.all(values > 0) else -root) ** (2 * exponent)
+        signed = root if np.all(values > 0) else -root
+        found[power] = signed ** (2 * exponent) * bottom ** (-exponent)
     return formula.xreplace(found) if found else formula

@@ -72,7 +72,7 @@ class Ratio:
         bottom = 1 - total(self.b, self.denominator)
         power = Fraction(power)
         root = sympy.Rational(power.denominator, power.numerator)
-        return top**root * bottom ** (-root)
+        return (top / bottom) ** root  # one root: N and D may both be negative
 
 
 Term = tuple[torch.Tensor, bool]
