@@ -154,9 +154,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert "(real_naive_npu>nau):\nlayer 0 RealNaiveNPU" in printed  # and its weights
     assert (out / "demo.png").stat().st_size > 10_000
     rows = list(csv.DictReader((out / "metrics.csv").open()))
-    assert len({r["model"] for r in rows}) == 9
+    assert len({r["model"] for r in rows}) == 12
     config = json.loads((out / "config.json").read_text())
     assert config["formulas"][3]["later"]["spec"] == "real_naive_npu>nau"
+    # one configuration, the same for +, − and ×
+    assert {config["formulas"][i]["later"]["spec"] for i in range(3)} == {"(nau|nmu)"}
+    for target in ("x0 + x1", "x0 - x1", "x0 * x1"):
+        assert f"{target}  ((nau|nmu)):\nlayer 0 Branches" in printed  # its weights
 
 
 @pytest.mark.parametrize(

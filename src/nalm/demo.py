@@ -2,7 +2,9 @@
 
 Each formula is learned on U[1, 5] and tested on U[5, 50], ten times beyond the training range.
 The units use the seed code's initialisation (:meth:`~nalm.NALU.seed_preset`); the MLP is a
-ReLU6 network with two hidden layers of 64. Both see the same batches.
+ReLU6 network with two hidden layers of 64. Both see the same batches. Later nalm models train
+beside them: one configuration, ``(nau|nmu)``, on each of +, − and ×, and RealNaiveNPU→NAU on
+the seed's NALU formula.
 """
 
 from __future__ import annotations
@@ -52,10 +54,13 @@ class DemoFormula:
     later: LaterModel | None = None
 
 
+# One configuration for the three operations: an NAU and an NMU side by side, each output a
+# learned selection of one of them (the branch layer of the grammar), same steps and lr.
+EITHER = LaterModel("(nau|nmu)", 1, 4000, 0.05)
 FORMULAS = (
-    DemoFormula("addition", "x0 + x1", "nac", 1, 8000, 0.1),
-    DemoFormula("subtraction", "x0 - x1", "nac", 1, 8000, 0.1),
-    DemoFormula("multiplication", "x0 * x1", "nac_mul", 1, 8000, 0.5),
+    DemoFormula("addition", "x0 + x1", "nac", 1, 8000, 0.1, later=EITHER),
+    DemoFormula("subtraction", "x0 - x1", "nac", 1, 8000, 0.1, later=EITHER),
+    DemoFormula("multiplication", "x0 * x1", "nac_mul", 1, 8000, 0.5, later=EITHER),
     # RealNaiveNPU→NAU holds it exactly: exponents (1, 0, 0), (0, 1, 0), (0, 0, 2), then
     # the weighted sum ¼, ½, 1 (docs/recipes.md).
     DemoFormula(
@@ -220,7 +225,7 @@ def run_demo(
         steps: steps per formula (default: each formula's own, see ``FORMULAS``).
 
     Returns:
-        ``{formula title: {"unit": FitResult, "mlp": FitResult}}`` (plus ``"later"`` for the
+        ``{formula title: {"unit": FitResult, "mlp": FitResult}}`` (plus ``"later"`` for each
         formula with a later nalm model).
     """
     settings = DemoSettings(steps=steps, seed=seed)
