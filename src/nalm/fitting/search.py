@@ -236,14 +236,13 @@ def _try(
 ) -> Law | None:
     """One family's best formula: by least squares alone (``solve``: sums of monomials and
     ratios), or its seeds trained and the best polished (the local search stops at
-    ``deadline``, a :func:`time.perf_counter` time)."""
-    seed, seeds, steps, lr, progress = settings
+    ``deadline``, a :func:`time.perf_counter` time, and so does training)."""
     xs64, ys64 = data.scaled("fit")
     ys64 = ys64 ** float(structure.target_power)
     if solve:
         return _least_squares(structure, xs64, ys64, data, names, deadline)
     best = None
-    runs = _train(structure, xs64, ys64, seed, seeds, steps, lr, progress)
+    runs = _train(structure, xs64, ys64, settings, deadline)
     snapped: list[tuple[float, nn.Module]] = []
     sums = is_sum_of_monomials(structure.build(xs64.shape[1]))
     for run in runs[:POLISHED]:
@@ -320,14 +319,13 @@ def _train(
     structure: Structure,
     xs: torch.Tensor,
     ys: torch.Tensor,
-    seed: int,
-    seeds: int,
-    steps: int,
-    lr: float,
-    progress: bool,
+    settings: tuple[int, int, int, float, bool],
+    deadline: float,
 ) -> list:
     """The family's seeds trained at once on the engine (float32), the lowest training error
-    first; diverged seeds left out."""
+    first; diverged seeds left out. At ``deadline`` every seed stops at its next evaluation
+    (every quarter of the steps)."""
+    seed, seeds, steps, lr, progress = settings
     task = DatasetTask((xs.float(), ys.float()), {"interpolation": (xs.float(), ys.float())})
     result = fit_seeds(
         lambda: structure.build(xs.shape[1], start=torch.initial_seed() - seed),
@@ -338,6 +336,7 @@ def _train(
         batch_size=None,
         policy=None,
         eval_every=max(1, steps // 4),
+        early_stop=lambda i, history: time.perf_counter() > deadline,
         progress=progress,
         description=structure.label,
     )
