@@ -97,6 +97,7 @@ def test_a_law_whose_inverse_square_root_is_a_sum_of_monomials_is_found():
 
 
 def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_answer():
+    from nalm.fitting.constants import defined_beyond
     from nalm.fitting.law import Attempt, Law, prefer_simplest
 
     x = sympy.Symbol("x")
@@ -112,6 +113,18 @@ def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_a
     exact.tried = [Attempt("a", x**2, mse=1e-12), Attempt("c", x, exact=True, mse=0.0)]
     prefer_simplest(exact)
     assert exact.formula == x and exact.structure == "c"
+
+    # formulas undefined beyond the table (a root turning negative) give way to defined ones
+    law = Law(x**3, False, "c", mse=1e-4, error=0.01)
+    law.tried = [
+        Attempt("a", x, mse=3e-4, error=0.03),
+        Attempt("b", sympy.sqrt(4 - x), mse=1.25e-4, error=0.02),
+        Attempt("c", x**3, mse=1e-4, error=0.01),
+    ]
+    far = np.array([[10.0], [20.0]])
+    prefer_simplest(law, lambda formula: defined_beyond(formula, ["x"], far))
+    assert (law.structure, law.formula) == ("c", x**3)
+    assert not defined_beyond(sympy.sqrt(4 - x), ["x"], far)
 
 
 def test_a_root_of_a_ratio_reads_simply_only_where_the_inputs_are_positive():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy
@@ -58,15 +59,21 @@ class Law:
     trained: bool = True
 
 
-def prefer_simplest(best: Law) -> None:
+def prefer_simplest(best: Law, defined: Callable[[sympy.Expr], bool] | None = None) -> None:
     """With no exact formula, the answer is the simplest family's whose held-back error is
     within :data:`OCCAM` × the least: with noise, deeper families fit the noise a little better
-    on held-back rows and extrapolate far worse."""
+    on held-back rows and extrapolate far worse. Where ``defined`` is given, the formulas it
+    accepts (finite beyond the table, say) are preferred to the others."""
     finite = [a for a in best.tried if a.formula is not None and math.isfinite(a.mse)]
     if best.exact or not finite:
         return
-    least = min(a.mse for a in finite)
-    chosen = next(a for a in finite if a.mse <= OCCAM * least)
+    usable = finite
+    if defined is not None:  # the least error among the accepted ones, checked from the least up
+        first = next((a for a in sorted(finite, key=lambda a: a.mse) if defined(a.formula)), None)
+        if first is not None:
+            usable = [a for a in finite if a.mse <= OCCAM * first.mse and defined(a.formula)]
+    least = min(a.mse for a in usable)
+    chosen = next(a for a in usable if a.mse <= OCCAM * least)
     best.formula, best.structure, best.trained = chosen.formula, chosen.structure, chosen.trained
     best.error, best.mse = chosen.error, chosen.mse
 

@@ -39,7 +39,7 @@ from ..tasks.base import DatasetTask
 from ..train import fit_seeds
 from ..units.laws import ScaledPower
 from .candidates import EXACT
-from .constants import snap_constants
+from .constants import defined_beyond, snap_constants
 from .families import Structure, default_structures
 from .law import Attempt, Law, attempt_line, prefer_simplest
 from .monomials import Monomials, is_sum_of_monomials, monomial_search, search_rows
@@ -54,6 +54,9 @@ SHARP = 1e-20
 """A held-back relative MSE this small is exact to float64's last digits (the noise-free laws of
 a float64 table); between it and :data:`EXACT`, a formula is exact but may be a close imitation
 (see :func:`_search`)."""
+MARGIN = 3.0
+"""Seconds of the budget kept for the last family's end: its training stops at its next
+evaluation after ``budget − MARGIN``, and its polishing and search at that time."""
 SEARCHED = 3
 """Snapped seeds per family whose exponents are then improved one at a time."""
 
@@ -105,7 +108,8 @@ def find_law(
         x: inputs, ``(N, d)``.
         y: the target, ``(N,)``.
         names: the inputs' names (default ``x0, x1, …``).
-        budget: seconds to search; families not started by then are skipped.
+        budget: seconds to search: no family starts after ``budget − MARGIN``, and the one in
+            progress stops then (its training at its next evaluation).
         seed: seeds the held-back rows and the first training seed.
         seeds: seeds trained at once per family.
         steps: training steps per family.
@@ -175,12 +179,12 @@ def _search(
     for step, (structure, solve) in enumerate(plan):
         if structure.target_power != 1 and not positive:
             continue  # a root of y^k is the law only where y > 0
-        if time.perf_counter() - started > budget:
+        if time.perf_counter() - started > budget - MARGIN:
             break
         if best.exact and not (solve or len(structure.layers) == 1):
             return  # the least-squares families are done: the exact formula found stands
         t0 = time.perf_counter()
-        found = _try(structure, data, names, settings, started + budget, solve)
+        found = _try(structure, data, names, settings, started + budget - MARGIN, solve)
         label = (found.structure if found is not None else "") or structure.label
         attempt = Attempt(label, seconds=time.perf_counter() - t0)
         if found is not None:
@@ -195,7 +199,7 @@ def _search(
             best.error, best.mse, best.trained = found.error, found.mse, found.trained
         if best.exact and (best.mse <= SHARP or step + 1 == len(plan) or not plan[step][1]):
             return
-    prefer_simplest(best)
+    prefer_simplest(best, lambda formula: defined_beyond(formula, names, data.fit[0]))
 
 
 def _better(found: Law, best: Law) -> bool:
@@ -245,7 +249,9 @@ def _try(
     runs = _train(structure, xs64, ys64, settings, deadline)
     snapped: list[tuple[float, nn.Module]] = []
     sums = is_sum_of_monomials(structure.build(xs64.shape[1]))
-    for run in runs[:POLISHED]:
+    for rank, run in enumerate(runs[:POLISHED]):
+        if rank > 0 and time.perf_counter() > deadline:
+            break
         for grid in GRIDS:
             model = structure.build(xs64.shape[1]).double()
             model.load_state_dict({k: v.double() for k, v in run.weights.items()})
