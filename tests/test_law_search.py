@@ -128,7 +128,34 @@ def test_the_search_never_reads_the_test_file(tmp_path):
         )
         assert result.law.exact and config["law"] == "5*a*b/(2*c)"
         assert config["tried"][-1]["max_rel_error_test"] < 1e-12
+        for tried in config["tried"]:  # each family's own formula on the test rows
+            if tried["formula"] is not None and not tried["exact"]:
+                assert tried["max_rel_error_test"] > 1e-6
     assert results[0] == results[1]
+
+
+def test_each_family_tried_has_its_own_formulas_test_error(tmp_path):
+    from nalm.fitting.constants import evaluate, max_relative_error
+
+    def law(a, b, c):
+        return math.exp(a / 5) + b * c  # no family is exact: every one is tried
+
+    data = _table(tmp_path, "data.csv", law, 1, 5)
+    test = _table(tmp_path, "test.csv", law, 10, 50, seed=1)
+    settings = FitSettings(str(data), "y", str(test), seeds=4, steps=200, budget=20)
+    result = settings.run(str(tmp_path / "run"), progress=False)
+    table = np.loadtxt(test, delimiter=",", skiprows=1)
+    names = ["a", "b", "c"]
+    checked = 0
+    for i, (attempt, row) in enumerate(zip(result.law.tried, result.rows(), strict=True)):
+        assert row[0].endswith(", least squares") == (not attempt.trained)
+        if attempt.formula is not None:
+            expected = max_relative_error(
+                evaluate(attempt.formula, names, table[:, :3]), table[:, 3]
+            )
+            assert result.test_errors[i] == pytest.approx(expected, nan_ok=True)
+            checked += 1
+    assert checked >= 5
 
 
 def test_a_law_outside_the_families_is_not_called_exact():

@@ -34,7 +34,7 @@ class LawResult(Result):
     task: DatasetTask
     names: list[str]
     law: Law
-    test_errors: dict[str, float] = field(default_factory=dict)  # family → max rel. error
+    test_errors: dict[int, float] = field(default_factory=dict)  # attempt → max rel. error
     device: str = "cpu"
 
     @property
@@ -49,11 +49,12 @@ class LawResult(Result):
     def rows(self) -> list[list[str]]:
         has_test = self.settings.test is not None
         out = []
-        for a in self.law.tried:
-            row = [a.structure, "-" if a.formula is None else str(a.formula)]
+        for i, a in enumerate(self.law.tried):
+            family = a.structure if a.trained else f"{a.structure}, least squares"
+            row = [family, "-" if a.formula is None else str(a.formula)]
             row += ["yes" if a.exact else "no", _error(a.error)]
             if has_test:
-                row.append(_error(self.test_errors.get(a.structure, math.inf)))
+                row.append(_error(self.test_errors.get(i, math.inf)))
             row.append(f"{a.seconds:.1f}")
             out.append(row)
         return out
@@ -106,11 +107,11 @@ class LawResult(Result):
                         "formula": None if a.formula is None else str(a.formula),
                         "exact": a.exact,
                         "max_rel_error_held_back": _number(a.error),
-                        "max_rel_error_test": _number(self.test_errors.get(a.structure)),
+                        "max_rel_error_test": _number(self.test_errors.get(i)),
                         "seconds": round(a.seconds, 3),
                         "trained": a.trained,
                     }
-                    for a in law.tried
+                    for i, a in enumerate(law.tried)
                 ],
             },
         )
@@ -177,11 +178,9 @@ def search_law(settings: FitSettings, run: Run, **search: Any) -> LawResult:
     if test_table is not None:
         xt = test_table.select(names).numpy().astype(np.float64)
         yt = test_table.column(settings.target).numpy().astype(np.float64)
-        for a in law.tried:
+        for i, a in enumerate(law.tried):
             if a.formula is not None:
-                result.test_errors[a.structure] = max_relative_error(
-                    evaluate(a.formula, symbols, xt), yt
-                )
+                result.test_errors[i] = max_relative_error(evaluate(a.formula, symbols, xt), yt)
     run.log("")
     run.log(table(result.headers(), result.rows()))
     run.log(f"\n{result.verdict()}")

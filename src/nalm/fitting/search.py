@@ -186,7 +186,7 @@ def _search(
         t0 = time.perf_counter()
         found = _try(structure, data, names, settings, started + budget - MARGIN, solve)
         label = (found.structure if found is not None else "") or structure.label
-        attempt = Attempt(label, seconds=time.perf_counter() - t0)
+        attempt = Attempt(label, seconds=time.perf_counter() - t0, trained=not solve)
         if found is not None:
             attempt.formula, attempt.exact = found.formula, found.exact
             attempt.error, attempt.mse = found.error, found.mse
@@ -309,7 +309,7 @@ def _least_squares(
         law = None if formula is None else _judge(formula, data, names)
         if law is not None and ratio is not None and not len(ratio.b):
             sums = Structure(("power", "affine"), (len(ratio.a),), "", structure.target_power)
-            law.structure = sums.label  # every denominator term dropped: a sum of monomials
+            law.structure = f"{sums.label} (ratio search)"  # no denominator left: a sum
     else:
         model = structure.build(xs.shape[1]).double()
         model[0].W.requires_grad_(False)
