@@ -114,6 +114,13 @@ def test_with_no_exact_formula_the_simplest_family_near_the_least_error_is_the_a
     prefer_simplest(exact)
     assert exact.formula == x and exact.structure == "c"
 
+    # the simplest family, not the first tried: least-squares attempts of later families run
+    # before the simpler ones are trained
+    law = Law(x**3, False, "c", mse=1e-4)
+    law.tried = [Attempt("c", x**3, mse=1e-4, rank=2), Attempt("b", x**2, mse=1.2e-4, rank=1)]
+    prefer_simplest(law)
+    assert law.structure == "b"
+
     # formulas undefined beyond the table (a root turning negative) give way to defined ones
     law = Law(x**3, False, "c", mse=1e-4, error=0.01)
     law.tried = [

@@ -29,6 +29,9 @@ class Attempt:
     mse: float = math.inf
     seconds: float = 0.0
     trained: bool = True
+    rank: int = 0
+    """The family's place in the list tried, simplest first (a family may be tried twice, by
+    least squares and then trained, and the least-squares ones all come first)."""
 
 
 @dataclass
@@ -67,6 +70,7 @@ def prefer_simplest(best: Law, defined: Callable[[sympy.Expr], bool] | None = No
     finite = [a for a in best.tried if a.formula is not None and math.isfinite(a.mse)]
     if best.exact or not finite:
         return
+    finite.sort(key=lambda a: a.rank)  # simplest first, whatever the order they were tried in
     usable = finite
     if defined is not None:  # the least error among the accepted ones, checked from the least up
         first = next((a for a in sorted(finite, key=lambda a: a.mse) if defined(a.formula)), None)

@@ -187,6 +187,7 @@ def _search(
         found = _try(structure, data, names, settings, started + budget - MARGIN, solve)
         label = (found.structure if found is not None else "") or structure.label
         attempt = Attempt(label, seconds=time.perf_counter() - t0, trained=not solve)
+        attempt.rank = list(structures).index(structure)
         if found is not None:
             attempt.formula, attempt.exact = found.formula, found.exact
             attempt.error, attempt.mse = found.error, found.mse
