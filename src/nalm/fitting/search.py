@@ -55,8 +55,8 @@ SHARP = 1e-20
 a float64 table); between it and :data:`EXACT`, a formula is exact but may be a close imitation
 (see :func:`_search`)."""
 MARGIN = 3.0
-"""Seconds of the budget kept for the last family's end: its training stops at its next
-evaluation after ``budget − MARGIN``, and its polishing and search at that time."""
+"""Seconds of the budget (at most a tenth of it) kept for the last family's end: its training
+stops at its next evaluation after ``budget − MARGIN``, and its polishing and search then."""
 SEARCHED = 3
 """Snapped seeds per family whose exponents are then improved one at a time."""
 
@@ -179,12 +179,13 @@ def _search(
     for step, (structure, solve) in enumerate(plan):
         if structure.target_power != 1 and not positive:
             continue  # a root of y^k is the law only where y > 0
-        if time.perf_counter() - started > budget - MARGIN:
+        if time.perf_counter() - started > budget - min(MARGIN, budget / 10):
             break
         if best.exact and not (solve or len(structure.layers) == 1):
             return  # the least-squares families are done: the exact formula found stands
         t0 = time.perf_counter()
-        found = _try(structure, data, names, settings, started + budget - MARGIN, solve)
+        deadline = started + budget - min(MARGIN, budget / 10)
+        found = _try(structure, data, names, settings, deadline, solve)
         label = (found.structure if found is not None else "") or structure.label
         attempt = Attempt(label, seconds=time.perf_counter() - t0, trained=not solve)
         attempt.rank = list(structures).index(structure)
