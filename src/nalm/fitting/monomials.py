@@ -136,11 +136,11 @@ SEARCH_ROWS = 2000
 take rows × 12,167 numbers); the coefficients are then solved and refitted on every row."""
 
 
-def search_rows(n: int) -> torch.Tensor:
-    """The rows the exponents are chosen on: all, or :data:`SEARCH_ROWS` evenly spaced."""
-    if n <= SEARCH_ROWS:
+def search_rows(n: int, limit: int = SEARCH_ROWS) -> torch.Tensor:
+    """The rows the exponents are chosen on: all, or ``limit`` evenly spaced."""
+    if n <= limit:
         return torch.arange(n)
-    return torch.linspace(0, n - 1, SEARCH_ROWS).round().long()
+    return torch.linspace(0, n - 1, limit).round().long()
 
 
 @functools.lru_cache(maxsize=8)

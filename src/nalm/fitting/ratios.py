@@ -25,7 +25,7 @@ from fractions import Fraction
 import sympy
 import torch
 
-from .monomials import Monomials, _basis
+from .monomials import Monomials, _squared_error, search_rows
 
 BEAM = 200
 """Choices of terms kept at each size (the best pairs, then the best of their extensions)."""
@@ -98,7 +98,7 @@ def ratio_search(
 
     Shapes: ``xs`` ``(N, d)`` (float64), ``target`` ``(N,)``.
     """
-    rows = _rows(xs.shape[0])
+    rows = search_rows(xs.shape[0], SEARCH_ROWS)
     pool, y = Monomials(xs[rows]), target[rows]
     vectors = _vectors(pool.d).to(xs.dtype)
     n = vectors.shape[0]
@@ -121,7 +121,7 @@ def ratio_search(
             index, _ = _grow(columns, y, numerator, chosen)
             chosen = torch.cat([chosen, index[:, None]], dim=1)
         row = chosen[int(torch.argmin(_errors(columns, y, chosen)))].tolist()
-        error = _error(columns[:, row], y)
+        error = _squared_error(columns[:, row], y)
         if best is None or error < best[0]:
             best = (error, row)
         if best is not None and best[0] <= exact:
@@ -132,7 +132,7 @@ def ratio_search(
     if best[0] <= exact:  # drop every term the law does not need (the extra ones fit 0·m)
         for index in list(chosen):
             fewer = [i for i in chosen if i != index]
-            if fewer and _error(columns[:, fewer], y) <= exact:
+            if fewer and _squared_error(columns[:, fewer], y) <= exact:
                 chosen = fewer
     return _solve([(vectors[i % n], i >= n) for i in chosen], xs, target)
 
@@ -234,46 +234,10 @@ def _vectors(d: int) -> torch.Tensor:
     return torch.tensor(found, dtype=torch.float64)
 
 
-def _rows(n: int) -> torch.Tensor:
-    if n <= SEARCH_ROWS:
-        return torch.arange(n)
-    return torch.linspace(0, n - 1, SEARCH_ROWS).round().long()
-
-
-def _best(
-    fixed: torch.Tensor, columns: torch.Tensor, y: torch.Tensor, useless: torch.Tensor, k: int
-) -> list[tuple[int, float]]:
-    """The ``k`` columns that, added to the fixed ones and the constant, leave the least squared
-    error of ``y``, with that error (fewer where fewer help)."""
-    if not bool(torch.isfinite(fixed).all()):
-        return []
-    q = _basis(fixed)
-    r_y = y - q @ (q.T @ y)
-    r_c = columns - q @ (q.T @ columns)
-    norms = (r_c**2).sum(0)
-    scale = (columns**2).sum(0)
-    usable = torch.isfinite(norms) & (norms > 1e-20 * scale) & torch.isfinite(scale) & ~useless
-    decrease = torch.where(usable, (r_c.T @ r_y) ** 2 / norms.clamp_min(1e-300), 0.0)
-    decrease = torch.nan_to_num(decrease, nan=0.0, posinf=0.0)
-    top = torch.topk(decrease, min(k, decrease.shape[0]))
-    total = float(r_y @ r_y)
-    pairs = zip(top.indices.tolist(), top.values.tolist(), strict=True)
-    return [(i, total - v) for i, v in pairs if v > 0]
-
-
 def _columns(terms: list[Term], pool: Monomials, y: torch.Tensor) -> torch.Tensor:
     if not terms:
         return y.new_zeros(y.shape[0], 0)
     return torch.stack([pool.columns(v[None])[:, 0] * (y if side else 1.0) for v, side in terms], 1)
-
-
-def _error(columns: torch.Tensor, y: torch.Tensor) -> float:
-    """The least squared error of ``y`` on the columns and a constant."""
-    if not bool(torch.isfinite(columns).all()):
-        return float("inf")
-    q = _basis(columns)
-    residual = y - q @ (q.T @ y)
-    return float(residual @ residual)
 
 
 def _solve(terms: list[Term], xs: torch.Tensor, target: torch.Tensor) -> Ratio | None:

@@ -176,19 +176,18 @@ def _search(
     one of them may be exact to the last digits (it then replaces it)."""
     positive = bool((data.fit[1] > 0).all())
     plan = _plan(structures)
-    for step, (structure, solve) in enumerate(plan):
+    deadline = started + budget - min(MARGIN, budget / 10)
+    for step, (rank, structure, solve) in enumerate(plan):
         if structure.target_power != 1 and not positive:
             continue  # a root of y^k is the law only where y > 0
-        if time.perf_counter() - started > budget - min(MARGIN, budget / 10):
+        if time.perf_counter() > deadline:
             break
         if best.exact and not (solve or len(structure.layers) == 1):
             return  # the least-squares families are done: the exact formula found stands
         t0 = time.perf_counter()
-        deadline = started + budget - min(MARGIN, budget / 10)
         found = _try(structure, data, names, settings, deadline, solve)
         label = (found.structure if found is not None else "") or structure.label
-        attempt = Attempt(label, seconds=time.perf_counter() - t0, trained=not solve)
-        attempt.rank = list(structures).index(structure)
+        attempt = Attempt(label, seconds=time.perf_counter() - t0, trained=not solve, rank=rank)
         if found is not None:
             attempt.formula, attempt.exact = found.formula, found.exact
             attempt.error, attempt.mse = found.error, found.mse
@@ -199,7 +198,7 @@ def _search(
         if found is not None and _better(found, best):
             best.formula, best.exact, best.structure = found.formula, found.exact, label
             best.error, best.mse, best.trained = found.error, found.mse, found.trained
-        if best.exact and (best.mse <= SHARP or step + 1 == len(plan) or not plan[step][1]):
+        if best.exact and (best.mse <= SHARP or step + 1 == len(plan) or not solve):
             return
     prefer_simplest(best, lambda formula: defined_beyond(formula, names, data.fit[0]))
 
@@ -213,22 +212,23 @@ def _better(found: Law, best: Law) -> bool:
     return found.exact or found.mse < best.mse
 
 
-def _plan(structures: Sequence[Structure]) -> list[tuple[Structure, bool]]:
-    """``(family, by least squares alone)`` in the order tried: first the one-unit families
-    (trained) and every family that least squares solves (sums of monomials and ratios), each
-    list simplest first; then the sums of monomials and the deeper stacks trained."""
-    first: list[tuple[Structure, bool]] = []
-    later: list[tuple[Structure, bool]] = []
-    for structure in structures:
+def _plan(structures: Sequence[Structure]) -> list[tuple[int, Structure, bool]]:
+    """``(place in the list, family, by least squares alone)`` in the order tried: first the
+    one-unit families (trained) and every family that least squares solves (sums of monomials
+    and ratios), each list simplest first; then the sums of monomials and the deeper stacks
+    trained."""
+    first: list[tuple[int, Structure, bool]] = []
+    later: list[tuple[int, Structure, bool]] = []
+    for rank, structure in enumerate(structures):
         if structure.ratio:
-            first.append((structure, True))
+            first.append((rank, structure, True))
         elif len(structure.layers) == 1:
-            first.append((structure, False))
+            first.append((rank, structure, False))
         elif is_sum_of_monomials(structure.build(1)):
-            first.append((structure, True))
-            later.append((structure, False))
+            first.append((rank, structure, True))
+            later.append((rank, structure, False))
         else:
-            later.append((structure, False))
+            later.append((rank, structure, False))
     return first + later
 
 
