@@ -24,6 +24,12 @@ CANDIDATES = [
         unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0),
         reinit=Deadline(60_000, 1e-8),
     ),
+    # a branch for each valley: the IntSnapNPU (the ÷ recipe's unit) beside the SnapNPU, for
+    # ``select_nau>(nau|nmu|int_snap_npu|snap_npu)``; its units: SelectNAU, branch layer, NAU,
+    # NMU, IntSnapNPU, SnapNPU
+    POLICIES["snap-div-retry"].replace(
+        name="six-branch-4", unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0, 1.0)
+    ),
 ]
 
 for policy in CANDIDATES:
