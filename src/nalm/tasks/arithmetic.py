@@ -82,8 +82,9 @@ class ArithmeticTask(GeneratedTask):
         subset: fraction of the input in each slice (0.25).
         overlap: fraction of a slice shared by both (0.5).
         seed: draws the offset ``k``.
-        train_range, extrapolation_range, interpolation_range: ranges such as ``"1,2"`` or
-            ``"-6,-2|2,6"``.
+        train_range: the training range, such as ``"1,2"`` or ``"-6,-2|2,6"``.
+        extrapolation_range: the test range, written the same way.
+        interpolation_range: the interpolation set's range (default: the training range).
         eval_size: rows per evaluation set.
         eval_seed: draws the evaluation inputs.
         epsilon_perfect: how :func:`~nalm.metrics.success_threshold` builds the ε-perfect

@@ -156,7 +156,10 @@ def fit_seeds(
             forward works under :func:`torch.func.vmap`).
         tasks: one task per seed, all with the same input size and evaluation set names.
         seeds: one integer per seed.
-        steps, lr, batch_size, betas: Adam's settings (the same for every seed).
+        steps: training steps.
+        lr: Adam's learning rate (the same for every seed).
+        batch_size: rows per step.
+        betas: Adam's betas.
         regularizer: λ, a constant or schedule, replacing the policy's.
         policy: ``"auto"`` (the output unit's recommended policy), a name, a
             :class:`~nalm.train.Policy`, or ``None``.
@@ -175,8 +178,9 @@ def fit_seeds(
             file holds every seed's history, so writing it each evaluation would cost time.
         compact: seeds that stopped early or diverged leave the batched computation at the next
             evaluation, so the others run faster (their numbers change by float rounding only).
-        recover, recover_factor: a seed that goes non-finite is restored to its last finite
-            snapshot with its learning rate times ``recover_factor``, up to ``recover`` times.
+        recover: a seed that goes non-finite is restored to its last finite snapshot with a
+            lower learning rate, up to ``recover`` times.
+        recover_factor: what each recovery multiplies that seed's learning rate by.
 
     Returns:
         An :class:`EnsembleResult` with one :class:`SeedResult` per seed.

@@ -151,7 +151,8 @@ def add_check(
         >>> @add_check("example", "an example check", required=False)
         ... def _example(subject):
         ...     return None
-        >>> [c.name for c in checks()][-1]
+        >>> names = [c.name for c in checks()]
+        >>> names.pop()
         'example'
         >>> _CHECKS.pop().name
         'example'
