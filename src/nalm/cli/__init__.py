@@ -15,13 +15,16 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import io
 import signal
 import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from types import ModuleType
+from typing import Any
 
 from .. import runs
 from ..errors import NalmError
@@ -103,6 +106,16 @@ def _sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
+def _watched(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    """``--tensorboard DIR`` (train, fit, bench run): the command's evaluations written there."""
+    logdir = getattr(args, "tensorboard", None)
+    if logdir is None:
+        return nullcontext()
+    from ..train.watch import tensorboard
+
+    return tensorboard(logdir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nalm`` command; returns the exit status.
 
@@ -120,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with runs.refusal_cleanup():
             imports.load(getattr(args, "imports", None) or ())
             check_arguments(args)
-            return COMMANDS[args.command].run(args)
+            with _watched(args):
+                return COMMANDS[args.command].run(args)
     except NalmError as e:
         print(f"nalm: error: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from typing import Any
 from ..bench.grid import GRID_KEYS
 from ..bench.runner import Settings
 from ..bench.suites import SUITES, Suite
-from .common import Extend, Parser, default, names
+from .common import Extend, Parser, add_tensorboard, default, names
 
 
 def add_parser(sub: Any) -> None:
@@ -30,6 +30,7 @@ def add_parser(sub: Any) -> None:
     _cell_flags(run)
     _training_flags(run)
     _backend_flags(run)
+    add_tensorboard(run)
     report = actions.add_parser(
         "report",
         help="Markdown, CSV and PNGs from a results database",

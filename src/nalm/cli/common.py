@@ -152,6 +152,17 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def add_tensorboard(p: argparse.ArgumentParser) -> None:
+    """``--tensorboard DIR``: each evaluation as TensorBoard scalars (:mod:`nalm.train.watch`)."""
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write the losses, interpolation/extrapolation MSE and sparsity error of every "
+        "model or seed to DIR as they are evaluated (view with 'tensorboard --logdir DIR'; "
+        "needs pip install 'nalm[tensorboard]')",
+    )
+
+
 def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     """The parsers that run a command: those without subcommands of their own and those whose
     subcommands are optional (``nalm units`` runs alone or as ``nalm units check``), found by
@@ -256,6 +267,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     if isinstance(first, int) and isinstance(count, int) and first + count - 1 > limits.MAX_SEED:
         raise NalmError(
             f"{first_flag} {first} with {count} seeds goes past the largest seed, 2**63 - 1"
+        )
+    if getattr(args, "tensorboard", None) and getattr(args, "backend", "local") != "local":
+        raise NalmError(
+            "--tensorboard watches the training in this process; with --backend ray the cells "
+            "train in other processes"
         )
     for key, _ in getattr(args, "option", None) or ():
         if key in _NOT_OPTIONS:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..fitting import DEFAULT_UNITS, find_law, fit_candidates, run_fit
-from .common import Extend, add_common, default, names, shown
+from .common import Extend, add_common, add_tensorboard, default, names, shown
 
 
 def add_parser(sub: Any) -> None:
@@ -52,6 +52,7 @@ def add_parser(sub: Any) -> None:
     )
     _add_training_flags(fit_cmd)
     add_common(fit_cmd)
+    add_tensorboard(fit_cmd)
 
 
 def _add_training_flags(fit_cmd: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from ..presets import SEED_PRESETS, run_seed_preset
 from ..train import POLICIES, Policy
 from ..training import TrainSettings, TrainSetup, prepare, run_train, train_policy
 from ..units import registry
-from .common import Extend, add_common, default, hidden_sizes, option, shown
+from .common import Extend, add_common, add_tensorboard, default, hidden_sizes, option, shown
 
 
 def _default(name: str) -> Any:
@@ -39,6 +39,7 @@ def add_parser(sub: Any) -> None:
     _baseline_flags(train)
     _policy_flags(train)
     add_common(train)
+    add_tensorboard(train)
 
 
 def _model_flags(train: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..tasks.base import Batches, Task
+from . import watch
 from .compaction import compact
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
@@ -53,7 +54,7 @@ class Engine:
         schedule: Schedule,
     ) -> None:
         self.stack, self.optimizer, self.batches = stack, optimizer, batches
-        self.policy, self.schedule = policy, schedule
+        self.policy, self.schedule, self.label = policy, schedule, "training"
         self.size = S = stack.size
         device = next(iter(stack.params.values())).device
         self.evaluation = _evaluation_sets(tasks, device)
@@ -121,7 +122,7 @@ class Engine:
     ) -> list[Track]:
         """Train from the current step to the last (or until no seed is active); call
         ``checkpoint()`` every ``checkpoint_every`` steps and at the end."""
-        started = time.perf_counter()
+        started, self.label = time.perf_counter(), description
         written = -math.inf  # when the checkpoint was last written
         s = self.schedule
         self.stack.train(True)
@@ -353,6 +354,7 @@ class Engine:
                 row = {k: float(v[i]) if v[i] == v[i] else math.nan for k, v in values.items()}
                 track.history.append({"step": t, **row})
                 track.steps = t
+                watch.evaluated(self.label, len(self.all_tracks), track.seed, track.history[-1])
 
     def weights(self, index: int) -> dict[str, torch.Tensor]:
         """The parameters and buffers of the seed at ``index`` of :attr:`all_tracks` (CPU)."""
