@@ -41,6 +41,8 @@ def _math_blocks(text: str) -> str:
         while body and not body[-1].strip():
             body.pop()
         math = textwrap.dedent("\n".join(body)).strip()
+        if "&" in math or "\\\\" in math:  # Sphinx aligns such lines itself; KaTeX is told to
+            math = f"\\begin{{aligned}}\n{math}\n\\end{{aligned}}"
         out += ["", f"{indent}$$", *(indent + m for m in math.split("\n")), f"{indent}$$", ""]
     return "\n".join(out)
 

@@ -25,7 +25,9 @@ def _ensure_katex(docs: Path) -> None:
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise PluginError(f"the site's math needs {KATEX} from the npm registry, and npm is missing")
+        raise PluginError(
+            f"the site's math needs {KATEX} from the npm registry, and npm is missing"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             [npm, "pack", KATEX, "--silent"], cwd=tmp, capture_output=True, text=True
