@@ -2,7 +2,8 @@
 
 KaTeX, which typesets the math, is not downloaded by the reader's browser: the build copies a
 pinned release from the npm registry (``npm pack``, once) into ``docs/assets/katex/`` (ignored
-by git), so the site works offline.
+by git), so the site works offline. The code blocks of the pages (markdown-exec) run in this
+process, on one thread.
 """
 
 from __future__ import annotations
@@ -44,4 +45,9 @@ def _ensure_katex(docs: Path) -> None:
 
 def on_config(config: Any, **kwargs: Any) -> Any:
     _ensure_katex(Path(config["docs_dir"]))
+    # the pages' code trains tiny models: one thread is fastest, and a second one only spins
+    # when another process holds the other core
+    import torch
+
+    torch.set_num_threads(1)
     return config
