@@ -44,8 +44,7 @@ NAV_PAGES = (
 )
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("mkdocs") is None
-    or importlib.util.find_spec("mkdocstrings") is None,
+    importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None,
     reason="the docs extra is not installed (pip install 'nalm[docs]')",
 )
 
