@@ -21,7 +21,8 @@ def _weights(name: str, w) -> str:
     if w.numel() <= 16:
         return f"    {name} {[round(x, 3) for x in w.flatten().tolist()]}"
     big = [(tuple(i), round(w[tuple(i)].item(), 3)) for i in (w.abs() > 0.05).nonzero().tolist()]
-    return f"    {name} {tuple(w.shape)}, entries above 0.05: {big[:8]}{' …' if len(big) > 8 else ''}"
+    more = " …" if len(big) > 8 else ""
+    return f"    {name} {tuple(w.shape)}, entries above 0.05: {big[:8]}{more}"
 
 
 def run(args: argparse.Namespace) -> None:
