@@ -101,6 +101,27 @@ def test_references_are_generated(built):
     assert 'class="arithmatex"' in units  # the docstrings' math, ready for KaTeX
 
 
+def test_every_public_name_is_in_the_reference(built):
+    import nalm
+    import nalm.bench
+    import nalm.train
+    import nalm.units
+
+    def ids(page: str) -> set[str]:
+        html = (built[0] / f"reference/{page}/index.html").read_text()
+        return set(re.findall(r'id="([\w.]+)"', html))
+
+    units, train, top, bench = ids("units"), ids("train"), ids("nalm"), ids("bench")
+    missing = [n for n in nalm.units.__all__ if f"nalm.units.{n}" not in units]
+    assert missing == ["recurrent"]  # the submodule's name; the function has its own section
+    assert "nalm.units.recurrent.recurrent" in units
+    assert [n for n in nalm.train.__all__ if f"nalm.train.{n}" not in train] == []
+    elsewhere = set(nalm.units.__all__) | set(nalm.train.__all__) | {"tasks", "units"}
+    assert [n for n in nalm.__all__ if n not in elsewhere and f"nalm.{n}" not in top] == []
+    for name in nalm.bench.__all__:  # each in the section of the module that defines it
+        assert any(i.startswith("nalm.bench.") and i.endswith(f".{name}") for i in bench), name
+
+
 def test_docstrings_are_rewritten_for_markdown():
     to_markdown = _load_griffe_rst().to_markdown
     text = "A :class:`~nalm.units.NAU` and :func:`nalm.fit`.\n\n.. math::\n    y = x W^\\top\n"

@@ -286,6 +286,8 @@ POLICIES: dict[str, Policy] = {
     # begins again, its ramp and decay replayed (one try solves about half the √ seeds).
     "snap-root-retry": _SNAP_ROOT.replace(name="snap-root-retry", reinit=Deadline(60_000, 1e-8)),
 }
+"""Every named policy, by name: ``get_policy(name)`` reads it, ``nalm units`` shows each unit's
+and ``--policy NAME`` trains with one. A module passed to ``--import`` may add its own."""
 
 
 def get_policy(policy: str | Policy | None) -> Policy:
