@@ -136,3 +136,51 @@ def test_branch_models_train_on_stacked_tensors_with_the_same_arithmetic_as_unde
         for name in a:
             torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
     assert any(float((a["1.S"] - 0).abs().max()) > 1e-3 for a in stacked)  # S was trained
+
+
+def _tries(steps: int, deadline: int, target: str = "x0 * x1"):
+    from nalm.train import Deadline, Policy
+
+    policy = Policy("tries", reinit=Deadline(deadline, 1e-8), branch_per_try=True)
+    tasks = [ExpressionTask(target, "1,2", "2,6") for _ in range(2)]
+    return fit_seeds(
+        lambda: parse("(nau|nmu)").build(2, 1), tasks, seeds=[0, 1], steps=steps, lr=0.05,
+        policy=policy, progress=False,
+    )  # fmt: skip
+
+
+def test_branch_per_try_trains_the_first_branch_alone_first():
+    result = _tries(steps=300, deadline=10_000)
+    for run in result.runs:
+        assert run.reinitialized_at == []
+        assert run.weights["S"].flatten().tolist() == [0.0, -40.0]
+        assert float(run.weights["branches.1.W"].abs().sum()) > 0  # untrained NMU: its init
+
+
+def test_branch_per_try_moves_to_the_next_branch_at_each_restart():
+    # × on the NAU fails its try; the second try trains the NMU, which is exact
+    result = _tries(steps=6000, deadline=2000)
+    for run in result.runs:
+        assert run.reinitialized_at == [2000]
+        assert run.weights["S"].flatten().tolist() == [-40.0, 0.0]
+        assert run.weights["branches.1.W"].flatten().tolist() == pytest.approx([1.0, 1.0])
+        assert run.history[-1]["extrapolation_mse"] < 1e-8
+
+
+def test_branch_per_try_comes_round_again_after_the_last_branch():
+    # x0 / x1 is neither branch's: the third try is the first branch again
+    result = _tries(steps=3500, deadline=1000, target="x0 / x1")
+    for run in result.runs:
+        assert run.reinitialized_at == [1000, 2000]
+        assert run.weights["S"].flatten().tolist() == [0.0, -40.0]
+
+
+def test_branch_per_try_is_checked_and_keeps_old_keys():
+    from nalm.bench.rows import policy_fields
+    from nalm.train import Policy, get_policy
+
+    with pytest.raises(NalmError, match="branch_per_try must be True or None"):
+        Policy("p", branch_per_try=False)
+    assert "branch_per_try" not in policy_fields(get_policy("nmu-fast"))
+    assert policy_fields(Policy("p", branch_per_try=True))["branch_per_try"] is True
+    assert "one branch per try" in Policy("p", branch_per_try=True).describe()

@@ -30,6 +30,14 @@ CANDIDATES = [
     POLICIES["snap-div-retry"].replace(
         name="six-branch-4", unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0, 1.0)
     ),
+    # one branch per try: the first try trains the NAU alone, each restart (a seed above training
+    # MSE 1e-8 1.4·10⁵ steps into its try) the next branch, the NMU, the IntSnapNPU, the
+    # SnapNPU, round again; the data decide which try solves. Same model as six-branch-4.
+    POLICIES["snap-div-retry"].replace(
+        name="six-tries",
+        unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0, 1.0),
+        branch_per_try=True,
+    ),
 ]
 
 for policy in CANDIDATES:

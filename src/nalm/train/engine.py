@@ -61,12 +61,10 @@ class Engine:
         self.tracks = self.all_tracks = [Track(int(s)) for s in seeds]
         self.rows = list(range(S))  # each row's place in all_tracks (see compaction)
         self.dropped: dict[int, dict[str, torch.Tensor]] = {}  # compacted seeds' final weights
-        self.active = torch.ones(S, dtype=torch.bool, device=device)
-        self.n_active = S
+        self.active, self.n_active = torch.ones(S, dtype=torch.bool, device=device), S
         self.last_loss = torch.full((S,), math.inf, device=device)
         self.loss_sum = torch.zeros(S, dtype=torch.float64, device=device)
-        self.loss_count = torch.zeros(S, dtype=torch.int64, device=device)
-        self.counted = 0
+        self.loss_count, self.counted = torch.zeros(S, dtype=torch.int64, device=device), 0
         self.ones = torch.ones(S, device=device)  # d(sum of the seeds' losses)/d(each loss)
         clipping = policy.clip_value is not None or policy.clip_norm is not None
         self.preconditioner = None
@@ -78,8 +76,9 @@ class Engine:
         self.use_grads = optimizer.needs_grads or clipping or self.preconditioner is not None
         self.pending: list[torch.Tensor] = []  # per-step losses not yet in the tracks
         self.stall = StallTracker(policy, S, schedule.steps)
-        self.recoveries = [0] * S
-        self.recovering: list[int] = []
+        self.recoveries, self.recovering = [0] * S, []
+        if policy.branch_per_try:  # every seed's first try trains each branch layer's first branch
+            stack.choose_branches(0, list(range(S)))
         self.unit_lambda = unit_factors(policy, stack.probe.model, device)  # λ's factor per unit
         self.snapshot: tuple[dict, tuple[dict, dict]] | None = None
         self.step, self.seconds, self.resumed_from = 0, 0.0, 0
@@ -250,8 +249,9 @@ class Engine:
     def restart(self, i: int, t: int) -> None:
         """The stall rule fired for seed ``i``: new weights drawn from a seed derived from its
         own seed and restart count, fresh optimiser state."""
-        track = self.tracks[i]
-        self.stack.reinitialize(i, derived_seed("restart", track.seed, len(track.reinitialized_at)))
+        track, tries = self.tracks[i], len(self.tracks[i].reinitialized_at)
+        branch = tries + 1 if self.policy.branch_per_try else None  # the next try's branch
+        self.stack.reinitialize(i, derived_seed("restart", track.seed, tries), branch)
         self.optimizer.reset(i)
         track.reinitialized_at.append(t)
 

@@ -57,6 +57,10 @@ class Policy:
             :func:`~nalm.train.fit` takes its ``lr`` and ``batch_size`` from its caller.
         unit_lambda: a factor on λ for each unit of the model, in module order (``(1, 0)``: the
             first unit's regulariser only); ``None``: 1 for every unit.
+        branch_per_try: ``True``: every branch layer (``(nau|nmu|…)``) trains one branch per
+            try, the first branch in the first try, the next after each restart of ``reinit``
+            (round again after the last), its selection fixed to that branch; the data decide
+            which try solves, through the restart rule. ``None``: the selection is learned.
     """
 
     name: str = "none"
@@ -71,6 +75,7 @@ class Policy:
     precondition: Precondition | None = None
     lr_decay: Callable[[int], float] | None = None
     unit_lambda: tuple[float, ...] | None = None
+    branch_per_try: bool | None = None
 
     def __post_init__(self) -> None:
         for what in ("regularizer", "lr_decay"):  # a number: a constant schedule
@@ -110,6 +115,8 @@ class Policy:
                     f"got {factors!r}"
                 )
             object.__setattr__(self, "unit_lambda", tuple(float(f) for f in factors))
+        if self.branch_per_try not in (None, True):
+            raise NalmError(f"policy {self.name!r}: branch_per_try must be True or None")
         if self.alternate is not None and (len(self.alternate) != 2 or min(self.alternate) < 1):
             raise NalmError(
                 f"policy {self.name!r}: alternate must be two positive step counts; "
@@ -187,6 +194,8 @@ class Policy:
             parts.append(f"lr × {self.lr_decay!r}")
         if self.unit_lambda is not None:
             parts.append("λ per unit × " + ", ".join(f"{f:g}" for f in self.unit_lambda))
+        if self.branch_per_try:
+            parts.append("one branch per try, in order")
         if self.lr is not None:
             parts.append(f"lr {self.lr:g}")
         if self.batch_size is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -23,6 +23,7 @@ from torch.func import functional_call, vmap
 
 from ..errors import NalmError
 from ..units.base import Unit
+from ..units.branches import Branches
 from .policies import Policy, units_of
 
 
@@ -244,14 +245,26 @@ class Stack:
         return torch.stack(flags).all(0)
 
     @torch.no_grad()
-    def reinitialize(self, i: int, seed: int) -> None:
+    def reinitialize(self, i: int, seed: int, branch: int | None = None) -> None:
         """Seed ``i`` restarts from weights drawn by ``seed``: ``reset_parameters`` of every
-        module of a fresh copy of the architecture, under ``torch.manual_seed(seed)``."""
+        module of a fresh copy of the architecture, under ``torch.manual_seed(seed)``; with
+        ``branch``, its branch layers then train that branch (:meth:`choose_branches`)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             reinitialize(self.fresh.modules())
         for name, value in self.fresh.named_parameters():
             self.params[f"model.{name}"][i] = value
+        if branch is not None:
+            self.choose_branches(branch, [i])
+
+    @torch.no_grad()
+    def choose_branches(self, branch: int, rows: Sequence[int]) -> None:
+        """Every branch layer of the seeds at ``rows`` keeps branch ``branch`` (modulo its
+        count) alone, its selection decided (a policy's ``branch_per_try``)."""
+        for path, module in self.fresh.named_modules():
+            if isinstance(module, Branches):
+                logits = self.params[".".join(p for p in ("model", path, "S") if p)]
+                logits[list(rows)] = module.decided_logits(branch).to(logits)
 
     def weights(self, i: int) -> dict[str, torch.Tensor]:
         """Seed ``i``'s parameters and buffers by the model's names, on the CPU."""

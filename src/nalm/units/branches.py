@@ -108,6 +108,19 @@ class Branches(Unit):
             decided = torch.softmax(self.S, dim=-2).amax(dim=-2, keepdim=True) >= DECIDED
             self.S.copy_(torch.where(decided & (top > self.S), top - MARGIN, self.S))
 
+    def decided_logits(self, branch: int) -> torch.Tensor:
+        """``(branches, out_features)`` logits that keep branch ``branch`` (modulo the number of
+        branches) alone for every output: 0 for it, :data:`MARGIN` below for the others.
+
+        Example:
+            >>> from nalm.units import NAU, NMU
+            >>> Branches([NAU(2, 1), NMU(2, 1)]).decided_logits(3).flatten().tolist()
+            [-40.0, 0.0]
+        """
+        logits = torch.full_like(self.S, -MARGIN).detach()
+        logits[branch % len(self.branches)] = 0.0
+        return logits
+
     def gate_parameters(self) -> list[nn.Parameter]:
         return [self.S]
 
