@@ -184,3 +184,30 @@ def test_branch_per_try_is_checked_and_keeps_old_keys():
     assert "branch_per_try" not in policy_fields(get_policy("nmu-fast"))
     assert policy_fields(Policy("p", branch_per_try=True))["branch_per_try"] is True
     assert "one branch per try" in Policy("p", branch_per_try=True).describe()
+
+
+def test_all_six_is_a_model_name_and_a_policy_with_its_steps():
+    from nalm.bench.cells import Settings, resolve_settings
+    from nalm.bench.suites import SUITES
+    from nalm.train import get_policy
+
+    spec = parse("all-six")
+    assert str(spec) == "select_nau>(nau|nmu|int_snap_npu|snap_npu)"
+    policy = get_policy("all-six")
+    assert policy.branch_per_try and policy.steps == 600_000
+    assert len(policy.unit_lambda) == 6  # one factor per unit of the model
+    madsen = SUITES["madsen"]
+    assert resolve_settings(madsen, spec, Settings(), policy)["steps"] == 600_000
+    assert resolve_settings(madsen, spec, Settings(steps=1000), policy)["steps"] == 1000
+    assert resolve_settings(madsen, spec, Settings(), get_policy("snap-div"))["steps"] == 5_000_000
+    with pytest.raises(NalmError, match="steps must be a positive integer"):
+        policy.replace(steps=0)
+
+
+def test_nalm_units_lists_the_model_names(capsys):
+    from nalm.cli import main
+
+    assert main(["units"]) == 0
+    out = capsys.readouterr().out
+    assert "  all-six     select_nau>(nau|nmu|int_snap_npu|snap_npu)" in out
+    assert "  all-six     regulariser" in out and "one branch per try" in out

@@ -64,8 +64,10 @@ ALIASES: dict[str, str] = {
     "Linear": "linear>linear",
     "ReLU": "mlp:relu",
     "ReLU6": "mlp:relu6",
+    "all-six": "select_nau>(nau|nmu|int_snap_npu|snap_npu)",
 }
-"""The papers' row names (case-sensitive, as printed in the papers) and the specs they stand for."""
+"""The papers' row names (case-sensitive, as printed in the papers) and the specs they stand for,
+and nalm's ``all-six`` (one configuration for + − × ÷ z² √, with the policy of the same name)."""
 
 TORCH_CELLS: dict[str, type[nn.Module]] = {"lstm": LSTMCell, "gru": GRUCell, "rnn": RNNCell}
 """Recurrent cells of torch (with a linear head unless one is named)."""

@@ -36,6 +36,7 @@ MODEL = {  # a model each shipped policy is made for, and the operation it learn
     "snap-div-retry": ("select_nau>int_snap_npu", "div"),
     "snap-root": ("select_nau>snap_npu", "root"),
     "snap-root-retry": ("select_nau>snap_npu", "root"),
+    "all-six": ("all-six", "div"),
     "dmu": ("nau>dmu", "mul"),
 }
 SUITE = replace(SUITES["madsen"], input_size=10)

@@ -181,10 +181,10 @@ def resolve_settings(
     suite: Suite, spec: ModelSpec, settings: Settings, policy: Policy | None = None
 ) -> dict[str, Any]:
     """A cell's training settings with the defaults filled in: the sweep's, else the policy's
-    (``lr``, ``batch_size``), else the suite's and the model's. ``suite`` is the suite as
+    (``lr``, ``batch_size``, ``steps``), else the suite's and the model's. ``suite`` is the suite as
     registered; the task settings that differ from it are added."""
     resolved = {
-        "steps": settings.steps or suite.steps,
+        "steps": settings.steps or (policy and policy.steps) or suite.steps,
         "batch_size": settings.batch_size or (policy and policy.batch_size) or suite.batch_size,
         "eval_every": settings.eval_every or suite.eval_every,
         "lr": settings.lr or (policy and policy.lr) or suite.default_lr(spec),

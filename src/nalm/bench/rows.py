@@ -98,7 +98,15 @@ def settings_key(settings: dict[str, Any]) -> str:
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
-_UNSET_UNKEYED = ("lr", "batch_size", "precondition", "lr_decay", "unit_lambda", "branch_per_try")
+_UNSET_UNKEYED = (
+    "lr",
+    "batch_size",
+    "precondition",
+    "lr_decay",
+    "unit_lambda",
+    "branch_per_try",
+    "steps",
+)
 """Policy fields added after results were stored: keyed only when set, so that the keys of
 every policy without them stay what they were."""
 

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from ..limits import check_size
+from ..models import ALIASES
 from ..reporting import UNIT_COLUMNS, markdown_table, table, units_overview
 from ..train import POLICIES
 from ..units import check, registry
@@ -56,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     rows = units_overview()
     print(markdown_table(UNIT_COLUMNS, rows) if args.markdown else table(UNIT_COLUMNS, rows))
     if not args.markdown:
+        print("\nmodel names (for --models and --unit):")
+        for name, spec in ALIASES.items():
+            print(f"  {name:<11} {spec}")
         print("\npolicies:")
         for name, policy in POLICIES.items():
             print(f"  {name:<11} {policy.describe()}")

@@ -52,9 +52,9 @@ class Policy:
         lr_decay: a learning-rate multiplier over the steps (:class:`~nalm.train.schedule.Decay`);
             a number above 0 is a constant one. Every value a schedule gives (λ and this) must
             be a finite number ≥ 0, or training stops with a sentence naming it.
-        lr, batch_size: the recipe's learning rate and batch size, which the benchmark uses
-            where its command gives none (``None``: the suite's or the model's own). A plain
-            :func:`~nalm.train.fit` takes its ``lr`` and ``batch_size`` from its caller.
+        lr, batch_size, steps: the recipe's learning rate, batch size and training steps, which
+            the benchmark uses where its command gives none (``None``: the suite's or the
+            model's own). A plain :func:`~nalm.train.fit` takes them from its caller.
         unit_lambda: a factor on λ for each unit of the model, in module order (``(1, 0)``: the
             first unit's regulariser only); ``None``: 1 for every unit.
         branch_per_try: ``True``: every branch layer (``(nau|nmu|…)``) trains one branch per
@@ -76,6 +76,7 @@ class Policy:
     lr_decay: Callable[[int], float] | None = None
     unit_lambda: tuple[float, ...] | None = None
     branch_per_try: bool | None = None
+    steps: int | None = None
 
     def __post_init__(self) -> None:
         for what in ("regularizer", "lr_decay"):  # a number: a constant schedule
@@ -90,15 +91,15 @@ class Policy:
             what_ = f"policy {self.name!r}: {what}"
             number = check_number(value, what_, positive=what == "lr_decay", nonnegative=True)
             object.__setattr__(self, what, Constant(number) if number else None)
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool)
-            or not isinstance(self.batch_size, int)
-            or self.batch_size < 1
-        ):
-            raise NalmError(
-                f"policy {self.name!r}: batch_size must be a positive integer or None; "
-                f"got {self.batch_size!r}"
-            )
+        for what in ("batch_size", "steps"):
+            value = getattr(self, what)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise NalmError(
+                    f"policy {self.name!r}: {what} must be a positive integer or None; "
+                    f"got {value!r}"
+                )
         for what in ("clip_value", "clip_norm", "regularize_below", "lr"):
             value = getattr(self, what)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
@@ -200,6 +201,8 @@ class Policy:
             parts.append(f"lr {self.lr:g}")
         if self.batch_size is not None:
             parts.append(f"batch {self.batch_size}")
+        if self.steps is not None:
+            parts.append(f"{self.steps:,} steps")
         return "; ".join(parts) or "plain training"
 
 
@@ -294,6 +297,17 @@ POLICIES: dict[str, Policy] = {
     # snap-root with retries: a seed still above training MSE 1e-8 6·10⁴ steps after its start
     # begins again, its ramp and decay replayed (one try solves about half the √ seeds).
     "snap-root-retry": _SNAP_ROOT.replace(name="snap-root-retry", reinit=Deadline(60_000, 1e-8)),
+    # one configuration for all six operations, with the model `all-six`
+    # (select_nau>(nau|nmu|int_snap_npu|snap_npu)): snap-div's schedules, the first layer pulled
+    # to {0, 1}, one branch per try (NAU, NMU, IntSnapNPU, SnapNPU) with a new try for a seed
+    # still above training MSE 1e-8 1.4·10⁵ steps into its try; 6·10⁵ steps hold 4 tries
+    "all-six": _SNAP_DIV.replace(
+        name="all-six",
+        reinit=Deadline(140_000, 1e-8),
+        unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0, 1.0),
+        branch_per_try=True,
+        steps=600_000,
+    ),
 }
 """Every named policy, by name: ``get_policy(name)`` reads it, ``nalm units`` shows each unit's
 and ``--policy NAME`` trains with one. A module passed to ``--import`` may add its own."""
