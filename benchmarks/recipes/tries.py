@@ -1,8 +1,8 @@
 """Which try solved each seed of a cell trained with restarts (a policy with ``reinit``).
 
-The restart steps live in the cell's checkpoint (``DB.cell-ID.safetensors``, beside the database
-until the cell ends), not in its rows: read them while the cell runs, and keep them with
-``--save``. With them, each success's try is the one its best step belongs to, and its solved-at
+Rows written since the rows' config kept them (``config["restarts"]``) hold their restart
+steps; for older rows they live in the cell's checkpoint (``DB.cell-ID.safetensors``, beside the
+database until the cell ends): read them while the cell runs, and keep them with ``--save``. With them, each success's try is the one its best step belongs to, and its solved-at
 is counted from that try's start. The restarts are used for a database of one cell.
 
 Run: ``.venv/bin/python benchmarks/recipes/tries.py DB [--save TRACKS.json | --tracks
@@ -51,7 +51,11 @@ def main() -> None:
     restarts = restarts_of(args.db, args.tracks, args.save)
     for (model, op, where, _), cell in cells.items():
         print(f"{model} {op} {where}:")
-        report(cell, args, restarts if len(cells) == 1 else None)
+        stored = {r["seed"]: r["config"].get("restarts") for r in cell}
+        if all(isinstance(steps, list) for steps in stored.values()):
+            report(cell, args, stored)  # the rows' own restart steps
+        else:
+            report(cell, args, restarts if len(cells) == 1 else None)
 
 
 def report(rows: list, args: argparse.Namespace, restarts: dict[int, list[int]] | None) -> None:
