@@ -2,8 +2,9 @@
 
 Rows written since the rows' config kept them (``config["restarts"]``) hold their restart
 steps; for older rows they live in the cell's checkpoint (``DB.cell-ID.safetensors``, beside the
-database until the cell ends): read them while the cell runs, and keep them with ``--save``. With them, each success's try is the one its best step belongs to, and its solved-at
-is counted from that try's start. The restarts are used for a database of one cell.
+database until the cell ends): read them while the cell runs, and keep them with ``--save``.
+With them, each success's try is the one its best step belongs to, and its solved-at is counted
+from that try's start. The restarts are used for a database of one cell.
 
 Run: ``.venv/bin/python benchmarks/recipes/tries.py DB [--save TRACKS.json | --tracks
 TRACKS.json] [--after STEP] [--compare OTHER_DB]``, e.g. ``tries.py root-retry.sqlite --tracks
