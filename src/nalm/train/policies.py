@@ -58,9 +58,8 @@ class Policy:
         unit_lambda: a factor on λ for each unit of the model, in module order (``(1, 0)``: the
             first unit's regulariser only); ``None``: 1 for every unit.
         branch_per_try: ``True``: every branch layer (``(nau|nmu|…)``) trains one branch per
-            try, the first branch in the first try, the next after each restart of ``reinit``
-            (round again after the last), its selection fixed to that branch; the data decide
-            which try solves, through the restart rule. ``None``: the selection is learned.
+            try, its selection fixed to it: the first, then the next after each restart of
+            ``reinit``, round again after the last. ``None``: the selection is learned.
     """
 
     name: str = "none"
@@ -294,23 +293,18 @@ POLICIES: dict[str, Policy] = {
     # snap-div with retries, its deadline near the decay's end (one try solves 93 % of ÷ seeds)
     "snap-div-retry": _SNAP_DIV.replace(name="snap-div-retry", reinit=Deadline(140_000, 1e-8)),
     "snap-root": _SNAP_ROOT,
-    # snap-root with retries: a seed still above training MSE 1e-8 6·10⁴ steps after its start
-    # begins again, its ramp and decay replayed (one try solves about half the √ seeds).
+    # snap-root with retries: a new try 6·10⁴ steps after the last began (docs/recipes.md)
     "snap-root-retry": _SNAP_ROOT.replace(name="snap-root-retry", reinit=Deadline(60_000, 1e-8)),
-    # one configuration for all six operations, with the model `all-six`
-    # (select_nau>(nau|nmu|int_snap_npu|snap_npu)): snap-div's schedules, the first layer pulled
-    # to {0, 1}, one branch per try (NAU, NMU, IntSnapNPU, SnapNPU) with a new try for a seed
-    # still above training MSE 1e-8 1.4·10⁵ steps into its try; 6·10⁵ steps hold 4 tries
+    # for the model `all-six`: one branch per try, 4 tries of 1.4·10⁵ steps (docs/recipes.md)
     "all-six": _SNAP_DIV.replace(
         name="all-six",
         reinit=Deadline(140_000, 1e-8),
-        unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0, 1.0),
         branch_per_try=True,
         steps=600_000,
+        unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0, 1.0),
     ),
 }
-"""Every named policy, by name: ``get_policy(name)`` reads it, ``nalm units`` shows each unit's
-and ``--policy NAME`` trains with one. A module passed to ``--import`` may add its own."""
+"""Every named policy by name (``get_policy``, ``--policy NAME``; ``--import`` may add more)."""
 
 
 def get_policy(policy: str | Policy | None) -> Policy:
