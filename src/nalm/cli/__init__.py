@@ -22,7 +22,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
@@ -107,13 +107,11 @@ def _sigterm_as_interrupt() -> None:
 
 
 def _watched(args: argparse.Namespace) -> AbstractContextManager[Any]:
-    """``--tensorboard DIR`` (train, fit, bench run): the command's evaluations written there."""
-    logdir = getattr(args, "tensorboard", None)
-    if logdir is None:
-        return nullcontext()
+    """``--tensorboard DIR`` (train, fit, bench run): the command's evaluations written there;
+    without the flag, nothing (:func:`nalm.train.watch.tensorboard` of ``None``)."""
     from ..train.watch import tensorboard
 
-    return tensorboard(logdir)
+    return tensorboard(getattr(args, "tensorboard", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
