@@ -194,10 +194,10 @@ def test_all_six_is_a_model_name_and_a_policy_with_its_steps():
     spec = parse("all-six")
     assert str(spec) == "select_nau>(nau|nmu|int_snap_npu|snap_npu)"
     policy = get_policy("all-six")
-    assert policy.branch_per_try and policy.steps == 600_000
+    assert policy.branch_per_try and policy.steps == 1_000_000
     assert len(policy.unit_lambda) == 6  # one factor per unit of the model
     madsen = SUITES["madsen"]
-    assert resolve_settings(madsen, spec, Settings(), policy)["steps"] == 600_000
+    assert resolve_settings(madsen, spec, Settings(), policy)["steps"] == 1_000_000
     assert resolve_settings(madsen, spec, Settings(steps=1000), policy)["steps"] == 1000
     assert resolve_settings(madsen, spec, Settings(), get_policy("snap-div"))["steps"] == 5_000_000
     with pytest.raises(NalmError, match="steps must be a positive integer"):

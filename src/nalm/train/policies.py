@@ -295,12 +295,12 @@ POLICIES: dict[str, Policy] = {
     "snap-root": _SNAP_ROOT,
     # snap-root with retries: a new try 6·10⁴ steps after the last began (docs/recipes.md)
     "snap-root-retry": _SNAP_ROOT.replace(name="snap-root-retry", reinit=Deadline(60_000, 1e-8)),
-    # for the model `all-six`: one branch per try, 4 tries of 1.4·10⁵ steps (docs/recipes.md)
+    # for the model `all-six`: one branch per try, 7 tries of 1.4·10⁵ steps (docs/recipes.md)
     "all-six": _SNAP_DIV.replace(
         name="all-six",
         reinit=Deadline(140_000, 1e-8),
         branch_per_try=True,
-        steps=600_000,
+        steps=1_000_000,
         unit_lambda=(10_000.0, 1_000.0, 10_000.0, 10_000.0, 1.0, 1.0),
     ),
 }
