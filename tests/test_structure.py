@@ -21,6 +21,9 @@ LAZY_IMPORTS = {
     # nalm.units.recurrent() is the public name of the grammar's recurrent form from before
     # nalm.models; the grammar builds from the units, so the name imports it when called.
     ("nalm.units.recurrent", "nalm.models"): "nalm.units.recurrent()",
+    # nalm.units.check runs the checks that need the engine, save/load and the formula
+    # readers; they are registered by nalm.unit_contract, which imports the units.
+    ("nalm.units.checker", "nalm.unit_contract"): "nalm.units.checker._add_contract()",
 }
 
 

@@ -18,41 +18,87 @@ True
 x0 - x1
 """
 
-from . import (
-    tasks,
-    unit_contract,  # noqa: F401  (adds the engine, save/load and formula checks)
-    units,
-)
-from .errors import NalmError
-from .persist import load, save
-from .symbolic import extract_formula, to_formula, verify
-from .tasks import ArithmeticTask, DatasetTask, Expression, ExpressionTask, Range, Task
-from .train import EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
-from .units import (
-    DMU,
-    GNALU,
-    INALU,
-    MLP,
-    NAC,
-    NALU,
-    NAU,
-    NMRU,
-    NMU,
-    NPU,
-    NRU,
-    Affine,
-    IntNAU,
-    IntSnapNPU,
-    Linear,
-    NACMul,
-    NaiveNPU,
-    RealNaiveNPU,
-    RealNPU,
-    ScaledPower,
-    SelectNAU,
-    SnapNPU,
-    Unit,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Each public name's module: imported on first use, so that `import nalm` (and the `nalm`
+# command's start) does not load torch, sympy or matplotlib before they are needed.
+_HOMES = {
+    **dict.fromkeys(("tasks", "units"), ""),
+    **dict.fromkeys(
+        ("ArithmeticTask", "DatasetTask", "Expression", "ExpressionTask", "Range", "Task"),
+        ".tasks",
+    ),
+    "NalmError": ".errors",
+    **dict.fromkeys(("load", "save"), ".persist"),
+    **dict.fromkeys(("extract_formula", "to_formula", "verify"), ".symbolic"),
+    **dict.fromkeys(
+        ("EnsembleResult", "FitResult", "Ramp", "evaluate", "fit", "fit_seeds"), ".train"
+    ),
+    **dict.fromkeys(
+        (
+            "DMU",
+            "GNALU",
+            "INALU",
+            "MLP",
+            "NAC",
+            "NALU",
+            "NAU",
+            "NMRU",
+            "NMU",
+            "NPU",
+            "NRU",
+            "Affine",
+            "IntNAU",
+            "IntSnapNPU",
+            "Linear",
+            "NACMul",
+            "NaiveNPU",
+            "RealNaiveNPU",
+            "RealNPU",
+            "ScaledPower",
+            "SelectNAU",
+            "SnapNPU",
+            "Unit",
+        ),
+        ".units",
+    ),
+}
+
+if TYPE_CHECKING:  # what type checkers and the API reference read
+    from . import tasks, units
+    from .errors import NalmError
+    from .persist import load, save
+    from .symbolic import extract_formula, to_formula, verify
+    from .tasks import ArithmeticTask, DatasetTask, Expression, ExpressionTask, Range, Task
+    from .train import EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
+    from .units import (
+        DMU,
+        GNALU,
+        INALU,
+        MLP,
+        NAC,
+        NALU,
+        NAU,
+        NMRU,
+        NMU,
+        NPU,
+        NRU,
+        Affine,
+        IntNAU,
+        IntSnapNPU,
+        Linear,
+        NACMul,
+        NaiveNPU,
+        RealNaiveNPU,
+        RealNPU,
+        ScaledPower,
+        SelectNAU,
+        SnapNPU,
+        Unit,
+    )
 
 __version__ = "0.1.0"
 
@@ -101,3 +147,19 @@ __all__ = [
     "units",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``nalm.NAME``: the public name, its module imported on first use."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'nalm' has no attribute {name!r}")
+    home = _HOMES[name]
+    value = import_module(f"{__name__}.{name}" if not home else f"{__name__}{home}")
+    if home:
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

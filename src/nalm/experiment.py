@@ -48,13 +48,14 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import torch
-
+from . import runs
 from .app.rundir import write_text
 from .errors import NalmError
-from .runs import run_directory, set_resume_hint, write_config
+
+if TYPE_CHECKING:
+    import torch
 
 PARTS_FILE = "parts.jsonl"
 
@@ -116,7 +117,7 @@ class Parts:
 
     def _hint(self) -> None:
         """Tell an interrupted command's user what is kept (only once something is)."""
-        set_resume_hint(
+        runs.set_resume_hint(
             lambda: (
                 f"finished parts are kept in {self.path}; run the same command with "
                 f"--out {self._out} to resume"
@@ -258,8 +259,10 @@ class Experiment:
         self.check()
         started = time.perf_counter()
         settings = self.to_dict()
-        with run_directory(self.name, out, command=self.command, settings=settings) as directory:
-            write_config(directory, self.config(device))
+        with runs.run_directory(
+            self.name, out, command=self.command, settings=settings
+        ) as directory:
+            runs.write_config(directory, self.config(device))
             run = Run(directory, Parts(directory, settings), device, progress, log)
             result = self.execute(run)
             result.seconds = time.perf_counter() - started

@@ -10,7 +10,6 @@ well above the training range.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,42 +17,15 @@ from typing import Any, ClassVar
 import torch
 
 from . import runs
+from .app.train_settings import SEED_PRESETS, SeedPreset
 from .errors import NalmError
 from .experiment import Experiment, Log, Result, Run, logger
 from .metrics import mean_relative_error, mse, predict
 from .plots import save_loss_plot
 from .reporting import describe_weights, fmt, table
-from .tasks import DatasetTask, seed_demos
+from .tasks import DatasetTask
 from .train import FitResult, evaluate, fit
 from .units import registry
-
-
-@dataclass(frozen=True)
-class SeedPreset:
-    """One of the seed code's demos: the data, the unit and the optimiser settings."""
-
-    unit: str
-    lr: float
-    steps: int
-    data: Callable[..., DatasetTask]
-    summary: str
-
-
-SEED_PRESETS: dict[str, SeedPreset] = {
-    "seed-nac-add": SeedPreset(
-        "nac", 0.05, 22_000, seed_demos.nac_add, "NAC learns x0 + x1 (the seed's x1 + x2)"
-    ),
-    "seed-nac-mul": SeedPreset(
-        "nac_mul", 0.5, 36_000, seed_demos.nac_mul, "complex NAC learns x0 · x1"
-    ),
-    "seed-nalu": SeedPreset(
-        "nalu",
-        0.005,
-        30_000,
-        seed_demos.nalu,
-        "NALU learns x0/4 + x1/2 + x2² (the seed's x1/4 + x2/2 + x3²)",
-    ),
-}
 
 
 def get_preset(name: str) -> SeedPreset:
@@ -93,7 +65,7 @@ class PresetSettings(Experiment):
             "optimizer": "adam",
             "seed": self.seed,
             "device": str(device),
-            "task": preset.data(seed=self.seed).config(),
+            "task": preset.task(self.seed).config(),
         }
 
     @property
@@ -102,7 +74,7 @@ class PresetSettings(Experiment):
 
     def execute(self, run: Run) -> PresetResult:
         preset, steps = get_preset(self.preset), self._steps
-        task = preset.data(seed=self.seed)
+        task = preset.task(self.seed)
         torch.manual_seed(self.seed)
         model = registry.create(preset.unit, task.in_features, 1, preset="seed").to(run.device)
         run.log(

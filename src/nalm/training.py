@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 
 from . import limits, runs
+from .app.train_settings import TrainFlags
 from .errors import NalmError
 from .experiment import Experiment, Result, Run
 from .models import parse as parse_model
@@ -30,59 +31,14 @@ from .units import MLP
 
 
 @dataclass(frozen=True)
-class TrainSettings(Experiment):
-    """What ``nalm train`` trains; each field is the flag of the same name and its default.
-
-    Attributes:
-        unit: model spec (a unit name, ``FIRST>SECOND`` or a paper name); ``layers`` repeats a
-            single unit.
-        target: the formula over ``x0, x1, ...``.
-        train_range, test_range: interpolation and extrapolation ranges (``"1,2"``,
-            ``"-6,-2|2,6"``).
-        inputs: number of inputs (``None``: what the target uses).
-        layers, hidden: units stacked and the width between them.
-        options: unit options as ``(key, value)`` pairs (the later of a repeated key wins).
-        seed_init: build the units with their seed preset.
-        steps, lr, batch_size, eval_every, eval_size: training of the unit model.
-        baseline: ``"mlp"`` to train an MLP beside it, ``"none"`` not to.
-        baseline_hidden, baseline_activation, baseline_lr: the MLP.
-        policy: a policy name, or ``"auto"`` for the one the unit's paper used.
-        ramp: ``"[LAMBDA,]START,END"`` replacing the policy's regulariser ramp.
-        clip_value, clip_norm: gradient clipping replacing the policy's.
-        checkpoint_every: steps between checkpoints (and recovery snapshots).
-        recover: times a non-finite loss goes back to the last snapshot with a 10x lower rate.
-        seed: random seed of the models, the batches and the evaluation sets.
+class TrainSettings(TrainFlags, Experiment):
+    """What ``nalm train`` trains; each field is the flag of the same name and its default
+    (:class:`~nalm.app.train_settings.TrainFlags` lists them).
 
     Example:
         >>> TrainSettings(unit="nau", target="x0 + x1").steps
         20000
     """
-
-    unit: str = "nalu"
-    target: str = "x0 * x1"
-    train_range: str = "1,2"
-    test_range: str = "2,6"
-    inputs: int | None = None
-    layers: int = 1
-    hidden: int = 2
-    options: tuple[tuple[str, Any], ...] = ()
-    seed_init: bool = False
-    steps: int = 20_000
-    lr: float = 0.05
-    batch_size: int = 128
-    eval_every: int = 1000
-    eval_size: int = 10_000
-    baseline: str = "mlp"
-    baseline_hidden: tuple[int, ...] = (64, 64)
-    baseline_activation: str = "relu6"
-    baseline_lr: float = 1e-3
-    policy: str = "auto"
-    ramp: str | None = None
-    clip_value: float | None = None
-    clip_norm: float | None = None
-    checkpoint_every: int = 1000
-    recover: int = 0
-    seed: int = 0
 
     command: ClassVar[str] = "train"
 

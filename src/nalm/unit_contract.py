@@ -2,7 +2,8 @@
 
 :mod:`nalm.units.checker` holds the checker and the checks that need only the unit; it cannot
 import the engine, :mod:`nalm.persist` or :mod:`nalm.symbolic` (they import the units). This
-module, which ``import nalm`` loads, adds three more with :func:`~nalm.units.add_check`:
+module, which :func:`~nalm.units.check` loads on its first call, adds three more with
+:func:`~nalm.units.add_check`:
 
 - ``engine``: the unit trains under :func:`nalm.train.fit_seeds` with three seeds as one
   batched computation (:func:`torch.func.vmap`), and each seed ends exactly where it ends when

@@ -2,7 +2,10 @@
 
 Each of :mod:`~nalm.cli.train`, :mod:`~nalm.cli.fit`, :mod:`~nalm.cli.units`,
 :mod:`~nalm.cli.demo`, :mod:`~nalm.cli.bench` and :mod:`~nalm.cli.reproduce` defines
-``add_parser(sub)`` and ``run(args) -> int``; this module assembles the parser, gives every
+``SUMMARY`` (its line in ``nalm --help``), ``add_parser(sub)`` and ``run(args) -> int``, and
+imports torch and the rest of the library only inside them: the command builds the parser of
+the one subcommand it is given (:func:`build_parser`), so ``nalm --help`` and
+``nalm train --help`` start without torch. This module assembles the parser, gives every
 command and subcommand ``--import MODULE_OR_FILE`` (loaded by :func:`nalm.units.imports.load`
 before the command runs), checks the arguments (:func:`check_arguments`) and turns a refusal
 into one line and exit status 2.
@@ -22,17 +25,19 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
+from importlib import import_module
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import runs
 from ..errors import NalmError
-from ..training import TrainSetup, formula_line, results_table
-from ..units import imports
-from . import bench, common, demo, fit, reproduce, train, units
+from . import common
 from .common import Parser, check_arguments
-from .train import prepare_train
+
+if TYPE_CHECKING:
+    from ..training import TrainSetup, formula_line, results_table
+    from .train import prepare_train
 
 __all__ = [
     "TrainSetup",
@@ -44,30 +49,47 @@ __all__ = [
     "results_table",
 ]
 
-# the subcommands in the order 'nalm --help' lists them
-COMMANDS: dict[str, ModuleType] = {
-    "train": train,
-    "fit": fit,
-    "units": units,
-    "demo": demo,
-    "bench": bench,
-    "reproduce": reproduce,
+# the subcommands in the order 'nalm --help' lists them (each the module of the same name)
+COMMANDS = ("train", "fit", "units", "demo", "bench", "reproduce")
+
+# names of this package from before the commands were loaded on demand: name → its module
+_LAZY = {
+    "TrainSetup": "nalm.training",
+    "formula_line": "nalm.training",
+    "results_table": "nalm.training",
+    "prepare_train": "nalm.cli.train",
 }
 
 
-def build_parser() -> Parser:
-    """The ``nalm`` parser with every subcommand."""
+def command(name: str) -> ModuleType:
+    """The module of the subcommand ``name`` (:data:`COMMANDS`), imported on first use."""
+    return import_module(f"{__name__}.{name}")
+
+
+def build_parser(only: str | None = None) -> Parser:
+    """The ``nalm`` parser with every subcommand; with ``only``, that subcommand's whole parser
+    and the others' names and one-line help (what ``nalm --help`` shows), so that a command
+    imports only its own part of the library (``only=""``: none whole)."""
     parser = Parser(
         prog="nalm",
         description="Neural arithmetic units that learn formulas and keep them far outside "
         "the training range.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in COMMANDS.values():
-        command.add_parser(sub)
+    for name in COMMANDS:
+        module = command(name)
+        if only is None or name == only:
+            module.add_parser(sub)
+        else:
+            sub.add_parser(name, help=module.SUMMARY)
     for leaf in common.leaf_parsers(parser):
         common.add_import(leaf)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str:
+    """The subcommand ``argv`` names (its first word that is one), or ``""``."""
+    return next((a for a in argv if a in COMMANDS), "")
 
 
 _DASH_VALUE_FLAGS = (
@@ -99,6 +121,15 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _load_imports(names: Sequence[str]) -> None:
+    """``--import``: the user's modules and files, before the command runs (the units
+    package, and with it torch, only when there is one)."""
+    if names:
+        from ..units import imports
+
+        imports.load(names)
+
+
 def _sigterm_as_interrupt() -> None:
     """SIGTERM (``kill``, ``timeout``, job schedulers) stops a command as Ctrl-C does: the same
     message and resume hint, exit status 130."""
@@ -107,11 +138,14 @@ def _sigterm_as_interrupt() -> None:
 
 
 def _watched(args: argparse.Namespace) -> AbstractContextManager[Any]:
-    """``--tensorboard DIR`` (train, fit, bench run): the command's evaluations written there;
-    without the flag, nothing (:func:`nalm.train.watch.tensorboard` of ``None``)."""
+    """``--tensorboard DIR`` (train, fit, bench run): the command's evaluations written there
+    (:func:`nalm.train.watch.tensorboard`); without the flag, nothing, and the engine is not
+    imported for it."""
+    if getattr(args, "tensorboard", None) is None:
+        return nullcontext()
     from ..train.watch import tensorboard
 
-    return tensorboard(getattr(args, "tensorboard", None))
+    return tensorboard(args.tensorboard)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,13 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(_join_dash_values(argv))
+    argv = _join_dash_values(argv)
+    args = build_parser(only=_command_named(argv)).parse_args(argv)
     try:
         with runs.refusal_cleanup():
-            imports.load(getattr(args, "imports", None) or ())
+            _load_imports(getattr(args, "imports", None) or ())
             check_arguments(args)
             with _watched(args):
-                return COMMANDS[args.command].run(args)
+                return command(args.command).run(args)
     except NalmError as e:
         print(f"nalm: error: {e}", file=sys.stderr)
         return 2
@@ -144,12 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-# the private names of the one-module cli, kept for callers from before the package
-_Parser, _common, _hidden, _names, _option = (
-    Parser,
-    common.add_common,
-    common.hidden_sizes,
-    common.names,
-    common.option,
-)
-_policy = train.policy
+def __getattr__(name: str) -> Any:
+    """The subcommands' modules (``nalm.cli.train``…) and the names in :data:`_LAZY`, imported
+    on first use."""
+    if name in COMMANDS:
+        return command(name)
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nalm.cli' has no attribute {name!r}")

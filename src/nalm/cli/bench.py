@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..bench.grid import GRID_KEYS
-from ..bench.runner import Settings
-from ..bench.suites import SUITES, Suite
 from .common import Extend, Parser, add_tensorboard, default, names
+
+SUMMARY = "the arithmetic benchmarks: many seeds per cell, success rates with intervals"
 
 
 def add_parser(sub: Any) -> None:
     """Add ``nalm bench run`` and ``nalm bench report`` to the subcommands ``sub``."""
     bench = sub.add_parser(
         "bench",
-        help="the arithmetic benchmarks: many seeds per cell, success rates with intervals",
+        help=SUMMARY,
         description="Run a benchmark suite into an SQLite database (resumable), then report "
         "success rates with Wilson 95 % intervals next to the published numbers.",
     )
@@ -55,6 +54,8 @@ def add_parser(sub: Any) -> None:
 
 def _cell_flags(run: argparse.ArgumentParser) -> None:
     """Which cells and seeds: the suite, models, operations, ranges, seeds."""
+    from ..bench.suites import SUITES
+
     run.add_argument("suite", choices=sorted(SUITES), help="the suite")
     run.add_argument(
         "--models",
@@ -97,6 +98,10 @@ def _cell_flags(run: argparse.ArgumentParser) -> None:
 
 def _training_flags(run: argparse.ArgumentParser) -> None:
     """How each cell trains (``None``: the suite's or the model's own, see ``Settings``)."""
+    from ..bench.grid import GRID_KEYS
+    from ..bench.runner import Settings
+    from ..bench.suites import Suite
+
     run.add_argument("--steps", type=int, help="steps per seed (default: the paper's)")
     every, batch = default(Suite, "eval_every"), default(Suite, "batch_size")
     run.add_argument("--eval-every", type=int, help=f"steps between evaluations (default {every})")
@@ -155,6 +160,8 @@ def _training_flags(run: argparse.ArgumentParser) -> None:
 
 def _backend_flags(run: argparse.ArgumentParser) -> None:
     """Where rows go and where cells train."""
+    from ..bench.runner import Settings
+
     run.add_argument("--db", default="results.sqlite", help="results database")
     run.add_argument(
         "--checkpoint-seconds",

@@ -8,7 +8,7 @@ import dataclasses
 import inspect
 from typing import Any, NoReturn
 
-from .. import limits, runs
+from .. import runs
 from ..errors import NalmError
 
 
@@ -229,6 +229,8 @@ def _flag(dest: str) -> str:
 
 def _check_value(args: argparse.Namespace, dest: str, value: Any) -> None:
     """One flag's value against its limit (the device is normalised in ``args``)."""
+    from .. import limits  # torch: only once a command runs, not to build the parser
+
     flag = _flag(dest)
     if dest in _SIZES:
         for size in value if isinstance(value, tuple) else (value,):
@@ -264,7 +266,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         from ..bench.suites import get_suite
 
         count = get_suite(args.suite).seeds
-    if isinstance(first, int) and isinstance(count, int) and first + count - 1 > limits.MAX_SEED:
+    from ..limits import MAX_SEED
+
+    if isinstance(first, int) and isinstance(count, int) and first + count - 1 > MAX_SEED:
         raise NalmError(
             f"{first_flag} {first} with {count} seeds goes past the largest seed, 2**63 - 1"
         )

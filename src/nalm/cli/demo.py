@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..demo import run_demo
 from .common import add_common
+
+SUMMARY = "the main job: units against an MLP on four formulas"
 
 
 def add_parser(sub: Any) -> None:
     """Add ``nalm demo`` to the subcommands ``sub``."""
     demo = sub.add_parser(
         "demo",
-        help="the main job: units against an MLP on four formulas",
+        help=SUMMARY,
         description="Learn addition, subtraction, multiplication and the seed's NALU formula "
         "with the seed's units and an MLP, then test far outside the training range.",
     )
@@ -28,6 +29,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm demo``; returns the exit status."""
+    from ..demo import run_demo
+
     run_demo(
         steps=args.steps,
         seed=args.seed,

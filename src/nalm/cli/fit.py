@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..fitting import DEFAULT_UNITS, find_law, fit_candidates, run_fit
 from .common import Extend, add_common, add_tensorboard, default, names, shown
+
+SUMMARY = "find the law a CSV table follows and print it"
 
 
 def add_parser(sub: Any) -> None:
     """Add ``nalm fit`` to the subcommands ``sub``."""
+    from ..fitting import DEFAULT_UNITS, find_law
+
     fit_cmd = sub.add_parser(
         "fit",
-        help="find the law a CSV table follows and print it",
+        help=SUMMARY,
         description="Search for the law the rows of a CSV file (header line first) follow: "
         "sums, products, powers and constants, the simplest families first, each trained with "
         "many seeds and read back as a formula, until one is exact on rows held back from "
@@ -57,6 +60,8 @@ def add_parser(sub: Any) -> None:
 
 def _add_training_flags(fit_cmd: argparse.ArgumentParser) -> None:
     """The training settings: the search's and the named units' defaults side by side."""
+    from ..fitting import find_law, fit_candidates
+
     steps, seeds, hidden = (default(fit_candidates, k) for k in ("steps", "seeds", "hidden"))
     law_steps, law_seeds, law_lr = (default(find_law, k) for k in ("steps", "seeds", "lr"))
     fit_cmd.add_argument(
@@ -91,6 +96,8 @@ def _add_training_flags(fit_cmd: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm fit``; returns the exit status."""
+    from ..fitting import run_fit
+
     units = [args.unit] if args.unit else list(args.try_units or ())
     run_fit(
         args.data,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..reproduce import IdentitySettings, Table1Settings
-from ..reproduce.sequences import SequenceSettings
 from .common import Extend, Parser, default, hidden_sizes, names, shown
+
+SUMMARY = "reproduce published experiments: identity, table1, digits, product, words, programs"
 
 # (flag, type, help): "{}" in the help is the settings field's default
 _Flag = tuple[str, Any, str]
@@ -67,7 +67,7 @@ def add_parser(sub: Any) -> None:
     """Add ``nalm reproduce EXPERIMENT`` to the subcommands ``sub``."""
     reproduce = sub.add_parser(
         "reproduce",
-        help="reproduce published experiments: identity, table1, digits, product, words, programs",
+        help=SUMMARY,
         description="Reproduce a paper's experiment and write Markdown, CSV and PNG. The full "
         "settings are the defaults; --quick runs a smaller version in a few minutes. An "
         "interrupted run resumes when re-run with the same --out.",
@@ -82,6 +82,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _identity_parser(which: Any) -> argparse.ArgumentParser:
+    from ..reproduce import IdentitySettings
+
     identity = which.add_parser(
         "identity",
         help="MLPs fail to extrapolate f(x) = x (15 activations); NAC and NALU for contrast",
@@ -97,6 +99,8 @@ def _identity_parser(which: Any) -> argparse.ArgumentParser:
 
 
 def _table1_parser(which: Any) -> argparse.ArgumentParser:
+    from ..reproduce import Table1Settings
+
     table1 = which.add_parser(
         "table1",
         help="the static and recurrent simple function tasks, scored against random models",
@@ -136,6 +140,8 @@ def _table1_parser(which: Any) -> argparse.ArgumentParser:
 
 
 def _sequence_parser(which: Any, name: str, text: str) -> argparse.ArgumentParser:
+    from ..reproduce.sequences import SequenceSettings
+
     p = which.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
     p.add_argument("--quick", action="store_true", help="1 seed and 1/4 of the steps")
     p.add_argument("--models", type=names, action=Extend, help="comma-separated model names")

@@ -5,26 +5,29 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ..presets import SEED_PRESETS, run_seed_preset
-from ..train import POLICIES, Policy
-from ..training import TrainSettings, TrainSetup, prepare, run_train, train_policy
-from ..units import registry
+from ..app.train_settings import SEED_PRESETS, TrainFlags
 from .common import Extend, add_common, add_tensorboard, default, hidden_sizes, option, shown
+
+if TYPE_CHECKING:  # the parser is built without torch; the run imports what it needs
+    import torch
+
+    from ..train import Policy
+    from ..training import TrainSettings, TrainSetup
+
+SUMMARY = "train a unit model and an MLP baseline on a formula"
 
 
 def _default(name: str) -> Any:
-    return default(TrainSettings, name)
+    return default(TrainFlags, name)
 
 
 def add_parser(sub: Any) -> None:
     """Add ``nalm train`` to the subcommands ``sub``."""
     train = sub.add_parser(
         "train",
-        help="train a unit model and an MLP baseline on a formula",
+        help=SUMMARY,
         description="Train a model of arithmetic units and an MLP baseline side by side on a "
         "formula, then compare them inside and far outside the training range.",
     )
@@ -47,9 +50,8 @@ def _model_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--unit",
         default=unit,
-        help=f"model spec (default {unit}): a unit name ("
-        + ", ".join(registry.names())
-        + "), FIRST>SECOND or a paper name; --layers repeats a single unit",
+        help=f"model spec (default {unit}): a unit or model name ('nalm units' lists them), "
+        "FIRST>SECOND or a paper name; --layers repeats a single unit",
     )
     train.add_argument(
         "--target", default=target, help=f"formula over x0, x1, ... (default {target!r})"
@@ -130,9 +132,9 @@ def _policy_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--policy",
         default=auto,
-        choices=("auto", *POLICIES),
+        metavar="POLICY",
         help=f"training policy of the unit model (default {auto}: the one its paper used; "
-        "see 'nalm units')",
+        "'nalm units' lists the others)",
     )
     train.add_argument(
         "--ramp",
@@ -164,9 +166,11 @@ def _policy_flags(train: argparse.ArgumentParser) -> None:
 
 def settings(args: argparse.Namespace) -> TrainSettings:
     """The flags' values as :class:`~nalm.training.TrainSettings` (``None``: the default)."""
+    from ..training import TrainSettings
+
     given = {
         field.name: getattr(args, "option" if field.name == "options" else field.name)
-        for field in dataclasses.fields(TrainSettings)
+        for field in dataclasses.fields(TrainFlags)
     }
     given["options"] = tuple(given["options"])
     return TrainSettings(**{k: v for k, v in given.items() if v is not None})
@@ -175,16 +179,23 @@ def settings(args: argparse.Namespace) -> TrainSettings:
 def prepare_train(args: argparse.Namespace) -> TrainSetup:
     """The task, the unit model, the baseline and the policy of ``nalm train`` (every flag is
     checked here; nothing is trained or written)."""
+    from ..training import prepare
+
     return prepare(settings(args))
 
 
 def policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
     """The unit model's policy: ``--policy`` (or the recommended one) with the flags' overrides."""
+    from ..training import train_policy
+
     return train_policy(settings(args), model)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm train``; returns the exit status."""
+    from ..presets import run_seed_preset
+    from ..training import run_train
+
     if args.preset:
         run_seed_preset(
             args.preset,

@@ -6,19 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..limits import check_size
-from ..models import ALIASES
-from ..reporting import UNIT_COLUMNS, markdown_table, table, units_overview
-from ..train import POLICIES
-from ..units import check, registry
 from .common import Extend, Parser, option
+
+SUMMARY = "list the units: operations, sign, parameters, policy, paper"
 
 
 def add_parser(sub: Any) -> None:
     """Add ``nalm units`` and ``nalm units check`` to the subcommands ``sub``."""
     units = sub.add_parser(
         "units",
-        help="list the units: operations, sign, parameters, policy, paper",
+        help=SUMMARY,
         description="The registered units: what exact weights can compute, whether negative "
         "inputs keep their sign, their parameters, the training policy their paper used.",
     )
@@ -54,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     status."""
     if getattr(args, "action", None) == "check":
         return _check(args)
+    from ..models import ALIASES
+    from ..reporting import UNIT_COLUMNS, markdown_table, table, units_overview
+    from ..train import POLICIES
+
     rows = units_overview()
     print(markdown_table(UNIT_COLUMNS, rows) if args.markdown else table(UNIT_COLUMNS, rows))
     if not args.markdown:
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """``nalm units check NAME``: one line per check; 0 when every required check passes."""
+    from ..limits import check_size
+    from ..units import check, registry
+
     cls = registry.get(args.spec)
     check_size(args.in_features, "--in-features")
     check_size(args.out_features, "--out-features")

@@ -4,7 +4,8 @@
 dtypes, gradients, weights computed in ``forward``, finite values at initialisation,
 ``reset_parameters``, ``regularization`` and ``after_step`` (in :mod:`nalm.units.contract`);
 and, registered by
-:mod:`nalm.unit_contract` (which ``import nalm`` loads), the checks that need the rest of nalm:
+:mod:`nalm.unit_contract` (which :func:`check` loads on its first call), the checks that need the
+rest of nalm:
 the many-seed engine, ``nalm.save``/``nalm.load`` and the formula readers. Each check gives a
 :class:`CheckResult`: its name, whether it is required, whether it passed and, when it failed,
 one sentence on what to fix. ``nalm units check NAME`` prints the same report.
@@ -169,7 +170,14 @@ def add_check(
 
 def checks() -> list[Check]:
     """The checks :func:`check` runs, in order."""
+    _add_contract()
     return list(_CHECKS)
+
+
+def _add_contract() -> None:
+    """Add the checks that need the engine, persistence and the formula readers: they live in
+    :mod:`nalm.unit_contract`, above this module, which registers them when first imported."""
+    from .. import unit_contract  # noqa: F401  (a cycle, closed only inside this function)
 
 
 def check(
@@ -201,6 +209,7 @@ def check(
     check_size(in_features, "in_features")
     check_size(out_features, "out_features")
     subject = Subject(cls, in_features, out_features, dict(options or {}))
+    _add_contract()
     results = []
     for c in _CHECKS if not quick else [c for c in _CHECKS if c.quick]:
         with torch.random.fork_rng(devices=[]):
