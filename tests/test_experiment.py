@@ -7,7 +7,7 @@ from typing import ClassVar
 import pytest
 
 from nalm.errors import NalmError
-from nalm.experiment import Experiment, Result, logger, settings_id
+from nalm.experiment import Experiment, Result, settings_id
 from nalm.reproduce import IdentitySettings, Table1Settings
 from nalm.reproduce.sequences import settings_for
 
@@ -49,7 +49,6 @@ class Count(Experiment):
 def test_quick_applies_the_class_values_then_overrides():
     assert Count().quick() == Count(parts=2, quick_run=True)
     assert Count().quick(parts=3) == Count(parts=3, quick_run=True)
-    assert Count.quick_settings(parts=5).parts == 5
 
 
 def test_to_dict_uses_stored_names_and_the_hash_follows_them():
@@ -94,10 +93,3 @@ def test_sequence_settings_check_names_the_flag():
     with pytest.raises(NalmError, match="--kinds takes product; got 'sum'"):
         settings_for("product", kinds=("sum",))
     assert settings_for("digits", quick=True).seeds == 1
-
-
-def test_print_fn_still_works_with_a_deprecation_warning():
-    got = []
-    assert logger(print, None) is print
-    with pytest.warns(DeprecationWarning, match="print_fn= is deprecated"):
-        assert logger(print, got.append) == got.append

@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from nalm.metrics import judge, sparsity_error, success_threshold, wilson_interval
+from nalm.metrics import judge, success_threshold, wilson_interval
 from nalm.tasks import ArithmeticTask
+from nalm.train.stack import Stack
 from nalm.units import NAU, NMU
 
 
@@ -119,8 +120,15 @@ def test_judge_picks_the_lowest_interpolation_step_and_the_first_solved_step():
 
 
 def test_sparsity_error_is_the_worst_distance_to_minus_one_zero_one():
-    assert sparsity_error([torch.tensor([0.0, 1.0, -1.0])]) == 0.0
-    assert sparsity_error([torch.tensor([0.3]), torch.tensor([[-0.98, 0.5]])]) == pytest.approx(0.5)
+    def error(*weights):
+        model = nn.Sequential(*(NAU(w.shape[1], w.shape[0]) for w in weights))
+        with torch.no_grad():
+            for unit, w in zip(model, weights, strict=True):
+                unit.W.copy_(w)
+        return Stack.of([model], torch.device("cpu")).call("sparsity_error").item()
+
+    assert error(torch.tensor([[0.0, 1.0, -1.0]])) == 0.0
+    assert error(torch.tensor([[0.3, 0.9]]), torch.tensor([[-0.98]])) == pytest.approx(0.3)
 
 
 def test_solved_at_counts_only_the_try_that_was_judged():

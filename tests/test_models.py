@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 import nalm
-from nalm.bench.models import parse_spec
 from nalm.cli import build_parser, prepare_train
 from nalm.errors import NalmError
 from nalm.fitting import parse_specs
@@ -84,7 +83,7 @@ def test_a_feedforward_spec_builds_the_same_model_through_every_entry_point(
     assert ModelSpec.from_json(spec.to_json()) == spec
     # the bench: in a two-layer suite a single unit stands for two of it
     single = len(kinds) == 1 and not canonical.startswith("mlp:")
-    assert str(parse_spec(text, 2)) == (f"{canonical}>{canonical}" if single else canonical)
+    assert str(parse(text, layers=2)) == (f"{canonical}>{canonical}" if single else canonical)
     # nalm fit --unit / --try-units (where a paper name stands for its output unit alone)
     if ">" in text or "mlp:" in text:
         assert str(parse_specs([text])[0]) == canonical
@@ -99,7 +98,7 @@ def test_a_feedforward_spec_builds_the_same_model_through_every_entry_point(
     torch.manual_seed(0)
     row = _builder("static", settings.models("static")[text.strip()], settings)()
     torch.manual_seed(0)
-    assert _same_weights(row, parse_spec(text, 2).build(100, 1, settings.hidden))
+    assert _same_weights(row, parse(text, layers=2).build(100, 1, settings.hidden))
     # nalm.save / nalm.load go through the grammar and give the same outputs
     loaded = _saved_and_loaded(_perturbed(model), tmp_path / "model.safetensors")
     x = torch.rand(6, 4) + 1

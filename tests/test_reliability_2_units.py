@@ -368,7 +368,7 @@ def test_the_internal_columns_option_is_not_a_unit_option(capsys, tmp_path, valu
 
 def test_a_constant_regulariser_in_a_policy_works_as_documented():
     policy = Policy(regularizer=0.5)
-    assert policy.regularizer_weight(1, None) == 0.5 == policy.regularizer_weight(10**6, None)
+    assert policy.regularizer(1) == 0.5 == policy.regularizer(10**6)
     assert policy.describe() == "regulariser λ = 0.5"
     assert Policy(regularizer=0).regularizer is None
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ import torch
 from . import runs
 from .app.rundir import open_atomic
 from .errors import NalmError
-from .experiment import Experiment, Log, Result, Run, logger
+from .experiment import Experiment, Log, Result, Run
 from .metrics import mean_relative_error, predict
 from .models import parse
 from .plots import plot_line
@@ -216,7 +216,6 @@ def run_demo(
     device: str = "cpu",
     progress: bool = True,
     log: Log = print,
-    print_fn: Log | None = None,
 ) -> dict[str, dict[str, FitResult]]:
     """Train and compare; print a table, write ``demo.png``, ``metrics.csv`` and ``config.json``
     (``DemoSettings(steps, seed).run(...)`` returns the whole :class:`DemoResult`).
@@ -229,5 +228,5 @@ def run_demo(
         formula with a later nalm model).
     """
     settings = DemoSettings(steps=steps, seed=seed)
-    result = settings.run(out, device=device, progress=progress, log=logger(log, print_fn))
+    result = settings.run(out, device=device, progress=progress, log=log)
     return result.results  # type: ignore[attr-defined]

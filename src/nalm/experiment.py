@@ -44,7 +44,6 @@ import hashlib
 import json
 import os
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,15 +62,6 @@ Log = Callable[[str], None]
 """Where a workflow writes its lines: ``print`` by default, ``lambda _: None`` for silence."""
 
 E = TypeVar("E", bound="Experiment")
-
-
-def logger(log: Log, print_fn: Log | None) -> Log:
-    """``log``, or ``print_fn`` (the name some workflows used before) with a deprecation
-    warning."""
-    if print_fn is None:
-        return log
-    warnings.warn("print_fn= is deprecated; pass log= instead", DeprecationWarning, stacklevel=3)
-    return print_fn
 
 
 def settings_id(settings: Mapping[str, Any]) -> str:
@@ -219,12 +209,6 @@ class Experiment:
     def _quick_values(self) -> Mapping[str, Any]:
         """The ``--quick`` field values; override where they depend on the settings."""
         return self.QUICK
-
-    @classmethod
-    def quick_settings(cls: type[E], **overrides: Any) -> E:
-        """The default settings at the ``--quick`` size, then ``overrides`` (the name from before
-        :meth:`quick`)."""
-        return cls().quick(**overrides)
 
     def check(self) -> None:
         """Refuse bad settings in one sentence (:class:`~nalm.errors.NalmError`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,21 +98,6 @@ def success_threshold(task: Any, evaluation: str = "extrapolation", eps: float =
         approx = x @ perturbed.T
         error = op(approx[:, 0], approx[:, 1]) - target
     return torch.mean(error**2).item()
-
-
-def sparsity_error(weights: Iterable[torch.Tensor]) -> float:
-    """``max over all w of min(|w|, |1 − |w||)``: how far the weights are from {−1, 0, 1}.
-
-    Examples:
-        >>> round(sparsity_error([torch.tensor([1.0, -1.0, 0.0]), torch.tensor([[0.9, 0.02]])]), 6)
-        0.1
-    """
-    worst = 0.0
-    for w in weights:
-        if w.numel():
-            magnitude = w.detach().abs()
-            worst = max(worst, torch.minimum(magnitude, (1 - magnitude).abs()).max().item())
-    return worst
 
 
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -19,7 +19,7 @@ import torch
 from . import runs
 from .app.train_settings import SEED_PRESETS, SeedPreset
 from .errors import NalmError
-from .experiment import Experiment, Log, Result, Run, logger
+from .experiment import Experiment, Log, Result, Run
 from .metrics import mean_relative_error, mse, predict
 from .plots import save_loss_plot
 from .reporting import describe_weights, fmt, table
@@ -168,12 +168,11 @@ def run_seed_preset(
     device: str = "cpu",
     progress: bool = True,
     log: Log = print,
-    print_fn: Log | None = None,
 ) -> dict[str, object]:
     """Run one seed demo end to end; returns the run directory and the final metrics
     (``PresetSettings(name, seed, steps).run(...)`` returns the whole :class:`PresetResult`)."""
     settings = PresetSettings(name, seed, steps)
-    r = settings.run(out, device=device, progress=progress, log=logger(log, print_fn))
+    r = settings.run(out, device=device, progress=progress, log=log)
     assert isinstance(r, PresetResult)
     return {"run_dir": r.out, "before": r.before, "after": r.after, "result": r.result}
 

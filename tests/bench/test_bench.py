@@ -8,12 +8,12 @@ import time
 import pytest
 import torch
 
-from nalm.bench.models import parse_spec
-from nalm.bench.published import published
 from nalm.bench.report import summarize, write_report
-from nalm.bench.runner import Settings, cell_policy, run_suite
+from nalm.bench.runner import Settings, cell_policy, run_sweep
 from nalm.bench.store import Store
 from nalm.bench.suites import MADSEN, SINGLE_MODULE, get_suite
+from nalm.models import parse
+from nalm.reporting.published import benchmark_figure as published
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ from nalm.bench.suites import MADSEN, SINGLE_MODULE, get_suite
     ],
 )
 def test_model_specs(text, layers, expected):
-    assert str(parse_spec(text, layers)) == expected
+    assert str(parse(text, layers=layers)) == expected
 
 
 @pytest.mark.parametrize(
@@ -44,15 +44,15 @@ def test_model_specs(text, layers, expected):
 )
 def test_bad_model_specs(text, layers, message):
     with pytest.raises(ValueError, match=message):
-        parse_spec(text, layers)
+        parse(text, layers=layers)
 
 
 def test_specs_build_the_suites_models():
-    model = parse_spec("nau>nmu").build(100, 1, 2)
+    model = parse("nau>nmu", layers=2).build(100, 1, 2)
     assert model(torch.ones(3, 100)).shape == (3, 1)
     assert [type(m).__name__ for m in model] == ["NAU", "NMU"]
-    assert parse_spec("nau>nmu").paper_name == "NMU"
-    assert type(parse_spec("real_npu", 1).build(2, 1, 2)).__name__ == "RealNPU"
+    assert parse("nau>nmu", layers=2).paper_name == "NMU"
+    assert type(parse("real_npu", layers=1).build(2, 1, 2)).__name__ == "RealNPU"
 
 
 def test_suites_and_published_numbers():
@@ -67,10 +67,10 @@ def test_suites_and_published_numbers():
 
 
 def test_regulariser_overrides_move_the_policy_ramp():
-    spec = parse_spec("NMU")
+    spec = parse("NMU", layers=2)
     policy = cell_policy(spec, spec.build(100, 1, 2), Settings(ramp=(10, 20)))
     assert (policy.regularizer.lambda_hat, policy.regularizer.start) == (10.0, 10)
-    nalu = parse_spec("NALU")
+    nalu = parse("NALU", layers=2)
     with pytest.raises(ValueError, match="give --lambda too"):
         cell_policy(nalu, nalu.build(100, 1, 2), Settings(ramp=(10, 20)))
 
@@ -79,7 +79,7 @@ def test_a_sweep_resumes_missing_seeds_and_each_row_is_stored_once(tmp_path):
     db = tmp_path / "r.sqlite"
     settings = Settings(steps=60, eval_every=30, eval_size=50)
     lines = []
-    first = run_suite(
+    first = run_sweep(
         SINGLE_MODULE,
         ["nau"],
         ["add"],
@@ -90,7 +90,7 @@ def test_a_sweep_resumes_missing_seeds_and_each_row_is_stored_once(tmp_path):
         progress=False,
         log=lines.append,
     )
-    again = run_suite(
+    again = run_sweep(
         SINGLE_MODULE,
         ["nau"],
         ["add", "sub"],
@@ -101,7 +101,7 @@ def test_a_sweep_resumes_missing_seeds_and_each_row_is_stored_once(tmp_path):
         progress=False,
         log=lines.append,
     )
-    assert (first, again) == (3, 7)  # seeds 3-4 of add, 0-4 of sub
+    assert (first.written, again.written) == (3, 7)  # seeds 3-4 of add, 0-4 of sub
     with Store(db) as store:
         rows = store.rows()
     assert len(rows) == 10
@@ -115,9 +115,9 @@ def test_a_sweep_resumes_missing_seeds_and_each_row_is_stored_once(tmp_path):
 def test_resumed_seeds_equal_seeds_trained_in_one_go(tmp_path):
     settings = Settings(steps=80, eval_every=40, eval_size=50)
     cell = (MADSEN, ["NAU"], ["sub"], MADSEN.ranges)
-    run_suite(*cell, range(4), tmp_path / "a.sqlite", settings, progress=False, log=print)
-    run_suite(*cell, range(2), tmp_path / "b.sqlite", settings, progress=False, log=print)
-    run_suite(*cell, range(4), tmp_path / "b.sqlite", settings, progress=False, log=print)
+    run_sweep(*cell, range(4), tmp_path / "a.sqlite", settings, progress=False, log=print)
+    run_sweep(*cell, range(2), tmp_path / "b.sqlite", settings, progress=False, log=print)
+    run_sweep(*cell, range(4), tmp_path / "b.sqlite", settings, progress=False, log=print)
     with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "b.sqlite") as b:
         ra, rb = a.rows(), b.rows()
     assert [r["seed"] for r in ra] == [r["seed"] for r in rb] == [0, 1, 2, 3]
@@ -130,9 +130,9 @@ def test_per_seed_inputs_are_their_own_settings_and_each_seed_its_own_stream(tmp
     cell = (MADSEN, ["NAU"], ["sub"], MADSEN.ranges)
     shared = Settings(steps=60, eval_every=30, eval_size=50)
     own = Settings(steps=60, eval_every=30, eval_size=50, per_seed_inputs=True)
-    run_suite(*cell, range(3), db, shared, progress=False, log=print)
-    run_suite(*cell, range(3), db, own, progress=False, log=print)
-    run_suite(*cell, range(1, 2), tmp_path / "alone.sqlite", own, progress=False, log=print)
+    run_sweep(*cell, range(3), db, shared, progress=False, log=print)
+    run_sweep(*cell, range(3), db, own, progress=False, log=print)
+    run_sweep(*cell, range(1, 2), tmp_path / "alone.sqlite", own, progress=False, log=print)
     with Store(db) as store, Store(tmp_path / "alone.sqlite") as alone:
         rows, single = store.rows(), alone.rows()[0]
     keys = {r["settings"] for r in rows}
@@ -205,7 +205,7 @@ def test_a_killed_sweep_resumes_and_holds_each_row_once(tmp_path):
 def test_report_writes_tables_and_plots_with_published_numbers(tmp_path):
     db = tmp_path / "r.sqlite"
     settings = Settings(steps=40, eval_every=20, eval_size=50)
-    run_suite(
+    run_sweep(
         MADSEN,
         ["NAU", "nau>nmu"],
         ["add", "mul"],

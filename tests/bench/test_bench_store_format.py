@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from nalm.bench.models import parse_spec
 from nalm.bench.rows import COLUMNS, ResultRow, migrate_key
 from nalm.bench.runner import Settings, cell_policy, plan_cell, run_sweep
 from nalm.bench.store import APPLICATION_ID, FORMAT_VERSION, Store
 from nalm.bench.suites import SINGLE_MODULE
+from nalm.models import parse
 from nalm.train.policies import Policy
 
 SETTINGS = Settings(steps=60, eval_every=30, eval_size=50)
@@ -62,7 +62,7 @@ def _old_database(path, seeds=(0, 1), key=OLD_KEY):
 
 
 def _new_key(settings=SETTINGS):
-    spec = parse_spec("nau", 1)
+    spec = parse("nau", layers=1)
     with Store(":memory:") as store:
         policy = cell_policy(spec, spec.build(2, 1, 2), settings)
         cell, _ = plan_cell(SINGLE_MODULE, spec, "add", PAIR, [0], store, settings, policy)

@@ -9,7 +9,6 @@ import pytest
 from nalm.bench import grid
 from nalm.bench.cells import sweep_key
 from nalm.bench.compare import differences
-from nalm.bench.models import parse_spec
 from nalm.bench.report import summarize, write_report
 from nalm.bench.rows import policy_fields, policy_from_fields
 from nalm.bench.runner import Settings
@@ -17,6 +16,7 @@ from nalm.bench.store import Store
 from nalm.bench.suites import MADSEN
 from nalm.bench.sweep import Sweep
 from nalm.errors import NalmError
+from nalm.models import parse
 from nalm.train.policies import POLICIES, Policy, get_policy
 from nalm.train.schedule import Ramp
 
@@ -47,7 +47,7 @@ def test_each_grid_point_is_its_own_settings_in_the_store(tmp_path):
         rows = store.rows()
     keys = {r["settings"] for r in rows}
     assert len(keys) == 2
-    spec = parse_spec("nau>nmu", 2)
+    spec = parse("nau>nmu", layers=2)
     for lr in (1e-3, 1e-2):
         settings = Settings(steps=40, eval_every=20, eval_size=50, lr=lr, input_size=8)
         key = sweep_key(MADSEN, spec, settings)
@@ -61,7 +61,7 @@ def test_each_grid_point_is_its_own_settings_in_the_store(tmp_path):
 
 
 def test_a_policy_names_its_learning_rate_and_batch_size_and_the_flags_win():
-    spec = parse_spec("nau>nmu", 2)
+    spec = parse("nau>nmu", layers=2)
     recipe = POLICIES["madsen-nmu"].replace(name="t", lr=0.02, batch_size=32)
     POLICIES["t"] = recipe
     try:

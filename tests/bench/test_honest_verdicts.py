@@ -15,7 +15,6 @@ from dataclasses import replace
 import pytest
 
 from nalm.bench.cells import STOP_RULE, Settings, plateau_stop, resolve_settings
-from nalm.bench.models import parse_spec
 from nalm.bench.report import judging, stop_rule, summarize
 from nalm.bench.suites import SUITES
 from nalm.metrics import judge, success_threshold
@@ -182,7 +181,7 @@ def test_old_rows_stay_readable_and_are_named():
 
 
 def test_new_rows_are_keyed_apart_from_old_rule_rows():
-    spec = parse_spec("NAU", 1)
+    spec = parse("NAU", layers=1)
     on = resolve_settings(SUITES["madsen"], spec, Settings(early_stop=True))
     off = resolve_settings(SUITES["madsen"], spec, Settings())
     assert on["stop_rule"] == STOP_RULE and "stop_rule" not in off

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import pytest
 
 from nalm.bench.report import write_report
-from nalm.bench.runner import Settings, run_suite
+from nalm.bench.runner import Settings, run_sweep
 from nalm.bench.store import Store
 from nalm.bench.suites import SINGLE_MODULE, Suite
 from nalm.errors import NalmError
@@ -28,7 +28,7 @@ def local_ray():
 
 def _sweep(db, backend, models=("nau", "nmu"), ops=("add", "mul"), log=None, **kwargs):
     lines = []
-    written = run_suite(
+    written = run_sweep(
         SINGLE_MODULE,
         list(models),
         list(ops),
@@ -40,7 +40,7 @@ def _sweep(db, backend, models=("nau", "nmu"), ops=("add", "mul"), log=None, **k
         log=log or lines.append,
         backend=backend,
         **kwargs,
-    )
+    ).written
     return written, lines
 
 
@@ -116,7 +116,7 @@ def test_a_task_is_really_retried(tmp_path, local_ray, retries):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
     suite = _FlakySuite(**asdict(SINGLE_MODULE), marker=str(tmp_path / "first-attempt"))
     lines = []
-    written = run_suite(
+    written = run_sweep(
         suite,
         ["nau"],
         ["add"],
@@ -128,7 +128,7 @@ def test_a_task_is_really_retried(tmp_path, local_ray, retries):
         log=lines.append,
         backend="ray",
         retries=retries,
-    )
+    ).written
     assert (tmp_path / "first-attempt").exists()
     with Store(tmp_path / "f.sqlite") as store:
         failures = store.failures()

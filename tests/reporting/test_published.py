@@ -1,9 +1,7 @@
 import pytest
 
-from nalm.bench import published as bench_published
 from nalm.reporting import published as registry
 from nalm.reporting.published import QUOTES, Quote, benchmark_figure, find, quote, table1_score
-from nalm.reproduce import published as table1_published
 from nalm.reproduce.sequences import PUBLISHED_WORDS
 
 
@@ -55,12 +53,3 @@ def test_words_quotes_agree_with_the_sequence_experiment():
 def test_a_quote_reads_its_number(text, value):
     q = Quote("p", "t", "m", "x", "metric", text)
     assert q.value == value and type(q.value) is type(value)
-
-
-def test_the_old_modules_still_answer_with_the_registry():
-    assert bench_published.published is benchmark_figure
-    assert bench_published.MADSEN[("NAU", "add")].success == 100
-    assert bench_published.PUBLISHED["madsen"] is registry.MADSEN
-    assert table1_published.published is table1_score
-    assert table1_published.as_number("29.0") == 29.0
-    assert table1_published.OPERATION_ORDER == ("add", "sub", "mul", "div", "squared", "root")

@@ -30,12 +30,19 @@ def test_unknown_policy_is_one_clear_sentence():
         fit(NAU(2, 1), task(), steps=1, policy="adam", progress=False)
 
 
-def test_regularizer_weight_follows_schedule_and_loss_condition():
-    rule = Policy("t", regularizer=Ramp(2.0, 10, 20), regularize_below=1.0)
-    assert rule.regularizer_weight(15, 0.5) == 1.0
-    assert rule.regularizer_weight(15, 1.5) == 0.0  # loss still too high
-    assert rule.regularizer_weight(15, None) == 0.0
-    assert Policy("u", regularizer=Ramp(2.0, 10, 20)).regularizer_weight(30, 9.0) == 2.0
+def test_the_regulariser_waits_for_the_loss_to_fall_below_regularize_below():
+    def weights(policy):
+        torch.manual_seed(0)
+        model, half = NAU(2, 1), ExpressionTask("x0 + x1 / 2", "1,2", "2,6", eval_size=100)
+        fit(model, half, steps=30, lr=0.1, policy=policy, progress=False)  # λ pulls W to 0 or 1
+        return model.weight().detach()
+
+    free = weights(None)
+    never = weights(Policy("t", regularizer=5.0, regularize_below=1e-30))  # loss never that low
+    always = weights(Policy("t", regularizer=5.0, regularize_below=1e30))
+    assert torch.equal(never, free) and not torch.equal(always, free)
+    rule = Ramp(2.0, 10, 20)
+    assert (rule(5), rule(15), rule(30)) == (0.0, 1.0, 2.0)
     assert POLICIES["npu"].regularizer(25_000) == pytest.approx(1e-4)
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import judge, success_threshold, wilson_interval
+from ..models import ModelSpec
 from ..train.checkpoint import fingerprint
 from ..train.ensemble import SeedResult, fit_seeds
 from ..train.policies import Policy, get_policy, recommended_policy, with_overrides
-from .models import ModelSpec
 from .rows import ResultRow, cell_key, policy_fields
 from .store import Store, range_key
 from .suites import Suite

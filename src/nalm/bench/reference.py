@@ -23,11 +23,11 @@ from typing import Any
 
 from ..app.rundir import open_atomic, write_text
 from ..metrics import wilson_interval
+from ..models import parse
 from ..reporting import markdown_table
 from ..reporting.figures import plt
+from ..reporting.published import benchmark_figure as published
 from ..tasks.arithmetic import get_operation
-from .models import parse_spec
-from .published import published
 from .report import stop_rule
 
 COMPARED = ("steps", "batch_size", "lr", "eval_size", "policy", "stop_rule")
@@ -133,7 +133,7 @@ def _entry(source, model, seeds, successes, solved_at, note="") -> Entry:
 def _add_published(entries: list[Entry], s: dict[str, Any]) -> None:
     if s["suite"] != "madsen":
         return
-    name = parse_spec(s["model"], 2).paper_name
+    name = parse(s["model"], layers=2).paper_name
     quoted = published(s["suite"], name, s["operation"])
     if quoted is None or quoted.success is None:
         return

@@ -13,14 +13,14 @@ from typing import Any
 
 from ..app.rundir import open_atomic, write_text
 from ..metrics import wilson_interval
+from ..models import parse
 from ..reporting import markdown_table
+from ..reporting.published import benchmark_figure as published
 from ..tasks.arithmetic import OPERATIONS, get_operation
 from .cells import JUDGED, OLD_STOP_RULE, TASK_FIELDS
 from .compare import comparison
 from .compare import num as _num
 from .compare import rate as _rate
-from .models import parse_spec
-from .published import published
 from .store import range_key
 from .suites import SUITES
 from .table1 import scores_section
@@ -52,7 +52,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         sparsity = [r["sparsity_error"] for r in wins if r["sparsity_error"] is not None]
         config = members[0]["config"] or {}
         steps = config.get("settings", {}).get("steps")
-        paper_name = parse_spec(model, 2 if ">" in model or model.startswith("mlp:") else 1)
+        paper_name = parse(model, layers=2 if ">" in model or model.startswith("mlp:") else 1)
         name = paper_name.paper_name if suite == "madsen" else None
         quoted = (
             published(suite, name, operation) if _papers_task(suite, range_, settings) else None

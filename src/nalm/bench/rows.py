@@ -59,9 +59,6 @@ class ResultRow:
         """The row's primary key (:data:`KEY`)."""
         return tuple(getattr(self, name) for name in KEY)
 
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 KEY = ("suite", "model", "operation", "range", "seed", "settings")
 """The columns that identify a row: writing the same key twice keeps the first."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import NalmError
 from ..limits import check_device, check_seed
+from ..models import ModelSpec, parse
 from ..train.policies import Policy
 from ..train.precondition import first_weight
 from ..train.stack import unit_factors
@@ -26,7 +27,6 @@ from .cells import (
     train_cell,
     train_cells,
 )
-from .models import ModelSpec, parse_spec
 from .ray_backend import check_address, map_on_ray
 from .rows import ResultRow
 from .store import Failure, Store, range_key
@@ -42,7 +42,6 @@ __all__ = [
     "map_locally",
     "plan_cell",
     "resolve_settings",
-    "run_suite",
     "run_sweep",
     "solved_early",
     "train_cell",
@@ -79,36 +78,6 @@ class SweepSummary:
         self.diverged += sum(flags)
 
 
-def run_suite(
-    suite: Suite,
-    models: Sequence[str],
-    operations: Sequence[str],
-    ranges: Sequence[tuple[str, str]],
-    seeds: Sequence[int],
-    db: str | Path,
-    settings: Settings = DEFAULT_SETTINGS,
-    device: str = "cpu",
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    backend: str = "local",
-    address: str | None = None,
-    retries: int = 2,
-) -> int:
-    """Train every missing (model, operation, range, seed) of a sweep and store its rows.
-
-    Returns the number of rows written (:func:`run_sweep` gives the whole summary). A cell
-    whose rows are all present is skipped; a cell with some present trains only the missing
-    seeds (a seed's result does not depend on the others beside it). ``backend="ray"`` sends
-    each cell to a Ray cluster (``address``, or a local Ray started with this machine's cores)
-    as one task, retried ``retries`` times; the rows still come back to this process and into
-    ``db``.
-    """
-    return run_sweep(
-        suite, models, operations, ranges, seeds, db, settings, device=device,
-        progress=progress, log=log, backend=backend, address=address, retries=retries,
-    ).written  # fmt: skip
-
-
 def run_sweep(
     suite: Suite,
     models: Sequence[str],
@@ -126,8 +95,15 @@ def run_sweep(
     retries: int = 2,
     checked: dict[ModelSpec, Policy] | None = None,
 ) -> SweepSummary:
-    """:func:`run_suite`, returning a :class:`SweepSummary`. ``checked``: what
-    :func:`check_sweep` returned for these same arguments, when the caller has checked them."""
+    """Train every missing (model, operation, range, seed) of a sweep and store its rows.
+
+    A cell whose rows are all present is skipped; a cell with some present trains only the
+    missing seeds (a seed's result does not depend on the others beside it).
+    ``backend="ray"`` sends each cell to a Ray cluster (``address``, or a local Ray started with
+    this machine's cores) as one task, retried ``retries`` times; the rows still come back to
+    this process and into ``db``. Returns a :class:`SweepSummary` (``written``: the rows this
+    call added). ``checked``: what :func:`check_sweep` returned for these same arguments, when
+    the caller has checked them."""
     if backend not in ("local", "ray"):
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     # Everything that can be refused is refused before the database is opened or created.
@@ -171,7 +147,7 @@ def check_sweep(
 ) -> dict[ModelSpec, Policy]:
     """Refuse a sweep that cannot run, in one sentence, before anything trains; returns each
     model's spec and policy (every model is built once here, for its policy)."""
-    specs = [parse_spec(m, suite.layers) for m in models]
+    specs = [parse(m, layers=suite.layers) for m in models]
     check_device(device)
     for seed in seeds:
         check_seed(seed)

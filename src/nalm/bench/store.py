@@ -1,7 +1,7 @@
 """The results store: one SQLite row per suite/model/operation/range/seed/settings.
 
 A cell's rows are written in one transaction once its seeds finish; a row's key makes writing it
-twice impossible, and :meth:`Store.finished_seeds` lets an interrupted sweep skip what is done.
+twice impossible, and :meth:`Store.finished` lets an interrupted sweep skip what is done.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ class Store:
         >>> with Store(path) as store:
         ...     row = ResultRow("madsen", "nau>nmu", "mul", "1,2:2,6", 0, "{}", True)
         ...     store.write([row]), store.write([row])  # rows really added: 1, then 0
-        ...     store.finished_seeds("madsen", "nau>nmu", "mul", "1,2:2,6", "{}")
+        ...     store.finished("madsen", "nau>nmu", "mul", "1,2:2,6", "{}")
         (1, 0)
-        {0}
+        {0: False}
     """
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -209,12 +209,6 @@ class Store:
         """A stored key as this format writes it (a read-only store of format 1 is not
         migrated on disk; its keys are recomputed as they are read)."""
         return settings if self.version >= FORMAT_VERSION else migrate_key(settings)
-
-    def finished_seeds(
-        self, suite: str, model: str, operation: str, range_: str, settings: str
-    ) -> set[int]:
-        """Seeds of a cell that already have a row."""
-        return set(self.finished(suite, model, operation, range_, settings))
 
     def finished(
         self, suite: str, model: str, operation: str, range_: str, settings: str

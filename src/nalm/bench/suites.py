@@ -10,10 +10,10 @@ from torch import nn
 
 from ..errors import NalmError
 from ..limits import check_task_values
+from ..models import ModelSpec
 from ..tasks.arithmetic import OPERATIONS, ArithmeticTask, get_operation
 from ..tasks.ranges import Range
 from . import table1
-from .models import ModelSpec
 
 if TYPE_CHECKING:
     from ..train.ensemble import SeedResult

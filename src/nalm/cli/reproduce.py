@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         cls, run = IdentitySettings, run_identity
     else:
         cls, run = Table1Settings, run_table1
-    settings = cls.quick_settings(**given) if args.quick else cls(**given)
+    settings = cls().quick(**given) if args.quick else cls(**given)
     result = run(settings, args.out, device=args.device, progress=not args.no_progress)
     out = result.paths["markdown"].parent
     print(

@@ -191,8 +191,7 @@ def quote(table: str, model: str, task: str, metric: str) -> Quote | None:
 _INDEX = {(q.table, q.model, q.task, q.metric): q for q in QUOTES}
 
 
-# The lookups of the benchmark report (nalm.bench.published) and of Table 1's reproduction
-# (nalm.reproduce.published), over the registry.
+# The lookups of the benchmark report and of Table 1's reproduction, over the registry.
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from ..app.rundir import open_atomic, write_text
 from ..bench.table1 import EVALUATIONS, median, score
 from ..reporting import markdown_table, number
 from ..reporting.figures import plt
+from ..reporting.published import as_number
+from ..reporting.published import table1_score as published
 from ..tasks.arithmetic import get_operation
-from .published import as_number, published
 
 if TYPE_CHECKING:
     from .table1 import Table1Result, Table1Settings

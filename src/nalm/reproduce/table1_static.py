@@ -13,12 +13,12 @@ import torch
 
 from ..bench.cells import Settings as BenchSettings
 from ..bench.cells import sweep_key
-from ..bench.models import parse_spec
 from ..bench.runner import run_sweep
 from ..bench.store import Store
 from ..bench.suites import TABLE1, Table1Suite
 from ..bench.table1 import EVALUATIONS
 from ..experiment import settings_id
+from ..models import parse
 
 if TYPE_CHECKING:
     from .table1 import Table1Settings
@@ -71,7 +71,7 @@ def train_static(
         eval_size=s.eval_size,
     )  # fmt: skip
     for label, text in s.models("static").items():
-        spec = parse_spec(text, suite.layers)
+        spec = parse(text, layers=suite.layers)
         run_sweep(suite, [text], ops, suite.ranges, range(s.seeds), db, bench, device=str(device),
                   progress=progress, log=lambda _: None)  # fmt: skip
         key = sweep_key(suite, spec, bench)

@@ -342,7 +342,7 @@ class Engine:
         for name, (x, y, shared) in self.evaluation.items():
             rows[f"{name}_mse"] = (self.stack.call("output", x, shared) - y).pow(2).flatten(1)
             rows[f"{name}_mse"] = rows[f"{name}_mse"].mean(1)
-        rows["sparsity_error"] = self.stack.call("weights")
+        rows["sparsity_error"] = self.stack.call("sparsity_error")
         self.stack.train(True)
         self.loss_sum.zero_()
         self.loss_count.zero_()

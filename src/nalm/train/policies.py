@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,16 +127,6 @@ class Policy:
         """A copy with some fields changed (e.g. ``policy.replace(clip_norm=1.0)``)."""
         return dataclasses.replace(self, **changes)
 
-    def regularizer_weight(self, step: int, last_loss: float | None) -> float:
-        """λ for this step, 0 while the policy holds the regulariser off."""
-        if self.regularizer is None:
-            return 0.0
-        if self.regularize_below is not None and (
-            last_loss is None or not last_loss < self.regularize_below
-        ):
-            return 0.0
-        return float(self.regularizer(step))
-
     def updates_gates_only(self, step: int) -> bool | None:
         """``True``/``False`` in the gate/weight phase of an alternating cycle; ``None`` if not
         alternating."""
@@ -144,19 +134,6 @@ class Policy:
             return None
         weight_steps, gate_steps = self.alternate
         return (step - 1) % (weight_steps + gate_steps) >= weight_steps
-
-    def prepare_step(self, step: int, model: nn.Module, gates: Sequence[nn.Parameter]) -> None:
-        """For a loop of one's own: between ``backward`` and ``optimizer.step``, drop the
-        resting group's gradients (optimisers skip a parameter whose ``grad`` is ``None``) and
-        clip the rest, as the training engine does for each seed."""
-        gates_only = self.updates_gates_only(step) if gates else None
-        if gates_only is not None:
-            ids = {id(p) for p in gates}
-            for p in model.parameters():
-                if (id(p) in ids) != gates_only:
-                    p.grad = None
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
-        clip_gradients(self, {str(i): g.unsqueeze(0) for i, g in enumerate(grads)})
 
     def describe(self) -> str:
         """One line listing what the policy does."""

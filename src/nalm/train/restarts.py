@@ -31,9 +31,9 @@ class Stall:
 
     Examples:
         >>> rule = Stall(chunk=2, half=2, threshold=1.0)
-        >>> rule.stalled([5.0] * 8), rule.stalled([9, 9, 8, 8, 3, 3, 2, 2])
+        >>> rule.stalled_means([5.0] * 4), rule.stalled_means([9, 8, 3, 2])  # chunk means
         (True, False)
-        >>> rule.stalled([0.5] * 8)   # flat, but already below the threshold
+        >>> rule.stalled_means([0.5] * 4)   # flat, but already below the threshold
         False
     """
 
@@ -58,18 +58,8 @@ class Stall:
     def describe(self) -> str:
         return f"reinitialise on stall (checked every {self.chunk} steps over {self.window})"
 
-    def stalled(self, losses: Sequence[float]) -> bool:
-        """Whether the last :attr:`window` per-step ``losses`` show a stall."""
-        if len(losses) < self.window:
-            return False
-        recent = losses[len(losses) - self.window :]
-        means = [
-            statistics.fmean(recent[i : i + self.chunk]) for i in range(0, self.window, self.chunk)
-        ]
-        return self.stalled_means(means)
-
     def stalled_means(self, means: Sequence[float]) -> bool:
-        """The same rule on per-chunk mean losses (the last ``2 * half`` are used)."""
+        """Whether per-chunk mean losses show a stall (the last ``2 * half`` are used)."""
         if len(means) < 2 * self.half:
             return False
         means = means[len(means) - 2 * self.half :]

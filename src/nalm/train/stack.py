@@ -59,7 +59,8 @@ class _Probe(nn.Module):
             return self.model(x)
         if what == "regularization":  # one term per unit
             return torch.stack([m.regularization().reshape(()) for m in units_of(self.model)])
-        # sparsity error over the weight matrices (effective weights named W...)
+        # "sparsity_error": max over the weight matrices' entries (effective weights named W…)
+        # of min(|w|, |1 − |w||), how far they are from {−1, 0, 1}
         terms = [
             torch.minimum(w.abs(), (1 - w.abs()).abs()).amax()
             for unit in self.model.modules()
@@ -173,8 +174,8 @@ class Stack:
         return frozenset(f"model.{n}" for n, p in named if id(p) in ids)
 
     def call(self, what: str, x: torch.Tensor | None = None, shared: bool = True) -> torch.Tensor:
-        """``what`` (``"output"``, ``"regularization"`` (one term per unit), ``"weights"``) for
-        every seed: a leading ``S`` (for one seed's ``"output"`` the model's own ``(B, out)``,
+        """``what`` (``"output"``, ``"regularization"`` (one term per unit),
+        ``"sparsity_error"``) for every seed: a leading ``S`` (for one seed's ``"output"`` the model's own ``(B, out)``,
         which broadcasts against ``(1, B, out)`` targets). ``x`` is shared ``(B, …)`` or per
         seed ``(S, B, …)``."""
         if self.direct:
@@ -182,7 +183,11 @@ class Stack:
             if what == "output":
                 return self.probe.model(inputs)
             return self.probe.forward(inputs, what=what).unsqueeze(0)
-        if self.stacked and what != "weights" and (x is None or x.dim() == (2 if shared else 3)):
+        if (
+            self.stacked
+            and what != "sparsity_error"
+            and (x is None or x.dim() == (2 if shared else 3))
+        ):
             return self._call_stacked(what, x)
         key = (what, shared)
         if key not in self._mapped:
