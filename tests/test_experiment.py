@@ -1,6 +1,7 @@
 """The experiment frame: settings, the parts store, the run directory and the result."""
 
 import json
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -80,7 +81,15 @@ def test_run_writes_config_resumes_and_reports(tmp_path):
     assert again.trained == [0, 1, 2, 3, 4]
     third = Count().run(tmp_path, log=lines.append)  # the first settings: nothing to train
     assert third.trained == [] and lines[-1] == "trained []"
-    assert third.seconds >= 0
+
+
+def test_a_result_holds_the_wall_clock_time_of_its_run(tmp_path):
+    class Slow(Count):
+        def execute(self, run):
+            time.sleep(0.2)
+            return super().execute(run)
+
+    assert 0.2 <= Slow().run(tmp_path).seconds < 30
 
 
 def test_bad_settings_are_refused_before_anything_is_written(tmp_path):

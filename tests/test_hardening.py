@@ -69,7 +69,7 @@ def snapshot(folder):
     ],
 )
 def test_sizes_beyond_the_limit_name_the_argument(capsys, tmp_path, argv, named):
-    out = [] if argv[0] == "bench" else ["--out", str(tmp_path / "run")]
+    out = ["--db" if argv[0] == "bench" else "--out", str(tmp_path / "run")]  # what it would write
     err = refuse(capsys, *argv, *out)
     assert named in err and ("1,000,000" in err or "268,435,456" in err or "100,000,000" in err)
     assert not (tmp_path / "run").exists()

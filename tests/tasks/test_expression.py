@@ -82,4 +82,11 @@ def test_domain_errors(text, range_text, message):
     ],
 )
 def test_domains_that_are_fine(text, range_text):
-    Expression(text).check_domain(Range.parse(range_text))
+    expression, inputs = Expression(text), Range.parse(range_text)
+    intervals = expression.check_domain(inputs)  # no refusal, and the bounds it returns hold
+    values = expression(inputs.sample((2000, 2), torch.Generator().manual_seed(0), torch.float64))
+    assert bool(torch.isfinite(values).all())
+    inside = torch.zeros_like(values, dtype=torch.bool)
+    for lo, hi in intervals:
+        inside |= (values >= lo - 1e-9) & (values <= hi + 1e-9)
+    assert bool(inside.all())
