@@ -267,7 +267,7 @@ POLICIES: dict[str, Policy] = {
         "dmu", clip_norm=1.0, lr=1e-2, batch_size=512, lr_decay=Cosine(end=3_000, floor=0.01)
     ),
     "snap-div": _SNAP_DIV,
-    # snap-div with retries, its deadline near the decay's end (one try solves 93 % of ÷ seeds)
+    # snap-div with retries, its deadline near the decay's end (docs/recipes.md)
     "snap-div-retry": _SNAP_DIV.replace(name="snap-div-retry", reinit=Deadline(140_000, 1e-8)),
     "snap-root": _SNAP_ROOT,
     # snap-root with retries: a new try 6·10⁴ steps after the last began (docs/recipes.md)

@@ -73,8 +73,8 @@ class SelectNAU(NAU):
     weight 1 (``a`` and ``b`` are sums of input subsets, for every operation), and in front of a
     power unit the NAU's negative weights let a model fit the training range with near-solutions
     that do not extrapolate. With W ≥ 0, the hidden values of positive inputs stay positive, and
-    ``select_nau>int_snap_npu`` solves ÷ on the standard task (93 of 100 seeds) where
-    ``nau>snap_npu`` rarely does (docs/recipes.md). It cannot subtract: use the NAU where
+    ``select_nau>int_snap_npu`` is the model of nalm's ÷ recipe on the standard task
+    (docs/recipes.md has its measurements beside ``nau>snap_npu``'s). It cannot subtract: use the NAU where
     ``a − b`` is needed.
 
     Args:
