@@ -232,7 +232,8 @@ def test_a_model_that_draws_from_torch_s_generator_resumes_to_the_same_weights(t
 
 def test_seeds_sharing_inputs_may_have_tasks_of_different_kinds():
     """A shared batch of inputs, each seed's targets from its own task's kind."""
-    from nalm.tasks import Batches, ExpressionTask
+    from nalm.tasks import ExpressionTask
+    from nalm.train.batches import Batches
 
     product = ExpressionTask("x0 * x1", "1,2", "2,6")
     total = ArithmeticTask("add", input_size=2, subset=0.5, overlap=0)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 _HOMES = {
     "seed_demos": "",
     **dict.fromkeys(("OPERATIONS", "ArithmeticTask", "Operation", "get_operation"), "arithmetic"),
-    **dict.fromkeys(("Batches", "DatasetTask", "GeneratedTask", "Task"), "base"),
+    **dict.fromkeys(("DatasetTask", "GeneratedTask", "Task"), "base"),
     "Expression": "expression",
     "ExpressionTask": "formula",
     "Range": "ranges",
@@ -22,7 +22,7 @@ _HOMES = {
 if TYPE_CHECKING:  # what type checkers and the API reference read
     from . import seed_demos
     from .arithmetic import OPERATIONS, ArithmeticTask, Operation, get_operation
-    from .base import Batches, DatasetTask, GeneratedTask, Task
+    from .base import DatasetTask, GeneratedTask, Task
     from .expression import Expression
     from .formula import ExpressionTask
     from .ranges import Range
@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # what type checkers and the API reference read
 __all__ = [
     "OPERATIONS",
     "ArithmeticTask",
-    "Batches",
     "DatasetTask",
     "Expression",
     "ExpressionTask",

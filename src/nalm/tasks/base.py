@@ -9,8 +9,9 @@ through one protocol and no special cases:
   whose task draws from the same distribution (:meth:`~GeneratedTask.input_source`), and
   :meth:`~GeneratedTask.stacked_targets` gives the targets of S tasks at once (the arithmetic
   tasks do it as one product with their slice selections).
-- :class:`Batches` turns S tasks and their generators into ``(x, y)`` per step: ``x`` of shape
-  ``(B, …)`` when shared or ``(S, B, …)`` per seed, ``y`` of shape ``(S, B, out)``.
+- :class:`nalm.train.batches.Batches` (in the engine's package) turns S tasks and their
+  generators into ``(x, y)`` per step: ``x`` of shape ``(B, …)`` when shared or ``(S, B, …)``
+  per seed, ``y`` of shape ``(S, B, out)``.
 - The evaluation sets are fixed tensors (:attr:`Task.evaluation`); tasks that hold the very same
   input tensor share it in the engine's evaluation.
 """
@@ -95,86 +96,6 @@ class GeneratedTask(Task):
         if shared:
             return lambda x: torch.stack([t.targets(x) for t in tasks])
         return lambda x: torch.stack([t.targets(x[i]) for i, t in enumerate(tasks)])
-
-
-class Batches:
-    """Training batches of S seeds' tasks, one step at a time.
-
-    Args:
-        tasks: one task per seed.
-        streams: one generator seed per seed (each seed draws its own batches), or a single
-            integer: one stream whose inputs every seed shares (the tasks must be
-            :class:`GeneratedTask` s with equal :meth:`~GeneratedTask.input_source`).
-        batch_size: rows per step (``None``: a fixed dataset's whole training set).
-        device: where the batches go.
-
-    :meth:`next` returns ``(x, y, shared)``: ``x`` is ``(B, …)`` when shared (and for one seed),
-    else ``(S, B, …)``; ``y`` is ``(S, B, out)``. For one seed it is exactly
-    ``task.sample(batch_size, generator)``.
-    """
-
-    def __init__(
-        self,
-        tasks: Sequence[Task],
-        streams: Sequence[int] | int,
-        batch_size: int | None,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        self.tasks, self.batch_size, self.device = list(tasks), batch_size, device
-        self.shared = isinstance(streams, int)
-        seeds = [streams] if isinstance(streams, int) else list(streams)
-        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
-        generated = all(isinstance(t, GeneratedTask) for t in tasks)
-        if self.shared:
-            sources = {t.input_source() for t in tasks} if generated else set()
-            if len(sources) != 1:
-                raise NalmError(
-                    "shared inputs need tasks that draw fresh inputs (e.g. ArithmeticTask) from "
-                    "the same range, dtype and shape"
-                )
-        self.targets: Callable[[torch.Tensor], torch.Tensor] | None = None
-        if generated and (self.shared or len(tasks) > 1):
-            self.targets = self._stacked_targets()
-
-    def _stacked_targets(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        # one kind of task: its own stacked targets; several kinds: each task's in turn
-        tasks = self.tasks
-        kind = type(tasks[0]) if len({type(t) for t in tasks}) == 1 else GeneratedTask
-        return kind.stacked_targets(tasks, self.shared)  # type: ignore[attr-defined]
-
-    def select(self, keep: Sequence[int]) -> None:
-        """Keep only the seeds ``keep`` (their streams and targets)."""
-        self.tasks = [self.tasks[i] for i in keep]
-        if not self.shared:
-            self.generators = [self.generators[i] for i in keep]
-        if self.targets is not None:
-            self.targets = self._stacked_targets()
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
-        if self.shared:
-            x = self.tasks[0].inputs(self.batch_size, self.generators[0])  # type: ignore[attr-defined]
-            x = x.to(self.device)
-            return x, self.targets(x), True  # type: ignore[misc]
-        if self.targets is not None:
-            pairs = zip(self.tasks, self.generators, strict=True)
-            x = torch.stack([t.inputs(self.batch_size, g) for t, g in pairs]).to(self.device)  # type: ignore[attr-defined]
-            return x, self.targets(x), False
-        drawn = [
-            t.sample(self.batch_size, g) for t, g in zip(self.tasks, self.generators, strict=True)
-        ]
-        if len(drawn) == 1:  # one seed: its batch is the "shared" one
-            x, y = drawn[0]
-            return x.to(self.device), y.to(self.device).unsqueeze(0), True
-        x = torch.stack([p[0] for p in drawn]).to(self.device)
-        return x, torch.stack([p[1] for p in drawn]).to(self.device), False
-
-    def state(self) -> list[torch.Tensor]:
-        """The generators' states (for checkpoints)."""
-        return [g.get_state() for g in self.generators]
-
-    def load_state(self, states: Sequence[torch.Tensor]) -> None:
-        for g, s in zip(self.generators, states, strict=True):
-            g.set_state(s)
 
 
 class DatasetTask(Task):

@@ -3,7 +3,7 @@
 A checkpoint holds what the training engine needs to go on exactly where it stopped: for each
 engine (one per model of a ``fit``, one per ``fit_seeds`` cohort) its stacked parameters and
 buffers, its optimiser's state, its batch generators' states and its bookkeeping (step, history,
-losses, restarts, recoveries, active seeds), as :func:`engine_state` gives it;
+losses, restarts, recoveries, active seeds), as ``Engine.state_dict`` gives it;
 :func:`run_engines` runs a door's engines with their checkpoints.
 Files are written to ``PATH.<pid>.tmp`` and renamed, so a kill
 at any moment leaves either the previous checkpoint or the new one, never half of one.
@@ -24,7 +24,6 @@ from safetensors.torch import save as save_bytes
 
 from ..app.rundir import write_bytes
 from ..errors import NalmError
-from .compaction import compact
 from .records import Schedule
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ def save_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) ->
             tensors[f"rng.cuda.{j}"] = state
     states = []
     for i, engine in enumerate(engines.values()):
-        engine_tensors, meta = engine_state(engine)
+        engine_tensors, meta = engine.state_dict()
         tensors.update({f"{i}/{k}": v.detach().cpu() for k, v in engine_tensors.items()})
         states.append(meta)
     step = sum(state["step"] for state in states)  # steps done, over the engines in turn
@@ -79,8 +78,8 @@ def restore_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str)
     for name, engine in engines.items():
         i = names.index(name)
         head = f"{i}/"
-        load_engine_state(
-            engine, {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}, states[i]
+        engine.load_state_dict(
+            {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}, states[i]
         )
     torch.set_rng_state(tensors["rng.torch"])
     cuda = [tensors.get(f"rng.cuda.{j}") for j in range(torch.cuda.device_count())]
@@ -111,95 +110,6 @@ def run_engines(
         save = lambda: save_engines(Path(checkpoint), engines, key)  # noqa: E731
     for name, engine in engines.items():
         engine.run(save, progress, labels[name])
-
-
-def engine_state(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """An engine's whole state as tensors and JSON-ready metadata."""
-    engine.flush()
-    tensors = {f"stack.{k}": v.detach() for k, v in engine.stack.tensors().items()}
-    opt_tensors, opt_plain = engine.optimizer.state()
-    tensors.update({f"opt.{k}": v for k, v in opt_tensors.items()})
-    tensors.update({f"rng.{i}": s for i, s in enumerate(engine.batches.state())})
-    for index, weights in engine.dropped.items():
-        tensors.update({f"dropped.{index}.{k}": v for k, v in weights.items()})
-    tensors["active"] = engine.active.to(torch.uint8)
-    tensors["last_loss"] = engine.last_loss
-    tensors["loss_sum"] = engine.loss_sum
-    tensors["loss_count"] = engine.loss_count + engine.counted
-    tensors["stall_sums"] = engine.stall.sums
-    if engine.preconditioner is not None:
-        tensors.update(engine.preconditioner.state())
-    columns = ["step", "train_loss", *(f"{n}_mse" for n in engine.evaluation), "sparsity_error"]
-    tracks = []
-    for i, track in enumerate(engine.all_tracks):
-        table = [[row[c] for c in columns] for row in track.history]
-        tensors[f"history.{i}"] = torch.tensor(table, dtype=torch.float64).reshape(
-            len(table), len(columns)
-        )
-        if engine.schedule.keep_losses:
-            tensors[f"losses.{i}"] = torch.tensor(track.train_loss, dtype=torch.float64)
-        tracks.append(
-            {
-                "seed": track.seed,
-                "diverged_at": track.diverged_at,
-                "diverged_by": track.diverged_by,
-                "stopped_at": track.stopped_at,
-                "reinitialized_at": track.reinitialized_at,
-                "recovered_at": track.recovered_at,
-                "steps": track.steps,
-            }
-        )
-    meta = {
-        "step": engine.step,
-        "seconds": engine.seconds,
-        "columns": columns,
-        "tracks": tracks,
-        "recoveries": engine.recoveries,
-        "n_active": engine.n_active,
-        "rows": engine.rows,
-        "stall": engine.stall.meta(),
-        "optimizer": opt_plain,
-    }
-    return tensors, meta
-
-
-@torch.no_grad()
-def load_engine_state(
-    engine: Engine, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
-) -> None:
-    """Make ``engine`` continue from an :func:`engine_state` (first compacted to the rows the
-    saved engine had kept)."""
-    rows = meta.get("rows")  # absent in checkpoints from before compaction: every row
-    if rows is not None and len(rows) < engine.size:
-        compact(engine, rows)
-        for index, weights in engine.dropped.items():
-            for k in weights:
-                weights[k] = tensors[f"dropped.{index}.{k}"]
-    engine.stack.load({k[len("stack.") :]: v for k, v in tensors.items() if k.startswith("stack.")})
-    opt = {k[len("opt.") :]: v for k, v in tensors.items() if k.startswith("opt.")}
-    engine.optimizer.load(opt, meta["optimizer"])
-    engine.batches.load_state([tensors[f"rng.{i}"] for i in range(len(engine.batches.generators))])
-    engine.active.copy_(tensors["active"].bool())
-    engine.last_loss.copy_(tensors["last_loss"])
-    engine.loss_sum.copy_(tensors["loss_sum"])
-    engine.loss_count.copy_(tensors["loss_count"])
-    engine.counted = 0
-    engine.stall.load(tensors["stall_sums"], meta["stall"])
-    if engine.preconditioner is not None:
-        engine.preconditioner.load(tensors)
-    columns = meta["columns"]
-    for i, (track, saved) in enumerate(zip(engine.all_tracks, meta["tracks"], strict=True)):
-        track.__dict__.update(saved)
-        track.history = [
-            {c: (int(v) if c == "step" else v) for c, v in zip(columns, row, strict=True)}
-            for row in tensors[f"history.{i}"].tolist()
-        ]
-        if engine.schedule.keep_losses:
-            track.train_loss = tensors[f"losses.{i}"].tolist()
-    engine.recoveries = list(meta["recoveries"])
-    engine.n_active = int(meta["n_active"])
-    engine.step = engine.resumed_from = int(meta["step"])
-    engine.seconds = float(meta["seconds"])
 
 
 def write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

@@ -15,18 +15,20 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..tasks.base import Batches, Task
+from ..tasks.base import Task
 from . import watch
-from .compaction import compact
+from .batches import Batches
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
 from .precondition import InputPreconditioner, check_shared, first_weight
 from .records import Schedule, StallTracker, Track
+from .seeds import Evaluation, PerSeed, SeedBook
 from .stack import Stack, derived_seed, unit_factors
 
 
@@ -57,28 +59,23 @@ class Engine:
         self.policy, self.schedule, self.label = policy, schedule, "training"
         self.size = S = stack.size
         device = next(iter(stack.params.values())).device
-        self.evaluation = _evaluation_sets(tasks, device)
-        self.tracks = self.all_tracks = [Track(int(s)) for s in seeds]
-        self.rows = list(range(S))  # each row's place in all_tracks (see compaction)
-        self.dropped: dict[int, dict[str, torch.Tensor]] = {}  # compacted seeds' final weights
-        self.active, self.n_active = torch.ones(S, dtype=torch.bool, device=device), S
-        self.last_loss = torch.full((S,), math.inf, device=device)
-        self.loss_sum = torch.zeros(S, dtype=torch.float64, device=device)
-        self.loss_count, self.counted = torch.zeros(S, dtype=torch.int64, device=device), 0
-        self.ones = torch.ones(S, device=device)  # d(sum of the seeds' losses)/d(each loss)
+        self.evaluation = Evaluation(tasks, device)
+        columns = ["step", "train_loss", *(f"{n}_mse" for n in self.evaluation.sets)]
+        columns.append("sparsity_error")
+        self.book = SeedBook(seeds, device, columns, schedule.keep_losses)
         clipping = policy.clip_value is not None or policy.clip_norm is not None
         self.preconditioner = None
         if policy.precondition is not None:
             check_shared(policy.name, S, batches.shared)
-            inputs = self.evaluation[next(iter(self.evaluation))][0].shape[-1]
+            inputs = next(iter(self.evaluation.sets.values()))[0].shape[-1]
             name = first_weight(stack.probe, list(stack.leaves), inputs)
             self.preconditioner = InputPreconditioner(policy.precondition, name)
         self.use_grads = optimizer.needs_grads or clipping or self.preconditioner is not None
-        self.pending: list[torch.Tensor] = []  # per-step losses not yet in the tracks
         self.stall = StallTracker(policy, S, schedule.steps)
-        self.recoveries, self.recovering = [0] * S, []
+        self.recovering: list[int] = []
         if policy.branch_per_try:  # every seed's first try trains each branch layer's first branch
             stack.choose_branches(0, list(range(S)))
+        self.gate = policy.regularize_below is not None  # keep each seed's last loss
         self.unit_lambda = unit_factors(policy, stack.probe.model, device)  # λ's factor per unit
         self.snapshot: tuple[dict, tuple[dict, dict]] | None = None
         self.step, self.seconds, self.resumed_from = 0, 0.0, 0
@@ -125,9 +122,10 @@ class Engine:
         written = -math.inf  # when the checkpoint was last written
         s = self.schedule
         self.stack.train(True)
-        if self.step == 0 and not self.tracks[0].history:
+        book = self.book
+        if self.step == 0 and not book.tracks[0].history:
             self.evaluate(0)
-        if s.recover and self.n_active:
+        if s.recover and book.n_active:
             self.take_snapshot()
         bar = tqdm(
             range(self.step + 1, s.steps + 1),
@@ -139,7 +137,7 @@ class Engine:
             total=s.steps,
         )
         for t in bar:
-            if not self.n_active:
+            if not book.n_active:
                 break
             self.train_step(t)
             self.step = t
@@ -147,15 +145,15 @@ class Engine:
             if evaluated:
                 self.evaluate(t)
                 self.stop_early(t)
-                if s.compact and self.optimizer.selects and 0 < self.n_active < self.size:
-                    compact(self)
+                if s.compact and self.optimizer.selects and 0 < book.n_active < self.size:
+                    self.compact()
                 if progress:
-                    bar.set_postfix(self.progress_line())
+                    bar.set_postfix(book.progress_line(self.size))
             if t % s.checkpoint_every == 0 or t == s.steps:
                 self.check_parameters(t)
             if checkpoint is not None and (
                 t == s.steps
-                or not self.n_active
+                or not book.n_active
                 or (
                     t % s.checkpoint_every == 0
                     and time.perf_counter() - written >= s.checkpoint_seconds
@@ -163,7 +161,6 @@ class Engine:
             ):
                 self.seconds += time.perf_counter() - started
                 started = written = time.perf_counter()
-                self.flush()
                 checkpoint()
         bar.close()
         self.seconds += time.perf_counter() - started
@@ -178,16 +175,16 @@ class Engine:
         loss = self.objective(t, mse)
         live = self.live(t, loss)
         if live is None:  # every active seed recovers (or diverged) at this step
-            self.record(mse.detach(), torch.zeros_like(self.active), everyone=False)
+            self.book.record(mse.detach(), torch.zeros_like(self.book.active), False, self.gate)
             self.restore()
             if self.stall.rule is not None:
                 self.check_stall(t, mse)
             return
         everyone = self.n_live == self.size
         self.stack.zero_grad()
-        if self.ones.dtype != loss.dtype:
-            self.ones = torch.ones_like(loss)
-        (loss if everyone else torch.where(live, loss, 0.0)).backward(self.ones)
+        if self.book.ones.dtype != loss.dtype:
+            self.book.ones = torch.ones_like(loss)
+        (loss if everyone else torch.where(live, loss, 0.0)).backward(self.book.ones)
         self.rest(t)
         grads = self.stack.grads() if self.use_grads else {}
         if self.preconditioner is not None:
@@ -196,7 +193,7 @@ class Engine:
         decay = self.stall.scheduled(self.policy.lr_decay, t, self.optimizer.lr, 1.0, "lr_decay")
         self.optimizer.step(grads, live, everyone, decay)
         self.stack.project()
-        self.record(mse.detach(), live, everyone)
+        self.book.record(mse.detach(), live, everyone, self.gate)
         if self.recovering:
             self.restore()
         if self.stall.rule is not None:  # a policy with a stall rule (iNALU's)
@@ -205,7 +202,7 @@ class Engine:
     def check_stall(self, t: int, mse: torch.Tensor) -> None:
         """The stall rule on this step's losses (a recovering seed's non-finite loss spoils its
         chunk's mean, so that chunk cannot count as a stall); restart the seeds that stalled."""
-        for i in self.stall.update(t, mse.detach(), self.active):
+        for i in self.stall.update(t, mse.detach(), self.book.active):
             self.restart(i, t)
 
     # --- the policy's decisions, per seed -------------------------------------------------
@@ -221,21 +218,22 @@ class Engine:
         total = mse + lam * (terms @ self.unit_lambda.to(terms.dtype))
         if rule.regularize_below is None:
             return total
-        return torch.where(self.last_loss < rule.regularize_below, total, mse)
+        return torch.where(self.book.last_loss < rule.regularize_below, total, mse)
 
     def live(self, t: int, loss: torch.Tensor) -> torch.Tensor | None:
         """The seeds that step now: active and with a finite loss. A seed whose loss is not
         finite recovers (when it may) or is frozen as diverged; ``None`` when none is live."""
-        if self.size == 1 and self.n_active and math.isfinite(loss.item()):
+        active = self.book.active
+        if self.size == 1 and self.book.n_active and math.isfinite(loss.item()):
             self.n_live = 1
-            return self.active
+            return active
         finite = torch.isfinite(loss.detach())
-        if self.n_active == self.size and bool(finite.all()):
+        if self.book.n_active == self.size and bool(finite.all()):
             self.n_live = self.size
-            return self.active
-        for i in (self.active & ~finite).nonzero().flatten().tolist():
+            return active
+        for i in (active & ~finite).nonzero().flatten().tolist():
             self.diverge(i, t)
-        live = self.active & finite
+        live = self.book.active & finite
         self.n_live = int(live.sum())
         return live if self.n_live else None
 
@@ -249,7 +247,8 @@ class Engine:
     def restart(self, i: int, t: int) -> None:
         """The stall rule fired for seed ``i``: new weights drawn from a seed derived from its
         own seed and restart count, fresh optimiser state."""
-        track, tries = self.tracks[i], len(self.tracks[i].reinitialized_at)
+        track = self.book.tracks[i]
+        tries = len(track.reinitialized_at)
         branch = tries + 1 if self.policy.branch_per_try else None  # the next try's branch
         self.stack.reinitialize(i, derived_seed("restart", track.seed, tries), branch)
         self.optimizer.reset(i)
@@ -259,16 +258,15 @@ class Engine:
         """Seed ``i``'s loss (or parameters) went non-finite at step ``t``: restore its last
         finite snapshot with a lower learning rate while it has recoveries left, else freeze it
         as diverged."""
-        track = self.tracks[i]
-        if self.recoveries[i] < self.schedule.recover and self.snapshot is not None:
-            self.recoveries[i] += 1
+        book, track = self.book, self.book.tracks[i]
+        if book.recoveries[i] < self.schedule.recover and self.snapshot is not None:
+            book.recoveries[i] += 1
             self.recovering.append(i)  # restored once this step's graph is done (``restore``)
-            self.last_loss[i] = math.nan
+            book.last_loss[i] = math.nan
             track.recovered_at.append(t)
             return
         track.diverged_at, track.diverged_by = t, by
-        self.active[i] = False
-        self.n_active -= 1
+        book.stop(i)
 
     def restore(self) -> None:
         """Restore the recovering seeds from the snapshot, each with a lower learning rate."""
@@ -285,11 +283,11 @@ class Engine:
     def check_parameters(self, t: int) -> None:
         """A seed whose parameters are no longer finite diverges; then, with recovery on, the
         finite state becomes the snapshot to recover to."""
-        bad = (self.active & ~self.stack.finite()).nonzero().flatten().tolist()
+        bad = (self.book.active & ~self.stack.finite()).nonzero().flatten().tolist()
         for i in bad:
             self.diverge(i, t, by="parameters")
         self.restore()
-        if self.schedule.recover and self.n_active:
+        if self.schedule.recover and self.book.n_active:
             self.take_snapshot()
 
     def take_snapshot(self) -> None:
@@ -300,100 +298,96 @@ class Engine:
         rule = self.schedule.early_stop
         if rule is None or t == 0:
             return
-        for i in self.active.nonzero().flatten().tolist():
-            if rule(self.rows[i], self.tracks[i].history):
-                self.tracks[i].stopped_at = t
-                self.active[i] = False
-                self.n_active -= 1
+        book = self.book
+        for i in book.active.nonzero().flatten().tolist():
+            if rule(book.rows[i], book.tracks[i].history):
+                book.tracks[i].stopped_at = t
+                book.stop(i)
 
     # --- what is recorded ----------------------------------------------------------------
-
-    @torch.no_grad()
-    def record(self, mse: torch.Tensor, live: torch.Tensor, everyone: bool) -> None:
-        if everyone:
-            self.loss_sum.add_(mse)
-            self.counted += 1  # steps every seed took (kept apart from the tensor: cheaper)
-        else:
-            mse = torch.where(live, mse, math.nan)
-            self.loss_sum.add_(torch.where(live, mse.double(), 0.0))
-            self.loss_count.add_(live.long())
-        if self.policy.regularize_below is not None:
-            self.last_loss = torch.where(self.active, mse, self.last_loss)
-        if self.schedule.keep_losses:
-            self.pending.append(mse)
-            if len(self.pending) >= 1024:  # bounded: a long run does not hold a tensor per step
-                self.flush()
-
-    def flush(self) -> None:
-        """Move the per-step losses kept since the last flush into the tracks."""
-        if not self.pending:
-            return
-        columns = torch.stack(self.pending, 1).double().cpu().tolist()
-        for track, values in zip(self.tracks, columns, strict=True):
-            track.train_loss.extend(values)
-        self.pending = []
 
     @torch.no_grad()
     def evaluate(self, t: int) -> None:
         """A history row for every active seed (and the first row of every seed)."""
         self.stack.train(False)
-        count = self.loss_count.double() + self.counted
-        rows = {"train_loss": torch.where(count > 0, self.loss_sum / count, math.nan)}
-        for name, (x, y, shared) in self.evaluation.items():
+        book = self.book
+        rows = {"train_loss": book.train_loss()}
+        for name, (x, y, shared) in self.evaluation.sets.items():
             rows[f"{name}_mse"] = (self.stack.call("output", x, shared) - y).pow(2).flatten(1)
             rows[f"{name}_mse"] = rows[f"{name}_mse"].mean(1)
         rows["sparsity_error"] = self.stack.call("sparsity_error")
         self.stack.train(True)
-        self.loss_sum.zero_()
-        self.loss_count.zero_()
-        self.counted = 0
         values = {k: v.tolist() for k, v in rows.items()}
-        flags = self.active.tolist()
-        for i, track in enumerate(self.tracks):
+        flags = book.active.tolist()
+        for i, track in enumerate(book.tracks):
             if flags[i] or not track.history:
                 row = {k: float(v[i]) if v[i] == v[i] else math.nan for k, v in values.items()}
                 track.history.append({"step": t, **row})
                 track.steps = t
-                watch.evaluated(self.label, len(self.all_tracks), track.seed, track.history[-1])
+                watch.evaluated(self.label, len(book.all_tracks), track.seed, track.history[-1])
 
     def weights(self, index: int) -> dict[str, torch.Tensor]:
         """The parameters and buffers of the seed at ``index`` of :attr:`all_tracks` (CPU)."""
-        if index in self.dropped:
-            return self.dropped[index]
-        return self.stack.weights(self.rows.index(index))
-
-    def progress_line(self) -> dict[str, str]:
-        losses = [tr.history[-1]["train_loss"] for tr in self.tracks if tr.history]
-        finite = sorted(v for v in losses if math.isfinite(v))
-        median = finite[len(finite) // 2] if finite else math.nan
-        if self.size == 1:
-            return {"loss": f"{median:.2e}"}
-        return {"active": str(self.n_active), "median_loss": f"{median:.2e}"}
+        if index in self.book.dropped:
+            return self.book.dropped[index]
+        return self.stack.weights(self.book.rows.index(index))
 
     def finish(self) -> list[Track]:
-        self.flush()
-        for track in self.all_tracks:
-            if track.diverged_at is not None:  # a non-finite loss stopped the step it came in
-                track.steps = track.diverged_at - (track.diverged_by != "parameters")
-            elif track.stopped_at is not None:
-                track.steps = track.stopped_at
-            else:
-                track.steps = self.step
-            if self.schedule.keep_losses:
-                del track.train_loss[track.steps :]
-        return self.all_tracks
+        return self.book.finish(self.step)
+
+    # --- the seeds' state: compaction and checkpoints --------------------------------------
+
+    def parts(self) -> dict[str, PerSeed]:
+        """The parts that hold a row per seed, by the prefix of their tensors in a checkpoint
+        (the stack first: the optimiser takes up its new leaves)."""
+        parts: dict[str, PerSeed] = {"stack.": self.stack, "opt.": self.optimizer}
+        parts.update({"rng.": self.batches, "stall_": self.stall, "": self.book})
+        parts["evaluation."] = self.evaluation  # no state: built again from the tasks
+        if self.preconditioner is not None:
+            parts["precondition."] = self.preconditioner
+        return parts
+
+    @torch.no_grad()
+    def compact(self, keep: Sequence[int] | None = None) -> None:
+        """Keep only the rows ``keep`` (default: the active ones) of every per-seed part, so
+        the seeds still training run as a smaller batched computation; a dropped seed's final
+        weights stay in :attr:`book` (``dropped``)."""
+        rows = self.book.active.nonzero().flatten().tolist() if keep is None else list(keep)
+        if not rows or len(rows) == self.size:
+            return
+        for r in set(range(self.size)) - set(rows):
+            self.book.dropped[self.book.rows[r]] = self.stack.weights(r)
+        for part in self.parts().values():
+            part.select(rows)
+        index = torch.tensor(rows, device=self.book.active.device)
+        if self.snapshot is not None:
+            weights, (state, plain) = self.snapshot
+            chosen = {k: v[index] for k, v in state.items()}
+            self.snapshot = ({k: v[index] for k, v in weights.items()}, (chosen, plain))
+        self.size = len(rows)
+
+    def state_dict(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The engine's whole state: every part's tensors under its prefix, and metadata."""
+        tensors: dict[str, torch.Tensor] = {}
+        meta: dict[str, Any] = {"step": self.step, "seconds": self.seconds}
+        for prefix, part in self.parts().items():
+            part_tensors, part_meta = part.state()
+            tensors.update({prefix + k: v.detach() for k, v in part_tensors.items()})
+            meta.update({_META[prefix]: part_meta} if prefix in _META else part_meta)
+        return tensors, meta
+
+    @torch.no_grad()
+    def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (first compacted to the rows it had kept)."""
+        rows = meta.get("rows")  # absent in checkpoints from before compaction: every row
+        if rows is not None and len(rows) < self.size:
+            self.compact(rows)
+        for prefix, part in self.parts().items():
+            mine = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            part.load_state(mine, meta.get(_META[prefix], {}) if prefix in _META else meta)
+        self.step = self.resumed_from = int(meta["step"])
+        self.seconds = float(meta["seconds"])
 
 
-def _evaluation_sets(
-    tasks: Sequence[Task], device: torch.device
-) -> dict[str, tuple[torch.Tensor, torch.Tensor, bool]]:
-    """Per evaluation set: inputs (shared ``(N, …)`` when every task holds the same tensor, else
-    ``(S, N, …)``), stacked targets ``(S, N, out)``, and whether the inputs are shared."""
-    sets = {}
-    for name in tasks[0].evaluation:
-        xs = [t.evaluation[name][0] for t in tasks]
-        shared = all(x is xs[0] for x in xs)
-        x = xs[0] if shared else torch.stack(xs)
-        y = torch.stack([t.evaluation[name][1] for t in tasks])
-        sets[name] = (x.to(device), y.to(device), shared)
-    return sets
+# the parts whose metadata a checkpoint keeps under a key of its own (the others' is at the top)
+_META = {"opt.": "optimizer", "stall_": "stall"}

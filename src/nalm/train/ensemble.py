@@ -225,7 +225,7 @@ def fit_seeds(
     runs = [
         SeedResult(t.seed, t.history, t.steps, t.diverged_at, t.stopped_at, t.reinitialized_at,
                    t.recovered_at, engine.weights(i))
-        for i, t in enumerate(engine.all_tracks)
+        for i, t in enumerate(engine.book.all_tracks)
     ]  # fmt: skip
     return EnsembleResult(runs, rule.name, engine.seconds, engine.resumed_from)
 

@@ -217,7 +217,7 @@ def fit(
     }
     bars = {n: description if len(models) == 1 else f"{description} {n}" for n in models}
     run_engines(engines, bars, settings, schedule, checkpoint, progress)
-    results = {n: _result(e.all_tracks[0], e, policies[n]) for n, e in engines.items()}
+    results = {n: _result(e.book.all_tracks[0], e, policies[n]) for n, e in engines.items()}
     return results if isinstance(model, Mapping) else results["model"]
 
 

@@ -20,6 +20,13 @@ class TorchOptimizer:
     needs_grads = False  # it reads the leaves' ``.grad`` itself
     selects = False  # its state is not per seed: a stack it steps is never compacted
 
+    def select(self, rows: list[int]) -> None:
+        raise NotImplementedError("a torch.optim optimiser's stack is never compacted")
+
+    def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state` (the per-seed protocol of :mod:`nalm.train.seeds`)."""
+        self.load(tensors, meta)
+
     def __init__(self, make: Callable[..., torch.optim.Optimizer], stack: Stack, lr: float):
         self.make, self.leaves = make, list(stack.leaves.values())
         self.lr = torch.tensor([float(lr)], dtype=torch.float64)
@@ -93,8 +100,12 @@ class StackedAdam:
     needs_grads = True
     selects = True  # per-seed state: compaction keeps the rows it is given (``select``)
 
+    def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state` (the per-seed protocol of :mod:`nalm.train.seeds`)."""
+        self.load(tensors, meta)
+
     def __init__(self, stack: Stack, lr: float, betas: tuple[float, float] = (0.9, 0.999)):
-        self.params = stack.params
+        self.stack, self.params = stack, stack.params
         (self.beta1, self.beta2), self.eps = betas, 1e-8
         first = next(iter(self.params.values()))
         self.lr = torch.full((stack.size,), float(lr), dtype=torch.float64, device=first.device)
@@ -162,9 +173,10 @@ class StackedAdam:
             v.copy_(torch.where(mask, v_new, v))
             p.copy_(torch.where(mask, p_new, p))
 
-    def select(self, rows: torch.Tensor, params: dict[str, torch.Tensor]) -> None:
-        """Keep only the seeds ``rows``; ``params`` are the stack's new leaves."""
-        self.params = params
+    def select(self, rows: list[int]) -> None:
+        """Keep only the seeds ``rows``, stepping the stack's new leaves (the stack selects
+        first)."""
+        self.params = self.stack.params
         self.lr = self.lr[rows]
         for state in (self.steps, self.m, self.v):
             for k, value in state.items():

@@ -20,7 +20,9 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -109,15 +111,18 @@ class InputPreconditioner:
         if grad is not None:
             grad.copy_(grad @ self.inverse)
 
-    def state(self) -> dict[str, torch.Tensor]:
+    def select(self, rows: list[int]) -> None:
+        """Nothing per seed: the moment is over inputs every seed shares."""
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The tensors a checkpoint keeps."""
         out = {}
         if self.moment is not None:
-            out["precondition.moment"] = self.moment
+            out["moment"] = self.moment
         if self.inverse is not None:
-            out["precondition.inverse"] = self.inverse
-        return out
+            out["inverse"] = self.inverse
+        return out, {}
 
-    def load(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.moment = tensors.get("precondition.moment")
-        self.inverse = tensors.get("precondition.inverse")
+    def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+        self.moment = tensors.get("moment")
+        self.inverse = tensors.get("inverse")

@@ -3,7 +3,7 @@ per-seed bookkeeping."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,9 +165,9 @@ class StallTracker:
         self.means = [self.means[i] for i in keep]
         self.sums = self.sums[keep]
 
-    def meta(self) -> dict[str, Any]:
-        return {"started": self.started, "means": self.means}
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return {"sums": self.sums}, {"started": self.started, "means": self.means}
 
-    def load(self, sums: torch.Tensor, meta: dict[str, Any]) -> None:
-        self.sums.copy_(sums)
+    def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+        self.sums.copy_(tensors["sums"])
         self.started, self.means = list(meta["started"]), [list(m) for m in meta["means"]]

@@ -16,6 +16,7 @@ import copy
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -175,9 +176,9 @@ class Stack:
 
     def call(self, what: str, x: torch.Tensor | None = None, shared: bool = True) -> torch.Tensor:
         """``what`` (``"output"``, ``"regularization"`` (one term per unit),
-        ``"sparsity_error"``) for every seed: a leading ``S`` (for one seed's ``"output"`` the model's own ``(B, out)``,
-        which broadcasts against ``(1, B, out)`` targets). ``x`` is shared ``(B, …)`` or per
-        seed ``(S, B, …)``."""
+        ``"sparsity_error"``) for every seed: a leading ``S`` (for one seed's ``"output"`` the
+        model's own ``(B, out)``, which broadcasts against ``(1, B, out)`` targets). ``x`` is
+        shared ``(B, …)`` or per seed ``(S, B, …)``."""
         if self.direct:
             inputs = x if shared or x is None else x[0]
             if what == "output":
@@ -216,8 +217,8 @@ class Stack:
                 module._parameters[name] = value
 
     @torch.no_grad()
-    def select(self, rows: torch.Tensor) -> None:
-        """Keep only the seeds ``rows`` (new leaves; see :mod:`~nalm.train.compaction`)."""
+    def select(self, rows: list[int]) -> None:
+        """Keep only the seeds ``rows`` (new leaves; see ``Engine.compact``)."""
         self.params = {k: v[rows].detach().requires_grad_() for k, v in self.params.items()}
         self.buffers = {k: v[rows] for k, v in self.buffers.items()}
         self.leaves = self.params
@@ -278,6 +279,12 @@ class Stack:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {**self.params, **self.buffers}
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return self.tensors(), {}
+
+    def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+        self.load(tensors)
 
     @torch.no_grad()
     def load(self, tensors: Mapping[str, torch.Tensor], rows: list[int] | None = None) -> None:

@@ -74,8 +74,8 @@ class SelectNAU(NAU):
     power unit the NAU's negative weights let a model fit the training range with near-solutions
     that do not extrapolate. With W ≥ 0, the hidden values of positive inputs stay positive, and
     ``select_nau>int_snap_npu`` is the model of nalm's ÷ recipe on the standard task
-    (docs/recipes.md has its measurements beside ``nau>snap_npu``'s). It cannot subtract: use the NAU where
-    ``a − b`` is needed.
+    (docs/recipes.md has its measurements beside ``nau>snap_npu``'s). It cannot subtract: use
+    the NAU where ``a − b`` is needed.
 
     Args:
         in_features: size of each input sample.
