@@ -24,8 +24,8 @@ from .plots import save_run_plot
 from .reporting import describe_weights
 from .reporting.unit_tables import formula_line, results_table
 from .tasks import Expression, ExpressionTask
-from .train import FitResult, Policy, fit, get_policy, recommended_policy
-from .train.policies import with_overrides
+from .train import FitResult, Policy, fit
+from .train.policies import resolve
 from .train.schedule import parse_ramp
 from .units import MLP
 
@@ -135,16 +135,17 @@ def train_policy(settings: TrainSettings, model: torch.nn.Module) -> Policy:
         >>> train_policy(TrainSettings(unit="nau", ramp="10,20"), NAU(2, 1)).name
         'madsen-nau+flags'
     """
-    policy = recommended_policy(model) if settings.policy == "auto" else get_policy(settings.policy)
+    policy = resolve(settings.policy, model)
     ramp_text = settings.ramp
     lambda_hat, *ramp = parse_ramp(ramp_text) if ramp_text is not None else (None, None, None)
-    changed = with_overrides(
-        policy,
+    changed = resolve(
+        settings.policy,
+        model,
         lambda_hat=lambda_hat,
         ramp=tuple(ramp) if ramp[0] is not None else None,  # type: ignore[arg-type]
         clip_value=settings.clip_value,
         clip_norm=settings.clip_norm,
-        model=f"unit {settings.unit!r}",
+        where=f"unit {settings.unit!r}",
     )
     return changed if changed is policy else changed.replace(name=f"{policy.name}+flags")
 

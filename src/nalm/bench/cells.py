@@ -14,7 +14,7 @@ from ..metrics import judge, success_threshold, wilson_interval
 from ..models import ModelSpec
 from ..train.checkpoint import fingerprint
 from ..train.ensemble import SeedResult, fit_seeds
-from ..train.policies import Policy, get_policy, recommended_policy, with_overrides
+from ..train.policies import Policy, resolve
 from .rows import ResultRow, cell_key, policy_fields
 from .store import Store, range_key
 from .suites import Suite
@@ -74,17 +74,14 @@ TASK_FIELDS = ("input_size", "subset", "overlap")
 def cell_policy(spec: ModelSpec, model: Any, settings: Settings) -> Policy:
     """The sweep's policy (``settings.policy``, else the model's recommended one) with the
     sweep's regulariser and clipping overrides applied."""
-    if settings.policy is not None:
-        policy = get_policy(settings.policy)
-    else:
-        policy = recommended_policy(model) if spec.units else get_policy(None)
-    return with_overrides(
-        policy,
+    return resolve(
+        "auto" if settings.policy is None else settings.policy,
+        model,
         lambda_hat=settings.lambda_hat,
         ramp=settings.ramp,
         clip_value=settings.clip_value,
         clip_norm=settings.clip_norm,
-        model=str(spec),
+        where=str(spec),
     )
 
 

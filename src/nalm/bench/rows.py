@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NalmError
-from ..train.policies import Deadline, Policy, Stall, get_policy, with_overrides
+from ..train.policies import Deadline, Policy, Stall, resolve
 from ..train.precondition import Precondition
 from ..train.schedule import Cosine, Decay, Geometric, Ramp
 
@@ -112,7 +112,7 @@ def policy_fields(policy: Policy) -> dict[str, Any]:
     """A policy as plain JSON-ready data: its fields, a schedule as its type and fields.
 
     Examples:
-        >>> policy_fields(get_policy("madsen-nau"))["regularizer"]
+        >>> policy_fields(resolve("madsen-nau"))["regularizer"]
         {'type': 'Ramp', 'lambda_hat': 0.01, 'start': 5000, 'end': 50000}
     """
     return {
@@ -131,7 +131,7 @@ def policy_from_fields(fields: dict[str, Any]) -> Policy:
     """The policy that :func:`policy_fields` wrote (as stored in a row's config), rebuilt.
 
     Examples:
-        >>> policy = get_policy("inalu")
+        >>> policy = resolve("inalu")
         >>> policy_from_fields(policy_fields(policy)) == policy
         True
     """
@@ -173,7 +173,7 @@ def cell_key(resolved: dict[str, Any], policy: Policy) -> str:
 
     Examples:
         >>> resolved = dict.fromkeys(SETTINGS_FIELDS, 1)
-        >>> cell_key(resolved, get_policy("none"))[:60]
+        >>> cell_key(resolved, resolve("none"))[:60]
         '{"batch_size":1,"early_stop":1,"eval_every":1,"eval_size":1,'
     """
     chosen = {name: resolved[name] for name in SETTINGS_FIELDS}
@@ -197,10 +197,8 @@ def migrate_key(old: str) -> str:
         return old  # not a key this nalm wrote: left as it is
     ramp = settings.get("ramp")
     try:
-        policy = with_overrides(
-            get_policy(name),
-            lambda_hat=settings.get("lambda_hat"),
-            ramp=tuple(ramp) if ramp else None,
+        policy = resolve(
+            name, lambda_hat=settings.get("lambda_hat"), ramp=tuple(ramp) if ramp else None
         )
     except (NalmError, TypeError, ValueError):
         policy = None

@@ -32,7 +32,7 @@ from ..tasks.base import Task
 from .checkpoint import run_engines
 from .checks import check_models, check_training
 from .engine import Engine
-from .policies import Policy, resolve_policy
+from .policies import Policy, resolve
 from .records import Schedule
 from .stack import derived_seed
 
@@ -206,7 +206,7 @@ def fit_seeds(
     size = sum(p.numel() for p in first.parameters())
     check_elements({"seeds": len(seeds), "parameters per model": size})
     models = [first, *(_build(make_model, s) for s in seeds[1:])]
-    rule = resolve_policy(policy, "model", first, regularizer)
+    rule = resolve(policy, first, regularizer=regularizer)
     own = [s if data_seed == 0 else derived_seed("data", data_seed, s) for s in seeds]
     streams = derived_seed("shared", data_seed) if shared_inputs else own
     engine = Engine.of(models, tasks, seeds, streams, batch_size=batch_size, policy=rule,

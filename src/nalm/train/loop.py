@@ -23,7 +23,7 @@ from ..tasks.base import Task
 from .checkpoint import run_engines
 from .checks import check_models, check_training
 from .engine import Engine
-from .policies import Policy, resolve_policy
+from .policies import Policy, resolve
 from .records import Schedule, Track
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -197,7 +197,9 @@ def fit(
     )
     check_models({labels[n]: m for n, m in models.items()}, task)
     schedule = Schedule.of(steps, eval_every, checkpoint_every, recover, recover_factor, True)
-    policies = {name: resolve_policy(policy, name, m, regularizer) for name, m in models.items()}
+    policies = {
+        name: resolve(policy, m, name=name, regularizer=regularizer) for name, m in models.items()
+    }
     make = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
     if make is None:
         raise NalmError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")

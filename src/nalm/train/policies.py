@@ -297,24 +297,49 @@ def get_policy(policy: str | Policy | None) -> Policy:
         raise NalmError(f"unknown training policy {policy!r}; valid policies: {valid}") from None
 
 
-def resolve_policy(
-    policy: str | Policy | Mapping[str, str | Policy | None] | None,
-    name: str,
-    model: nn.Module,
-    regularizer: float | Callable[[int], float] | None,
+def resolve(
+    choice: str | Policy | Mapping[str, str | Policy | None] | None,
+    model: nn.Module | None = None,
+    *,
+    name: str = "model",
+    lambda_hat: float | None = None,
+    ramp: tuple[int, int] | None = None,
+    clip_value: float | None = None,
+    clip_norm: float | None = None,
+    regularizer: float | Callable[[int], float] | None = None,
+    where: str = "the model",
 ) -> Policy:
-    """The policy that trains ``model``: ``"auto"`` is its recommended one, a mapping picks by
-    ``name``, and ``regularizer`` (a constant λ or a schedule) replaces the policy's λ(t)."""
-    chosen = policy.get(name, "auto") if isinstance(policy, Mapping) else policy
-    resolved = recommended_policy(model) if chosen == "auto" else get_policy(chosen)
-    if regularizer is None:
-        return resolved
+    """The one way from a choice to the policy that trains ``model`` (``fit``, ``fit_seeds``,
+    ``nalm train``, ``nalm fit``, the bench and its stored keys all come through here).
+
+    ``choice`` is ``"auto"`` (the model's recommended policy, :func:`recommended_policy`), a
+    name (``None``: ``"none"``), a :class:`Policy`, or a mapping that picks one by the model's
+    ``name`` (``"auto"`` for a model it does not name). Then the overrides: ``regularizer`` (a
+    constant λ or a schedule) replaces the policy's λ(t); ``lambda_hat``, ``ramp`` and the
+    clipping are the command line's (:func:`with_overrides`, ``where`` naming the model in its
+    sentence).
+
+    Examples:
+        >>> from nalm.units import NAU
+        >>> resolve("auto", NAU(2, 1)).name, resolve(None).name
+        ('madsen-nau', 'none')
+        >>> resolve("madsen-nmu", regularizer=0.5).describe()
+        'regulariser λ = 0.5'
+    """
+    if isinstance(choice, Mapping):
+        choice = choice.get(name, "auto")
+    if choice == "auto" and model is None:
+        raise NalmError("the policy 'auto' is the model's own; give the model to resolve it")
+    base = recommended_policy(model) if choice == "auto" else get_policy(choice)  # type: ignore[arg-type]
     if callable(regularizer):
-        return resolved.replace(regularizer=regularizer)
-    if isinstance(regularizer, bool) or not isinstance(regularizer, (int, float)):
-        raise NalmError(f"regularizer must be a number or a schedule; got {regularizer!r}")
-    constant = check_number(regularizer, "regularizer", nonnegative=True)
-    return resolved.replace(regularizer=Constant(constant) if constant else None)
+        base = base.replace(regularizer=regularizer)
+    elif regularizer is not None:
+        if isinstance(regularizer, bool) or not isinstance(regularizer, (int, float)):
+            raise NalmError(f"regularizer must be a number or a schedule; got {regularizer!r}")
+        constant = check_number(regularizer, "regularizer", nonnegative=True)
+        base = base.replace(regularizer=Constant(constant) if constant else None)
+    clipping = {"clip_value": clip_value, "clip_norm": clip_norm}
+    return with_overrides(base, lambda_hat=lambda_hat, ramp=ramp, **clipping, model=where)
 
 
 def units_of(model: nn.Module) -> list[Unit]:
@@ -349,17 +374,11 @@ def with_overrides(
                 "give --lambda too"
             )
         lam = lambda_hat if lambda_hat is not None else current.lambda_hat  # type: ignore[union-attr]
-        if ramp is not None:
-            start, end = ramp
-        elif isinstance(current, Ramp):
-            start, end = current.start, current.end
-        else:
-            start, end = 0, 1
+        own = (current.start, current.end) if isinstance(current, Ramp) else (0, 1)
+        start, end = ramp if ramp is not None else own
         changes["regularizer"] = Ramp(lam, start, end) if lam else None
-    if clip_value is not None:
-        changes["clip_value"] = clip_value
-    if clip_norm is not None:
-        changes["clip_norm"] = clip_norm
+    clipping = {"clip_value": clip_value, "clip_norm": clip_norm}
+    changes.update({k: v for k, v in clipping.items() if v is not None})
     return policy.replace(**changes) if changes else policy
 
 
