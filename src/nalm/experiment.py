@@ -40,7 +40,6 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -50,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from . import runs
-from .app.rundir import write_text
+from .app.rundir import settings_hash, write_text
 from .errors import NalmError
 
 if TYPE_CHECKING:
@@ -73,8 +72,7 @@ def settings_id(settings: Mapping[str, Any]) -> str:
         >>> len(settings_id({"a": 1}))
         12
     """
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return settings_hash(settings, 12)
 
 
 class Parts:

@@ -33,6 +33,7 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -55,6 +56,18 @@ KEPT = frozenset({MARK, LOCK})
 """Files that belong to the directory, not to one run."""
 
 _held: dict[Path, int] = {}  # run directory → the descriptor of its held lock
+
+
+def settings_hash(settings: Any, length: int = 12) -> str:
+    """The one short, stable hash of JSON-ready ``settings`` (key order does not matter): the
+    key of a run's finished parts (12 hex digits) and a checkpoint's fingerprint (16).
+
+    Example:
+        >>> settings_hash({"a": 1, "b": [2]}) == settings_hash({"b": [2], "a": 1})
+        True
+    """
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def _temporary(path: Path) -> Path:

@@ -11,7 +11,6 @@ at any moment leaves either the previous checkpoint or the new one, never half o
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, replace
@@ -22,7 +21,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_bytes
 
-from ..app.rundir import write_bytes
+from ..app.rundir import settings_hash, write_bytes
 from ..errors import NalmError
 from .records import Schedule
 
@@ -35,9 +34,9 @@ READS = (2, 3)  # a version-2 file is an engine that kept every row
 
 
 def fingerprint(settings: Any) -> str:
-    """A short hash of JSON-ready ``settings``: a checkpoint only resumes the run it came from."""
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """The settings' hash (:func:`nalm.app.rundir.settings_hash`, 16 hex digits): a checkpoint
+    only resumes the run it came from."""
+    return settings_hash(settings, 16)
 
 
 def save_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) -> None:
