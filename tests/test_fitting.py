@@ -20,7 +20,7 @@ from nalm.fitting import (
 from nalm.symbolic import Extraction
 from nalm.tasks import read_table, table_task
 from nalm.train import Ramp
-from nalm.train.ensemble import SeedResult
+from nalm.train.cohort import SeedResult
 from nalm.units import NAU, NMU, NPU
 
 

@@ -21,7 +21,7 @@ from nalm.fitting.names import legend, shown
 from nalm.fitting.scaling import fold_power_of_ten, power_law
 from nalm.symbolic import Extraction, formula_function
 from nalm.tasks import DatasetTask
-from nalm.train.ensemble import SeedResult
+from nalm.train.cohort import SeedResult
 
 
 def write(path, header, rows):

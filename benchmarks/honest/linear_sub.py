@@ -31,7 +31,7 @@ from nalm.bench.cells import plateau_stop
 from nalm.bench.suites import SUITES
 from nalm.metrics import judge, success_threshold, wilson_interval
 from nalm.models import parse
-from nalm.train.ensemble import fit_seeds
+from nalm.train.cohort import fit_seeds
 
 
 def build(variant: str, size: int) -> torch.nn.Module:

@@ -20,7 +20,7 @@ from nalm.bench.suites import SUITES
 from nalm.metrics import judge, success_threshold
 from nalm.models import parse
 from nalm.train import POLICIES
-from nalm.train.ensemble import fit_seeds
+from nalm.train.cohort import fit_seeds
 from nalm.train.restarts import Deadline, Stall
 
 MODEL = {  # a model each shipped policy is made for, and the operation it learns

@@ -10,7 +10,7 @@ from nalm.reporting.published import table1_score as published
 from nalm.reproduce import Table1Settings, run_table1
 from nalm.reproduce import table1 as table1_module
 from nalm.reproduce.table1 import _builder, _tasks, disagreements, random_baseline, summarize
-from nalm.train.ensemble import initial_weights
+from nalm.train.cohort import initial_weights
 
 TINY = Table1Settings(
     seeds=2,

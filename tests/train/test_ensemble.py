@@ -176,7 +176,7 @@ def test_bad_arguments(kwargs, message):
 
 def test_stall_rule_restarts_only_the_stalled_seed():
     from nalm.train.policies import Stall
-    from nalm.train.records import StallTracker as _Stall
+    from nalm.train.records import RestartTracker as _Stall
 
     tracker = _Stall(Policy("t", reinit=Stall(chunk=2, half=2, threshold=1.0)), 2)
     active = torch.tensor([True, True])

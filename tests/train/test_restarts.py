@@ -8,7 +8,7 @@ from nalm.errors import NalmError
 from nalm.tasks import ArithmeticTask
 from nalm.train import Deadline, Policy, Stall, fit_seeds, get_policy
 from nalm.train.optimizers import StackedAdam
-from nalm.train.records import StallTracker
+from nalm.train.records import RestartTracker
 from nalm.train.schedule import Decay, Ramp
 from nalm.train.stack import Stack
 from nalm.units import NAU
@@ -22,7 +22,7 @@ def _feed(tracker, losses, steps):
 
 
 def test_deadline_restarts_only_seeds_above_its_threshold_at_each_seeds_own_age():
-    tracker = StallTracker(Policy("t", reinit=Deadline(age=4, threshold=1.0, chunk=2)), 2)
+    tracker = RestartTracker(Policy("t", reinit=Deadline(age=4, threshold=1.0, chunk=2)), 2)
     # seed 0 stays at 5 (restarted at ages 4, then again 4 steps after each restart); seed 1 at
     # 0.5 is below the threshold and keeps training
     assert _feed(tracker, [5.0, 0.5], 13) == [(4, 0), (8, 0), (12, 0)]
@@ -31,12 +31,12 @@ def test_deadline_restarts_only_seeds_above_its_threshold_at_each_seeds_own_age(
 
 def test_a_replaying_rule_gives_each_seed_its_schedule_from_its_own_restart():
     ramp, like = Ramp(1.0, 0, 10), torch.zeros(2)
-    replay = StallTracker(Policy("t", reinit=Deadline(age=4, threshold=1.0, chunk=2)), 2)
+    replay = RestartTracker(Policy("t", reinit=Deadline(age=4, threshold=1.0, chunk=2)), 2)
     assert replay.scheduled(ramp, 4, like, 0.0) == 0.4  # no restart yet: one global value
     _feed(replay, [5.0, 0.5], 4)  # seed 0 restarts at step 4
     torch.testing.assert_close(replay.scheduled(ramp, 7, like, 0.0), torch.tensor([0.3, 0.7]))
     assert replay.scheduled(None, 7, like, 1.0) == 1.0
-    stall = StallTracker(Policy("t", reinit=Stall(chunk=1, half=1, threshold=1.0)), 2)
+    stall = RestartTracker(Policy("t", reinit=Stall(chunk=1, half=1, threshold=1.0)), 2)
     _feed(stall, [5.0, 0.5], 4)  # iNALU's rule restarts seed 0 but keeps the global step
     assert stall.started[0] > 0 and stall.scheduled(ramp, 7, like, 0.0) == 0.7
 

@@ -3,7 +3,7 @@ import torch
 
 from nalm.errors import NalmError
 from nalm.tasks.arithmetic import RecurrentArithmeticTask
-from nalm.train.ensemble import fit_seeds, initial_weights, predict_seeds
+from nalm.train.cohort import fit_seeds, initial_weights, predict_seeds
 from nalm.units import NAC, NAU, AccumulatorCell, GRUCell, LSTMCell, Recurrent, RNNCell, UnitCell
 from nalm.units.recurrent import recurrent
 

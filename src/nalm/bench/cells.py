@@ -13,7 +13,7 @@ from typing import Any
 from ..metrics import judge, success_threshold, wilson_interval
 from ..models import ModelSpec
 from ..train.checkpoint import fingerprint
-from ..train.ensemble import SeedResult, fit_seeds
+from ..train.cohort import SeedResult, fit_seeds
 from ..train.policies import Policy, resolve
 from .rows import ResultRow, cell_key, policy_fields
 from .store import Store, range_key

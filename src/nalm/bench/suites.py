@@ -16,7 +16,7 @@ from ..tasks.ranges import Range
 from . import table1
 
 if TYPE_CHECKING:
-    from ..train.ensemble import SeedResult
+    from ..train.cohort import SeedResult
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..tasks.arithmetic import OPERATIONS, get_operation
-from ..train.ensemble import SeedResult, initial_weights, predict_seeds
+from ..train.cohort import SeedResult, initial_weights, predict_seeds
 
 EVALUATIONS = ("interpolation", "extrapolation")
 

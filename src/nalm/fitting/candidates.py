@@ -19,7 +19,7 @@ from ..models import ModelSpec, parse
 from ..symbolic import Extraction, extract_formula, formula_function, relative_errors
 from ..tasks.base import DatasetTask
 from ..train import Ramp, fit_seeds
-from ..train.ensemble import SeedResult
+from ..train.cohort import SeedResult
 from ..train.policies import recommended_policy
 from .scaling import Scaling, fold_power_of_ten
 

@@ -27,7 +27,7 @@ from ..models import parse
 from ..reporting import finite_or_none, markdown_table, number
 from ..reporting.figures import plt
 from ..tasks import ExpressionTask, Range
-from ..train.ensemble import fit_seeds, predict_seeds
+from ..train.cohort import fit_seeds, predict_seeds
 from ..units import MLP, registry
 
 TRASK_ACTIVATIONS = (

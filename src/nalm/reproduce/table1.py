@@ -39,7 +39,7 @@ from ..experiment import Experiment, Result, Run
 from ..models import TORCH_CELLS, parse
 from ..reporting import finite_or_none
 from ..tasks.arithmetic import OPERATIONS, ArithmeticTask, RecurrentArithmeticTask, get_operation
-from ..train.ensemble import fit_seeds
+from ..train.cohort import fit_seeds
 from ..units import registry
 from .table1_report import (
     OP_LABELS,

@@ -1,6 +1,6 @@
 """Fitting models: the training loop, many seeds at once, regulariser schedules and policies."""
 
-from .ensemble import EnsembleResult, SeedResult, fit_seeds
+from .cohort import EnsembleResult, SeedResult, fit_seeds
 from .loop import FitResult, evaluate, fit
 from .policies import POLICIES, Policy, get_policy, recommended_policy
 from .restarts import Deadline, Stall

@@ -23,7 +23,7 @@ from safetensors.torch import save as save_bytes
 
 from ..app.rundir import settings_hash, write_bytes
 from ..errors import NalmError
-from .records import Schedule
+from .records import Cadence
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -91,7 +91,7 @@ def run_engines(
     engines: Mapping[str, Engine],
     labels: Mapping[str, str],
     settings: dict[str, Any],
-    schedule: Schedule,
+    schedule: Cadence,
     checkpoint: str | Path | None,
     progress: bool,
 ) -> None:

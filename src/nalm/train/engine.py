@@ -27,7 +27,7 @@ from .batches import Batches
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
 from .precondition import InputPreconditioner, check_shared, first_weight
-from .records import Schedule, StallTracker, Track
+from .records import Cadence, RestartTracker, Track
 from .seeds import Evaluation, PerSeed, SeedBook
 from .stack import Stack, derived_seed, unit_factors
 
@@ -53,7 +53,7 @@ class Engine:
         tasks: Sequence[Task],
         seeds: Sequence[int],
         policy: Policy,
-        schedule: Schedule,
+        schedule: Cadence,
     ) -> None:
         self.stack, self.optimizer, self.batches = stack, optimizer, batches
         self.policy, self.schedule, self.label = policy, schedule, "training"
@@ -71,7 +71,7 @@ class Engine:
             name = first_weight(stack.probe, list(stack.leaves), inputs)
             self.preconditioner = InputPreconditioner(policy.precondition, name)
         self.use_grads = optimizer.needs_grads or clipping or self.preconditioner is not None
-        self.stall = StallTracker(policy, S, schedule.steps)
+        self.restarts = RestartTracker(policy, S, schedule.steps)
         self.recovering: list[int] = []
         if policy.branch_per_try:  # every seed's first try trains each branch layer's first branch
             stack.choose_branches(0, list(range(S)))
@@ -90,7 +90,7 @@ class Engine:
         *,
         batch_size: int | None,
         policy: Policy,
-        schedule: Schedule,
+        schedule: Cadence,
         lr: float,
         device: torch.device,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
@@ -177,7 +177,7 @@ class Engine:
         if live is None:  # every active seed recovers (or diverged) at this step
             self.book.record(mse.detach(), torch.zeros_like(self.book.active), False, self.gate)
             self.restore()
-            if self.stall.rule is not None:
+            if self.restarts.rule is not None:
                 self.check_stall(t, mse)
             return
         everyone = self.n_live == self.size
@@ -190,19 +190,19 @@ class Engine:
         if self.preconditioner is not None:
             self.preconditioner.update(t, x, grads)
         clip_gradients(self.policy, grads)
-        decay = self.stall.scheduled(self.policy.lr_decay, t, self.optimizer.lr, 1.0, "lr_decay")
+        decay = self.restarts.scheduled(self.policy.lr_decay, t, self.optimizer.lr, 1.0, "lr_decay")
         self.optimizer.step(grads, live, everyone, decay)
         self.stack.project()
         self.book.record(mse.detach(), live, everyone, self.gate)
         if self.recovering:
             self.restore()
-        if self.stall.rule is not None:  # a policy with a stall rule (iNALU's)
+        if self.restarts.rule is not None:  # a policy with a stall rule (iNALU's)
             self.check_stall(t, mse)
 
     def check_stall(self, t: int, mse: torch.Tensor) -> None:
         """The stall rule on this step's losses (a recovering seed's non-finite loss spoils its
         chunk's mean, so that chunk cannot count as a stall); restart the seeds that stalled."""
-        for i in self.stall.update(t, mse.detach(), self.book.active):
+        for i in self.restarts.update(t, mse.detach(), self.book.active):
             self.restart(i, t)
 
     # --- the policy's decisions, per seed -------------------------------------------------
@@ -211,7 +211,7 @@ class Engine:
         """MSE plus λ(t) × the units' regularisers; with ``regularize_below``, only for the
         seeds whose previous training MSE is below it."""
         rule = self.policy
-        lam = self.stall.scheduled(rule.regularizer, t, mse, 0.0, "regularizer")  # per seed
+        lam = self.restarts.scheduled(rule.regularizer, t, mse, 0.0, "regularizer")  # per seed
         if not len(self.unit_lambda) or (not torch.is_tensor(lam) and not lam):
             return mse  # no unit to regularise, or λ = 0
         terms = self.stack.call("regularization")  # (S, units)
@@ -341,7 +341,7 @@ class Engine:
         """The parts that hold a row per seed, by the prefix of their tensors in a checkpoint
         (the stack first: the optimiser takes up its new leaves)."""
         parts: dict[str, PerSeed] = {"stack.": self.stack, "opt.": self.optimizer}
-        parts.update({"rng.": self.batches, "stall_": self.stall, "": self.book})
+        parts.update({"rng.": self.batches, "stall_": self.restarts, "": self.book})
         parts["evaluation."] = self.evaluation  # no state: built again from the tasks
         if self.preconditioner is not None:
             parts["precondition."] = self.preconditioner

@@ -24,7 +24,7 @@ from .checkpoint import run_engines
 from .checks import check_models, check_training
 from .engine import Engine
 from .policies import Policy, resolve
-from .records import Schedule, Track
+from .records import Cadence, Track
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -196,7 +196,7 @@ def fit(
         [task], [seed], steps, eval_every, device, batch_size, rates, False
     )
     check_models({labels[n]: m for n, m in models.items()}, task)
-    schedule = Schedule.of(steps, eval_every, checkpoint_every, recover, recover_factor, True)
+    schedule = Cadence.of(steps, eval_every, checkpoint_every, recover, recover_factor, True)
     policies = {
         name: resolve(policy, m, name=name, regularizer=regularizer) for name, m in models.items()
     }

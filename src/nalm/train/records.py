@@ -47,7 +47,7 @@ class Track:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class Cadence:
     """When the engine does what: ``steps`` in all, an evaluation every ``eval_every``, a
     parameter check, recovery snapshot and checkpoint every ``checkpoint_every``; ``recover``
     recoveries per seed, each multiplying its learning rate by ``recover_factor``. With
@@ -78,7 +78,7 @@ class Schedule:
         early_stop: EarlyStop | None = None,
         checkpoint_seconds: float = 0.0,
         compact: bool = True,
-    ) -> Schedule:
+    ) -> Cadence:
         """A schedule from the doors' arguments, checked (``checkpoint_every`` defaults to
         ``eval_every``)."""
         every = eval_every if checkpoint_every is None else checkpoint_every
@@ -107,7 +107,7 @@ class Schedule:
         )
 
 
-class StallTracker:
+class RestartTracker:
     """Per-seed chunk means of the training loss for the policy's restart rule, and each seed's
     step of its last (re)start."""
 

@@ -33,7 +33,7 @@ from .checkpoint import run_engines
 from .checks import check_models, check_training
 from .engine import Engine
 from .policies import Policy, resolve
-from .records import Schedule
+from .records import Cadence
 from .stack import derived_seed
 
 __all__ = [
@@ -199,7 +199,7 @@ def fit_seeds(
         tasks, seeds, steps, eval_every, device, batch_size, {"": lr}, True
     )
     check_seed(data_seed, "data_seed")
-    schedule = Schedule.of(steps, eval_every, checkpoint_every, recover, recover_factor, False,
+    schedule = Cadence.of(steps, eval_every, checkpoint_every, recover, recover_factor, False,
                            early_stop, checkpoint_seconds, compact)  # fmt: skip
     first = _build(make_model, seeds[0])
     check_models({"the model make_model builds": first}, tasks[0])
