@@ -21,6 +21,7 @@ x0 - x1
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 # Each public name's module: imported on first use, so that `import nalm` (and the `nalm`
@@ -150,8 +151,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``nalm.NAME``: the public name, its module imported on first use."""
+    """``nalm.NAME``: the public name, its module imported on first use (and, as before the
+    names were loaded on demand, ``nalm.persist`` and the other submodules)."""
     if name not in _HOMES:
+        if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+            return import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'nalm' has no attribute {name!r}")
     home = _HOMES[name]
     value = import_module(f"{__name__}.{name}" if not home else f"{__name__}{home}")

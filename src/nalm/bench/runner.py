@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ..errors import NalmError
-from ..limits import check_device, check_seed
+from ..limits import check_device, check_elements, check_seed
 from ..models import ModelSpec, parse
 from ..train.policies import Policy
-from ..train.precondition import first_weight
+from ..train.precondition import preconditioned
 from ..train.stack import unit_factors
 from .cells import (
     Cell,
@@ -34,6 +35,7 @@ from .suites import Suite
 
 __all__ = [
     "Cell",
+    "Plan",
     "Settings",
     "SweepSummary",
     "cell_checkpoint",
@@ -41,6 +43,7 @@ __all__ = [
     "cell_summary",
     "map_locally",
     "plan_cell",
+    "plan_sweep",
     "resolve_settings",
     "run_sweep",
     "solved_early",
@@ -78,7 +81,23 @@ class SweepSummary:
         self.diverged += sum(flags)
 
 
-def run_sweep(
+@dataclass(frozen=True)
+class Plan:
+    """A sweep checked and planned once, before anything trains: the suite as registered, each
+    model's spec with its policy (every model built once, for it), the operations, range
+    pairs, seeds, database and settings. :func:`plan_sweep` makes it; :func:`run_sweep` runs it.
+    """
+
+    suite: Suite
+    policies: dict[ModelSpec, Policy]
+    operations: tuple[str, ...]
+    ranges: tuple[tuple[str, str], ...]
+    seeds: tuple[int, ...]
+    db: str | Path
+    settings: Settings
+
+
+def plan_sweep(
     suite: Suite,
     models: Sequence[str],
     operations: Sequence[str],
@@ -86,97 +105,90 @@ def run_sweep(
     seeds: Sequence[int],
     db: str | Path,
     settings: Settings = DEFAULT_SETTINGS,
-    *,
+    device: str = "cpu",
+) -> Plan:
+    """Refuse a sweep that cannot run, in one sentence, before anything trains (with the
+    engine's own checks of each model's policy), and plan it."""
+    specs = [parse(m, layers=suite.layers) for m in models]
+    check_device(device)
+    for seed in seeds:
+        check_seed(seed)
+    task = settings.task_suite(suite)
+    shared = task.shared_inputs and not settings.per_seed_inputs
+    fix = f"suite {suite.name!r} " + (
+        "shares none" if not task.shared_inputs else "with --per-seed-inputs"
+    )
+    policies = {}
+    for spec in specs:
+        spec.vet()
+        model = spec.build(task.input_size, 1, task.hidden)
+        policies[spec] = policy = cell_policy(spec, model, settings)
+        names = [name for name, _ in model.named_parameters()]
+        try:
+            unit_factors(policy, model)
+            preconditioned(policy, model, names, task.input_size, len(seeds), shared, fix)
+        except NalmError as error:
+            raise NalmError(f"{spec}: {error}") from None
+        batch = resolve_settings(suite, spec, settings, policy)["batch_size"]
+        elements = {"--seeds": len(seeds), "inputs": task.input_size}
+        check_elements({**elements, "--batch-size": batch})
+        check_elements({**elements, "--eval-size": settings.eval_size})
+    for operation in operations:
+        for pair in ranges:
+            task.check_cell(operation, pair, settings.eval_size)
+    return Plan(suite, policies, tuple(operations), tuple(ranges), tuple(seeds), db, settings)
+
+
+def run_sweep(
+    plan: Plan | Suite,
+    *args: Any,
     device: str = "cpu",
     progress: bool = True,
     log: Callable[[str], None] = print,
     backend: str = "local",
     address: str | None = None,
     retries: int = 2,
-    checked: dict[ModelSpec, Policy] | None = None,
 ) -> SweepSummary:
-    """Train every missing (model, operation, range, seed) of a sweep and store its rows.
+    """Train every missing (model, operation, range, seed) of a :class:`Plan` and store its rows
+    (or plan first: ``run_sweep(suite, models, operations, ranges, seeds, db, settings)`` is
+    ``run_sweep(plan_sweep(...))``).
 
     A cell whose rows are all present is skipped; a cell with some present trains only the
     missing seeds (a seed's result does not depend on the others beside it).
     ``backend="ray"`` sends each cell to a Ray cluster (``address``, or a local Ray started with
     this machine's cores) as one task, retried ``retries`` times; the rows still come back to
     this process and into ``db``. Returns a :class:`SweepSummary` (``written``: the rows this
-    call added). ``checked``: what :func:`check_sweep` returned for these same arguments, when
-    the caller has checked them."""
+    call added)."""
     if backend not in ("local", "ray"):
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     # Everything that can be refused is refused before the database is opened or created.
-    policies = checked or check_sweep(suite, models, operations, ranges, seeds, settings, device)
+    if not isinstance(plan, Plan):
+        plan = plan_sweep(plan, *args, device=device)
     if backend == "ray":
         check_address(address)
-    specs = list(policies)
     summary = SweepSummary()
-    with Store(db) as store:
+    with Store(plan.db) as store:
         cells = []
-        for spec, operation, pair in itertools.product(specs, operations, ranges):
-            cell, finished = plan_cell(
-                suite, spec, operation, pair, seeds, store, settings, policies[spec]
-            )
-            summary.count(finished[s] for s in seeds if s in finished)
+        for spec, operation, pair in itertools.product(plan.policies, plan.operations, plan.ranges):
+            policy = plan.policies[spec]
+            where = (plan.suite, spec, operation, pair, plan.seeds)
+            cell, finished = plan_cell(*where, store, plan.settings, policy)
+            summary.count(finished[s] for s in plan.seeds if s in finished)
             if cell is None:
-                _note(summary, log, f"{spec} {operation} {range_key(pair)}: all {len(seeds)} "
-                      "seeds done, skipped")  # fmt: skip
+                done = f"all {len(plan.seeds)} seeds done, skipped"
+                _note(summary, log, f"{spec} {operation} {range_key(pair)}: {done}")
             else:
                 cells.append(cell)
         if backend == "ray":
-            beside_db = partial(cell_checkpoint, db)  # each cell's checkpoint, as locally
+            beside_db = partial(cell_checkpoint, plan.db)  # each cell's checkpoint, as locally
             outcomes = map_on_ray(
                 cells, train_cell, address, retries, device, log, checkpoints=beside_db
             )
         else:
-            outcomes = map_locally(cells, db, device, progress, log)
+            outcomes = map_locally(cells, plan.db, device, progress, log)
         for cell, rows in outcomes:
             _store(store, cell, rows, summary, log)
     return summary
-
-
-def check_sweep(
-    suite: Suite,
-    models: Sequence[str],
-    operations: Sequence[str],
-    ranges: Sequence[tuple[str, str]],
-    seeds: Sequence[int],
-    settings: Settings,
-    device: str,
-) -> dict[ModelSpec, Policy]:
-    """Refuse a sweep that cannot run, in one sentence, before anything trains; returns each
-    model's spec and policy (every model is built once here, for its policy)."""
-    specs = [parse(m, layers=suite.layers) for m in models]
-    check_device(device)
-    for seed in seeds:
-        check_seed(seed)
-    task = settings.task_suite(suite)
-    policies = {}
-    for spec in specs:
-        spec.vet()
-        model = spec.build(task.input_size, 1, task.hidden)
-        policies[spec] = policy = cell_policy(spec, model, settings)
-        try:
-            unit_factors(policy, model)
-        except NalmError as error:
-            raise NalmError(f"{spec}: {error}") from None
-        if policy.precondition is not None:  # the engine would refuse it mid-sweep
-            if len(seeds) > 1 and not (task.shared_inputs and not settings.per_seed_inputs):
-                raise NalmError(
-                    f"policy {policy.name!r} preconditions every seed with one moment of the "
-                    f"inputs, which needs shared inputs; suite {suite.name!r} "
-                    + ("shares none" if not task.shared_inputs else "with --per-seed-inputs")
-                )
-            names = [name for name, _ in model.named_parameters()]
-            try:
-                first_weight(model, names, task.input_size)
-            except NalmError as error:
-                raise NalmError(f"{spec}: {error}") from None
-    for operation in operations:
-        for pair in ranges:
-            task.check_cell(operation, pair, settings.eval_size)
-    return policies
 
 
 def _note(summary: SweepSummary, log: Callable[[str], None], line: str) -> None:

@@ -17,7 +17,7 @@ from .cells import TASK_FIELDS, Settings
 from .reference import write_ranking
 from .report import summarize, write_report
 from .rows import KEY
-from .runner import SweepSummary, check_sweep, run_sweep
+from .runner import Plan, SweepSummary, plan_sweep, run_sweep
 from .store import Store
 from .suites import get_suite
 
@@ -133,31 +133,22 @@ class Sweep:
         for i, (point, plan) in enumerate(zip(points, plans, strict=True)):
             if len(points) > 1:
                 log(f"grid point {i + 1}/{len(points)}: {point.label()}")
-            args, policies = plan
-            summary = run_sweep(*args, checked=policies, **point.backend_options(log))
+            summary = run_sweep(plan, **point.backend_options(log))
             total.merge(summary)
         return total
 
-    def plan(self) -> tuple[tuple, dict]:
-        """The checked arguments of :func:`~nalm.bench.runner.run_sweep` for this request, and
-        the policy of each model that :func:`~nalm.bench.runner.check_sweep` found."""
+    def plan(self) -> Plan:
+        """This request checked and planned (:func:`~nalm.bench.runner.plan_sweep`)."""
         base = get_suite(self.suite)
         settings = self.settings()
         suite = settings.task_suite(base)
         models, ops = _names(self.models, "models"), _names(self.ops, "ops")
         n = self.seeds or suite.seeds
-        recipe = get_policy(settings.policy) if settings.policy else None
-        batch = self.batch_size or (recipe and recipe.batch_size) or suite.batch_size
-        limits.check_elements({"--seeds": n, "--batch-size": batch, "inputs": suite.input_size})
-        limits.check_elements(
-            {"--seeds": n, "--eval-size": self.eval_size, "inputs": suite.input_size}
-        )
         operations = suite.parse_operations(ops)
         ranges = suite.parse_ranges(self.ranges)
         seeds = range(self.first_seed, self.first_seed + n)
         models = models or list(suite.models)
-        policies = check_sweep(base, models, operations, ranges, seeds, settings, self.device)
-        return (base, models, operations, ranges, seeds, self.db, settings), policies
+        return plan_sweep(base, models, operations, ranges, seeds, self.db, settings, self.device)
 
     def backend_options(self, log: Callable[[str], None]) -> dict[str, Any]:
         """The keyword arguments of :func:`~nalm.bench.runner.run_sweep` for where it trains."""

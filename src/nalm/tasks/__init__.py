@@ -7,6 +7,7 @@ task base classes does not load sympy (the formulas' parser).
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 _HOMES = {
@@ -47,8 +48,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``nalm.tasks.NAME``: the public name, its module imported on first use."""
+    """``nalm.tasks.NAME``: the public name, its module imported on first use (a submodule,
+    such as ``nalm.tasks.arithmetic``, too)."""
     if name not in _HOMES:
+        if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+            return import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'nalm.tasks' has no attribute {name!r}")
     home = _HOMES[name]
     value = import_module(f"{__name__}.{home or name}")

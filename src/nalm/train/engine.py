@@ -26,7 +26,7 @@ from . import watch
 from .batches import Batches
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
-from .precondition import InputPreconditioner, check_shared, first_weight
+from .precondition import InputPreconditioner, preconditioned
 from .records import Cadence, RestartTracker, Track
 from .seeds import Evaluation, PerSeed, SeedBook
 from .stack import Stack, derived_seed, unit_factors
@@ -65,10 +65,9 @@ class Engine:
         self.book = SeedBook(seeds, device, columns, schedule.keep_losses)
         clipping = policy.clip_value is not None or policy.clip_norm is not None
         self.preconditioner = None
-        if policy.precondition is not None:
-            check_shared(policy.name, S, batches.shared)
-            inputs = next(iter(self.evaluation.sets.values()))[0].shape[-1]
-            name = first_weight(stack.probe, list(stack.leaves), inputs)
+        inputs = next(iter(self.evaluation.sets.values()))[0].shape[-1]
+        name = preconditioned(policy, stack.probe, list(stack.leaves), inputs, S, batches.shared)
+        if name is not None:
             self.preconditioner = InputPreconditioner(policy.precondition, name)
         self.use_grads = optimizer.needs_grads or clipping or self.preconditioner is not None
         self.restarts = RestartTracker(policy, S, schedule.steps)

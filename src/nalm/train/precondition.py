@@ -71,13 +71,32 @@ def first_weight(probe: nn.Module, names: list[str], in_features: int) -> str:
     )
 
 
-def check_shared(policy: str, seeds: int, shared: bool) -> None:
-    """One moment serves every seed: several seeds must share their inputs."""
+def check_shared(policy: str, seeds: int, shared: bool, fix: str = "shared_inputs=True") -> None:
+    """One moment serves every seed: several seeds must share their inputs (``fix``: how the
+    caller's user gets them, named in the sentence)."""
     if seeds > 1 and not shared:
         raise NalmError(
             f"policy {policy!r} preconditions every seed with one moment of the inputs, so its "
-            "seeds must share their inputs (shared_inputs=True)"
+            f"seeds must share their inputs ({fix})"
         )
+
+
+def preconditioned(
+    policy: Any,
+    module: nn.Module,
+    names: list[str],
+    inputs: int,
+    seeds: int,
+    shared: bool,
+    fix: str = "shared_inputs=True",
+) -> str | None:
+    """The engine's check of a preconditioning policy on a model, called by the engine and,
+    ahead of a sweep, by the bench: the stacked weight name it preconditions (``None`` without
+    a preconditioner), or one sentence on why it cannot."""
+    if policy.precondition is None:
+        return None
+    check_shared(policy.name, seeds, shared, fix)
+    return first_weight(module, names, inputs)
 
 
 class InputPreconditioner:
