@@ -5,9 +5,12 @@ interpreter (this one has them all loaded already)."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +87,24 @@ def test_the_lazy_names_are_the_modules_names():
         nalm.nowhere  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'nowhere'"):
         cli.nowhere  # noqa: B018
+
+
+@pytest.mark.parametrize("package", ["nalm", "nalm.tasks"])
+def test_every_lazy_name_is_the_object_its_typing_import_names(package):
+    """Each public name, loaded on first use, is the very object the package's TYPE_CHECKING
+    block imports (what type checkers and the API reference read)."""
+    module = importlib.import_module(package)
+    tree = ast.parse(Path(module.__file__).read_text())
+    block = next(
+        n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n)
+    )
+    found = {}
+    for node in block.body:
+        for alias in node.names:
+            home = f"{package}.{node.module}" if node.module else f"{package}.{alias.name}"
+            found[alias.name] = (home, None if node.module is None else alias.name)
+    assert sorted(found) == sorted(module.__all__)
+    for name, (home, attribute) in found.items():
+        expected = importlib.import_module(home)
+        expected = expected if attribute is None else getattr(expected, attribute)
+        assert getattr(module, name) is expected, name

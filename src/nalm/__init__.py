@@ -20,53 +20,9 @@ x0 - x1
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-# Each public name's module: imported on first use, so that `import nalm` (and the `nalm`
-# command's start) does not load torch, sympy or matplotlib before they are needed.
-_HOMES = {
-    **dict.fromkeys(("tasks", "units"), ""),
-    **dict.fromkeys(
-        ("ArithmeticTask", "DatasetTask", "Expression", "ExpressionTask", "Range", "Task"),
-        ".tasks",
-    ),
-    "NalmError": ".errors",
-    **dict.fromkeys(("load", "save"), ".persist"),
-    **dict.fromkeys(("extract_formula", "to_formula", "verify"), ".symbolic"),
-    **dict.fromkeys(
-        ("EnsembleResult", "FitResult", "Ramp", "evaluate", "fit", "fit_seeds"), ".train"
-    ),
-    **dict.fromkeys(
-        (
-            "DMU",
-            "GNALU",
-            "INALU",
-            "MLP",
-            "NAC",
-            "NALU",
-            "NAU",
-            "NMRU",
-            "NMU",
-            "NPU",
-            "NRU",
-            "Affine",
-            "IntNAU",
-            "IntSnapNPU",
-            "Linear",
-            "NACMul",
-            "NaiveNPU",
-            "RealNaiveNPU",
-            "RealNPU",
-            "ScaledPower",
-            "SelectNAU",
-            "SnapNPU",
-            "Unit",
-        ),
-        ".units",
-    ),
-}
+from .lazy import names
 
 if TYPE_CHECKING:  # what type checkers and the API reference read
     from . import tasks, units
@@ -149,21 +105,9 @@ __all__ = [
     "verify",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """``nalm.NAME``: the public name, its module imported on first use (and, as before the
-    names were loaded on demand, ``nalm.persist`` and the other submodules)."""
-    if name not in _HOMES:
-        if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
-            return import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'nalm' has no attribute {name!r}")
-    home = _HOMES[name]
-    value = import_module(f"{__name__}.{name}" if not home else f"{__name__}{home}")
-    if home:
-        value = getattr(value, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+# Each public name is imported from the first of these modules that has it, on first use, so
+# that `import nalm` (and the `nalm` command's start) loads torch, sympy and matplotlib only
+# when a name needs them.
+__getattr__, __dir__ = names(
+    __name__, __all__, ("errors", "units", "tasks", "train", "persist", "symbolic")
+)

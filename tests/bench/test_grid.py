@@ -145,7 +145,8 @@ def test_a_preconditioning_policy_on_a_model_without_a_first_unit_is_refused_up_
 def test_a_preconditioning_policy_without_shared_inputs_is_refused_up_front(tmp_path):
     db = tmp_path / "never.sqlite"
     sweep = Sweep("madsen", **TINY, policy="nmu-fast", per_seed_inputs=True, db=str(db))
-    with pytest.raises(NalmError, match=r"must share their inputs \(suite 'madsen' with --per-seed-inputs\)"):
+    refusal = r"must share their inputs \(suite 'madsen' with --per-seed-inputs\)"
+    with pytest.raises(NalmError, match=refusal):
         sweep.run(log=lambda line: None)
     assert not db.exists()
 

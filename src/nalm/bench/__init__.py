@@ -21,26 +21,21 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from ..lazy import names
 
-_HOMES = {
-    "Suite": "suites",
-    "SUITES": "suites",
-    "get_suite": "suites",
-    "Sweep": "sweep",
-    "Settings": "runner",
-    "run_sweep": "runner",
-    "Store": "store",
-    "ResultRow": "rows",
-    "summarize": "report",
-    "write_report": "report",
-}
+__all__ = [
+    "SUITES",
+    "ResultRow",
+    "Settings",
+    "Store",
+    "Suite",
+    "Sweep",
+    "get_suite",
+    "run_sweep",
+    "summarize",
+    "write_report",
+]
 
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'nalm.bench' has no attribute {name!r}")
-    return getattr(import_module(f"nalm.bench.{_HOMES[name]}"), name)
+__getattr__, __dir__ = names(
+    __name__, __all__, ("suites", "sweep", "runner", "store", "rows", "report")
+)

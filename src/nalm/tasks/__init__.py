@@ -6,19 +6,9 @@ task base classes does not load sympy (the formulas' parser).
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_HOMES = {
-    "seed_demos": "",
-    **dict.fromkeys(("OPERATIONS", "ArithmeticTask", "Operation", "get_operation"), "arithmetic"),
-    **dict.fromkeys(("DatasetTask", "GeneratedTask", "Task"), "base"),
-    "Expression": "expression",
-    "ExpressionTask": "formula",
-    "Range": "ranges",
-    **dict.fromkeys(("Table", "read_table", "table_task"), "table"),
-}
+from ..lazy import names
 
 if TYPE_CHECKING:  # what type checkers and the API reference read
     from . import seed_demos
@@ -46,21 +36,6 @@ __all__ = [
     "table_task",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """``nalm.tasks.NAME``: the public name, its module imported on first use (a submodule,
-    such as ``nalm.tasks.arithmetic``, too)."""
-    if name not in _HOMES:
-        if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
-            return import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'nalm.tasks' has no attribute {name!r}")
-    home = _HOMES[name]
-    value = import_module(f"{__name__}.{home or name}")
-    if home:
-        value = getattr(value, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = names(
+    __name__, __all__, ("ranges", "base", "arithmetic", "expression", "formula", "table")
+)
