@@ -3,14 +3,18 @@
 ``python -c 'import torch'`` alone, and which heavy libraries each command loads (from
 ``python -X importtime``).
 
-    .venv/bin/python benchmarks/cli_start.py [--repeats 7]
+    .venv/bin/python benchmarks/cli_start.py [--repeats 7] [--before SRC]
 
-Run it on an idle machine: with another job on the two cores every figure grows.
+``--before SRC`` also times the same commands with another checkout's ``src`` first on the
+path (e.g. a worktree of an earlier commit), interleaved with this one, so both columns come
+from one run under the same load. Run it on an idle machine: with another job on the two cores
+every figure grows.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -27,13 +31,21 @@ CASES = {
 HEAVY = ("torch", "sympy", "matplotlib", "ray")
 
 
-def _seconds(argv: list[str]) -> float:
+def _env(src: str | None) -> dict[str, str]:
+    """The environment that puts ``src`` (a checkout's ``src``) first on the path."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    return env
+
+
+def _seconds(argv: list[str], src: str | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=_env(src))
     return time.perf_counter() - started
 
 
-def _heavy(argv: list[str]) -> str:
+def _heavy(argv: list[str], src: str | None = None) -> str:
     """The heavy libraries ``argv`` imports, from ``-X importtime`` (top-level modules only)."""
     done = subprocess.run(
         [argv[0], "-X", "importtime", *argv[1:]],
@@ -41,6 +53,7 @@ def _heavy(argv: list[str]) -> str:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=_env(src),
     )
     names = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     return ", ".join(m for m in HEAVY if m in names) or "none"
@@ -49,19 +62,28 @@ def _heavy(argv: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
-    repeats = parser.parse_args().repeats
-    times: dict[str, list[float]] = {name: [] for name in CASES}
-    for _ in range(repeats):
+    parser.add_argument("--before", help="another checkout's src directory, timed alongside")
+    args = parser.parse_args()
+    sources = {
+        "this": None,
+        **({"before": str(Path(args.before).resolve())} if args.before else {}),
+    }
+    times = {(name, who): [] for name in CASES for who in sources}
+    for _ in range(args.repeats):
         for name, argv in CASES.items():
-            times[name].append(_seconds(argv))
-    print(f"median of {repeats} runs each, interleaved ({Path(sys.executable).name})\n")
-    print("| command | wall-clock (median) | fastest | heavy libraries loaded |")
-    print("| --- | --- | --- | --- |")
+            for who, src in sources.items():
+                times[name, who].append(_seconds(argv, src))
+    print(f"median of {args.repeats} runs each, interleaved\n")
+    head = " | ".join(f"{who}: median, fastest | {who}: heavy libraries" for who in sources)
+    print(f"| command | {head} |")
+    print("| --- |" + " --- | --- |" * len(sources))
     for name, argv in CASES.items():
-        found = times[name]
-        print(
-            f"| `{name}` | {statistics.median(found):.2f} s | {min(found):.2f} s | {_heavy(argv)} |"
-        )
+        cells = []
+        for who, src in sources.items():
+            found = times[name, who]
+            cells.append(f"{statistics.median(found):.2f} s, {min(found):.2f} s")
+            cells.append(_heavy(argv, src))
+        print(f"| `{name}` | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
