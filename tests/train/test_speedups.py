@@ -181,6 +181,7 @@ def test_the_unit_functions_under_grad_of_vmap_and_nested_vmap():
         ("SnapNPU", "snap-div", "root"),
         ("IntSnapNPU", "snap-div", "div"),
         ("IntNAU", "madsen-nau", "add"),
+        ("SelectNAU", "madsen-nau", "add"),
     ],
 )
 def test_units_on_stacked_parameters_match_vmap(monkeypatch, unit, policy, op):

@@ -100,6 +100,7 @@ class SelectNAU(NAU):
 
     operations = "+ (selection)"
     paper = "nalm"
+    stackable = True  # the NAU's forward and regulariser on stacked W, clamped elementwise
     low = 0.0
 
     def reset_parameters(self) -> None:
