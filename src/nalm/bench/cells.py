@@ -224,10 +224,8 @@ def plan_cell(
     todo = tuple(s for s in seeds if s not in finished)
     if not todo:
         return None, finished
-    return Cell(
-        settings.task_suite(suite), spec, operation, tuple(pair), todo, settings, resolved, key,
-        policy,
-    ), finished  # fmt: skip
+    where = (settings.task_suite(suite), spec, operation, tuple(pair), todo)
+    return Cell(*where, settings, resolved, key, policy), finished
 
 
 def cell_checkpoint(db: str | Path, cell: Cell | Sequence[Cell]) -> Path:
@@ -317,8 +315,8 @@ def train_cells(
     for cell in cells:
         n = len(cell.seeds)
         runs, mine = result.runs[start : start + n], range(start, start + n)
-        scores = suite.scores(cell.build, cell.operation, cell.pair, settings.eval_size, runs,
-                              device) or [None] * n  # fmt: skip
+        judged = (cell.build, cell.operation, cell.pair, settings.eval_size, runs, device)
+        scores = suite.scores(*judged) or [None] * n
         out.append(
             [
                 _row(cell, seed, run, tasks[i], thresholds[i], each, score)

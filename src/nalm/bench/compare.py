@@ -115,8 +115,17 @@ def _show(value: Any) -> str:
 def _ranked_row(rank: int, name: str, s: dict[str, Any]) -> list[Any]:
     steps = f"{s['steps']:,}" if s["steps"] else "—"
     solved = (num(s["solved_at_median"]), num(s["solved_at_mean"]))
-    return [rank, name, s["settings_id"], steps, s["seeds"], rate(s), *solved, s["diverged"],
-            wall(s)]  # fmt: skip
+    return [
+        rank,
+        name,
+        s["settings_id"],
+        steps,
+        s["seeds"],
+        rate(s),
+        *solved,
+        s["diverged"],
+        wall(s),
+    ]
 
 
 def wall(s: dict[str, Any]) -> str:
@@ -161,14 +170,40 @@ def comparison(summaries: Sequence[dict[str, Any]]) -> str:
         named = differences([s["settings"] for s in ranked])
         best = ranked[0]
         what = f"{suite} {model} {best['symbol']} {range_}"
-        winners.append([what, named[best["settings"]], best["seeds"], rate(best),
-                        num(best["solved_at_median"]), wall(best), len(ranked)])  # fmt: skip
+        winners.append(
+            [
+                what,
+                named[best["settings"]],
+                best["seeds"],
+                rate(best),
+                num(best["solved_at_median"]),
+                wall(best),
+                len(ranked),
+            ]
+        )
         rows = [_ranked_row(i + 1, named[s["settings"]], s) for i, s in enumerate(ranked)]
-        headers = ["rank", "settings", "id", "steps", "seeds", "success (95 % CI)",
-                   "solved at: median", "mean", "diverged", "wall-clock"]  # fmt: skip
+        headers = [
+            "rank",
+            "settings",
+            "id",
+            "steps",
+            "seeds",
+            "success (95 % CI)",
+            "solved at: median",
+            "mean",
+            "diverged",
+            "wall-clock",
+        ]
         sections.append(f"### {what}\n\n" + markdown_table(headers, rows))
-    head = ["cell", "winning settings", "seeds", "success (95 % CI)", "solved at (median)",
-            "wall-clock", "settings tried"]  # fmt: skip
+    head = [
+        "cell",
+        "winning settings",
+        "seeds",
+        "success (95 % CI)",
+        "solved at (median)",
+        "wall-clock",
+        "settings tried",
+    ]
     return (
         "\n## Settings compared\n\n"
         "Cells that differ only in their settings, ranked by success rate, then median solved-at "

@@ -151,5 +151,6 @@ def expand(items: Sequence[str], given: Sequence[str] = ()) -> list[dict[str, An
 def label(point: dict[str, Any]) -> str:
     """A grid point in one line, in grid-key spelling (``lr=0.01 batch_size=1024``)."""
     names = {field: key for key, (field, _, _) in GRID_KEYS.items()}
-    return " ".join(f"{names[k]}={v:g}" if isinstance(v, float) else f"{names[k]}={v}"
-                    for k, v in point.items())  # fmt: skip
+    return " ".join(
+        f"{names[k]}={v:g}" if isinstance(v, float) else f"{names[k]}={v}" for k, v in point.items()
+    )

@@ -107,15 +107,22 @@ def ranking(summaries: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], l
     for s in summaries:
         where = (s["suite"], s["operation"], s["range"])
         entries = out.setdefault(where, [])
-        entries.append(_entry("yours", s["model"], s["seeds"], s["successes"],
-                              s["solved_at_median"]))  # fmt: skip
+        entries.append(
+            _entry("yours", s["model"], s["seeds"], s["successes"], s["solved_at_median"])
+        )
         mine = _settings(s)
         for ref in reference:
             if (ref["suite"], ref["operation"], ref["range"]) != where:
                 continue
             note = _difference(mine, ref["settings"])
-            entry = _entry("nalm reference", ref["model"], ref["seeds"], ref["successes"],
-                           ref["solved_at_median"], note)  # fmt: skip
+            entry = _entry(
+                "nalm reference",
+                ref["model"],
+                ref["seeds"],
+                ref["successes"],
+                ref["solved_at_median"],
+                note,
+            )
             if entry not in entries:
                 entries.append(entry)
         _add_published(entries, s)
@@ -138,8 +145,9 @@ def _add_published(entries: list[Entry], s: dict[str, Any]) -> None:
     if quoted is None or quoted.success is None:
         return
     rate = quoted.success / 100
-    entry = Entry("Madsen & Johansen 2020", name or s["model"], 100, None, rate, rate, rate,
-                  quoted.solved_at)  # fmt: skip
+    entry = Entry(
+        "Madsen & Johansen 2020", name or s["model"], 100, None, rate, rate, rate, quoted.solved_at
+    )
     if entry not in entries:
         entries.append(entry)
 
@@ -153,8 +161,17 @@ def ranking_markdown(ranked: dict[tuple[str, str, str], list[Entry]]) -> str:
             count = "" if e.successes is None else f"{e.successes}/{e.seeds}, "
             interval = "" if e.successes is None else f" ({100 * e.low:.0f}–{100 * e.high:.0f})"
             solved = "—" if e.solved_at is None else f"{e.solved_at:.2g}"
-            rows.append([f"{suite} {symbol} {range_}", rank, e.source, e.model,
-                         f"{count}{100 * e.rate:.0f} %{interval}", solved, e.note])  # fmt: skip
+            rows.append(
+                [
+                    f"{suite} {symbol} {range_}",
+                    rank,
+                    e.source,
+                    e.model,
+                    f"{count}{100 * e.rate:.0f} %{interval}",
+                    solved,
+                    e.note,
+                ]
+            )
     headers = ["cell", "rank", "source", "model", "success (95 % CI)", "solved at", "note"]
     return markdown_table(headers, rows)
 
@@ -163,8 +180,12 @@ def plot_ranking(ranked: dict[tuple[str, str, str], list[Entry]], path: Path) ->
     """Success rate with its interval, one panel per (suite, operation, range), one bar per
     entry, coloured by source."""
     colours = {"yours": "C0", "nalm reference": "C2"}
-    fig, axes = plt.subplots(len(ranked), 1, figsize=(8, 0.5 + 0.45 * sum(map(len, ranked.values()))
-                             + 0.6 * len(ranked)), squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(ranked),
+        1,
+        figsize=(8, 0.5 + 0.45 * sum(map(len, ranked.values())) + 0.6 * len(ranked)),
+        squeeze=False,
+    )
     for ax, ((suite, operation, range_), entries) in zip(axes[:, 0], ranked.items(), strict=True):
         labels = [f"{e.model} ({e.source})" + (" †" if e.note else "") for e in entries]
         y = list(range(len(entries)))[::-1]

@@ -284,8 +284,11 @@ class Store:
         out = []
         for values in cursor:
             row = dict.fromkeys(COLUMNS) | dict(zip(present, values, strict=True))
-            check_row(row, f"{self.path}: the row of {row.get('model')!r} "
-                      f"{row.get('operation')!r} seed {row.get('seed')!r}")  # fmt: skip
+            check_row(
+                row,
+                f"{self.path}: the row of {row.get('model')!r} "
+                f"{row.get('operation')!r} seed {row.get('seed')!r}",
+            )
             row["settings"] = self._key(row["settings"])
             out.append(row)
         return out

@@ -301,11 +301,19 @@ def _train_recurrent(
             build = _builder("recurrent", spec, s)
             flat = [(op, seed, t) for op in ops for seed, t in zip(seeds, tasks[op], strict=True)]
             result = fit_seeds(
-                build, [t for _, _, t in flat], [init_seed(op, seed) for op, seed, _ in flat],
-                steps=s.recurrent_steps, lr=s.lr, batch_size=s.batch_size, policy="auto",
-                eval_every=s.recurrent_steps, shared_inputs=True, device=device,
-                progress=progress, description=f"recurrent {label} ({n}/{len(models)})",
-            )  # fmt: skip
+                build,
+                [t for _, _, t in flat],
+                [init_seed(op, seed) for op, seed, _ in flat],
+                steps=s.recurrent_steps,
+                lr=s.lr,
+                batch_size=s.batch_size,
+                policy="auto",
+                eval_every=s.recurrent_steps,
+                shared_inputs=True,
+                device=device,
+                progress=progress,
+                description=f"recurrent {label} ({n}/{len(models)})",
+            )
             rows = [
                 {
                     "operation": op,

@@ -25,10 +25,19 @@ if TYPE_CHECKING:
 
 
 _NOT_STATIC = (
-    "recurrent_steps", "rnn_hidden", "settings", "static_models", "recurrent_models",
-    "operations", "train_length", "extrapolation_length", "sequence_train_range",
-    "sequence_extrapolation_range", "sequence_eval_size", "quick",
-)  # fmt: skip
+    "recurrent_steps",
+    "rnn_hidden",
+    "settings",
+    "static_models",
+    "recurrent_models",
+    "operations",
+    "train_length",
+    "extrapolation_length",
+    "sequence_train_range",
+    "sequence_extrapolation_range",
+    "sequence_eval_size",
+    "quick",
+)
 """Settings that neither train nor score a static model (they choose cells, or are the
 recurrent half's): the static results database is named by a hash of the others."""
 
@@ -67,13 +76,26 @@ def train_static(
     are read back), as ``(label, part)`` like the recurrent half's parts."""
     suite, db = static_suite(s), static_database(out, s)
     bench = BenchSettings(
-        steps=s.static_steps, batch_size=s.batch_size, eval_every=s.static_steps, lr=s.lr,
+        steps=s.static_steps,
+        batch_size=s.batch_size,
+        eval_every=s.static_steps,
+        lr=s.lr,
         eval_size=s.eval_size,
-    )  # fmt: skip
+    )
     for label, text in s.models("static").items():
         spec = parse(text, layers=suite.layers)
-        run_sweep(suite, [text], ops, suite.ranges, range(s.seeds), db, bench, device=str(device),
-                  progress=progress, log=lambda _: None)  # fmt: skip
+        run_sweep(
+            suite,
+            [text],
+            ops,
+            suite.ranges,
+            range(s.seeds),
+            db,
+            bench,
+            device=str(device),
+            progress=progress,
+            log=lambda _: None,
+        )
         key = sweep_key(suite, spec, bench)
         with Store(db, create=False) as store:
             rows = [r for r in store.rows(model=str(spec)) if r["settings"] == key]

@@ -33,7 +33,7 @@ from .checkpoint import run_engines
 from .checks import check_models, check_training
 from .engine import Engine
 from .policies import Policy, resolve
-from .records import Cadence
+from .records import Cadence, Track
 from .stack import derived_seed
 
 __all__ = [
@@ -199,18 +199,15 @@ def fit_seeds(
         tasks, seeds, steps, eval_every, device, batch_size, {"": lr}, True
     )
     check_seed(data_seed, "data_seed")
-    schedule = Cadence.of(steps, eval_every, checkpoint_every, recover, recover_factor, False,
-                           early_stop, checkpoint_seconds, compact)  # fmt: skip
-    first = _build(make_model, seeds[0])
-    check_models({"the model make_model builds": first}, tasks[0])
-    size = sum(p.numel() for p in first.parameters())
-    check_elements({"seeds": len(seeds), "parameters per model": size})
-    models = [first, *(_build(make_model, s) for s in seeds[1:])]
+    timing = (steps, eval_every, checkpoint_every, recover, recover_factor, False)
+    schedule = Cadence.of(*timing, early_stop, checkpoint_seconds, compact)
+    models = _models(make_model, seeds, tasks[0])
+    first = models[0]
     rule = resolve(policy, first, regularizer=regularizer)
     own = [s if data_seed == 0 else derived_seed("data", data_seed, s) for s in seeds]
     streams = derived_seed("shared", data_seed) if shared_inputs else own
-    engine = Engine.of(models, tasks, seeds, streams, batch_size=batch_size, policy=rule,
-                       schedule=schedule, lr=lr, device=device, betas=betas)  # fmt: skip
+    stepping = {"batch_size": batch_size, "schedule": schedule, "lr": lr, "betas": betas}
+    engine = Engine.of(models, tasks, seeds, streams, policy=rule, device=device, **stepping)
     settings = {
         "model": repr(first),
         "seeds": seeds,
@@ -222,12 +219,24 @@ def fit_seeds(
         "tasks": [t.config() for t in tasks],
     }
     run_engines({"seeds": engine}, {"seeds": description}, settings, schedule, checkpoint, progress)
-    runs = [
-        SeedResult(t.seed, t.history, t.steps, t.diverged_at, t.stopped_at, t.reinitialized_at,
-                   t.recovered_at, engine.weights(i))
-        for i, t in enumerate(engine.book.all_tracks)
-    ]  # fmt: skip
+    runs = [_seed_result(t, engine.weights(i)) for i, t in enumerate(engine.book.all_tracks)]
     return EnsembleResult(runs, rule.name, engine.seconds, engine.resumed_from)
+
+
+def _models(make_model: Callable[[], nn.Module], seeds: list[int], task: Task) -> list[nn.Module]:
+    """One model per seed, each built under its seed; the first checked against the task and
+    the cohort's size against nalm's limits before the others are built."""
+    first = _build(make_model, seeds[0])
+    check_models({"the model make_model builds": first}, task)
+    size = sum(p.numel() for p in first.parameters())
+    check_elements({"seeds": len(seeds), "parameters per model": size})
+    return [first, *(_build(make_model, s) for s in seeds[1:])]
+
+
+def _seed_result(t: Track, weights: dict[str, torch.Tensor]) -> SeedResult:
+    """A seed's :class:`SeedResult` from its track and final weights."""
+    ends = (t.steps, t.diverged_at, t.stopped_at, t.reinitialized_at, t.recovered_at)
+    return SeedResult(t.seed, t.history, *ends, weights)
 
 
 def _check_cohort(make_model: object, tasks: Sequence[Task], seeds: Iterable[int]) -> list[int]:

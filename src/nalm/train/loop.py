@@ -203,11 +203,11 @@ def fit(
     make = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
     if make is None:
         raise NalmError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    one = {"batch_size": batch_size, "schedule": schedule, "device": device, "optimizer": make}
     engines = {
-        name: Engine.of([m], [task], [seed], [seed], batch_size=batch_size, policy=policies[name],
-                        schedule=schedule, lr=rates[name], device=device, optimizer=make)
+        name: Engine.of([m], [task], [seed], [seed], policy=policies[name], lr=rates[name], **one)
         for name, m in models.items()
-    }  # fmt: skip
+    }
     settings = {
         "models": {n: repr(m) for n, m in models.items()},
         "lr": rates,
@@ -239,5 +239,13 @@ def _rates(lr: float | Mapping[str, float], models: Mapping[str, nn.Module]) -> 
 
 def _result(track: Track, engine: Engine, policy: Policy) -> FitResult:
     t = track
-    return FitResult(t.history, t.train_loss, t.steps, t.diverged_at, engine.seconds, policy.name,
-                     t.reinitialized_at, t.recovered_at)  # fmt: skip
+    return FitResult(
+        t.history,
+        t.train_loss,
+        t.steps,
+        t.diverged_at,
+        engine.seconds,
+        policy.name,
+        t.reinitialized_at,
+        t.recovered_at,
+    )
