@@ -109,5 +109,5 @@ __all__ = [
 # that `import nalm` (and the `nalm` command's start) loads torch, sympy and matplotlib only
 # when a name needs them.
 __getattr__, __dir__ = names(
-    __name__, __all__, ("errors", "units", "tasks", "train", "persist", "symbolic")
+    __name__, __all__, ("errors", "tasks", "persist", "train", "units", "symbolic")
 )

@@ -15,23 +15,24 @@ Example:
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import import_module
 from importlib.util import find_spec
 from typing import Any
 
 
 def names(
-    package: str, public: Sequence[str], homes: Sequence[str]
+    package: str, public: Sequence[str], homes: Sequence[str] | Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``: a submodule by its name, else each of
-    ``public`` from the first of the submodules ``homes`` (relative names) that has it."""
+    ``public`` from the first of the submodules ``homes`` (relative names) that has it, or from
+    its own submodule where ``homes`` maps each name to one."""
 
     def attribute(name: str) -> Any:
         if not name.startswith("_") and find_spec(f"{package}.{name}") is not None:
             return import_module(f"{package}.{name}")
         if name in public:
-            for home in homes:
+            for home in [homes[name]] if isinstance(homes, Mapping) else homes:
                 module = import_module(f"{package}.{home}")
                 if hasattr(module, name):
                     value = getattr(module, name)

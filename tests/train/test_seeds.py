@@ -1,7 +1,7 @@
 """The engine's per-seed parts (:mod:`nalm.train.seeds`): a checkpoint written before they
 shared one protocol (nalm 16cec25: three seeds of NAU→NMU under ``nmu-fast``, seed 1 stopped
-and compacted away, interrupted after step 150) resumes exactly where an uninterrupted run of
-today's engine goes."""
+and compacted away, interrupted after step 150) resumes where an uninterrupted run of today's
+engine goes (to float rounding: the thread count of the process that wrote it may differ)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         return {k: f.get_tensor(k) for k in f.keys()}, json.loads(f.metadata()["meta"])  # noqa: SIM118
 
 
-def test_a_checkpoint_from_before_the_protocol_resumes_exactly(tmp_path):
+def test_a_checkpoint_from_before_the_protocol_resumes_where_it_stopped(tmp_path):
     resumed, fresh = tmp_path / "resumed.safetensors", tmp_path / "fresh.safetensors"
     shutil.copy(OLD, resumed)
     assert _read(resumed)[1]["step"] == 150
@@ -53,9 +53,9 @@ def test_a_checkpoint_from_before_the_protocol_resumes_exactly(tmp_path):
     _train(fresh)
     (a, meta_a), (b, meta_b) = _read(resumed), _read(fresh)
     assert sorted(a) == sorted(b) and "0/dropped.1.0.W" in a  # seed 1's final weights kept
-    for key in a:
-        if key != "rng.torch":  # the global generator: what the process drew before training
-            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, equal_nan=True)
+    for key in a:  # to float rounding: the file was written by another process, whose thread
+        if key != "rng.torch":  # count may differ (the global generator: what it drew before)
+            torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-7, equal_nan=True)
     first, second = meta_a["engines"][0], meta_b["engines"][0]
     assert first.pop("seconds") > 0 and second.pop("seconds") > 0
     assert first == second and first["step"] == 300 and first["rows"] == [0, 2]

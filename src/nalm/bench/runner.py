@@ -148,10 +148,11 @@ def run_sweep(
     backend: str = "local",
     address: str | None = None,
     retries: int = 2,
+    **planned: Any,
 ) -> SweepSummary:
     """Train every missing (model, operation, range, seed) of a :class:`Plan` and store its rows
-    (or plan first: ``run_sweep(suite, models, operations, ranges, seeds, db, settings)`` is
-    ``run_sweep(plan_sweep(...))``).
+    (or plan first: ``run_sweep(suite, models, operations, ranges, seeds, db, settings)``, its
+    arguments given by place or by name, is ``run_sweep(plan_sweep(...))``).
 
     A cell whose rows are all present is skipped; a cell with some present trains only the
     missing seeds (a seed's result does not depend on the others beside it).
@@ -163,7 +164,8 @@ def run_sweep(
         raise NalmError(f"unknown backend {backend!r}; choose local or ray")
     # Everything that can be refused is refused before the database is opened or created.
     if not isinstance(plan, Plan):
-        plan = plan_sweep(plan, *args, device=device)
+        plan = plan_sweep(plan, *args, device=device, **planned)
+    check_device(device)
     if backend == "ray":
         check_address(address)
     summary = SweepSummary()

@@ -194,8 +194,11 @@ def policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm train``; returns the exit status."""
     from ..presets import run_seed_preset
+    from ..train.policies import get_policy
     from ..training import run_train
 
+    if args.policy != "auto":  # refused in one sentence, a preset's run included
+        get_policy(args.policy)
     if args.preset:
         run_seed_preset(
             args.preset,

@@ -96,7 +96,7 @@ class Engine:
         betas: tuple[float, float] = (0.9, 0.999),
     ) -> Engine:
         """An engine for ``models`` (one per seed, built by the caller) with their batch
-        ``streams`` (see :class:`~nalm.tasks.base.Batches`). One seed, or any ``optimizer``
+        ``streams`` (see :class:`~nalm.train.batches.Batches`). One seed, or any ``optimizer``
         factory, steps with ``torch.optim``; several seeds with :class:`StackedAdam`."""
         stack = Stack.of(models, device)
         if optimizer is not None or len(models) == 1:
@@ -373,7 +373,8 @@ class Engine:
             part_tensors, part_meta = part.state()
             tensors.update({prefix + k: v.detach() for k, v in part_tensors.items()})
             meta.update({_META[prefix]: part_meta} if prefix in _META else part_meta)
-        return tensors, meta
+        order = [*_ORDER, *meta]  # the checkpoint files' order of keys, then any new one
+        return tensors, {k: meta[k] for k in dict.fromkeys(order) if k in meta}
 
     @torch.no_grad()
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -390,3 +391,4 @@ class Engine:
 
 # the parts whose metadata a checkpoint keeps under a key of its own (the others' is at the top)
 _META = {"opt.": "optimizer", "stall_": "stall"}
+_ORDER = ("step", "seconds", "columns", "tracks", "recoveries", "n_active", "rows", "stall")

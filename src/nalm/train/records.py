@@ -54,7 +54,7 @@ class Cadence:
     ``checkpoint_seconds``, a checkpoint file is written at most that often (and always at the
     end); the checks and snapshots keep their cadence, so the results do not depend on it.
     ``compact``: seeds that stopped or diverged leave the batched computation at the next
-    evaluation (:mod:`~nalm.train.compaction`)."""
+    evaluation (``Engine.compact``)."""
 
     steps: int
     eval_every: int

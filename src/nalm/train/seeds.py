@@ -171,7 +171,7 @@ class SeedBook:
             tensors[f"history.{i}"] = torch.tensor(table, dtype=torch.float64).reshape(shape)
             if self.keep_losses:
                 tensors[f"losses.{i}"] = torch.tensor(track.train_loss, dtype=torch.float64)
-            tracks.append({k: v for k, v in vars(track).items() if k not in _TABLES})
+            tracks.append({k: getattr(track, k) for k in _TRACKED})
         meta = {
             "columns": self.columns,
             "tracks": tracks,
@@ -233,4 +233,6 @@ class Evaluation:
         pass
 
 
-_TABLES = ("history", "train_loss")  # a track's lists kept as tensors, not metadata
+# a track's values kept as metadata (its history and losses are tensors), in the files' order
+_TRACKED = ("seed", "diverged_at", "diverged_by", "stopped_at", "reinitialized_at")
+_TRACKED += ("recovered_at", "steps")

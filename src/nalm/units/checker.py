@@ -169,9 +169,14 @@ def add_check(
 
 
 def checks() -> list[Check]:
-    """The checks :func:`check` runs, in order."""
+    """The checks :func:`check` runs, in order: nalm's own (:mod:`nalm.units.contract`, then
+    :mod:`nalm.unit_contract`), then those added by other code, each in the order added."""
     _add_contract()
-    return list(_CHECKS)
+    own = [c for c in _CHECKS if c.run.__module__ in _OWN]
+    return own + [c for c in _CHECKS if c.run.__module__ not in _OWN]
+
+
+_OWN = ("nalm.units.contract", "nalm.unit_contract")
 
 
 def _add_contract() -> None:
@@ -209,9 +214,8 @@ def check(
     check_size(in_features, "in_features")
     check_size(out_features, "out_features")
     subject = Subject(cls, in_features, out_features, dict(options or {}))
-    _add_contract()
     results = []
-    for c in _CHECKS if not quick else [c for c in _CHECKS if c.quick]:
+    for c in [c for c in checks() if c.quick or not quick]:
         with torch.random.fork_rng(devices=[]):
             results.append(_run(c, subject))
         if c.name == "builds" and not results[-1].passed:
