@@ -23,14 +23,14 @@ from .names import formula_names, legend, shown
 from .search import Law, find_law
 
 if TYPE_CHECKING:
-    from .run import FitSettings
+    from .fields import FitFields
 
 
 @dataclass
 class LawResult(Result):
     """The law found in a table, every family tried, and the errors on the test file."""
 
-    settings: FitSettings
+    settings: FitFields
     task: DatasetTask
     names: list[str]
     law: Law
@@ -151,8 +151,9 @@ def _number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def search_law(settings: FitSettings, run: Run, **search: Any) -> LawResult:
-    """Run the law search of ``settings`` (a :class:`~.run.FitSettings`) and print its report."""
+def search_law(settings: FitFields, run: Run, **search: Any) -> LawResult:
+    """Run the law search of ``settings`` (a :class:`~.run.FitSettings`'s fields) and print its
+    report."""
     train_table, test_table, task, names = settings.tables()
     symbols = formula_names(names)
     x = train_table.select(names).numpy().astype(np.float64)

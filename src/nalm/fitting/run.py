@@ -3,7 +3,6 @@ learned (``config.json``, ``metrics.csv``, ``formulas.md``, a model file per uni
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,6 @@ from ..limits import check_number
 from ..plots import save_parity_plot
 from ..reporting import fmt, markdown_table, table
 from ..tasks.base import DatasetTask
-from ..tasks.table import Table, read_table, table_task
 from .candidates import (
     CLOSE,
     Candidate,
@@ -26,54 +24,21 @@ from .candidates import (
     parse_specs,
     unexplained,
 )
+from .fields import FitFields
 from .law_report import LawResult, search_law
 from .names import formula_names, legend, shown
-from .search import Law, find_law, split_rows
-
-
-def _default(name: str) -> Any:
-    """A training setting's default: :func:`fit_candidates`' keyword, written there once."""
-    return inspect.signature(fit_candidates).parameters[name].default
+from .search import Law, split_rows
 
 
 @dataclass(frozen=True)
-class FitSettings(Experiment):
-    """Settings of ``nalm fit``: the CSV ``data`` (and ``test``) file, the ``target`` column,
-    and either the law search (no ``units``: :func:`~.search.find_law` within ``budget``
-    seconds) or the ``units`` to try with their training settings (see :func:`fit_candidates`).
-
-    ``steps``, ``seeds`` and ``lr`` left ``None`` take the chosen mode's defaults (the search:
-    4,000 steps, 32 seeds, 0.02; units: 10,000 steps, 3 seeds, 0.05 or 1e-3 for an MLP)."""
+class FitSettings(FitFields, Experiment):
+    """Settings of ``nalm fit`` (the fields: :class:`~.fields.FitFields`): the CSV ``data``
+    (and ``test``) file, the ``target`` column, and either the law search (no ``units``:
+    :func:`~.search.find_law` within ``budget`` seconds) or the ``units`` to try with their
+    training settings (see :func:`fit_candidates`)."""
 
     name: ClassVar[str] = "fit"
     command: ClassVar[str] = "fit"
-
-    data: str = ""
-    target: str = ""
-    test: str | None = None
-    units: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    steps: int | None = None
-    seeds: int | None = None
-    first_seed: int = _default("first_seed")
-    lr: float | None = _default("lr")
-    hidden: int = _default("hidden")
-    batch_size: int = _default("batch_size")
-    tolerance: float = _default("tolerance")
-    budget: float = 120.0
-
-    def __post_init__(self) -> None:
-        defaults = _SEARCH if not self.units else {k: _default(k) for k in ("steps", "seeds")}
-        for key, value in defaults.items():
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, value)
-        if not self.units and self.lr is None:
-            object.__setattr__(self, "lr", _SEARCH["lr"])
-
-    @property
-    def search(self) -> bool:
-        """Whether this is the law search (no ``units`` named)."""
-        return not self.units
 
     def check(self) -> None:
         """Read the files, parse the units and check them against the unit contract's quick
@@ -82,19 +47,6 @@ class FitSettings(Experiment):
         check_number(self.budget, "budget", positive=True)
         for spec in parse_specs(self.units):
             spec.vet()
-
-    def tables(self) -> tuple[Table, Table | None, DatasetTask, list[str]]:
-        """The training table, the test table, the task and the input columns' names (each file
-        read once: a pipe such as ``<(cat data.csv)`` or ``/dev/stdin`` can be read only once)."""
-        read = self.__dict__.get("_tables")
-        if read is None:
-            train_table = read_table(self.data)
-            test_table = read_table(self.test, min_rows=1) if self.test is not None else None
-            read = (train_table, test_table)
-            object.__setattr__(self, "_tables", read)  # a cache, not a setting
-        train_table, test_table = read
-        task, names = table_task(train_table, self.target, test_table, self.exclude)
-        return train_table, test_table, task, list(names)
 
     def execute(self, run: Run) -> FitResult | LawResult:
         if self.search:
@@ -143,7 +95,6 @@ class FitSettings(Experiment):
         return result
 
 
-_SEARCH = {k: inspect.signature(find_law).parameters[k].default for k in ("steps", "seeds", "lr")}
 _TRAINING = ("steps", "seeds", "first_seed", "lr", "hidden", "batch_size", "tolerance")
 
 
