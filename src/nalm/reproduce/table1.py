@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,52 +35,25 @@ from ..bench.table1 import (
     random_baseline,
 )
 from ..errors import NalmError
-from ..experiment import Experiment, Result, Run
+from ..experiment import Experiment, Run
 from ..models import TORCH_CELLS, parse
 from ..reporting import finite_or_none
-from ..tasks.arithmetic import OPERATIONS, ArithmeticTask, RecurrentArithmeticTask, get_operation
+from ..tasks.arithmetic import ArithmeticTask, RecurrentArithmeticTask, get_operation
 from ..train.cohort import fit_seeds
-from ..units import registry
+from .table1_fields import RECURRENT_MODELS, SETTINGS, Table1Fields, static_models
 from .table1_report import (
     OP_LABELS,
+    Table1Result,
     claims,
     disagreements,
-    plot_table1,
     progress_line,
     summarize,
-    write_cells,
-    write_markdown,
-    write_runs,
 )
 from .table1_static import train_static
 
-SETTINGS = ("static", "recurrent")
-
-RECURRENT_MODELS: dict[str, str] = {
-    "LSTM": "lstm",
-    "ReLU": "rnn",
-    "NAC": "nac",
-    "NALU": "nalu",
-    "NAU": "nau",
-    "NMU": "nau>nmu",
-}
-"""The recurrent rows: ``lstm``/``rnn`` cells with a linear head; a unit name means that unit as
-the cell and the head; ``cell>head`` names both."""
-
-
-def static_models() -> dict[str, str]:
-    """:data:`STATIC_MODELS` plus ``unit>unit`` for any registry unit not in it yet, so the table
-    grows as units land."""
-    models = dict(STATIC_MODELS)
-    used = {name for spec in models.values() for name in spec.replace("mlp:", "").split(">")}
-    for name in registry.names():
-        if name not in used and name not in ("mlp", "linear"):
-            models[registry.get(name).__name__] = f"{name}>{name}"
-    return models
-
 
 @dataclass(frozen=True)
-class Table1Settings(Experiment):
+class Table1Settings(Table1Fields, Experiment):
     """Settings of ``nalm reproduce table1``; the defaults are the full run, ``quick()`` gives 3
     seeds, 6,000 static and 2,000 recurrent steps and smaller evaluation sets (about five minutes
     here)."""
@@ -96,41 +69,6 @@ class Table1Settings(Experiment):
         "sequence_eval_size": 300,
     }
     STORED_AS: ClassVar[Mapping[str, str]] = {"quick_run": "quick"}
-
-    seeds: int = 10
-    static_steps: int = 20_000
-    recurrent_steps: int = 10_000
-    lr: float = 1e-3
-    batch_size: int = 128
-    hidden: int = 2
-    rnn_hidden: int = 16
-    random_inits: int = 100
-    operations: tuple[str, ...] = tuple(OPERATIONS)
-    settings: tuple[str, ...] = SETTINGS
-    static_models: tuple[str, ...] = ()
-    recurrent_models: tuple[str, ...] = ()
-    input_size: int = 100
-    subset: float = 0.25
-    overlap: float = 0.5
-    train_range: str = "1,2"
-    extrapolation_range: str = "2,6"
-    eval_size: int = 10_000
-    train_length: int = 10
-    extrapolation_length: int = 20
-    sequence_train_range: str = "0.1,0.2"
-    sequence_extrapolation_range: str = "0.2,0.3"
-    sequence_eval_size: int = 1000
-    quick_run: bool = False
-
-    def models(self, setting: str) -> dict[str, str]:
-        """Row label → model spec for ``static`` or ``recurrent``."""
-        if setting == "static":
-            chosen, lineup = self.static_models, static_models()
-        else:
-            chosen, lineup = self.recurrent_models, dict(RECURRENT_MODELS)
-        if not chosen:
-            return lineup
-        return {label: lineup.get(label, label) for label in chosen}
 
     def check(self) -> None:
         for what in (
@@ -229,41 +167,6 @@ def _tasks(setting: str, op: str, seeds: Sequence[int], s: Table1Settings) -> li
         )
         for seed in seeds
     ]
-
-
-@dataclass
-class Table1Result(Result):
-    """Per-seed rows, the per-cell summary and the files written; ``seconds`` is this call's
-    wall time, ``training_seconds`` the training time of all parts (including resumed ones)."""
-
-    settings: Table1Settings
-    runs: list[dict[str, Any]]
-    cells: list[dict[str, Any]]
-    training_seconds: float = 0.0
-    baselines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-
-    def write_report(self) -> dict[str, Path]:
-        """``table1.csv`` (cells), ``table1-seeds.csv``, ``table1.md`` and ``table1.png``."""
-        assert self.out is not None
-        out = self.out
-        return {
-            "csv": write_cells(self.cells, out / "table1.csv"),
-            "seeds_csv": write_runs(self.runs, self.baselines, out / "table1-seeds.csv"),
-            "markdown": write_markdown(self, out / "table1.md"),
-            "png": plot_table1(self, out / "table1.png"),
-        }
-
-    def cell(self, setting: str, evaluation: str, model: str, operation: str) -> dict[str, Any]:
-        op = get_operation(operation).name
-        for c in self.cells:
-            if (c["setting"], c["evaluation"], c["model"], c["operation"]) == (
-                setting,
-                evaluation,
-                model,
-                op,
-            ):
-                return c
-        raise KeyError((setting, evaluation, model, operation))
 
 
 def run_table1(

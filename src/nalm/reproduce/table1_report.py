@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from matplotlib.colors import LogNorm
 
 from ..app.rundir import open_atomic, write_text
 from ..bench.table1 import EVALUATIONS, median, score
+from ..experiment import Result
 from ..reporting import markdown_table, number
 from ..reporting.figures import plt
 from ..reporting.published import as_number
@@ -21,7 +23,7 @@ from ..reporting.published import table1_score as published
 from ..tasks.arithmetic import get_operation
 
 if TYPE_CHECKING:
-    from .table1 import Table1Result, Table1Settings
+    from .table1_fields import Table1Fields
 
 OP_LABELS = {"add": "a+b", "sub": "a−b", "mul": "a×b", "div": "a/b", "squared": "a²", "root": "√a"}
 
@@ -33,7 +35,7 @@ def run_score(run: dict[str, Any], evaluation: str, random: float | None) -> flo
 def summarize(
     runs: Sequence[dict[str, Any]],
     baselines: dict[tuple[str, str], dict[str, Any]],
-    settings: Table1Settings,
+    settings: Table1Fields,
 ) -> list[dict[str, Any]]:
     """One row per setting × evaluation × model × operation: median score over seeds (diverged
     and non-finite seeds count as infinite), quartiles, counts, and the published value."""
@@ -78,7 +80,7 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
 
 
 def progress_line(
-    setting: str, label: str, done: dict[str, Any], ops: Sequence[str], s: Table1Settings
+    setting: str, label: str, done: dict[str, Any], ops: Sequence[str], s: Table1Fields
 ) -> str:
     parts = []
     for op in ops:
@@ -327,3 +329,38 @@ def plot_table1(result: Table1Result, path: Path) -> Path:
         fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
     return path
+
+
+@dataclass
+class Table1Result(Result):
+    """Per-seed rows, the per-cell summary and the files written; ``seconds`` is this call's
+    wall time, ``training_seconds`` the training time of all parts (including resumed ones)."""
+
+    settings: Table1Fields
+    runs: list[dict[str, Any]]
+    cells: list[dict[str, Any]]
+    training_seconds: float = 0.0
+    baselines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def write_report(self) -> dict[str, Path]:
+        """``table1.csv`` (cells), ``table1-seeds.csv``, ``table1.md`` and ``table1.png``."""
+        assert self.out is not None
+        out = self.out
+        return {
+            "csv": write_cells(self.cells, out / "table1.csv"),
+            "seeds_csv": write_runs(self.runs, self.baselines, out / "table1-seeds.csv"),
+            "markdown": write_markdown(self, out / "table1.md"),
+            "png": plot_table1(self, out / "table1.png"),
+        }
+
+    def cell(self, setting: str, evaluation: str, model: str, operation: str) -> dict[str, Any]:
+        op = get_operation(operation).name
+        for c in self.cells:
+            if (c["setting"], c["evaluation"], c["model"], c["operation"]) == (
+                setting,
+                evaluation,
+                model,
+                op,
+            ):
+                return c
+        raise KeyError((setting, evaluation, model, operation))

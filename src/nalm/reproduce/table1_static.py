@@ -21,7 +21,7 @@ from ..experiment import settings_id
 from ..models import parse
 
 if TYPE_CHECKING:
-    from .table1 import Table1Settings
+    from .table1_fields import Table1Fields
 
 
 _NOT_STATIC = (
@@ -42,7 +42,7 @@ _NOT_STATIC = (
 recurrent half's): the static results database is named by a hash of the others."""
 
 
-def static_suite(s: Table1Settings) -> Table1Suite:
+def static_suite(s: Table1Fields) -> Table1Suite:
     """The ``table1`` bench suite with these settings (its seeds scored against the tasks of
     seeds ``0 … seeds − 1``, as the recurrent half is)."""
     return dataclasses.replace(
@@ -62,7 +62,7 @@ def static_suite(s: Table1Settings) -> Table1Suite:
     )
 
 
-def static_database(out: Path, s: Table1Settings) -> Path:
+def static_database(out: Path, s: Table1Fields) -> Path:
     """Where the static half's rows are stored: ``out/static-<settings hash>.sqlite``, a
     results database like any sweep's (``nalm bench report --db`` reads it)."""
     chosen = {k: v for k, v in s.to_dict().items() if k not in _NOT_STATIC}
@@ -70,7 +70,7 @@ def static_database(out: Path, s: Table1Settings) -> Path:
 
 
 def train_static(
-    s: Table1Settings, out: Path, ops: Sequence[str], device: torch.device | str, progress: bool
+    s: Table1Fields, out: Path, ops: Sequence[str], device: torch.device | str, progress: bool
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each static model's seeds trained and stored by the ``table1`` suite (finished seeds
     are read back), as ``(label, part)`` like the recurrent half's parts."""
