@@ -37,13 +37,12 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """Every nalm module ``name`` imports, at any depth, except under ``if TYPE_CHECKING:``."""
+    """Every nalm module ``name`` imports, at any depth, those for type checkers (under
+    ``if TYPE_CHECKING:``) included: a cycle of annotations is a cycle of the design."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     out: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            return
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")[: len(package.split(".")) - node.level + 1]
             target = ".".join([*base, node.module or ""]).strip(".") if node.level else node.module

@@ -11,7 +11,7 @@ from torch import nn
 from ..models import parse
 
 if TYPE_CHECKING:
-    from .sequences import SequenceSettings
+    from .sequence_fields import SequenceFields
 
 
 class SequenceModel(nn.Module):
@@ -71,7 +71,7 @@ def make_cell(kind: str, size: int, out: int, hidden: int, initial: float = 0.0)
     return parse(kind, recurrent=True).cell_and_head(size, out, hidden, initial=initial)
 
 
-def build_model(settings: SequenceSettings, kind: str, name: str, task: Any) -> nn.Module:
+def build_model(settings: SequenceFields, kind: str, name: str, task: Any) -> nn.Module:
     """The model ``name`` for an experiment's task (``kind``: count, sum, product, or None)."""
     h = settings.hidden
     if settings.experiment in ("digits", "product"):

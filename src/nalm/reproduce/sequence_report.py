@@ -15,7 +15,7 @@ from ..reporting.figures import plt
 from ..reporting.published import quote
 
 if TYPE_CHECKING:
-    from .sequences import SequenceSettings
+    from .sequence_fields import SequenceFields
 
 PUBLISHED_WORDS = {
     spec: q.value
@@ -48,7 +48,7 @@ def _cells(rows: list[dict[str, Any]]) -> dict[tuple, Cell]:
     return cells
 
 
-def claims(experiment: str, rows: list[dict[str, Any]], settings: SequenceSettings) -> list[str]:
+def claims(experiment: str, rows: list[dict[str, Any]], settings: SequenceFields) -> list[str]:
     """The papers' qualitative claims, checked against our numbers (one line each)."""
     cells = _cells(rows)
     lines = []
@@ -118,7 +118,7 @@ def _relative(cells: dict[tuple, Cell], kind: str, model: str, at: str) -> float
 
 
 def write_report(
-    out: Path, settings: SequenceSettings, rows: list[dict[str, Any]], source: str
+    out: Path, settings: SequenceFields, rows: list[dict[str, Any]], source: str
 ) -> dict[str, Path]:
     experiment = settings.experiment
     cells = _cells(rows)

@@ -34,6 +34,7 @@ from ..reporting import number
 from ..tasks.digits import DigitImages, load_mnist, load_sklearn_digits
 from ..tasks.sequences import DigitSequenceTask, ProgramTask, WordsTask
 from ..train import fit
+from .sequence_fields import SequenceFields
 from .sequence_models import SequenceModel, TokenEncoder, build_model, image_encoder, make_cell
 from .sequence_report import PUBLISHED_WORDS, claims, write_report
 
@@ -57,22 +58,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class SequenceSettings(Experiment):
+class SequenceSettings(SequenceFields, Experiment):
     """Settings of one sequence experiment (``quick()`` gives the ``--quick`` ones: one seed and
     a quarter of the steps)."""
-
-    experiment: str
-    models: tuple[str, ...]
-    seeds: int = 3
-    steps: int = 5000
-    lr: float = 1e-3
-    batch_size: int = 32
-    hidden: int = 32
-    lengths: tuple[int, ...] = (1, 10, 100, 1000)
-    test_sequences: int = 100
-    kinds: tuple[str, ...] = ("count", "sum")
-    mnist_dir: str | None = None
-    quick_run: bool = False
 
     @property
     def name(self) -> str:  # type: ignore[override]
