@@ -25,7 +25,7 @@ from .reporting import describe_weights
 from .reporting.unit_tables import formula_line, results_table
 from .tasks import Expression, ExpressionTask
 from .train import FitResult, Policy, fit
-from .train.policies import resolve
+from .train.policies import resolve, with_overrides
 from .train.schedule import parse_ramp
 from .units import MLP
 
@@ -138,14 +138,13 @@ def train_policy(settings: TrainSettings, model: torch.nn.Module) -> Policy:
     policy = resolve(settings.policy, model)
     ramp_text = settings.ramp
     lambda_hat, *ramp = parse_ramp(ramp_text) if ramp_text is not None else (None, None, None)
-    changed = resolve(
-        settings.policy,
-        model,
+    changed = with_overrides(  # the overrides on the policy just resolved, not a second resolve
+        policy,
         lambda_hat=lambda_hat,
         ramp=tuple(ramp) if ramp[0] is not None else None,  # type: ignore[arg-type]
         clip_value=settings.clip_value,
         clip_norm=settings.clip_norm,
-        where=f"unit {settings.unit!r}",
+        model=f"unit {settings.unit!r}",
     )
     return changed if changed is policy else changed.replace(name=f"{policy.name}+flags")
 

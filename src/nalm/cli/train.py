@@ -197,9 +197,9 @@ def run(args: argparse.Namespace) -> int:
     from ..train.policies import get_policy
     from ..training import run_train
 
-    if args.policy != "auto":  # refused in one sentence, a preset's run included
-        get_policy(args.policy)
     if args.preset:
+        if args.policy != "auto":  # a preset ignores it, but a bad name is still refused
+            get_policy(args.policy)  # (without a preset, TrainSettings.check resolves it)
         run_seed_preset(
             args.preset,
             seed=args.seed,
