@@ -62,7 +62,7 @@ def histories() -> dict[str, Any]:
 
 
 def identity_row(label: str, steps: int) -> float:
-    from nalm.reproduce.identity import IdentitySettings, identity_models
+    from nalm.app.reproduce.identity import IdentitySettings, identity_models
     from nalm.tasks import ExpressionTask
     from nalm.train import fit_seeds
 

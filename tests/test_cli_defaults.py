@@ -9,14 +9,15 @@ import sys
 import pytest
 
 from nalm import cli
+from nalm.app.fit import FitSettings
+from nalm.app.reproduce import IdentitySettings, Table1Settings
+from nalm.app.reproduce.sequences import SequenceSettings
+from nalm.app.training import TrainSettings
 from nalm.bench.runner import Settings
 from nalm.bench.suites import Suite
 from nalm.cli.common import default, shown
 from nalm.errors import NalmError
-from nalm.fitting import FitSettings, find_law, fit_candidates
-from nalm.reproduce import IdentitySettings, Table1Settings
-from nalm.reproduce.sequences import SequenceSettings
-from nalm.training import TrainSettings
+from nalm.fitting import find_law, fit_candidates
 
 
 def _subparser(*path: str) -> argparse.ArgumentParser:

@@ -78,7 +78,8 @@ def test_top_help_lists_every_command_with_its_summary():
 
 
 def test_the_lazy_names_are_the_modules_names():
-    from nalm import training, units
+    from nalm import units
+    from nalm.app import training
 
     assert nalm.NALU is units.NALU and nalm.fit is nalm.train.fit
     assert cli.prepare_train is cli.train.prepare_train and cli.TrainSetup is training.TrainSetup

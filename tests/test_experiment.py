@@ -7,10 +7,10 @@ from typing import ClassVar
 
 import pytest
 
+from nalm.app.experiment import Experiment, Result, settings_id
+from nalm.app.reproduce import IdentitySettings, Table1Settings
+from nalm.app.reproduce.sequences import settings_for
 from nalm.errors import NalmError
-from nalm.experiment import Experiment, Result, settings_id
-from nalm.reproduce import IdentitySettings, Table1Settings
-from nalm.reproduce.sequences import settings_for
 
 
 @dataclass

@@ -17,7 +17,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 import nalm
-from nalm import limits, runs
+from nalm import limits
+from nalm.app import runs
 from nalm.bench.store import APPLICATION_ID, Store
 from nalm.cli import build_parser, check_arguments, main, prepare_train
 from nalm.errors import NalmError

@@ -12,8 +12,9 @@ from torch import nn
 
 import nalm
 import nalm.cli
+from nalm.app.fit import FitSettings
 from nalm.errors import NalmError
-from nalm.fitting import FitSettings, Structure, find_law
+from nalm.fitting import Structure, find_law
 from nalm.fitting.constants import snap_constants
 from nalm.symbolic.snapping import CONSTANT, Extraction, Snapper
 from nalm.units import Affine, ScaledPower, check, get

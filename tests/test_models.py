@@ -9,14 +9,14 @@ import torch
 from torch import nn
 
 import nalm
+from nalm.app.reproduce.identity import IdentitySettings, identity_models
+from nalm.app.reproduce.sequences import build_model, settings_for
+from nalm.app.reproduce.table1 import Table1Settings, _builder
 from nalm.cli import build_parser, prepare_train
 from nalm.errors import NalmError
 from nalm.fitting import parse_specs
 from nalm.models import BUILT_FROM, TORCH_CELLS, ModelSpec, parse
 from nalm.persist import read_metadata
-from nalm.reproduce.identity import IdentitySettings, identity_models
-from nalm.reproduce.sequences import build_model, settings_for
-from nalm.reproduce.table1 import Table1Settings, _builder
 from nalm.units import recurrent
 
 # text, what it parses to, the module types its build gives (a stack: one per layer)
@@ -256,7 +256,7 @@ def test_a_unit_class_holds_the_learning_rate_its_paper_used():
 
 
 def test_the_sequence_experiments_check_their_models_with_the_grammar():
-    from nalm.reproduce.sequences import settings_for
+    from nalm.app.reproduce.sequences import settings_for
 
     # (tests/reproduce/test_sequences.py checks the refusals of unknown units and token readers)
     assert settings_for("words", models=("lstm>nalu", "gru")).models == ("lstm>nalu", "gru")

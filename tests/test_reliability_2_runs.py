@@ -26,10 +26,11 @@ from typing import ClassVar
 import pytest
 
 from nalm.app import rundir
-from nalm.app.rundir import LOCK, MARK, claim, open_atomic, write_text
+from nalm.app.experiment import Experiment, Result, Run
+from nalm.app.rundir import LOCK, MARK, claim
 from nalm.cli import main
 from nalm.errors import NalmError
-from nalm.experiment import Experiment, Result, Run
+from nalm.files import open_atomic, write_text
 
 TRAIN = [
     "train",

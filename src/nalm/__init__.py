@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # what type checkers and the API reference read
     from .persist import load, save
     from .symbolic import extract_formula, to_formula, verify
     from .tasks import ArithmeticTask, DatasetTask, Expression, ExpressionTask, Range, Task
-    from .train import EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
+    from .train import CohortResult, EnsembleResult, FitResult, Ramp, evaluate, fit, fit_seeds
     from .units import (
         DMU,
         GNALU,
@@ -73,6 +73,7 @@ __all__ = [
     "NRU",
     "Affine",
     "ArithmeticTask",
+    "CohortResult",
     "DatasetTask",
     "EnsembleResult",
     "Expression",

@@ -26,14 +26,15 @@ def names(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``: a submodule by its name, else each of
     ``public`` from the first of the submodules ``homes`` (relative names) that has it, or from
-    its own submodule where ``homes`` maps each name to one."""
+    its own module where ``homes`` maps each name to one (a submodule, or a whole dotted name
+    such as ``nalm.app.training``)."""
 
     def attribute(name: str) -> Any:
         if not name.startswith("_") and find_spec(f"{package}.{name}") is not None:
             return import_module(f"{package}.{name}")
         if name in public:
             for home in [homes[name]] if isinstance(homes, Mapping) else homes:
-                module = import_module(f"{package}.{home}")
+                module = import_module(home if "." in home else f"{package}.{home}")
                 if hasattr(module, name):
                     value = getattr(module, name)
                     setattr(sys.modules[package], name, value)

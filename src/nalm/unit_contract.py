@@ -1,9 +1,9 @@
-"""The checks of the unit contract that need the rest of nalm, added to :func:`nalm.units.check`.
+"""The checks of the unit contract that need the rest of nalm, run by :func:`nalm.units.check`.
 
-:mod:`nalm.units.checker` holds the checker and the checks that need only the unit; it cannot
-import the engine, :mod:`nalm.persist` or :mod:`nalm.symbolic` (they import the units). This
-module, which :func:`~nalm.units.check` loads on its first call, adds three more with
-:func:`~nalm.units.add_check`:
+:mod:`nalm.units.checker` holds the checker, :mod:`nalm.units.contract` the checks that need only
+the unit; neither can import the engine, :mod:`nalm.persist` or :mod:`nalm.symbolic` (they import
+the units). This module, which :func:`~nalm.units.check` loads on its first call, lists three
+more (:data:`CHECKS`), which run after those:
 
 - ``engine``: the unit trains under :func:`nalm.train.fit_seeds` with three seeds as one
   batched computation (:func:`torch.func.vmap`), and each seed ends exactly where it ends when
@@ -32,7 +32,10 @@ from .symbolic.readers import reader_for
 from .tasks.base import DatasetTask
 from .train import fit_seeds
 from .units import registry
-from .units.checker import Subject, add_check, short
+from .units.subject import Check, Subject, entry, short
+
+CHECKS: list[Check] = []
+"""The checks that need the engine, save/load and the formula readers, in the order they run."""
 
 SEEDS = (0, 1, 2)
 """The seeds the engine check trains together, and then each alone."""
@@ -64,7 +67,7 @@ def _train(s: Subject, seeds: tuple[int, ...]) -> list[dict[str, torch.Tensor]]:
     return [run.weights for run in result.runs]
 
 
-@add_check("engine", "fit_seeds trains seeds together under vmap, each as if alone")
+@entry(CHECKS, "engine", "fit_seeds trains seeds together under vmap, each as if alone")
 def _engine(s: Subject) -> str | None:
     try:
         alone = [_train(s, (seed,))[0] for seed in SEEDS]
@@ -95,7 +98,7 @@ def _engine(s: Subject) -> str | None:
     return None
 
 
-@add_check("save-load", "nalm.load of what nalm.save wrote gives the same outputs")
+@entry(CHECKS, "save-load", "nalm.load of what nalm.save wrote gives the same outputs")
 def _save_load(s: Subject) -> str | None:
     if s.cls not in (registry.get(n) for n in registry.names()):
         return (
@@ -122,7 +125,7 @@ def _save_load(s: Subject) -> str | None:
     return None
 
 
-@add_check("formula", "nalm.to_formula has a reader for it", required=False)
+@entry(CHECKS, "formula", "nalm.to_formula has a reader for it", required=False)
 def _formula(s: Subject) -> str | None:
     try:
         reader_for(s.build())

@@ -7,11 +7,10 @@ import sys
 import pytest
 
 from nalm.bench import grid
-from nalm.bench.cells import sweep_key
 from nalm.bench.compare import differences
 from nalm.bench.report import summarize, write_report
 from nalm.bench.rows import policy_fields, policy_from_fields
-from nalm.bench.runner import Settings
+from nalm.bench.runner import Settings, plan_sweep
 from nalm.bench.store import Store
 from nalm.bench.suites import MADSEN
 from nalm.bench.sweep import Sweep
@@ -50,14 +49,14 @@ def test_each_grid_point_is_its_own_settings_in_the_store(tmp_path):
     spec = parse("nau>nmu", layers=2)
     for lr in (1e-3, 1e-2):
         settings = Settings(steps=40, eval_every=20, eval_size=50, lr=lr, input_size=8)
-        key = sweep_key(MADSEN, spec, settings)
+        key = _key(spec, settings)
         assert key in keys and json.loads(key)["lr"] == lr and json.loads(key)["input_size"] == 8
         row = next(r for r in rows if r["settings"] == key)
         assert row["config"]["task"]["input_size"] == 8 and row["config"]["settings"]["lr"] == lr
     # a task setting equal to the suite's is no setting of its own: the default's key
     same = Settings(steps=40, input_size=100, subset=0.25, overlap=0.5)
-    assert sweep_key(MADSEN, spec, same) == sweep_key(MADSEN, spec, Settings(steps=40))
-    assert "input_size" not in sweep_key(MADSEN, spec, same)
+    assert _key(spec, same) == _key(spec, Settings(steps=40))
+    assert "input_size" not in _key(spec, same)
 
 
 def test_a_policy_names_its_learning_rate_and_batch_size_and_the_flags_win():
@@ -65,10 +64,10 @@ def test_a_policy_names_its_learning_rate_and_batch_size_and_the_flags_win():
     recipe = POLICIES["madsen-nmu"].replace(name="t", lr=0.02, batch_size=32)
     POLICIES["t"] = recipe
     try:
-        resolved = json.loads(sweep_key(MADSEN, spec, Settings(steps=10, policy="t")))
+        resolved = json.loads(_key(spec, Settings(steps=10, policy="t")))
         assert (resolved["lr"], resolved["batch_size"]) == (0.02, 32)
         assert resolved["policy"]["name"] == "t" and resolved["policy"]["lr"] == 0.02
-        flags = json.loads(sweep_key(MADSEN, spec, Settings(steps=10, policy="t", lr=0.5)))
+        flags = json.loads(_key(spec, Settings(steps=10, policy="t", lr=0.5)))
         assert flags["lr"] == 0.5 and flags["batch_size"] == 32
     finally:
         del POLICIES["t"]
@@ -198,3 +197,9 @@ def _row(settings, seed, success, solved, seconds):
         "config": {"settings": {"steps": 100}}, "history": [[0, 1.0, 1.0, 1.0, 0.5]],
         "scores": None,
     }  # fmt: skip
+
+
+def _key(spec, settings):
+    """The settings key of ``spec``'s cells in a sweep with ``settings`` (the plan's own)."""
+    plan = plan_sweep(MADSEN, [str(spec)], ["add"], MADSEN.ranges[:1], [0], "x.sqlite", settings)
+    return plan.key(spec)

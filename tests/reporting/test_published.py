@@ -1,8 +1,8 @@
 import pytest
 
+from nalm.app.reproduce.sequences import PUBLISHED_WORDS
 from nalm.reporting import published as registry
 from nalm.reporting.published import QUOTES, Quote, benchmark_figure, find, quote, table1_score
-from nalm.reproduce.sequences import PUBLISHED_WORDS
 
 
 def test_every_quote_is_named_once_by_table_model_task_and_metric():

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
+from nalm.app.reproduce import IdentitySettings, run_identity
+from nalm.app.reproduce import identity as identity_module
 from nalm.errors import NalmError
-from nalm.reproduce import IdentitySettings, run_identity
-from nalm.reproduce import identity as identity_module
 
 from ..conftest import kill_when, run_to_end
 
@@ -63,7 +63,7 @@ def test_rerun_with_the_same_out_trains_nothing_and_gives_the_same_curves(tiny_r
 
 
 def test_parts_keep_other_settings_and_drop_a_line_without_its_newline(tmp_path):
-    from nalm.experiment import Parts
+    from nalm.app.experiment import Parts
 
     Parts(tmp_path, {"steps": 1}).put("a", 1)
     Parts(tmp_path, {"steps": 2}).put("b", 2)

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from nalm.app.reproduce.sequences import SequenceModel, _last, _scores, build_model, settings_for
 from nalm.cli import main
 from nalm.errors import NalmError
-from nalm.reproduce.sequences import SequenceModel, _last, _scores, build_model, settings_for
 from nalm.tasks.digits import load_sklearn_digits
 from nalm.tasks.sequences import DigitSequenceTask, number_words, words_split
 from nalm.units import AccumulatorCell

@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
+from nalm.app.reproduce import Table1Settings, run_table1
+from nalm.app.reproduce import table1 as table1_module
+from nalm.app.reproduce.table1 import _builder, _tasks, disagreements, random_baseline, summarize
 from nalm.bench import cells as bench_cells
 from nalm.errors import NalmError
 from nalm.reporting.published import table1_score as published
-from nalm.reproduce import Table1Settings, run_table1
-from nalm.reproduce import table1 as table1_module
-from nalm.reproduce.table1 import _builder, _tasks, disagreements, random_baseline, summarize
 from nalm.train.cohort import initial_weights
 
 TINY = Table1Settings(

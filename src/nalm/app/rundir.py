@@ -13,9 +13,7 @@ before the first byte is written:
   per settings, in which case the other run's outputs (not its finished parts) are removed first,
   so no file of another run is left beside the new run's config.
 
-Every file is written by :func:`write_bytes`, :func:`write_text` or :func:`open_atomic`: into a
-temporary file beside it, flushed, then renamed over it. A reader never sees half a file, a
-failed write leaves the old file whole, and a link in its place is replaced, not followed.
+Every file is written whole or not at all (:mod:`nalm.files`).
 
 Examples:
     >>> import tempfile
@@ -33,15 +31,15 @@ Examples:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..errors import NalmError
+from ..files import write_text
 
 try:
     import fcntl
@@ -56,68 +54,6 @@ KEPT = frozenset({MARK, LOCK})
 """Files that belong to the directory, not to one run."""
 
 _held: dict[Path, int] = {}  # run directory → the descriptor of its held lock
-
-
-def settings_hash(settings: Any, length: int = 12) -> str:
-    """The one short, stable hash of JSON-ready ``settings`` (key order does not matter): the
-    key of a run's finished parts (12 hex digits) and a checkpoint's fingerprint (16).
-
-    Example:
-        >>> settings_hash({"a": 1, "b": [2]}) == settings_hash({"b": [2], "a": 1})
-        True
-    """
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-@contextlib.contextmanager
-def open_atomic(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path`` for writing; on success it is flushed to disk and
-    renamed over ``path`` (a link at ``path`` is replaced, its target untouched); on an error
-    it is removed and ``path`` keeps what it held.
-
-    Examples:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "a.txt"
-        >>> with open_atomic(path) as f:
-        ...     _ = f.write("one")
-        >>> path.read_text(), sorted(p.name for p in path.parent.iterdir())
-        ('one', ['a.txt'])
-    """
-    if mode not in ("w", "wb"):
-        raise ValueError(f"open_atomic writes whole files ('w' or 'wb'); got mode {mode!r}")
-    path = Path(path)
-    tmp = _temporary(path)
-    try:
-        with open(tmp, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(e, OSError) and e.filename in (None, str(tmp)):
-            e.filename, e.filename2 = str(path), None  # the file asked for, not the temporary
-        raise
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (:func:`open_atomic`); returns ``path``."""
-    with open_atomic(path, "w") as f:
-        f.write(text)
-    return Path(path)
-
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (:func:`open_atomic`); returns ``path``."""
-    with open_atomic(path, "wb") as f:
-        f.write(data)
-    return Path(path)
 
 
 def read_mark(path: Path) -> dict[str, Any]:
@@ -280,7 +216,7 @@ def claim(
         name: the mark's ``kind`` (kept for readers from before ``command``).
         on_create: called with the directories this call created (deepest last).
     """
-    path = Path(path)  # a file here was refused by nalm.runs.check_run_dir
+    path = Path(path)  # a file here was refused by nalm.app.runs.check_run_dir
     if path.is_symlink():
         raise NalmError(f"{flag} {str(path)!r} is a symbolic link; give the directory itself")
     existing = path.is_dir() and any(path.iterdir())

@@ -1,7 +1,7 @@
 """What ``nalm train`` trains: the flags of the command and their defaults (:class:`TrainFlags`,
-the fields of :class:`nalm.training.TrainSettings`) and the seed code's demos
+the fields of :class:`nalm.app.training.TrainSettings`) and the seed code's demos
 (:data:`SEED_PRESETS`, ``--preset``), kept apart from the training itself
-(:mod:`nalm.training`, :mod:`nalm.presets`) so that the command's parser is built without
+(:mod:`nalm.app.training`, :mod:`nalm.app.presets`) so that the command's parser is built without
 importing torch."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ SEED_PRESETS: dict[str, SeedPreset] = {
 
 @dataclass(frozen=True)
 class TrainFlags:
-    """The fields of :class:`nalm.training.TrainSettings`: each is the ``nalm train`` flag of
+    """The fields of :class:`nalm.app.training.TrainSettings`: each is the ``nalm train`` flag of
     the same name and its default (here, apart from the training, so that the command's parser
     is built without importing torch).
 

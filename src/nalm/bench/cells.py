@@ -197,14 +197,6 @@ def resolve_settings(
     return resolved
 
 
-def sweep_key(suite: Suite, spec: ModelSpec, settings: Settings) -> str:
-    """The settings key of a model's cells in a sweep with ``settings`` (as :func:`plan_cell`
-    computes it), to find their rows in the store."""
-    task = settings.task_suite(suite)
-    policy = cell_policy(spec, spec.build(task.input_size, 1, task.hidden), settings)
-    return cell_key(resolve_settings(suite, spec, settings, policy), policy)
-
-
 def plan_cell(
     suite: Suite,
     spec: ModelSpec,

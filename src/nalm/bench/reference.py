@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..app.rundir import open_atomic, write_text
+from ..files import open_atomic, write_text
 from ..metrics import wilson_interval
 from ..models import parse
 from ..reporting import markdown_table

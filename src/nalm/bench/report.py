@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..app.rundir import open_atomic, write_text
+from ..files import open_atomic, write_text
 from ..metrics import wilson_interval
 from ..models import parse
 from ..reporting import markdown_table

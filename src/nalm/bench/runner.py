@@ -29,7 +29,7 @@ from .cells import (
     train_cells,
 )
 from .ray_backend import check_address, map_on_ray
-from .rows import ResultRow
+from .rows import ResultRow, cell_key
 from .store import Failure, Store, range_key
 from .suites import Suite
 
@@ -95,6 +95,12 @@ class Plan:
     seeds: tuple[int, ...]
     db: str | Path
     settings: Settings
+
+    def key(self, spec: ModelSpec) -> str:
+        """The settings key of ``spec``'s cells (as :func:`plan_cell` computes it), to find
+        their rows in the store; ``spec`` is one of the plan's models."""
+        policy = self.policies[spec]
+        return cell_key(resolve_settings(self.suite, spec, self.settings, policy), policy)
 
 
 def plan_sweep(

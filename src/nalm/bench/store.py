@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..app.runs import created as runs_created
 from ..errors import NalmError
-from ..runs import created as runs_created
 from .rows import COLUMNS, KEY, ResultRow, check_row, migrate_key, settings_key
 
 __all__ = ["COLUMNS", "KEY", "Failure", "ResultRow", "Store", "range_key", "settings_key"]

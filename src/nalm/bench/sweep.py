@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .. import limits, runs
+from .. import limits
+from ..app import runs
 from ..errors import NalmError
 from ..train.policies import get_policy
 from ..train.schedule import parse_ramp

@@ -30,13 +30,14 @@ from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .. import runs
+from ..app import runs
 from ..errors import NalmError
+from ..lazy import names
 from . import common
 from .common import Parser, check_arguments
 
 if TYPE_CHECKING:
-    from ..training import TrainSetup, formula_line, results_table
+    from ..app.training import TrainSetup, formula_line, results_table
     from .train import prepare_train
 
 __all__ = [
@@ -52,13 +53,18 @@ __all__ = [
 # the subcommands in the order 'nalm --help' lists them (each the module of the same name)
 COMMANDS = ("train", "fit", "units", "demo", "bench", "reproduce")
 
-# names of this package from before the commands were loaded on demand: name → its module
-_LAZY = {
-    "TrainSetup": "nalm.training",
-    "formula_line": "nalm.training",
-    "results_table": "nalm.training",
-    "prepare_train": "nalm.cli.train",
-}
+# names of this package from before the commands were loaded on demand, each from its module
+# on first use (as are the subcommands' modules, `nalm.cli.train`…)
+__getattr__, __dir__ = names(
+    __name__,
+    __all__,
+    {
+        "TrainSetup": "nalm.app.training",
+        "formula_line": "nalm.app.training",
+        "results_table": "nalm.app.training",
+        "prepare_train": "train",
+    },
+)
 
 
 def command(name: str) -> ModuleType:
@@ -177,13 +183,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, sqlite3.Error) as e:  # the disk, not the input: full, removed, read-only
         print(f"nalm: error: {runs.write_error(e)}; {runs.resume_hint()}", file=sys.stderr)
         return 1
-
-
-def __getattr__(name: str) -> Any:
-    """The subcommands' modules (``nalm.cli.train``…) and the names in :data:`_LAZY`, imported
-    on first use."""
-    if name in COMMANDS:
-        return command(name)
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nalm.cli' has no attribute {name!r}")

@@ -8,7 +8,7 @@ import dataclasses
 import inspect
 from typing import Any, NoReturn
 
-from .. import runs
+from ..app import runs
 from ..errors import NalmError
 
 
@@ -108,7 +108,7 @@ def default(source: Any, name: str) -> Any:
     one place a flag's default is written.
 
     Example:
-        >>> from nalm.reproduce import IdentitySettings
+        >>> from nalm.app.reproduce import IdentitySettings
         >>> default(IdentitySettings, "steps")
         10000
     """

@@ -1,4 +1,5 @@
-"""``nalm demo``: the seed's units against an MLP on four formulas (:func:`nalm.demo.run_demo`)."""
+"""``nalm demo``: the seed's units against an MLP on four formulas
+(:func:`~nalm.app.demo.run_demo`)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm demo``; returns the exit status."""
-    from ..demo import run_demo
+    from ..app.demo import run_demo
 
     run_demo(
         steps=args.steps,

@@ -1,4 +1,4 @@
-"""``nalm fit``: learn a formula from a CSV table with :func:`nalm.fitting.run_fit`."""
+"""``nalm fit``: learn a formula from a CSV table with :func:`nalm.app.fit.run_fit`."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def _add_training_flags(fit_cmd: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm fit``; returns the exit status."""
-    from ..fitting import run_fit
+    from ..app.fit import run_fit
 
     units = [args.unit] if args.unit else list(args.try_units or ())
     run_fit(

@@ -82,7 +82,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _identity_parser(which: Any) -> argparse.ArgumentParser:
-    from ..reproduce import IdentitySettings
+    from ..app.reproduce import IdentitySettings
 
     identity = which.add_parser(
         "identity",
@@ -99,7 +99,7 @@ def _identity_parser(which: Any) -> argparse.ArgumentParser:
 
 
 def _table1_parser(which: Any) -> argparse.ArgumentParser:
-    from ..reproduce import Table1Settings
+    from ..app.reproduce import Table1Settings
 
     table1 = which.add_parser(
         "table1",
@@ -140,7 +140,7 @@ def _table1_parser(which: Any) -> argparse.ArgumentParser:
 
 
 def _sequence_parser(which: Any, name: str, text: str) -> argparse.ArgumentParser:
-    from ..reproduce.sequences import SequenceSettings
+    from ..app.reproduce.sequences import SequenceSettings
 
     p = which.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
     p.add_argument("--quick", action="store_true", help="1 seed and 1/4 of the steps")
@@ -162,8 +162,8 @@ def _sequence_parser(which: Any, name: str, text: str) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm reproduce EXPERIMENT``; returns the exit status."""
-    from ..reproduce import IdentitySettings, Table1Settings, run_identity, run_table1
-    from ..reproduce.sequences import EXPERIMENTS, run_sequences, settings_for
+    from ..app.reproduce import IdentitySettings, Table1Settings, run_identity, run_table1
+    from ..app.reproduce.sequences import EXPERIMENTS, run_sequences, settings_for
 
     if args.experiment in EXPERIMENTS:
         skip = {"command", "experiment", "quick", "out", "device", "no_progress"}

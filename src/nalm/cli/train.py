@@ -1,5 +1,5 @@
-"""``nalm train``: the flags of :class:`~nalm.training.TrainSettings`, then
-:func:`~nalm.training.run_train` (or a seed preset)."""
+"""``nalm train``: the flags of :class:`~nalm.app.training.TrainSettings`, then
+:func:`~nalm.app.training.run_train` (or a seed preset)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from .common import Extend, add_common, add_tensorboard, default, hidden_sizes, 
 if TYPE_CHECKING:  # the parser is built without torch; the run imports what it needs
     import torch
 
+    from ..app.training import TrainSettings, TrainSetup
     from ..train import Policy
-    from ..training import TrainSettings, TrainSetup
 
 SUMMARY = "train a unit model and an MLP baseline on a formula"
 
@@ -165,8 +165,8 @@ def _policy_flags(train: argparse.ArgumentParser) -> None:
 
 
 def settings(args: argparse.Namespace) -> TrainSettings:
-    """The flags' values as :class:`~nalm.training.TrainSettings` (``None``: the default)."""
-    from ..training import TrainSettings
+    """The flags' values as :class:`~nalm.app.training.TrainSettings` (``None``: the default)."""
+    from ..app.training import TrainSettings
 
     given = {
         field.name: getattr(args, "option" if field.name == "options" else field.name)
@@ -179,23 +179,23 @@ def settings(args: argparse.Namespace) -> TrainSettings:
 def prepare_train(args: argparse.Namespace) -> TrainSetup:
     """The task, the unit model, the baseline and the policy of ``nalm train`` (every flag is
     checked here; nothing is trained or written)."""
-    from ..training import prepare
+    from ..app.training import prepare
 
     return prepare(settings(args))
 
 
 def policy(args: argparse.Namespace, model: torch.nn.Module) -> Policy:
     """The unit model's policy: ``--policy`` (or the recommended one) with the flags' overrides."""
-    from ..training import train_policy
+    from ..app.training import train_policy
 
     return train_policy(settings(args), model)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nalm train``; returns the exit status."""
-    from ..presets import run_seed_preset
+    from ..app.presets import run_seed_preset
+    from ..app.training import run_train
     from ..train.policies import get_policy
-    from ..training import run_train
 
     if args.preset:
         if args.policy != "auto":  # a preset ignores it, but a bad name is still refused

@@ -15,8 +15,8 @@ The units train on the table divided by powers of ten chosen so that the law kee
 the column names, or over ``x0, x1, …`` with a legend when a name is not one symbol
 (:mod:`.names`).
 
-:mod:`.candidates` trains and reads; :mod:`.run` is the command (:class:`FitSettings` on the
-experiment frame) and its report.
+:mod:`.candidates` trains and reads; the command (``FitSettings`` on the experiment frame) and its
+report are :mod:`nalm.app.fit`.
 """
 
 from .candidates import (
@@ -33,7 +33,6 @@ from .candidates import (
     unexplained,
 )
 from .names import formula_names
-from .run import FitResult, FitSettings, candidates_table, run_fit, table_headers
 from .scaling import Scaling
 from .search import Law, Structure, default_structures, find_law
 
@@ -42,13 +41,10 @@ __all__ = [
     "DEFAULT_UNITS",
     "EXACT",
     "Candidate",
-    "FitResult",
-    "FitSettings",
     "Law",
     "Scaling",
     "Structure",
     "best_candidate",
-    "candidates_table",
     "closest_candidate",
     "default_lr",
     "default_structures",
@@ -56,8 +52,6 @@ __all__ = [
     "fit_candidates",
     "formula_names",
     "parse_specs",
-    "run_fit",
     "scaled_regularizer",
-    "table_headers",
     "unexplained",
 ]

@@ -1,4 +1,4 @@
-"""The fields of ``nalm fit``'s settings (:class:`~nalm.fitting.run.FitSettings`) and the
+"""The fields of ``nalm fit``'s settings (:class:`~nalm.app.fit.FitSettings`) and the
 tables they name, apart from the command itself, so that the law search's report
 (:mod:`.law_report`) can name their type without importing the command."""
 

@@ -19,8 +19,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_bytes
 from torch import nn
 
-from ..app.rundir import write_bytes
 from ..errors import NalmError
+from ..files import write_bytes
 from ..limits import check_device
 from .grammar import agrees, grammar_of, rebuild
 from .structure import build, describe

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..app.rundir import open_atomic
+from ..files import open_atomic
 
 __all__ = ["plt", "save"]
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ..app.rundir import open_atomic
+from ..files import open_atomic
 
 
 def fmt(value: float | None) -> str:

@@ -21,8 +21,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_bytes
 
-from ..app.rundir import settings_hash, write_bytes
 from ..errors import NalmError
+from ..files import settings_hash, write_bytes
 from .records import Cadence
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ READS = (2, 3)  # a version-2 file is an engine that kept every row
 
 
 def fingerprint(settings: Any) -> str:
-    """The settings' hash (:func:`nalm.app.rundir.settings_hash`, 16 hex digits): a checkpoint
+    """The settings' hash (:func:`nalm.files.settings_hash`, 16 hex digits): a checkpoint
     only resumes the run it came from."""
     return settings_hash(settings, 16)
 
@@ -112,7 +112,7 @@ def run_engines(
 
 
 def write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (:func:`nalm.app.rundir.write_bytes`: a temporary file of
+    """Write a checkpoint atomically (:func:`nalm.files.write_bytes`: a temporary file of
     this process, flushed to disk, then renamed; a failed write leaves the last checkpoint
     whole)."""
     metadata = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(meta)}

@@ -37,6 +37,7 @@ from .records import Cadence, Track
 from .stack import derived_seed
 
 __all__ = [
+    "CohortResult",
     "EnsembleResult",
     "SeedResult",
     "derived_seed",
@@ -78,7 +79,7 @@ class SeedResult:
 
 
 @dataclass
-class EnsembleResult:
+class CohortResult:
     """What :func:`fit_seeds` measured: one :class:`SeedResult` per seed, in the order given.
 
     ``seconds`` is the training time of the whole run (summed over resumed parts);
@@ -98,6 +99,10 @@ class EnsembleResult:
     @property
     def diverged(self) -> int:
         return sum(run.diverged for run in self.runs)
+
+
+EnsembleResult = CohortResult
+"""The name :class:`CohortResult` had before the cohort was called a cohort."""
 
 
 def _build(make_model: Callable[[], nn.Module], seed: int) -> nn.Module:
@@ -133,7 +138,7 @@ def fit_seeds(
     recover_factor: float = 0.1,
     checkpoint_seconds: float = 0.0,
     compact: bool = True,
-) -> EnsembleResult:
+) -> CohortResult:
     """Train S seeds of one model, each on its own task, as one batched computation with Adam.
 
     Seed ``seeds[i]`` builds its model with ``torch.manual_seed(seeds[i]); make_model()`` and
@@ -183,7 +188,7 @@ def fit_seeds(
         recover_factor: what each recovery multiplies that seed's learning rate by.
 
     Returns:
-        An :class:`EnsembleResult` with one :class:`SeedResult` per seed.
+        A :class:`CohortResult` with one :class:`SeedResult` per seed.
 
     Examples:
         >>> from nalm.units import NAU
@@ -220,7 +225,7 @@ def fit_seeds(
     }
     run_engines({"seeds": engine}, {"seeds": description}, settings, schedule, checkpoint, progress)
     runs = [_seed_result(t, engine.weights(i)) for i, t in enumerate(engine.book.all_tracks)]
-    return EnsembleResult(runs, rule.name, engine.seconds, engine.resumed_from)
+    return CohortResult(runs, rule.name, engine.seconds, engine.resumed_from)
 
 
 def _models(make_model: Callable[[], nn.Module], seeds: list[int], task: Task) -> list[nn.Module]:

@@ -5,7 +5,6 @@
 'NALU'
 """
 
-from . import contract  # noqa: F401  (adds the checks that need only the unit)
 from .base import (
     ClampedUnit,
     Unit,

@@ -2,13 +2,12 @@
 
 :func:`check` builds a unit class and runs each check of the contract on it: its shapes and
 dtypes, gradients, weights computed in ``forward``, finite values at initialisation,
-``reset_parameters``, ``regularization`` and ``after_step`` (in :mod:`nalm.units.contract`);
-and, registered by
-:mod:`nalm.unit_contract` (which :func:`check` loads on its first call), the checks that need the
-rest of nalm:
-the many-seed engine, ``nalm.save``/``nalm.load`` and the formula readers. Each check gives a
-:class:`CheckResult`: its name, whether it is required, whether it passed and, when it failed,
-one sentence on what to fix. ``nalm units check NAME`` prints the same report.
+``reset_parameters``, ``regularization`` and ``after_step`` (in :mod:`nalm.units.contract`); then
+those that need the rest of nalm (in :mod:`nalm.unit_contract`, which :func:`check` loads on its
+first call): the many-seed engine, ``nalm.save``/``nalm.load`` and the formula readers; then any
+added by other code (:func:`add_check`). Each check gives a :class:`CheckResult`: its name,
+whether it is required, whether it passed and, when it failed, one sentence on what to fix.
+``nalm units check NAME`` prints the same report.
 
 Examples:
     >>> from nalm.units import NAU, check
@@ -22,14 +21,16 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ..errors import NalmError
 from ..limits import check_size
+from . import contract
 from .base import Unit
+from .subject import Check, CheckFn, Subject, entry, short
 
 __all__ = [
     "Check",
@@ -41,54 +42,6 @@ __all__ = [
     "checks",
     "require",
 ]
-
-
-@dataclass(frozen=True)
-class Subject:
-    """The unit class under check, the sizes and constructor options to build it with, and the
-    inputs checks feed it."""
-
-    cls: type[Unit]
-    in_features: int
-    out_features: int
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def build(self, seed: int = 0, **kwargs: object) -> Unit:
-        """``cls(in_features, out_features, **options, **kwargs)`` under
-        ``torch.manual_seed(seed)``, leaving the global generator as it was."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return self.cls(self.in_features, self.out_features, **{**self.options, **kwargs})
-
-    def inputs(
-        self, *batch: int, seed: int = 0, dtype: torch.dtype = torch.float32
-    ) -> torch.Tensor:
-        """``(*batch, in_features)`` inputs of magnitude 0.5 to 2.5, the first input negative."""
-        generator = torch.Generator().manual_seed(seed)
-        x = torch.rand(*batch, self.in_features, generator=generator, dtype=dtype) * 2 + 0.5
-        x[..., 0] *= -1
-        return x
-
-    def edge_inputs(self) -> torch.Tensor:
-        """Four rows with zeros and negatives: mixed, one nonzero, all zero, all negative."""
-        pattern = [[0.0, -1.5, 2.0], [-3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [-0.5, -2.0, -7.0]]
-        return torch.tensor([[row[j % 3] for j in range(self.in_features)] for row in pattern])
-
-
-CheckFn = Callable[[Subject], "str | None"]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check of the contract: ``run(subject)`` returns ``None`` when the unit passes, else
-    one sentence: what it saw and what to fix. ``quick``: it needs only the unit and takes
-    milliseconds, so :func:`require` runs it before anything trains."""
-
-    name: str
-    description: str
-    run: CheckFn
-    required: bool = True
-    quick: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,8 +98,8 @@ _CHECKS: list[Check] = []
 def add_check(
     name: str, description: str, *, required: bool = True, quick: bool = False
 ) -> Callable[[CheckFn], CheckFn]:
-    """Decorator: run ``fn(subject) -> sentence | None`` as check ``name``, after those before it
-    (``quick``: see :class:`Check`).
+    """Decorator: run ``fn(subject) -> sentence | None`` as check ``name``, after nalm's own and
+    those added before it (``quick``: see :class:`Check`).
 
     Example:
         >>> @add_check("example", "an example check", required=False)
@@ -158,31 +111,24 @@ def add_check(
         >>> _CHECKS.pop().name
         'example'
     """
-
-    def register(fn: CheckFn) -> CheckFn:
-        if any(c.name == name for c in _CHECKS):
-            raise NalmError(f"a unit check named {name!r} exists already")
-        _CHECKS.append(Check(name, description, fn, required, quick))
-        return fn
-
-    return register
+    if any(c.name == name for c in _own_checks()):
+        raise NalmError(f"a unit check named {name!r} exists already")
+    return entry(_CHECKS, name, description, required=required, quick=quick)
 
 
 def checks() -> list[Check]:
     """The checks :func:`check` runs, in order: nalm's own (:mod:`nalm.units.contract`, then
     :mod:`nalm.unit_contract`), then those added by other code, each in the order added."""
-    _add_contract()
-    own = [c for c in _CHECKS if c.run.__module__ in _OWN]
-    return own + [c for c in _CHECKS if c.run.__module__ not in _OWN]
+    return [*_own_checks(), *_CHECKS]
 
 
-_OWN = ("nalm.units.contract", "nalm.unit_contract")
+def _own_checks() -> list[Check]:
+    """nalm's own checks: the unit's alone, then those that need the engine, persistence and
+    the formula readers, which live in :mod:`nalm.unit_contract`, above this module (imported
+    here, when first asked for)."""
+    from .. import unit_contract  # a cycle, closed only inside this function
 
-
-def _add_contract() -> None:
-    """Add the checks that need the engine, persistence and the formula readers: they live in
-    :mod:`nalm.unit_contract`, above this module, which registers them when first imported."""
-    from .. import unit_contract  # noqa: F401  (a cycle, closed only inside this function)
+    return [*contract.CHECKS, *unit_contract.CHECKS]
 
 
 def check(
@@ -229,12 +175,6 @@ def _run(c: Check, subject: Subject) -> CheckResult:
     except Exception as e:  # a check's own failure is the unit's: report it, run the rest
         problem = f"checking that {c.description} raised {type(e).__name__}: {short(e)}"
     return CheckResult(c.name, c.description, c.required, problem is None, problem or "")
-
-
-def short(error: BaseException, limit: int = 160) -> str:
-    """The first line of an exception's message, at most ``limit`` characters."""
-    text = (str(error).strip().splitlines() or [""])[0]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _REQUIRED: dict[tuple[type[Unit], str], str | None] = {}  # (class, options) → the refusal

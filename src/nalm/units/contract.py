@@ -21,12 +21,15 @@ from collections.abc import Callable
 import torch
 
 from .base import ClampedUnit, Unit
-from .checker import CheckFn, Subject, add_check, short
+from .subject import Check, CheckFn, Subject, entry, short
+
+CHECKS: list[Check] = []
+"""The checks that need only the unit, in the order they run."""
 
 
 def _quick(name: str, description: str) -> Callable[[CheckFn], CheckFn]:
     """Add a required check that runs before training (every check of this module is quick)."""
-    return add_check(name, description, quick=True)
+    return entry(CHECKS, name, description, quick=True)
 
 
 def _shape(t: object) -> str:

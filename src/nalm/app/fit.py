@@ -8,14 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .. import runs
-from ..app.rundir import write_text
-from ..experiment import Experiment, Result, Run
-from ..limits import check_number
-from ..plots import save_parity_plot
-from ..reporting import fmt, markdown_table, table
-from ..tasks.base import DatasetTask
-from .candidates import (
+from ..files import write_text
+from ..fitting.candidates import (
     CLOSE,
     Candidate,
     best_candidate,
@@ -24,10 +18,16 @@ from .candidates import (
     parse_specs,
     unexplained,
 )
-from .fields import FitFields
+from ..fitting.fields import FitFields
+from ..fitting.names import formula_names, legend, shown
+from ..fitting.search import Law, split_rows
+from ..limits import check_number
+from ..reporting import fmt, markdown_table, table
+from ..tasks.base import DatasetTask
+from . import runs
+from .experiment import Experiment, Result, Run
 from .law_report import LawResult, search_law
-from .names import formula_names, legend, shown
-from .search import Law, split_rows
+from .plots import save_parity_plot
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class FitSettings(FitFields, Experiment):
         for spec in parse_specs(self.units):
             spec.vet()
 
-    def execute(self, run: Run) -> FitResult | LawResult:
+    def execute(self, run: Run) -> CandidatesResult | LawResult:
         if self.search:
             assert self.steps is not None and self.seeds is not None and self.lr is not None
             return search_law(self, run, steps=self.steps, seeds=self.seeds, lr=self.lr)
@@ -89,7 +89,9 @@ class FitSettings(FitFields, Experiment):
             progress=run.progress,
             **{k: getattr(self, k) for k in _TRAINING},
         )
-        result = FitResult(self, task, names, candidates, device=str(run.device), out=run.out)
+        result = CandidatesResult(
+            self, task, names, candidates, device=str(run.device), out=run.out
+        )
         result.best = best_candidate(candidates, task)
         _print_summary(run, result)
         return result
@@ -99,7 +101,7 @@ _TRAINING = ("steps", "seeds", "first_seed", "lr", "hidden", "batch_size", "tole
 
 
 @dataclass
-class FitResult(Result):
+class CandidatesResult(Result):
     """Every candidate of a fit and the best one (``None`` when no model fit the data)."""
 
     settings: FitSettings
@@ -191,7 +193,7 @@ def table_headers(has_test: bool) -> list[str]:
     return headers
 
 
-def _print_summary(run: Run, r: FitResult) -> None:
+def _print_summary(run: Run, r: CandidatesResult) -> None:
     s, has_test = r.settings, r.settings.test is not None
     run.log("")
     run.log(table(table_headers(has_test), candidates_table(r.candidates, has_test)))
@@ -226,7 +228,7 @@ def _print_summary(run: Run, r: FitResult) -> None:
     run.log(f"\nrun directory: {run.out}")
 
 
-def _write_markdown(r: FitResult, path: Path) -> Path:
+def _write_markdown(r: CandidatesResult, path: Path) -> Path:
     s, best, has_test = r.settings, r.best, r.settings.test is not None
     lines = [
         f"# nalm fit: {s.target} from {', '.join(r.names)}",
@@ -268,7 +270,7 @@ def run_fit(
     Everything the user gave is checked (files, columns, units) before anything is trained or
     written. ``settings`` are :class:`FitSettings` fields (``steps``, ``seeds``, ``first_seed``,
     ``lr``, ``hidden``, ``batch_size``, ``tolerance``, ``budget``); ``FitSettings(...).run(out)``
-    returns the whole :class:`FitResult` (or :class:`~.law_report.LawResult`).
+    returns the whole :class:`CandidatesResult` (or :class:`~.law_report.LawResult`).
 
     Returns:
         The run directory and the best candidate (``None`` when no model fit the data), or for
@@ -278,7 +280,7 @@ def run_fit(
         runs.check_run_dir(out, "out")
     fit = FitSettings(data, target, test, tuple(units), tuple(exclude), **settings)
     result = fit.run(out, device=device, progress=progress)
-    assert isinstance(result, (FitResult, LawResult)) and result.out is not None
+    assert isinstance(result, (CandidatesResult, LawResult)) and result.out is not None
     if isinstance(result, LawResult):
         return result.out, result.law
     return result.out, result.best

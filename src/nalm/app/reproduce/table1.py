@@ -28,18 +28,18 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..bench.table1 import (
+from ...bench.table1 import (
     EVALUATIONS,
     STATIC_MODELS,
     init_seed,
     random_baseline,
 )
-from ..errors import NalmError
+from ...errors import NalmError
+from ...models import TORCH_CELLS, parse
+from ...reporting import finite_or_none
+from ...tasks.arithmetic import ArithmeticTask, RecurrentArithmeticTask, get_operation
+from ...train.cohort import fit_seeds
 from ..experiment import Experiment, Run
-from ..models import TORCH_CELLS, parse
-from ..reporting import finite_or_none
-from ..tasks.arithmetic import ArithmeticTask, RecurrentArithmeticTask, get_operation
-from ..train.cohort import fit_seeds
 from .table1_fields import RECURRENT_MODELS, SETTINGS, Table1Fields, static_models
 from .table1_report import (
     OP_LABELS,

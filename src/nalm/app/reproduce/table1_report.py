@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from ..app.rundir import open_atomic, write_text
-from ..bench.table1 import EVALUATIONS, median, score
+from ...bench.table1 import EVALUATIONS, median, score
+from ...files import open_atomic, write_text
+from ...reporting import markdown_table, number
+from ...reporting.figures import plt
+from ...reporting.published import as_number
+from ...reporting.published import table1_score as published
+from ...tasks.arithmetic import get_operation
 from ..experiment import Result
-from ..reporting import markdown_table, number
-from ..reporting.figures import plt
-from ..reporting.published import as_number
-from ..reporting.published import table1_score as published
-from ..tasks.arithmetic import get_operation
 
 if TYPE_CHECKING:
     from .table1_fields import Table1Fields

@@ -16,16 +16,16 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..errors import NalmError
+from ..metrics import mean_relative_error, mse, predict
+from ..reporting import describe_weights, fmt, table
+from ..tasks import DatasetTask
+from ..train import FitResult, evaluate, fit
+from ..units import registry
 from . import runs
-from .app.train_settings import SEED_PRESETS, SeedPreset
-from .errors import NalmError
 from .experiment import Experiment, Log, Result, Run
-from .metrics import mean_relative_error, mse, predict
 from .plots import save_loss_plot
-from .reporting import describe_weights, fmt, table
-from .tasks import DatasetTask
-from .train import FitResult, evaluate, fit
-from .units import registry
+from .train_settings import SEED_PRESETS, SeedPreset
 
 
 def get_preset(name: str) -> SeedPreset:

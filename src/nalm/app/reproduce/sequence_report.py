@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..app.rundir import open_atomic, write_text
-from ..reporting import finite_or_none, markdown_table, number
-from ..reporting.figures import plt
-from ..reporting.published import quote
+from ...files import open_atomic, write_text
+from ...reporting import finite_or_none, markdown_table, number
+from ...reporting.figures import plt
+from ...reporting.published import quote
 
 if TYPE_CHECKING:
     from .sequence_fields import SequenceFields

@@ -27,13 +27,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import NalmError
+from ...errors import NalmError
+from ...models import TORCH_CELLS, parse
+from ...reporting import number
+from ...tasks.digits import DigitImages, load_mnist, load_sklearn_digits
+from ...tasks.sequences import DigitSequenceTask, ProgramTask, WordsTask
+from ...train import fit
 from ..experiment import Experiment, Result, Run
-from ..models import TORCH_CELLS, parse
-from ..reporting import number
-from ..tasks.digits import DigitImages, load_mnist, load_sklearn_digits
-from ..tasks.sequences import DigitSequenceTask, ProgramTask, WordsTask
-from ..train import fit
 from .sequence_fields import SequenceFields
 from .sequence_models import SequenceModel, TokenEncoder, build_model, image_encoder, make_cell
 from .sequence_report import PUBLISHED_WORDS, claims, write_report

@@ -48,9 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ..errors import NalmError
+from ..files import settings_hash, write_text
 from . import runs
-from .app.rundir import settings_hash, write_text
-from .errors import NalmError
 
 if TYPE_CHECKING:
     import torch

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..models import parse
+from ...models import parse
 
 if TYPE_CHECKING:
     from .sequence_fields import SequenceFields

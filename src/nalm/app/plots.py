@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .metrics import predict
-from .reporting.figures import plt, save
-from .tasks import DatasetTask, ExpressionTask
-from .train import FitResult
+from ..metrics import predict
+from ..reporting.figures import plt, save
+from ..tasks import DatasetTask, ExpressionTask
+from ..train import FitResult
 
 
 def plot_line(

@@ -12,18 +12,18 @@ import numpy as np
 import sympy
 import torch
 
-from .. import runs
-from ..app.rundir import write_text
-from ..experiment import Result, Run
-from ..plots import save_parity_plot
+from ..files import write_text
+from ..fitting.constants import evaluate, max_relative_error
+from ..fitting.names import formula_names, legend, shown
+from ..fitting.search import Law, find_law
 from ..reporting import markdown_table, table
 from ..tasks.base import DatasetTask
-from .constants import evaluate, max_relative_error
-from .names import formula_names, legend, shown
-from .search import Law, find_law
+from . import runs
+from .experiment import Result, Run
+from .plots import save_parity_plot
 
 if TYPE_CHECKING:
-    from .fields import FitFields
+    from ..fitting.fields import FitFields
 
 
 @dataclass

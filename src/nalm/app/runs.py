@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .app.rundir import LOCK, MARK, check_own_files, claim, open_atomic, write_text
-from .errors import NalmError
+from ..errors import NalmError
+from ..files import open_atomic, write_text
+from .rundir import LOCK, MARK, check_own_files, claim
 
 if TYPE_CHECKING:  # the command's start imports this module without torch
     from torch import nn
 
-    from .train import FitResult
+    from ..train import FitResult
 
 __all__ = [
     "LOCK",
@@ -77,8 +78,8 @@ def is_run_dir(path: str | Path) -> bool:
         pass
     checkpoint = path / "checkpoint.safetensors"
     if checkpoint.is_file():
-        from .persist import read_metadata
-        from .train.checkpoint import FORMAT as CHECKPOINT_FORMAT
+        from ..persist import read_metadata
+        from ..train.checkpoint import FORMAT as CHECKPOINT_FORMAT
 
         try:
             return read_metadata(checkpoint).get("format") == CHECKPOINT_FORMAT
@@ -259,6 +260,6 @@ def write_metrics(run_dir: Path, results: Mapping[str, FitResult]) -> Path:
 def save_weights(path: Path, model: nn.Module, description: Mapping[str, Any]) -> Path:
     """Write ``model`` with :func:`nalm.persist.save` (``nalm.load`` reads it back), with
     ``description`` stored as its JSON ``info``."""
-    from .persist import save
+    from ..persist import save
 
     return save(model, path, **description)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SequenceFields:
-    """The fields of :class:`~nalm.reproduce.sequences.SequenceSettings`: one sequence
+    """The fields of :class:`~nalm.app.reproduce.sequences.SequenceSettings`: one sequence
     experiment's models, seeds and training."""
 
     experiment: str

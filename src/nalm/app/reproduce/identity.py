@@ -20,15 +20,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..app.rundir import open_atomic, write_text
-from ..errors import NalmError
+from ...errors import NalmError
+from ...files import open_atomic, write_text
+from ...models import parse
+from ...reporting import finite_or_none, markdown_table, number
+from ...reporting.figures import plt
+from ...tasks import ExpressionTask, Range
+from ...train.cohort import fit_seeds, predict_seeds
+from ...units import MLP, registry
 from ..experiment import Experiment, Result, Run
-from ..models import parse
-from ..reporting import finite_or_none, markdown_table, number
-from ..reporting.figures import plt
-from ..tasks import ExpressionTask, Range
-from ..train.cohort import fit_seeds, predict_seeds
-from ..units import MLP, registry
 
 TRASK_ACTIVATIONS = (
     "Hardtanh",

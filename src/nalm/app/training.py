@@ -15,19 +15,20 @@ from typing import Any, ClassVar, NamedTuple
 
 import torch
 
-from . import limits, runs
-from .app.train_settings import TrainFlags
-from .errors import NalmError
+from .. import limits
+from ..errors import NalmError
+from ..models import parse as parse_model
+from ..reporting import describe_weights
+from ..reporting.unit_tables import formula_line, results_table
+from ..tasks import Expression, ExpressionTask
+from ..train import FitResult, Policy, fit
+from ..train.policies import resolve, with_overrides
+from ..train.schedule import parse_ramp
+from ..units import MLP
+from . import runs
 from .experiment import Experiment, Result, Run
-from .models import parse as parse_model
 from .plots import save_run_plot
-from .reporting import describe_weights
-from .reporting.unit_tables import formula_line, results_table
-from .tasks import Expression, ExpressionTask
-from .train import FitResult, Policy, fit
-from .train.policies import resolve, with_overrides
-from .train.schedule import parse_ramp
-from .units import MLP
+from .train_settings import TrainFlags
 
 
 @dataclass(frozen=True)

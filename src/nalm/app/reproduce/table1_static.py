@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..bench.cells import Settings as BenchSettings
-from ..bench.cells import sweep_key
-from ..bench.runner import run_sweep
-from ..bench.store import Store
-from ..bench.suites import TABLE1, Table1Suite
-from ..bench.table1 import EVALUATIONS
+from ...bench.cells import Settings as BenchSettings
+from ...bench.runner import plan_sweep, run_sweep
+from ...bench.store import Store
+from ...bench.suites import TABLE1, Table1Suite
+from ...bench.table1 import EVALUATIONS
 from ..experiment import settings_id
-from ..models import parse
 
 if TYPE_CHECKING:
     from .table1_fields import Table1Fields
@@ -83,20 +81,10 @@ def train_static(
         eval_size=s.eval_size,
     )
     for label, text in s.models("static").items():
-        spec = parse(text, layers=suite.layers)
-        run_sweep(
-            suite,
-            [text],
-            ops,
-            suite.ranges,
-            range(s.seeds),
-            db,
-            bench,
-            device=str(device),
-            progress=progress,
-            log=lambda _: None,
-        )
-        key = sweep_key(suite, spec, bench)
+        plan = plan_sweep(suite, [text], ops, suite.ranges, range(s.seeds), db, bench, str(device))
+        run_sweep(plan, device=str(device), progress=progress, log=lambda _: None)
+        (spec,) = plan.policies
+        key = plan.key(spec)
         with Store(db, create=False) as store:
             rows = [r for r in store.rows(model=str(spec)) if r["settings"] == key]
         yield label, _static_part(text, rows, ops, s.seeds)

@@ -16,18 +16,18 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..errors import NalmError
+from ..files import open_atomic
+from ..metrics import mean_relative_error, predict
+from ..models import parse
+from ..reporting import describe_weights, fmt, table
+from ..reporting.figures import plt
+from ..tasks import ExpressionTask
+from ..train import FitResult, fit
+from ..units import MLP
 from . import runs
-from .app.rundir import open_atomic
-from .errors import NalmError
 from .experiment import Experiment, Log, Result, Run
-from .metrics import mean_relative_error, predict
-from .models import parse
 from .plots import plot_line
-from .reporting import describe_weights, fmt, table
-from .reporting.figures import plt
-from .tasks import ExpressionTask
-from .train import FitResult, fit
-from .units import MLP, registry
 
 TRAIN_RANGE = "1,5"
 TEST_RANGE = "5,50"
@@ -152,9 +152,7 @@ def _formula(s: DemoSettings, run: Run, formula: DemoFormula, ax: Any, result: D
     """Train the unit and the MLP on one formula, add their rows and curves; the unit's weights."""
     task = ExpressionTask(formula.target, TRAIN_RANGE, TEST_RANGE, eval_seed=s.seed)
     torch.manual_seed(s.seed)
-    unit = registry.build(
-        formula.unit, task.in_features, 1, layers=formula.layers, hidden=3, preset="seed"
-    )
+    unit = parse(formula.unit, layers=formula.layers).build(task.in_features, 1, 3, preset="seed")
     torch.manual_seed(s.seed)
     mlp = MLP(task.in_features, 1, hidden=(64, 64), activation="relu6")
     label = f"{formula.unit}" + (f" ×{formula.layers}" if formula.layers > 1 else "")

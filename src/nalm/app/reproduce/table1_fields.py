@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..bench.table1 import STATIC_MODELS
-from ..tasks.arithmetic import OPERATIONS
-from ..units import registry
+from ...bench.table1 import STATIC_MODELS
+from ...tasks.arithmetic import OPERATIONS
+from ...units import registry
 
 SETTINGS = ("static", "recurrent")
 
@@ -37,7 +37,7 @@ def static_models() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Table1Fields:
-    """The fields of :class:`~nalm.reproduce.table1.Table1Settings` (``nalm reproduce
+    """The fields of :class:`~nalm.app.reproduce.table1.Table1Settings` (``nalm reproduce
     table1``): every flag's default is the full run."""
 
     seeds: int = 10
