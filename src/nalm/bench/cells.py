@@ -341,6 +341,8 @@ def _row(
     scores: dict[str, Any] | None,
 ) -> ResultRow:
     outcome = judge(run.history, threshold, diverged=run.diverged, restarts=run.reinitialized_at)
+    # The judgement's fields are the row's of the same name; a number that is not finite is None.
+    judged = {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(outcome).items()}
     names = ("train_loss", "interpolation_mse", "extrapolation_mse", "sparsity_error")
     history = [
         [int(r["step"])] + [float(f"{r[k]:.4g}") if math.isfinite(r[k]) else None for k in names]
@@ -353,15 +355,9 @@ def _row(
         range=cell.where,
         seed=seed,
         settings=cell.key,
-        success=outcome.success,
         diverged_at=run.diverged_at,
         stopped_at=run.stopped_at,
-        solved_at=outcome.solved_at,
-        best_step=outcome.best_step,
-        interpolation_mse=_finite(outcome.interpolation_mse),
-        extrapolation_mse=_finite(outcome.extrapolation_mse),
         threshold=threshold,
-        sparsity_error=_finite(outcome.sparsity_error),
         steps=run.steps,
         seconds=seconds,
         config={
@@ -373,6 +369,7 @@ def _row(
         },
         history=history,
         scores=scores,
+        **judged,
     )
 
 

@@ -21,10 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..tasks.arithmetic import OPERATIONS, get_operation
+from ..tasks.arithmetic import EVALUATIONS, OPERATIONS, get_operation
 from ..train.cohort import SeedResult, initial_weights, predict_seeds
-
-EVALUATIONS = ("interpolation", "extrapolation")
 
 STATIC_MODELS: dict[str, str] = {
     "ReLU6": "mlp:relu6",

@@ -8,6 +8,12 @@ from typing import Any
 from .common import Extend, add_common, add_tensorboard, default, names, shown
 
 SUMMARY = "find the law a CSV table follows and print it"
+_SAME_NAME = (
+    *("test", "exclude", "out", "device"),
+    *("steps", "seeds", "lr", "hidden", "batch_size", "tolerance", "budget"),
+)
+"""The arguments of :func:`~nalm.app.fit.run_fit` that flags of the same name give: the files,
+the output and the device, then the training settings (:class:`~nalm.app.fit.FitSettings`)."""
 
 
 def add_parser(sub: Any) -> None:
@@ -99,22 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from ..app.fit import run_fit
 
     units = [args.unit] if args.unit else list(args.try_units or ())
-    run_fit(
-        args.data,
-        args.target,
-        test=args.test,
-        units=units,
-        exclude=args.exclude,
-        out=args.out,
-        steps=args.steps,
-        seeds=args.seeds,
-        first_seed=args.seed,
-        lr=args.lr,
-        hidden=args.hidden,
-        batch_size=args.batch_size,
-        tolerance=args.tolerance,
-        budget=args.budget,
-        device=args.device,
-        progress=not args.no_progress,
-    )
+    given = {name: getattr(args, name) for name in _SAME_NAME}
+    progress = not args.no_progress
+    run_fit(args.data, args.target, units=units, first_seed=args.seed, progress=progress, **given)
     return 0

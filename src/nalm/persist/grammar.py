@@ -30,7 +30,7 @@ from torch import nn
 from ..errors import NalmError
 from ..limits import MAX_LAYERS
 from ..models import BUILT_FROM, ModelSpec
-from .structure import check_int, check_options, describe
+from .structure import check_int, check_options, describe, refused_as_invalid
 
 ARGUMENTS = {
     "build": ("in_features", "out_features", "hidden", "options", "preset"),
@@ -69,14 +69,8 @@ def rebuild(grammar: Any) -> nn.Module:
     Raises:
         NalmError: in one sentence, for an unknown unit, call or argument, or a bad value.
     """
-    try:
+    with refused_as_invalid("the model's grammar description"):
         return _rebuild(grammar)
-    except NalmError:
-        raise
-    except (KeyError, TypeError, ValueError) as e:
-        raise NalmError(
-            f"the model's grammar description is not valid ({type(e).__name__}: {e})"
-        ) from None
 
 
 def _rebuild(grammar: Any) -> nn.Module:

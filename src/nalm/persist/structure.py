@@ -17,7 +17,8 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from torch import nn
@@ -119,14 +120,21 @@ def unit_options(unit: Unit) -> dict[str, Any]:
 def build(description: Mapping[str, Any]) -> nn.Module:
     """Make the model that :func:`describe` described, with fresh parameters."""
     _count_modules(description)
-    try:
+    with refused_as_invalid("the architecture description"):
         return _build(description)
+
+
+@contextmanager
+def refused_as_invalid(what: str) -> Iterator[None]:
+    """Turn a ``KeyError``, ``TypeError`` or ``ValueError`` raised while reading ``what`` into
+    one sentence, ``"{what} is not valid (...)"``; a :class:`~nalm.errors.NalmError` passes as
+    it is."""
+    try:
+        yield
     except NalmError:
         raise
     except (KeyError, TypeError, ValueError) as e:
-        raise NalmError(
-            f"the architecture description is not valid ({type(e).__name__}: {e})"
-        ) from None
+        raise NalmError(f"{what} is not valid ({type(e).__name__}: {e})") from None
 
 
 MAX_DEPTH = 16

@@ -22,6 +22,7 @@ from .operations import OPERATIONS, Operation, get_operation
 from .ranges import Range
 
 __all__ = [
+    "EVALUATIONS",
     "OPERATIONS",
     "ArithmeticTask",
     "Operation",
@@ -30,6 +31,9 @@ __all__ = [
     "slices",
     "stacked_targets",
 ]
+
+EVALUATIONS = ("interpolation", "extrapolation")
+"""The evaluation sets of the arithmetic tasks, in their order (the keys of ``evaluation``)."""
 
 
 def slices(
@@ -153,11 +157,7 @@ class ArithmeticTask(GeneratedTask):
             eval_seed,
             dtype,
         )
-        # Targets in float64 from the inputs the model will see, then rounded once.
-        self.evaluation = {
-            name: (x, self.targets(x.to(torch.float64)).to(dtype))
-            for name, x in zip(("interpolation", "extrapolation"), inputs, strict=True)
-        }
+        self.evaluation = _evaluation_sets(self, inputs)
 
     @property
     def selection(self) -> torch.Tensor:
@@ -207,6 +207,17 @@ class ArithmeticTask(GeneratedTask):
             "eval_seed": self.eval_seed,
             "epsilon_perfect": self.epsilon_perfect,
         }
+
+
+def _evaluation_sets(
+    task: ArithmeticTask | RecurrentArithmeticTask, inputs: Sequence[torch.Tensor]
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The ``"interpolation"`` and ``"extrapolation"`` sets from their inputs: the targets are
+    computed in float64 from the inputs the model will see, then rounded once to their dtype."""
+    return {
+        name: (x, task.targets(x.to(torch.float64)).to(x.dtype))
+        for name, x in zip(EVALUATIONS, inputs, strict=True)
+    }
 
 
 @functools.lru_cache(maxsize=8)
@@ -298,10 +309,7 @@ class RecurrentArithmeticTask(GeneratedTask):
             eval_seed,
             dtype,
         )
-        self.evaluation = {
-            name: (x, self.targets(x.to(torch.float64)).to(dtype))
-            for name, x in zip(("interpolation", "extrapolation"), inputs, strict=True)
-        }
+        self.evaluation = _evaluation_sets(self, inputs)
 
     selection = ArithmeticTask.selection
     stacked_targets = ArithmeticTask.stacked_targets

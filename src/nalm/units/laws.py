@@ -38,8 +38,9 @@ class _WeightsAndConstants(Unit):
         self,
         in_features: int,
         out_features: int,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_features, out_features)
         factory = factory_kwargs(type(self).__name__, device, dtype)
@@ -100,7 +101,7 @@ class ScaledPower(_WeightsAndConstants):
         dtype: torch.dtype | None = None,
     ) -> None:
         self.eps = None if eps is None else check_eps(type(self).__name__, eps)
-        super().__init__(in_features, out_features, device, dtype)
+        super().__init__(in_features, out_features, device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.W, -0.5, 0.5)
@@ -147,16 +148,6 @@ class Affine(_WeightsAndConstants):
     operations = "+ − (real weights), a constant"
     paper = "nalm"
     stackable = True  # linear takes stacked weights; b broadcasts per seed
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, device, dtype)
 
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.in_features)

@@ -17,7 +17,31 @@ from .nmu import nmu_product
 FLOAT32_EPS = float(torch.finfo(torch.float32).eps)
 
 
-class NMRU(ClampedUnit):
+class _MistryUnit(ClampedUnit):
+    """What NMRU and NRU share: the paper, its learning rate, and the ε of the training mode."""
+
+    operations = "× ÷"
+    paper = "Mistry, Farrahi & Hare 2022"
+    lr = 1e-2  # Mistry et al. 2022
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        eps: float = FLOAT32_EPS,
+        clamp: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        self.eps = check_eps(type(self).__name__, eps)
+        super().__init__(in_features, out_features, clamp=clamp, device=device, dtype=dtype)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, eps={self.eps:g}"
+
+
+class NMRU(_MistryUnit):
     r"""Neural Multiplicative Reciprocal Unit: an NMU over the inputs and their reciprocals.
 
     .. math::
@@ -53,26 +77,10 @@ class NMRU(ClampedUnit):
         tensor([[-75.]])
     """
 
-    operations = "× ÷"
-    paper = "Mistry, Farrahi & Hare 2022"
     policy = "nmru"
-    lr = 1e-2  # Mistry et al. 2022
     low = 0.0
     columns_per_input = 2  # x and 1/x
     stackable = True  # linear and nmu_product take stacked W; the reciprocals are per row
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        eps: float = FLOAT32_EPS,
-        clamp: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        self.eps = check_eps(type(self).__name__, eps)
-        super().__init__(in_features, out_features, clamp=clamp, device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.W, 0.25, 0.75)
@@ -84,11 +92,8 @@ class NMRU(ClampedUnit):
         sign = torch.cos(math.pi * linear((x < 0).to(x.dtype), W))
         return nmu_product(x.abs(), W) * sign
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, eps={self.eps:g}"
 
-
-class NRU(ClampedUnit):
+class NRU(_MistryUnit):
     r"""Neural Reciprocal Unit: an NMU whose weights in [−1, 1] are also exponents.
 
     .. math::
@@ -120,24 +125,8 @@ class NRU(ClampedUnit):
         tensor([[-75.]])
     """
 
-    operations = "× ÷"
-    paper = "Mistry, Farrahi & Hare 2022"
     policy = "madsen-nmu"
-    lr = 1e-2  # Mistry et al. 2022
     low = -1.0
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        eps: float = FLOAT32_EPS,
-        clamp: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        self.eps = check_eps(type(self).__name__, eps)
-        super().__init__(in_features, out_features, clamp=clamp, device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:
         r = nau_init_range(self.in_features, self.out_features)
@@ -151,6 +140,3 @@ class NRU(ClampedUnit):
         signed = torch.where(x.unsqueeze(-2) < 0, -power, power)
         selected = W.abs()
         return (signed * selected + (1 - selected)).prod(dim=-1)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, eps={self.eps:g}"

@@ -4,7 +4,7 @@ NaiveNPU and RealNaiveNPU."""
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -40,23 +40,34 @@ class _PowerUnit(Unit):
     paper = "Heim, Pevný & Šmídl 2020"
     policy = "npu"
     gated: ClassVar[bool] = True  # with the relevance gate g (the naive variants have none)
+    # The (out, in) weights: the first is drawn Xavier-uniform, any other starts at zeros.
+    weight_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
         in_features: int,
         out_features: int,
-        eps: float,
-        weights: tuple[str, ...],
-        factory: dict[str, Any],
+        *,
+        eps: float = 1e-7,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_features, out_features)
         self.eps = check_eps(type(self).__name__, eps)
-        factory = factory_kwargs(type(self).__name__, factory["device"], factory["dtype"])
-        for name in weights:
+        factory = factory_kwargs(type(self).__name__, device, dtype)
+        for name in self.weight_names:
             setattr(self, name, nn.Parameter(torch.empty(out_features, in_features, **factory)))
         if self.gated:
             self.g = nn.Parameter(torch.empty(in_features, **factory))
         self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        first, *others = self.weight_names
+        nn.init.xavier_uniform_(getattr(self, first))
+        for name in others:
+            nn.init.zeros_(getattr(self, name))
+        if self.gated:
+            nn.init.constant_(self.g, 0.5)
 
     def log_r_and_k(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(log r, k)``: through the relevance gate, or ``r = |x| + ε``, ``k = 1[x < 0]``."""
@@ -118,24 +129,7 @@ class NPU(_PowerUnit):
     """
 
     stackable = True  # linear takes stacked weights; relevance broadcasts stacked gates
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        eps: float = 1e-7,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        factory = {"device": device, "dtype": dtype}
-        super().__init__(in_features, out_features, eps, ("W_re", "W_im"), factory)
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.W_re)
-        nn.init.zeros_(self.W_im)
-        if self.gated:
-            nn.init.constant_(self.g, 0.5)
+    weight_names = ("W_re", "W_im")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = self.log_r_and_k(x)
@@ -173,23 +167,7 @@ class RealNPU(_PowerUnit):
     """
 
     stackable = True  # linear takes stacked weights; relevance broadcasts stacked gates
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        eps: float = 1e-7,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        factory = {"device": device, "dtype": dtype}
-        super().__init__(in_features, out_features, eps, ("W",), factory)
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.W)
-        if self.gated:
-            nn.init.constant_(self.g, 0.5)
+    weight_names = ("W",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         log_r, k = self.log_r_and_k(x)
@@ -205,17 +183,7 @@ class NaiveNPU(NPU):
         z = \exp\big(\log r\, W_{re}^\top - \pi k W_{im}^\top\big) \odot
             \cos\big(\log r\, W_{im}^\top + \pi k W_{re}^\top\big)
 
-    Args:
-        in_features: size of each input sample.
-        out_features: size of each output sample.
-        eps: ε added to ``|x|`` (default 1e-7).
-
-    Shape:
-        ``(*, in_features) → (*, out_features)``.
-
-    Attributes:
-        W_re: ``(out_features, in_features)``, Xavier-uniform.
-        W_im: ``(out_features, in_features)``, zeros.
+    Arguments, shape, ``W_re`` and ``W_im``: as :class:`NPU`, which adds the gate ``g``.
 
     Examples:
         >>> npu = NaiveNPU(2, 1)
@@ -241,16 +209,7 @@ class RealNaiveNPU(RealNPU):
     function of ``|x|``, which lets a model fit a narrow range with inexact powers (a ÷ or √ run
     of ``nau>real_npu`` ends there: docs/recipes.md); here only the exponents can move.
 
-    Args:
-        in_features: size of each input sample.
-        out_features: size of each output sample.
-        eps: ε added to ``|x|`` (default 1e-7).
-
-    Shape:
-        ``(*, in_features) → (*, out_features)``.
-
-    Attributes:
-        W: ``(out_features, in_features)``, the exponents, Xavier-uniform.
+    Arguments, shape and ``W`` (the exponents): as :class:`RealNPU`, which adds the gate ``g``.
 
     Examples:
         >>> npu = RealNaiveNPU(2, 2)

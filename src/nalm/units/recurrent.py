@@ -64,7 +64,35 @@ class UnitCell(nn.Module):
         return self.unit(torch.cat([x_t, h], dim=-1))
 
 
-class RNNCell(nn.Module):
+class _TorchStyleCell(nn.Module):
+    """A cell with input weights ``W_ih (gates·hidden, in)``, recurrent weights
+    ``W_hh (gates·hidden, hidden)`` and the biases named in ``biases`` ``(gates·hidden,)``, all
+    drawn U[−1/√hidden, 1/√hidden] as torch draws its cells' weights. Its state is the hidden
+    vector alone, from zeros (the LSTM's has the cell state too)."""
+
+    initial_value = 0.0
+    initial = UnitCell.initial
+    output = staticmethod(UnitCell.output)
+
+    def __init__(
+        self, input_size: int, hidden_size: int, gates: int, biases: tuple[str, ...]
+    ) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.W_ih = nn.Parameter(torch.empty(gates * hidden_size, input_size))
+        self.W_hh = nn.Parameter(torch.empty(gates * hidden_size, hidden_size))
+        for name in biases:
+            self.register_parameter(name, nn.Parameter(torch.empty(gates * hidden_size)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+
+class RNNCell(_TorchStyleCell):
     r"""An Elman cell: ``h_t = φ(x_t W_ihᵀ + h_{t−1} W_hhᵀ + b)`` with φ = ReLU (or tanh).
 
     Every weight and the bias U[−1/√hidden, 1/√hidden], as ``torch.nn.RNNCell`` draws its
@@ -78,31 +106,17 @@ class RNNCell(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "relu") -> None:
-        super().__init__()
-        _check_sizes(input_size, hidden_size)
+        super().__init__(input_size, hidden_size, gates=1, biases=("b",))
         if nonlinearity not in ("relu", "tanh"):
             raise NalmError(f"RNNCell: nonlinearity must be 'relu' or 'tanh'; got {nonlinearity!r}")
-        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
-        self.W_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.W_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        self.b = nn.Parameter(torch.empty(hidden_size))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        bound = 1 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
-
-    initial_value = 0.0
-    initial = UnitCell.initial
-    output = staticmethod(UnitCell.output)
+        self.nonlinearity = nonlinearity
 
     def forward(self, x_t: torch.Tensor, h: State) -> State:
         pre = x_t @ self.W_ih.T + h @ self.W_hh.T + self.b
         return torch.relu(pre) if self.nonlinearity == "relu" else torch.tanh(pre)
 
 
-class LSTMCell(nn.Module):
+class LSTMCell(_TorchStyleCell):
     r"""A long short-term memory cell (Hochreiter & Schmidhuber 1997):
 
     .. math::
@@ -121,15 +135,7 @@ class LSTMCell(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        _check_sizes(input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.W_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
-        self.W_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-        self.b = nn.Parameter(torch.empty(4 * hidden_size))
-        self.reset_parameters()
-
-    reset_parameters = RNNCell.reset_parameters
+        super().__init__(input_size, hidden_size, gates=4, biases=("b",))
 
     def initial(self, x_t: torch.Tensor) -> State:
         zeros = x_t.new_zeros((*x_t.shape[:-1], self.hidden_size))
@@ -146,7 +152,7 @@ class LSTMCell(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
-class GRUCell(nn.Module):
+class GRUCell(_TorchStyleCell):
     r"""A gated recurrent unit cell (Cho et al. 2014), computed as ``torch.nn.GRUCell`` does:
 
     .. math::
@@ -165,19 +171,7 @@ class GRUCell(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        _check_sizes(input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.W_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
-        self.W_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
-        self.b_ih = nn.Parameter(torch.empty(3 * hidden_size))
-        self.b_hh = nn.Parameter(torch.empty(3 * hidden_size))
-        self.reset_parameters()
-
-    reset_parameters = RNNCell.reset_parameters
-    initial_value = 0.0
-    initial = UnitCell.initial
-    output = staticmethod(UnitCell.output)
+        super().__init__(input_size, hidden_size, gates=3, biases=("b_ih", "b_hh"))
 
     def forward(self, x_t: torch.Tensor, h: State) -> State:
         xr, xz, xn = (x_t @ self.W_ih.T + self.b_ih).chunk(3, dim=-1)
