@@ -2,7 +2,8 @@
 
 Each of :mod:`~nalm.cli.train`, :mod:`~nalm.cli.fit`, :mod:`~nalm.cli.units`,
 :mod:`~nalm.cli.demo`, :mod:`~nalm.cli.bench` and :mod:`~nalm.cli.reproduce` defines
-``SUMMARY`` (its line in ``nalm --help``), ``add_parser(sub)`` and ``run(args) -> int``, and
+``SUMMARY`` (its line in ``nalm --help``), ``DESCRIPTION``, ``add_arguments(parser)`` and
+``run(args) -> int``, and
 imports torch and the rest of the library only inside them: the command builds the parser of
 the one subcommand it is given (:func:`build_parser`), so ``nalm --help`` and
 ``nalm train --help`` start without torch. This module assembles the parser, gives every
@@ -85,7 +86,8 @@ def build_parser(only: str | None = None) -> Parser:
     for name in COMMANDS:
         module = command(name)
         if only is None or name == only:
-            module.add_parser(sub)
+            whole = sub.add_parser(name, help=module.SUMMARY, description=module.DESCRIPTION)
+            module.add_arguments(whole)
         else:
             sub.add_parser(name, help=module.SUMMARY)
     for leaf in common.leaf_parsers(parser):

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from .common import Extend, Parser, add_tensorboard, default, names
+from .common import Extend, Parser, add_tensorboard, default, names, switch
 
 SUMMARY = "the arithmetic benchmarks: many seeds per cell, success rates with intervals"
+DESCRIPTION = (
+    "Run a benchmark suite into an SQLite database (resumable), then report "
+    "success rates with Wilson 95 % intervals next to the published numbers."
+)
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``nalm bench run`` and ``nalm bench report`` to the subcommands ``sub``."""
-    bench = sub.add_parser(
-        "bench",
-        help=SUMMARY,
-        description="Run a benchmark suite into an SQLite database (resumable), then report "
-        "success rates with Wilson 95 % intervals next to the published numbers.",
-    )
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of ``nalm bench run`` and ``nalm bench report``."""
     actions = bench.add_subparsers(dest="action", required=True, parser_class=Parser)
     run = actions.add_parser(
         "run",
@@ -44,10 +41,10 @@ def add_parser(sub: Any) -> None:
         help="results database(s), combined (repeatable)",
     )
     report.add_argument("--out", default="runs/bench-report", help="output directory")
-    report.add_argument(
+    switch(
+        report,
         "--reference",
-        action="store_true",
-        help="also rank your cells beside nalm's reference results and the published numbers "
+        "also rank your cells beside nalm's reference results and the published numbers "
         "(ranking.md, ranking.png)",
     )
 
@@ -144,16 +141,16 @@ def _training_flags(run: argparse.ArgumentParser) -> None:
         default=default(Settings, "eval_size"),
         help="rows per evaluation set",
     )
-    run.add_argument(
+    switch(
+        run,
         "--early-stop",
-        action="store_true",
-        help="stop a seed once its best interpolation MSE and its extrapolation MSE are both "
+        "stop a seed once its best interpolation MSE and its extrapolation MSE are both "
         "below the ε-thresholds (it is then a success at that step)",
     )
-    run.add_argument(
+    switch(
+        run,
         "--per-seed-inputs",
-        action="store_true",
-        help="each seed draws its own input batches (as the papers' code does); by default a "
+        "each seed draws its own input batches (as the papers' code does); by default a "
         "suite's seeds share each step's inputs (their targets differ), which is faster",
     )
 

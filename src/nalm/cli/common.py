@@ -144,12 +144,29 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+def switch(p: argparse.ArgumentParser, flag: str, text: str) -> None:
+    """A flag that takes no value: ``False`` unless given."""
+    p.add_argument(flag, action="store_true", help=text)
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     """``--seed``, ``--device``, ``--out`` and ``--no-progress``."""
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--out", help="run directory (default runs/<command>-<time>)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    switch(p, "--no-progress", "hide the progress bar")
+
+
+def common(args: argparse.Namespace, *, seed: bool = True) -> dict[str, Any]:
+    """What the flags of :func:`add_common` give a workflow's ``run_…`` call: ``out``,
+    ``device``, ``progress`` and (unless ``seed=False``) ``seed``.
+
+    Example:
+        >>> common(argparse.Namespace(seed=3, device="cpu", out=None, no_progress=True))
+        {'out': None, 'device': 'cpu', 'progress': False, 'seed': 3}
+    """
+    given = {"out": args.out, "device": args.device, "progress": not args.no_progress}
+    return given | ({"seed": args.seed} if seed else {})
 
 
 def add_tensorboard(p: argparse.ArgumentParser) -> None:

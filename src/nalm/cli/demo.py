@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from .common import add_common
+from .common import add_common, common
 
 SUMMARY = "the main job: units against an MLP on four formulas"
+DESCRIPTION = (
+    "Learn addition, subtraction, multiplication and the seed's NALU formula "
+    "with the seed's units and an MLP, then test far outside the training range."
+)
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``nalm demo`` to the subcommands ``sub``."""
-    demo = sub.add_parser(
-        "demo",
-        help=SUMMARY,
-        description="Learn addition, subtraction, multiplication and the seed's NALU formula "
-        "with the seed's units and an MLP, then test far outside the training range.",
-    )
+def add_arguments(demo: argparse.ArgumentParser) -> None:
+    """The flags of ``nalm demo``."""
     demo.add_argument(
         "--steps",
         type=int,
@@ -32,11 +29,5 @@ def run(args: argparse.Namespace) -> int:
     """Run ``nalm demo``; returns the exit status."""
     from ..app.demo import run_demo
 
-    run_demo(
-        steps=args.steps,
-        seed=args.seed,
-        out=args.out,
-        device=args.device,
-        progress=not args.no_progress,
-    )
+    run_demo(steps=args.steps, **common(args))
     return 0

@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .common import Extend, add_common, add_tensorboard, default, names, shown
 
 SUMMARY = "find the law a CSV table follows and print it"
-_SAME_NAME = (
-    *("test", "exclude", "out", "device"),
-    *("steps", "seeds", "lr", "hidden", "batch_size", "tolerance", "budget"),
+DESCRIPTION = (
+    "Search for the law the rows of a CSV file (header line first) follow: "
+    "sums, products, powers and constants, the simplest families first, each trained with "
+    "many seeds and read back as a formula, until one is exact on rows held back from "
+    "training. With --unit or --try-units, train those model specs instead and keep the "
+    "one whose formula fits best."
 )
+_SAME_NAME = [
+    "test",
+    "exclude",
+    "out",
+    "device",
+    "steps",
+    "seeds",
+    "lr",
+    "hidden",
+    "batch_size",
+    "tolerance",
+    "budget",
+]
 """The arguments of :func:`~nalm.app.fit.run_fit` that flags of the same name give: the files,
 the output and the device, then the training settings (:class:`~nalm.app.fit.FitSettings`)."""
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``nalm fit`` to the subcommands ``sub``."""
+def add_arguments(fit_cmd: argparse.ArgumentParser) -> None:
+    """The flags of ``nalm fit``."""
     from ..fitting import DEFAULT_UNITS, find_law
 
-    fit_cmd = sub.add_parser(
-        "fit",
-        help=SUMMARY,
-        description="Search for the law the rows of a CSV file (header line first) follow: "
-        "sums, products, powers and constants, the simplest families first, each trained with "
-        "many seeds and read back as a formula, until one is exact on rows held back from "
-        "training. With --unit or --try-units, train those model specs instead and keep the "
-        "one whose formula fits best.",
-    )
     fit_cmd.add_argument("data", help="CSV file with a header; columns are inputs or the target")
     fit_cmd.add_argument("--target", required=True, help="the column to predict")
     fit_cmd.add_argument("--test", help="a second CSV file (e.g. far outside the data) to test on")

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import Extend, Parser, default, hidden_sizes, names, shown
+from .common import Extend, Parser, common, default, hidden_sizes, names, shown, switch
 
 SUMMARY = "reproduce published experiments: identity, table1, digits, product, words, programs"
+DESCRIPTION = (
+    "Reproduce a paper's experiment and write Markdown, CSV and PNG. The full "
+    "settings are the defaults; --quick runs a smaller version in a few minutes. An "
+    "interrupted run resumes when re-run with the same --out."
+)
 
 # (flag, type, help): "{}" in the help is the settings field's default
 _Flag = tuple[str, Any, str]
@@ -63,15 +68,8 @@ def _add_flags(p: argparse.ArgumentParser, settings: type, flags: tuple[_Flag, .
         p.add_argument(flag, type=kind, help=text, **extend)
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``nalm reproduce EXPERIMENT`` to the subcommands ``sub``."""
-    reproduce = sub.add_parser(
-        "reproduce",
-        help=SUMMARY,
-        description="Reproduce a paper's experiment and write Markdown, CSV and PNG. The full "
-        "settings are the defaults; --quick runs a smaller version in a few minutes. An "
-        "interrupted run resumes when re-run with the same --out.",
-    )
+def add_arguments(reproduce: argparse.ArgumentParser) -> None:
+    """The flags of ``nalm reproduce EXPERIMENT``."""
     which = reproduce.add_subparsers(dest="experiment", required=True, parser_class=Parser)
     parsers = [_identity_parser(which), _table1_parser(which)]
     parsers += [_sequence_parser(which, name, text) for name, text in _SEQUENCE_HELP.items()]
@@ -109,10 +107,10 @@ def _table1_parser(which: Any) -> argparse.ArgumentParser:
         "initialisations; median over seeds. Writes table1.md, table1.csv, table1-seeds.csv, "
         "table1.png.",
     )
-    table1.add_argument(
+    switch(
+        table1,
         "--quick",
-        action="store_true",
-        help="3 seeds, 6,000 static and 2,000 recurrent steps (about five minutes here)",
+        "3 seeds, 6,000 static and 2,000 recurrent steps (about five minutes here)",
     )
     _add_flags(table1, Table1Settings, _TABLE1)
     table1.add_argument(
@@ -169,9 +167,7 @@ def run(args: argparse.Namespace) -> int:
         skip = {"command", "experiment", "quick", "out", "device", "no_progress"}
         given = {k: v for k, v in vars(args).items() if k not in skip}
         settings = settings_for(args.experiment, quick=args.quick, **given)
-        out = run_sequences(
-            args.experiment, settings, args.out, device=args.device, progress=not args.no_progress
-        )
+        out = run_sequences(args.experiment, settings, **common(args, seed=False))
         print(
             f"{args.experiment}: wrote "
             + ", ".join(str(out / f"{args.experiment}.{e}") for e in ("png", "md", "csv"))
@@ -188,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         cls, run = Table1Settings, run_table1
     settings = cls().quick(**given) if args.quick else cls(**given)
-    result = run(settings, args.out, device=args.device, progress=not args.no_progress)
+    result = run(settings, **common(args, seed=False))
     out = result.paths["markdown"].parent
     print(
         f"{args.experiment}: {result.seconds:.0f} s; wrote "

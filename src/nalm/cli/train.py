@@ -8,7 +8,17 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ..app.train_settings import SEED_PRESETS, TrainFlags
-from .common import Extend, add_common, add_tensorboard, default, hidden_sizes, option, shown
+from .common import (
+    Extend,
+    add_common,
+    add_tensorboard,
+    common,
+    default,
+    hidden_sizes,
+    option,
+    shown,
+    switch,
+)
 
 if TYPE_CHECKING:  # the parser is built without torch; the run imports what it needs
     import torch
@@ -17,20 +27,18 @@ if TYPE_CHECKING:  # the parser is built without torch; the run imports what it 
     from ..train import Policy
 
 SUMMARY = "train a unit model and an MLP baseline on a formula"
+DESCRIPTION = (
+    "Train a model of arithmetic units and an MLP baseline side by side on a "
+    "formula, then compare them inside and far outside the training range."
+)
 
 
 def _default(name: str) -> Any:
     return default(TrainFlags, name)
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``nalm train`` to the subcommands ``sub``."""
-    train = sub.add_parser(
-        "train",
-        help=SUMMARY,
-        description="Train a model of arithmetic units and an MLP baseline side by side on a "
-        "formula, then compare them inside and far outside the training range.",
-    )
+def add_arguments(train: argparse.ArgumentParser) -> None:
+    """The flags of ``nalm train``."""
     train.add_argument(
         "--preset",
         choices=sorted(SEED_PRESETS),
@@ -79,11 +87,7 @@ def _model_flags(train: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="unit option, e.g. --option eps=1e-6 --option shared_weights=false",
     )
-    train.add_argument(
-        "--seed-init",
-        action="store_true",
-        help="use the unit's seed preset (U[-2,2] init, N(0,1) gate, eps 1e-6)",
-    )
+    switch(train, "--seed-init", "use the unit's seed preset (U[-2,2] init, N(0,1) gate, eps 1e-6)")
 
 
 def _training_flags(train: argparse.ArgumentParser) -> None:
@@ -200,14 +204,7 @@ def run(args: argparse.Namespace) -> int:
     if args.preset:
         if args.policy != "auto":  # a preset ignores it, but a bad name is still refused
             get_policy(args.policy)  # (without a preset, TrainSettings.check resolves it)
-        run_seed_preset(
-            args.preset,
-            seed=args.seed,
-            steps=args.steps,
-            out=args.out,
-            device=args.device,
-            progress=not args.no_progress,
-        )
+        run_seed_preset(args.preset, steps=args.steps, **common(args))
         return 0
-    run_train(settings(args), args.out, device=args.device, progress=not args.no_progress)
+    run_train(settings(args), **common(args, seed=False))
     return 0

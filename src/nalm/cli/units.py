@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .common import Extend, Parser, option
 
 SUMMARY = "list the units: operations, sign, parameters, policy, paper"
+DESCRIPTION = (
+    "The registered units: what exact weights can compute, whether negative "
+    "inputs keep their sign, their parameters, the training policy their paper used."
+)
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``nalm units`` and ``nalm units check`` to the subcommands ``sub``."""
-    units = sub.add_parser(
-        "units",
-        help=SUMMARY,
-        description="The registered units: what exact weights can compute, whether negative "
-        "inputs keep their sign, their parameters, the training policy their paper used.",
-    )
+def add_arguments(units: argparse.ArgumentParser) -> None:
+    """The flags of ``nalm units`` and ``nalm units check``."""
     units.add_argument("--markdown", action="store_true", help="print a Markdown table")
     actions = units.add_subparsers(dest="action", parser_class=Parser)
     checker = actions.add_parser(

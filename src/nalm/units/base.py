@@ -113,6 +113,16 @@ def factory_kwargs(
     }
 
 
+def add_weights(
+    unit: Unit, bias: bool, device: torch.device | str | None, dtype: torch.dtype | None
+) -> None:
+    """Give ``unit`` a weight ``W`` ``(out_features, in_features)`` and, with ``bias``, a
+    ``b`` ``(out_features,)`` (else ``b = None``), undrawn: ``reset_parameters`` draws them."""
+    factory = factory_kwargs(type(unit).__name__, device, dtype)
+    unit.W = nn.Parameter(torch.empty(unit.out_features, unit.in_features, **factory))
+    unit.b = nn.Parameter(torch.empty(unit.out_features, **factory)) if bias else None
+
+
 def regularization(model: nn.Module) -> torch.Tensor:
     """Sum of :meth:`Unit.regularization` over every unit inside ``model``."""
     terms = [m.regularization() for m in model.modules() if isinstance(m, Unit)]

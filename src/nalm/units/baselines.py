@@ -13,7 +13,7 @@ from torch.nn.modules import activation as _activation
 
 from ..errors import NalmError
 from ..limits import MAX_ELEMENTS, MAX_LAYERS, check_size
-from .base import Unit, factory_kwargs
+from .base import Unit, add_weights, factory_kwargs
 from .functional import linear
 
 # Activations for (*, features) inputs only: GLU halves the last dimension, Softmax2d needs
@@ -86,9 +86,7 @@ class Linear(Unit):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        factory = factory_kwargs(type(self).__name__, device, dtype)
-        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.b = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
+        add_weights(self, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

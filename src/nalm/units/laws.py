@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from .base import Unit, factory_kwargs
+from .base import Unit, add_weights
 from .functional import linear
 from .nac import check_eps
 
@@ -43,9 +43,7 @@ class _WeightsAndConstants(Unit):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        factory = factory_kwargs(type(self).__name__, device, dtype)
-        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.b = nn.Parameter(torch.empty(out_features, **factory))
+        add_weights(self, True, device, dtype)
         self.reset_parameters()
 
     def regularization(self) -> torch.Tensor:

@@ -141,32 +141,22 @@ def _builder(setting: str, spec: str, s: Table1Settings) -> Callable[[], nn.Modu
 
 
 def _tasks(setting: str, op: str, seeds: Sequence[int], s: Table1Settings) -> list[Any]:
+    task: type[ArithmeticTask] | type[RecurrentArithmeticTask] = ArithmeticTask
+    ranges = {"train_range": s.train_range, "extrapolation_range": s.extrapolation_range}
+    sizes: dict[str, Any] = {"eval_size": s.eval_size}
+    if setting != "static":
+        task = RecurrentArithmeticTask
+        ranges = {
+            "train_range": s.sequence_train_range,
+            "extrapolation_range": s.sequence_extrapolation_range,
+        }
+        sizes = {
+            "eval_size": s.sequence_eval_size,
+            "train_length": s.train_length,
+            "extrapolation_length": s.extrapolation_length,
+        }
     common = {"input_size": s.input_size, "subset": s.subset, "overlap": s.overlap}
-    if setting == "static":
-        return [
-            ArithmeticTask(
-                op,
-                seed=seed,
-                train_range=s.train_range,
-                extrapolation_range=s.extrapolation_range,
-                eval_size=s.eval_size,
-                **common,
-            )
-            for seed in seeds
-        ]
-    return [
-        RecurrentArithmeticTask(
-            op,
-            seed=seed,
-            train_length=s.train_length,
-            extrapolation_length=s.extrapolation_length,
-            train_range=s.sequence_train_range,
-            extrapolation_range=s.sequence_extrapolation_range,
-            eval_size=s.sequence_eval_size,
-            **common,
-        )
-        for seed in seeds
-    ]
+    return [task(op, seed=seed, **ranges, **sizes, **common) for seed in seeds]
 
 
 def run_table1(
