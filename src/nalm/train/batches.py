@@ -11,6 +11,9 @@ import torch
 from ..errors import NalmError
 from ..tasks.base import GeneratedTask, Task
 
+Batch = tuple[torch.Tensor, torch.Tensor, bool]
+"""One step's inputs, targets and whether the inputs are shared by the seeds."""
+
 
 class Batches:
     """Training batches of S seeds' tasks, one step at a time.
@@ -65,7 +68,7 @@ class Batches:
         if self.targets is not None:
             self.targets = self._stacked_targets()
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def next(self) -> Batch:
         if self.shared:
             x = self.tasks[0].inputs(self.batch_size, self.generators[0])  # type: ignore[attr-defined]
             x = x.to(self.device)

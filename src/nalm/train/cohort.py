@@ -18,6 +18,7 @@ still differ because each seed's task selects its own slices. The shared stream 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from ..limits import check_elements, check_seed, check_size
 from ..tasks.base import Task
 from .checkpoint import run_engines
 from .checks import check_models, check_training
+from .compiled import choose
 from .engine import Engine
 from .policies import Policy, resolve
 from .records import Cadence, Track
@@ -138,6 +140,7 @@ def fit_seeds(
     recover_factor: float = 0.1,
     checkpoint_seconds: float = 0.0,
     compact: bool = True,
+    compile: bool = False,
 ) -> CohortResult:
     """Train S seeds of one model, each on its own task, as one batched computation with Adam.
 
@@ -186,6 +189,8 @@ def fit_seeds(
         recover: a seed that goes non-finite is restored to its last finite snapshot with a
             lower learning rate, up to ``recover`` times.
         recover_factor: what each recovery multiplies that seed's learning rate by.
+        compile: train with the compiled step (:mod:`~nalm.train.compiled`) where it serves
+            the engine, else the eager one; which one trains is printed once, to stderr.
 
     Returns:
         A :class:`CohortResult` with one :class:`SeedResult` per seed.
@@ -213,6 +218,9 @@ def fit_seeds(
     streams = derived_seed("shared", data_seed) if shared_inputs else own
     stepping = {"batch_size": batch_size, "schedule": schedule, "lr": lr, "betas": betas}
     engine = Engine.of(models, tasks, seeds, streams, policy=rule, device=device, **stepping)
+    if compile:
+        choose(engine, True)
+        print(f"{description}: {engine.choice}", file=sys.stderr)
     settings = {
         "model": repr(first),
         "seeds": seeds,

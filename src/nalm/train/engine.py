@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..tasks.base import Task
 from . import watch
-from .batches import Batches
+from .batches import Batch, Batches
 from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, clip_gradients
 from .precondition import InputPreconditioner, preconditioned
@@ -78,6 +78,8 @@ class Engine:
         self.unit_lambda = unit_factors(policy, stack.probe.model, device)  # λ's factor per unit
         self.snapshot: tuple[dict, tuple[dict, dict]] | None = None
         self.step, self.seconds, self.resumed_from = 0, 0.0, 0
+        self.compiled: Callable[[int], None] | None = None  # nalm.train.compiled.choose
+        self.choice = "eager step"  # which step trains, in a line
 
     @classmethod
     def of(
@@ -165,10 +167,13 @@ class Engine:
         self.seconds += time.perf_counter() - started
         return self.finish()
 
-    def train_step(self, t: int) -> None:
+    def train_step(self, t: int, batch: Batch | None = None) -> None:
         """One step for every active seed: batch, loss, backward, the policy's gradient rules,
-        the optimiser, the units' projections, then the loss bookkeeping and the stall rule."""
-        x, y, shared = self.batches.next()
+        the optimiser, the units' projections, then the loss bookkeeping and the stall rule (or
+        the compiled step, :mod:`~nalm.train.compiled`; ``batch``: one drawn already)."""
+        if self.compiled is not None and batch is None:
+            return self.compiled(t)
+        x, y, shared = self.batches.next() if batch is None else batch
         out = self.stack.call("output", x, shared)
         mse = (out - y).pow(2).flatten(1).mean(1)
         loss = self.objective(t, mse)

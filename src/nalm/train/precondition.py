@@ -112,6 +112,16 @@ class InputPreconditioner:
     def update(self, t: int, x: torch.Tensor, grads: dict[str, torch.Tensor]) -> None:
         """Fold step ``t``'s inputs ``x`` (``(B, in)`` or ``(S, B, in)``) into the moment, and
         from the rule's start on, precondition ``grads[name]`` in place."""
+        inverse = self.fold(t, x)
+        grad = grads.get(self.name)
+        if inverse is not None and grad is not None:
+            grad.copy_(grad @ inverse)
+
+    @torch.no_grad()
+    def fold(self, t: int, x: torch.Tensor) -> torch.Tensor | None:
+        """Fold step ``t``'s inputs into the moment; the inverse that multiplies this step's
+        gradient (recomputed every ``every`` steps from the rule's start), or ``None`` before
+        the start."""
         rows = x.reshape(-1, x.shape[-1])
         moment = rows.T @ rows / len(rows)
         rule = self.rule
@@ -120,15 +130,13 @@ class InputPreconditioner:
             self.inverse = None if self.inverse is None else self.inverse.to(moment.device)
         self.moment = moment if self.moment is None else self.moment.lerp_(moment, 1 - rule.decay)
         if t < rule.start:
-            return
+            return None
         if self.inverse is None or (t - rule.start) % rule.every == 0:
             scale = self.moment.diagonal().mean()
             eye = torch.eye(len(self.moment), dtype=self.moment.dtype, device=self.moment.device)
             inverse = torch.linalg.inv(self.moment + rule.damping * scale * eye) * scale
             self.inverse = inverse.contiguous()  # as a checkpoint stores it: the same matmul
-        grad = grads.get(self.name)
-        if grad is not None:
-            grad.copy_(grad @ self.inverse)
+        return self.inverse
 
     def select(self, rows: list[int]) -> None:
         """Nothing per seed: the moment is over inputs every seed shares."""

@@ -1,0 +1,263 @@
+"""The engine's training step as one compiled function (:func:`torch.compile`).
+
+The eager step (:meth:`~nalm.train.engine.Engine.train_step`) is Python around small tensor
+operations: at S = 100 seeds most of its millisecond is dispatch. Here the arithmetic of a step,
+forward, loss with the regulariser, gradient (:func:`torch.func.grad`), the policy's clipping and
+the masked per-seed Adam update, is one function of tensors that :func:`torch.compile` turns into
+one graph::
+
+    (params, m, v, steps, lr, x, y, λ, lr factor, last loss, active)
+        → (params', m', v', steps', mse, loss, live)
+
+where ``live = active & isfinite(loss)`` and every seed that is not live keeps its parameters,
+moments and step count, as in the eager step. The batch is drawn before it and the rest after it,
+in Python as before: the units' projections (``after_step``), the bookkeeping of the losses, a
+non-finite seed's recovery or divergence, and the restart rules. The state stays where it was
+(the stack's parameters, :class:`~nalm.train.optimizers.StackedAdam`'s moments, step counts and
+learning rates), so checkpoints, compaction and restarts read and write it unchanged.
+
+It serves the many-seed engine of a model that takes the stacked call (only stackable units, see
+:attr:`~nalm.units.Unit.stackable`) with :class:`StackedAdam`, without a preconditioner or
+alternating updates; :func:`unsupported` says why any other engine stays eager. Each seed's
+weights and history match the eager engine's to float rounding (``tests/train/test_compiled.py``:
+rtol 1e-5 after a few hundred steps), not bit for bit: the compiler may fuse and reorder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad
+
+from .optimizers import StackedAdam
+from .policies import Policy, units_of
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+Tensors = dict[str, torch.Tensor]
+
+
+def unsupported(engine: Engine) -> str | None:
+    """Why ``engine`` cannot take the compiled step (one sentence), or ``None`` when it can."""
+    if engine.stack.direct:
+        return "one seed trains its own module (the compiled step serves several seeds)"
+    if not engine.stack.stacked:
+        return "the model does not take the stacked call (a unit that is not stackable)"
+    if not isinstance(engine.optimizer, StackedAdam):
+        return "the optimiser is not nalm's stacked Adam"
+    if engine.policy.alternate is not None and engine.stack.gates:
+        return f"policy {engine.policy.name!r} alternates the updates of gates and weights"
+    return None
+
+
+class _Outputs(nn.Module):
+    """The model's output and its units' regularisers, for one ``functional_call``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        terms = [unit.regularization() for unit in units_of(self.model)]
+        return self.model(x), torch.stack(terms, -1)
+
+
+def _clip(policy: Policy, grads: Tensors) -> Tensors:
+    """:func:`~nalm.train.policies.clip_gradients`, as a function."""
+    if policy.clip_value is not None:
+        grads = {k: g.clamp(-policy.clip_value, policy.clip_value) for k, g in grads.items()}
+    if policy.clip_norm is not None and grads:
+        norm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
+        scale = (policy.clip_norm / (norm + 1e-6)).clamp(max=1.0)
+        grads = {k: g * scale.view((-1,) + (1,) * (g.dim() - 1)) for k, g in grads.items()}
+    return grads
+
+
+def _adam(
+    state: tuple[Tensors, Tensors, Tensors, Tensors, torch.Tensor],
+    grads: Tensors,
+    live: torch.Tensor,
+    factor: torch.Tensor,
+    betas: tuple[float, float],
+) -> tuple[Tensors, Tensors, Tensors, Tensors]:
+    """:class:`StackedAdam`'s masked step as a function: new parameters, moments and step
+    counts; a seed that is not ``live`` keeps its own."""
+    params, m, v, steps, lr = state
+    beta1, beta2, eps = betas[0], betas[1], 1e-8
+    new: tuple[Tensors, Tensors, Tensors, Tensors] = ({}, {}, {}, {})
+    for name, g in grads.items():
+        p = params[name]
+        shape = (-1,) + (1,) * (p.dim() - 1)
+        count = steps[name] + live.to(steps[name].dtype)
+        t = count.clamp_min(1)
+        size = (-lr * factor / (1 - beta1**t)).to(p.dtype).view(shape)
+        correction2 = torch.sqrt(1 - beta2**t).to(p.dtype).view(shape)
+        m_new = m[name].lerp(g, 1 - beta1)
+        v_new = v[name] * beta2 + (1 - beta2) * g * g
+        p_new = p + m_new * size / (v_new.sqrt() / correction2 + eps)
+        mask = live.view(shape)
+        new[0][name] = torch.where(mask, p_new, p)
+        new[1][name] = torch.where(mask, m_new, m[name])
+        new[2][name] = torch.where(mask, v_new, v[name])
+        new[3][name] = count
+    return new
+
+
+def make_step(
+    model: nn.Module,
+    policy: Policy,
+    unit_lambda: torch.Tensor,
+    betas: tuple[float, float],
+    preconditioned: str | None = None,
+) -> Callable[..., tuple[Any, ...]]:
+    """The step's arithmetic as a function of tensors (uncompiled; :class:`CompiledStep`
+    compiles it). ``regularize=False`` leaves the regularisers out (λ = 0 for every seed);
+    ``inverse`` (or ``None``) multiplies the gradient of the weight ``preconditioned``, as the
+    policy's input preconditioner does (:mod:`~nalm.train.precondition`: the moment and its
+    inverse stay outside the graph)."""
+    outputs = _Outputs(model)
+    below = policy.regularize_below
+
+    def losses(
+        params: Tensors,
+        batch: tuple[torch.Tensor, torch.Tensor],
+        lam: torch.Tensor,
+        seeds: tuple[torch.Tensor, torch.Tensor],
+        regularize: bool,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        (x, y), (last_loss, active) = batch, seeds
+        out, terms = functional_call(outputs, params, (x,))
+        mse = (out - y).pow(2).flatten(1).mean(1)
+        loss = mse
+        if regularize:
+            loss = mse + lam * (terms @ unit_lambda.to(terms.dtype))
+            if below is not None:
+                loss = torch.where(last_loss < below, loss, mse)
+        live = active & torch.isfinite(loss)
+        return torch.where(live, loss, 0.0).sum(), (mse, loss, live)
+
+    def step(
+        state: tuple[Tensors, Tensors, Tensors, Tensors, torch.Tensor],
+        batch: tuple[torch.Tensor, torch.Tensor],
+        schedules: tuple[torch.Tensor, torch.Tensor],
+        seeds: tuple[torch.Tensor, torch.Tensor],
+        regularize: bool,
+        inverse: torch.Tensor | None,
+    ) -> tuple[Any, ...]:
+        """``state``: parameters, first and second moments, step counts (by name) and learning
+        rates ``(S,)``; ``batch``: ``(x, y)``; ``schedules``: λ and the learning rate's factor,
+        ``(S,)`` each; ``seeds``: the last losses (for ``regularize_below``) and the active
+        flags."""
+        params, m, v, steps, lr = state
+        lam, factor = schedules
+        gradient = grad(losses, has_aux=True)
+        grads, (mse, loss, live) = gradient(params, batch, lam, seeds, regularize)
+        if inverse is not None and preconditioned is not None:
+            grads[preconditioned] = grads[preconditioned] @ inverse
+        grads = _clip(policy, grads)
+        new = _adam((params, m, v, steps, lr), grads, live, factor, betas)
+        return (*new, mse, loss, live)
+
+    return step
+
+
+class CompiledStep:
+    """The compiled step of one engine (see the module's docstring); call it as the engine's
+    ``train_step(t)``. The graph is compiled on its first call (once with the regulariser and
+    once without, when λ is 0 for every seed at some step); a compaction's new seed count
+    compiles it again, once, with the seed dimension dynamic."""
+
+    def __init__(self, engine: Engine) -> None:
+        reason = unsupported(engine)
+        if reason is not None:
+            raise ValueError(f"the compiled step does not serve this engine: {reason}")
+        self.engine = engine
+        optimizer = engine.optimizer
+        assert isinstance(optimizer, StackedAdam)
+        optimizer._leave_uniform()  # the step counts and rates as per-seed tensors from here on
+        betas = (optimizer.beta1, optimizer.beta2)
+        pre = engine.preconditioner
+        model, policy, factors = engine.stack.probe.model, engine.policy, engine.unit_lambda
+        function = make_step(model, policy, factors, betas, None if pre is None else pre.name)
+        self.function = torch.compile(function)
+        self.regularizes = len(engine.unit_lambda) > 0
+        self.ran = False  # until the first step ran compiled, a failure falls back to eager
+
+    def __call__(self, t: int) -> None:
+        e = self.engine
+        stack, optimizer, book = e.stack, e.optimizer, e.book
+        assert isinstance(optimizer, StackedAdam)
+        batch = e.batches.next()
+        lam = e.restarts.scheduled(e.policy.regularizer, t, optimizer.lr, 0.0, "regularizer")
+        factor = e.restarts.scheduled(e.policy.lr_decay, t, optimizer.lr, 1.0, "lr_decay")
+        regularize = self.regularizes and (isinstance(lam, torch.Tensor) or lam != 0)
+        state = (dict(stack.params), optimizer.m, optimizer.v, optimizer.steps, optimizer.lr)
+        schedules = (self._per_seed(lam, None), self._per_seed(factor, optimizer.lr.dtype))
+        seeds = (book.last_loss, book.active)
+        pre = e.preconditioner
+        kept = None if pre is None else (pre.moment, pre.inverse)
+        if pre is not None and pre.moment is not None and not self.ran:
+            pre.moment = pre.moment.clone()  # fold updates it in place; kept for a fallback
+        inverse = None if pre is None else pre.fold(t, batch[0])
+        try:
+            with torch.no_grad():
+                out = self.function(state, batch[:2], schedules, seeds, regularize, inverse)
+        except Exception as error:  # a graph that fails to build or run
+            if self.ran:
+                raise
+            e.compiled = None  # the eager step from here on, this step's batch included
+            if pre is not None and kept is not None:
+                pre.moment, pre.inverse = kept  # the eager step folds this batch itself
+            e.choice = f"eager step: compiling failed ({type(error).__name__}: {_short(error)})"
+            e.train_step(t, batch)
+            return
+        self.ran = True
+        self._keep(*out[:4])
+        mse, loss, live = out[4:]
+        stack.project()
+        everyone = book.n_active == e.size and bool(live.all())
+        if not everyone:
+            for i in (book.active & ~torch.isfinite(loss)).nonzero().flatten().tolist():
+                e.diverge(i, t)
+        e.n_live = e.size if everyone else int(live.sum())
+        book.record(mse, live, everyone, e.gate)
+        e.restore()
+        if e.restarts.rule is not None:
+            e.check_stall(t, mse)
+
+    def _keep(self, params: Tensors, m: Tensors, v: Tensors, steps: Tensors) -> None:
+        """The step's new state, where the eager step keeps it (the stack's parameters as
+        leaves, the optimiser's moments and counts)."""
+        stack, optimizer = self.engine.stack, self.engine.optimizer
+        assert isinstance(optimizer, StackedAdam)
+        for name, value in params.items():
+            stack.params[name] = value.requires_grad_()
+            optimizer.m[name], optimizer.v[name] = m[name], v[name]
+            optimizer.steps[name] = steps[name]
+
+    def _per_seed(self, value: float | torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+        """A schedule's value as a tensor ``(S,)`` (a float would be a constant of the graph
+        and compile it anew at each new value); ``dtype`` by default the parameters'."""
+        like = next(iter(self.engine.stack.params.values()))
+        dtype = dtype or like.dtype
+        if isinstance(value, torch.Tensor):
+            return value.to(dtype)
+        return torch.full((self.engine.size,), value, dtype=dtype, device=like.device)
+
+
+def _short(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def choose(engine: Engine, wanted: bool) -> CompiledStep | None:
+    """Give ``engine`` the compiled step when ``wanted`` and it can serve it; ``engine.choice``
+    says which step trains (the caller prints it once)."""
+    reason = unsupported(engine) if wanted else "compilation not asked for"
+    engine.choice = "compiled step (torch.compile)" if reason is None else f"eager step: {reason}"
+    engine.compiled = None if reason is not None else CompiledStep(engine)
+    return engine.compiled
