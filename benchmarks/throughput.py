@@ -16,12 +16,15 @@ table gives both and their ratio; each measurement then runs in a fresh process,
 alternating row by row. ``--repeats N`` measures N rounds and keeps each row's best, which damps
 a busy machine's drift.
 
+``--compiled`` adds the compiled step (``fit_seeds(compile=True)``, :mod:`nalm.train.compiled`) at
+each S > 1, measured once compiled (two runs, of N and 2N steps, and the difference).
+
 ``--profile S`` adds where the time of one step goes at S seeds: torch's profiler on a run of
 50 steps and one of 350, the difference per step (so the set-up drops out), the operations
 with the most self time in milliseconds per step (and with ``--against``, the same for REV).
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--steps 2000] [--sizes 1,10,100,1000]
-[--against REV] [--repeats N] [--profile S]``
+[--against REV] [--repeats N] [--profile S] [--compiled]``
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def library_fit(steps: int) -> float:
     return steps / (time.perf_counter() - started)
 
 
-def ensemble(seeds: int, steps: int) -> float:
+def ensemble(seeds: int, steps: int, compile: bool = False) -> float:
     tasks = [ArithmeticTask("mul", seed=s) for s in range(seeds)]
     started = time.perf_counter()
     fit_seeds(
@@ -83,8 +86,19 @@ def ensemble(seeds: int, steps: int) -> float:
         eval_every=1000,
         shared_inputs=True,
         progress=False,
+        compile=compile,
     )
     return seeds * steps / (time.perf_counter() - started)
+
+
+def compiled(seeds: int, steps: int) -> float:
+    """The compiled step's seed-iterations per second once compiled: runs of ``steps`` and of
+    ``2 · steps`` steps, each compiling its graph (from torch's cache after the first), and the
+    difference of their times, so that compilation drops out."""
+    ensemble(seeds, 20, compile=True)  # the first compilation fills torch's cache
+    short = seeds * steps / ensemble(seeds, steps, compile=True)
+    long = seeds * 2 * steps / ensemble(seeds, 2 * steps, compile=True)
+    return seeds * steps / (long - short)
 
 
 def profile(seeds: int, steps: int = 300, top: int = 10) -> list[list]:
@@ -131,6 +145,8 @@ def measure_row(name: str, steps: int) -> float:
         ROWS[name](200)
         return ROWS[name](steps)
     try:
+        if name.endswith(" compiled"):
+            return compiled(int(name.removesuffix(" compiled").rsplit("=", 1)[1]), steps)
         ensemble(int(name.rsplit("=", 1)[1]), 200)
         return ensemble(int(name.rsplit("=", 1)[1]), steps)
     except ValueError as error:  # a revision that refuses this size
@@ -150,10 +166,16 @@ def main() -> None:
     parser.add_argument("--against", metavar="REV", help="also measure nalm at git revision REV")
     parser.add_argument("--repeats", type=int, default=1, help="rounds; each row's best is kept")
     parser.add_argument("--profile", type=int, metavar="S", help="profile a step at S seeds")
+    parser.add_argument(
+        "--compiled", action="store_true", help="also the compiled step at each S (> 1)"
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rows", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    names = args.rows or [*ROWS, *(f"fit_seeds S={s}" for s in args.sizes.split(","))]
+    sizes = args.sizes.split(",")
+    names = args.rows or [*ROWS, *(f"fit_seeds S={s}" for s in sizes)]
+    if args.compiled and not args.rows:
+        names += [f"fit_seeds S={s} compiled" for s in sizes if int(s) > 1]
     if args.json:
         print(json.dumps({name: measure_row(name, args.steps) for name in names}))
         return

@@ -36,6 +36,8 @@ class Settings:
             them (:attr:`~nalm.bench.suites.Suite.shared_inputs`).
         checkpoint_seconds: a cell in progress writes its checkpoint every evaluation, but at
             most this often (not part of the settings' key: it does not change results).
+        compile: train with the compiled step where it serves the cell (not part of the key:
+            the same arithmetic, to float rounding; :mod:`nalm.train.compiled`).
         policy: a named training policy (:data:`~nalm.train.policies.POLICIES`) in place of
             each model's recommended one; its ``lr`` and ``batch_size``, where it has them,
             stand in for the suite's.
@@ -54,6 +56,7 @@ class Settings:
     early_stop: bool = False
     per_seed_inputs: bool = False
     checkpoint_seconds: float = 30.0
+    compile: bool = False
     policy: str | None = None
     clip_value: float | None = None
     clip_norm: float | None = None
@@ -295,6 +298,7 @@ def train_cells(
         description=label,
         checkpoint=checkpoint,
         checkpoint_seconds=first.settings.checkpoint_seconds,
+        compile=first.settings.compile,
     )
     if result.resumed_from and log is not None:
         log(

@@ -57,6 +57,7 @@ class Sweep:
     early_stop: bool = False
     per_seed_inputs: bool = False
     checkpoint_seconds: float = 30.0
+    compile: bool = False
     db: str = "results.sqlite"
     backend: str = "local"
     address: str | None = None
@@ -102,6 +103,7 @@ class Sweep:
             eval_size=self.eval_size,
             early_stop=self.early_stop,
             per_seed_inputs=self.per_seed_inputs,
+            compile=self.compile,
             checkpoint_seconds=limits.check_number(
                 self.checkpoint_seconds, "--checkpoint-seconds", nonnegative=True
             ),

@@ -167,6 +167,13 @@ def _backend_flags(run: argparse.ArgumentParser) -> None:
         help="a cell in progress writes its checkpoint (DB.cell-HASH.safetensors) after an "
         "evaluation at most this often (default %(default)g s)",
     )
+    switch(
+        run,
+        "--compile",
+        "train each cell with the compiled step (torch.compile: the step's arithmetic as one "
+        "graph) where it serves the model and policy, else the eager one; which one trains is "
+        "printed per cell",
+    )
     run.add_argument(
         "--backend",
         choices=("local", "ray"),
