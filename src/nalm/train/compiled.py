@@ -185,7 +185,7 @@ class CompiledStep:
         function = make_step(model, policy, factors, betas, None if pre is None else pre.name)
         self.function = torch.compile(function)
         self.regularizes = len(engine.unit_lambda) > 0
-        self.ran = False  # until the first step ran compiled, a failure falls back to eager
+        self.ran: set[tuple[int, bool, bool]] = set()  # (seeds, λ, inverse) run: compiled
 
     def __call__(self, t: int) -> None:
         e = self.engine
@@ -200,14 +200,16 @@ class CompiledStep:
         seeds = (book.last_loss, book.active)
         pre = e.preconditioner
         kept = None if pre is None else (pre.moment, pre.inverse)
-        if pre is not None and pre.moment is not None and not self.ran:
+        variant = (e.size, bool(regularize), pre is not None and t >= pre.rule.start)
+        compiling = variant not in self.ran  # a step that may compile anew: it may fail
+        if pre is not None and pre.moment is not None and compiling:
             pre.moment = pre.moment.clone()  # fold updates it in place; kept for a fallback
         inverse = None if pre is None else pre.fold(t, batch[0])
         try:
             with torch.no_grad():
                 out = self.function(state, batch[:2], schedules, seeds, regularize, inverse)
         except Exception as error:  # a graph that fails to build or run
-            if self.ran:
+            if not compiling:
                 raise
             e.compiled = None  # the eager step from here on, this step's batch included
             if pre is not None and kept is not None:
@@ -215,7 +217,7 @@ class CompiledStep:
             e.choice = f"eager step: compiling failed ({type(error).__name__}: {_short(error)})"
             e.train_step(t, batch)
             return
-        self.ran = True
+        self.ran.add(variant)
         self._keep(*out[:4])
         mse, loss, live = out[4:]
         stack.project()
