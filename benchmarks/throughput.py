@@ -16,8 +16,9 @@ table gives both and their ratio; each measurement then runs in a fresh process,
 alternating row by row. ``--repeats N`` measures N rounds and keeps each row's best, which damps
 a busy machine's drift.
 
-``--compiled`` adds the compiled step (``fit_seeds(compile=True)``, :mod:`nalm.train.compiled`) at
-each S > 1, measured once compiled (two runs, of N and 2N steps, and the difference).
+``--compiled`` adds the compiled step (``fit(compile=True)`` and ``fit_seeds(compile=True)``,
+:mod:`nalm.train.compiled`) at each S, measured once compiled (two runs, of N and 2N steps, and
+the difference of their times).
 
 ``--profile S`` adds where the time of one step goes at S seeds: torch's profiler on a run of
 50 steps and one of 350, the difference per step (so the set-up drops out), the operations
@@ -73,6 +74,20 @@ def library_fit(steps: int) -> float:
     started = time.perf_counter()
     fit(make_model(), task, steps=steps, eval_every=1000, progress=False, policy=None)
     return steps / (time.perf_counter() - started)
+
+
+def library_fit_compiled(steps: int) -> float:
+    """``fit(compile=True)`` once compiled (as :func:`compiled`: two runs, the difference)."""
+
+    def run(n: int) -> float:
+        torch.manual_seed(0)
+        task = ArithmeticTask("mul", seed=0)
+        started = time.perf_counter()
+        fit(make_model(), task, steps=n, eval_every=1000, progress=False, policy=None, compile=True)
+        return time.perf_counter() - started
+
+    run(20)  # the first compilation fills torch's cache
+    return steps / (run(2 * steps) - run(steps))
 
 
 def ensemble(seeds: int, steps: int, compile: bool = False) -> float:
@@ -141,6 +156,8 @@ def measure_row(name: str, steps: int) -> float:
     warm-up of 200 steps (a fresh process's first calls are slower)."""
     if name.startswith("profile"):
         return profile(int(name.rsplit("=", 1)[1]))  # type: ignore[return-value]
+    if name == "nalm.train.fit (1 seed) compiled":
+        return library_fit_compiled(steps)
     if name in ROWS:
         ROWS[name](200)
         return ROWS[name](steps)
@@ -175,7 +192,8 @@ def main() -> None:
     sizes = args.sizes.split(",")
     names = args.rows or [*ROWS, *(f"fit_seeds S={s}" for s in sizes)]
     if args.compiled and not args.rows:
-        names += [f"fit_seeds S={s} compiled" for s in sizes if int(s) > 1]
+        names += ["nalm.train.fit (1 seed) compiled"]
+        names += [f"fit_seeds S={s} compiled" for s in sizes]
     if args.json:
         print(json.dumps({name: measure_row(name, args.steps) for name in names}))
         return

@@ -8,7 +8,7 @@ import torch
 
 from nalm.models import parse
 from nalm.tasks import ArithmeticTask, DatasetTask
-from nalm.train import Deadline, fit_seeds, get_policy
+from nalm.train import Deadline, fit, fit_seeds, get_policy
 from nalm.train.precondition import Precondition
 from nalm.train.schedule import Decay, Ramp
 from nalm.units import NALU, NAU
@@ -175,3 +175,30 @@ def test_a_graph_that_fails_falls_back_to_the_eager_step_with_that_steps_batch(m
     for a, b in zip(eager.runs, fallen.runs, strict=True):
         assert repr(a.history) == repr(b.history)
         assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+
+
+def test_fit_compiled_matches_fit_eager_for_one_seed(capsys):
+    """One seed (``fit``): the module's own parameters and torch's Adam state, stepped by the
+    graph and written back in place; a non-finite seed and its recovery as in the eager step."""
+    task = ArithmeticTask("mul", input_size=8, subset=0.25, overlap=0.5, eval_size=64)
+    policy = get_policy("madsen-nmu").replace(regularizer=Ramp(1.0, 100, 200))
+    models, results = [], []
+    for compile in (False, True):
+        torch.manual_seed(0)
+        models.append(parse("nau>nmu", layers=2).build(8, 1, 2))
+        settings = dict(steps=300, lr=1e-2, eval_every=50, policy=policy, progress=False)
+        results.append(fit(models[-1], task, compile=compile, **settings))
+    assert "training: compiled step" in capsys.readouterr().err
+    eager, compiled = models
+    for name, value in eager.state_dict().items():
+        torch.testing.assert_close(compiled.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    losses = [[r["train_loss"] for r in result.history[1:]] for result in results]
+    torch.testing.assert_close(torch.tensor(losses[1]), torch.tensor(losses[0]), rtol=1e-5, atol=0)
+
+
+def test_fit_with_another_optimiser_trains_eagerly(capsys):
+    task = ArithmeticTask("add", input_size=4, subset=0.5, overlap=0, eval_size=32)
+    fit(NAU(4, 1), task, steps=20, eval_every=10, optimizer="sgd", progress=False, compile=True)
+    assert "eager step: one seed trains with a torch optimiser other than Adam" in (
+        capsys.readouterr().err
+    )

@@ -16,9 +16,11 @@ non-finite seed's recovery or divergence, and the restart rules. The state stays
 (the stack's parameters, :class:`~nalm.train.optimizers.StackedAdam`'s moments, step counts and
 learning rates), so checkpoints, compaction and restarts read and write it unchanged.
 
-It serves the many-seed engine of a model that takes the stacked call (only stackable units, see
-:attr:`~nalm.units.Unit.stackable`) with :class:`StackedAdam`, without a preconditioner or
-alternating updates; :func:`unsupported` says why any other engine stays eager. Each seed's
+It serves a model that takes the stacked call (only stackable units, see
+:attr:`~nalm.units.Unit.stackable`), trained by :class:`StackedAdam` (several seeds) or by
+``torch.optim.Adam`` (one seed, ``fit``: its module's own parameters and Adam's own state, read
+with a leading seed dimension of 1 and written back in place), without alternating updates;
+:func:`unsupported` says why any other engine stays eager. Each seed's
 weights and history match the eager engine's to float rounding (``tests/train/test_compiled.py``:
 rtol 1e-5 after a few hundred steps), not bit for bit: the compiler may fuse and reorder.
 """
@@ -32,8 +34,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad
 
-from .optimizers import StackedAdam
+from .optimizers import StackedAdam, TorchOptimizer
 from .policies import Policy, units_of
+from .stack import _stackable
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -43,13 +46,19 @@ Tensors = dict[str, torch.Tensor]
 
 def unsupported(engine: Engine) -> str | None:
     """Why ``engine`` cannot take the compiled step (one sentence), or ``None`` when it can."""
-    if engine.stack.direct:
-        return "one seed trains its own module (the compiled step serves several seeds)"
-    if not engine.stack.stacked:
+    stack, optimizer = engine.stack, engine.optimizer
+    if stack.buffers or not _stackable(stack.probe.model):
         return "the model does not take the stacked call (a unit that is not stackable)"
-    if not isinstance(engine.optimizer, StackedAdam):
+    if isinstance(optimizer, TorchOptimizer):
+        adam = optimizer.optimizer
+        if type(adam) is not torch.optim.Adam or len(adam.param_groups) != 1:
+            return "one seed trains with a torch optimiser other than Adam"
+        group = adam.param_groups[0]
+        if group["amsgrad"] or group["weight_decay"] or group["maximize"]:
+            return "Adam with amsgrad, weight decay or maximize"
+    elif not isinstance(optimizer, StackedAdam):
         return "the optimiser is not nalm's stacked Adam"
-    if engine.policy.alternate is not None and engine.stack.gates:
+    if engine.policy.alternate is not None and stack.gates:
         return f"policy {engine.policy.name!r} alternates the updates of gates and weights"
     return None
 
@@ -83,11 +92,12 @@ def _adam(
     live: torch.Tensor,
     factor: torch.Tensor,
     betas: tuple[float, float],
+    eps: float,
 ) -> tuple[Tensors, Tensors, Tensors, Tensors]:
-    """:class:`StackedAdam`'s masked step as a function: new parameters, moments and step
-    counts; a seed that is not ``live`` keeps its own."""
+    """:class:`StackedAdam`'s masked step (torch's Adam for one seed) as a function: new
+    parameters, moments and step counts; a seed that is not ``live`` keeps its own."""
     params, m, v, steps, lr = state
-    beta1, beta2, eps = betas[0], betas[1], 1e-8
+    beta1, beta2 = betas
     new: tuple[Tensors, Tensors, Tensors, Tensors] = ({}, {}, {}, {})
     for name, g in grads.items():
         p = params[name]
@@ -113,6 +123,7 @@ def make_step(
     unit_lambda: torch.Tensor,
     betas: tuple[float, float],
     preconditioned: str | None = None,
+    eps: float = 1e-8,
 ) -> Callable[..., tuple[Any, ...]]:
     """The step's arithmetic as a function of tensors (uncompiled; :class:`CompiledStep`
     compiles it). ``regularize=False`` leaves the regularisers out (λ = 0 for every seed);
@@ -159,10 +170,83 @@ def make_step(
         if inverse is not None and preconditioned is not None:
             grads[preconditioned] = grads[preconditioned] @ inverse
         grads = _clip(policy, grads)
-        new = _adam((params, m, v, steps, lr), grads, live, factor, betas)
+        new = _adam((params, m, v, steps, lr), grads, live, factor, betas, eps)
         return (*new, mse, loss, live)
 
     return step
+
+
+class _Stacked:
+    """The state of :class:`StackedAdam` and the stack, as the graph reads and writes it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, optimizer = engine, engine.optimizer
+        assert isinstance(optimizer, StackedAdam)
+        optimizer._leave_uniform()  # the step counts and rates as per-seed tensors from here on
+        self.betas, self.eps = (optimizer.beta1, optimizer.beta2), optimizer.eps
+
+    def lr(self) -> torch.Tensor:
+        return self.engine.optimizer.lr
+
+    def read(self) -> tuple[Tensors, Tensors, Tensors, Tensors, torch.Tensor]:
+        o = self.engine.optimizer
+        assert isinstance(o, StackedAdam)
+        return dict(self.engine.stack.params), o.m, o.v, o.steps, o.lr
+
+    def write(self, params: Tensors, m: Tensors, v: Tensors, steps: Tensors) -> None:
+        """The new state where the eager step keeps it: the stack's parameters as leaves, the
+        optimiser's moments and counts."""
+        stack, o = self.engine.stack, self.engine.optimizer
+        assert isinstance(o, StackedAdam)
+        for name, value in params.items():
+            stack.params[name] = value.requires_grad_()
+            o.m[name], o.v[name], o.steps[name] = m[name], v[name], steps[name]
+
+
+class _TorchAdam:
+    """One seed's own module and its ``torch.optim.Adam`` state, read with a leading seed
+    dimension of 1 and written back in place (checkpoints, restarts and recovery keep using
+    the optimiser's own state)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        group = self._adam().param_groups[0]
+        self.betas, self.eps = tuple(group["betas"]), group["eps"]
+
+    def _adam(self) -> torch.optim.Optimizer:
+        optimizer = self.engine.optimizer
+        assert isinstance(optimizer, TorchOptimizer)
+        return optimizer.optimizer  # a restart makes a new one: read it each step
+
+    def lr(self) -> torch.Tensor:
+        return self.engine.optimizer.lr
+
+    def _states(self) -> dict[str, tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        adam, out = self._adam(), {}
+        for name, p in self.engine.stack.leaves.items():
+            state = adam.state[p]
+            if not state:  # as torch.optim.Adam's first step makes it
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            out[name] = (p, state)
+        return out
+
+    def read(self) -> tuple[Tensors, Tensors, Tensors, Tensors, torch.Tensor]:
+        states = self._states()
+        params = {k: p.detach().unsqueeze(0) for k, (p, _) in states.items()}
+        m = {k: s["exp_avg"].unsqueeze(0) for k, (_, s) in states.items()}
+        v = {k: s["exp_avg_sq"].unsqueeze(0) for k, (_, s) in states.items()}
+        steps = {k: s["step"].reshape(1).double() for k, (_, s) in states.items()}
+        return params, m, v, steps, self.lr()
+
+    @torch.no_grad()
+    def write(self, params: Tensors, m: Tensors, v: Tensors, steps: Tensors) -> None:
+        for name, (p, state) in self._states().items():
+            p.copy_(params[name][0])
+            state["exp_avg"].copy_(m[name][0])
+            state["exp_avg_sq"].copy_(v[name][0])
+            state["step"].copy_(steps[name][0])
 
 
 class CompiledStep:
@@ -176,27 +260,24 @@ class CompiledStep:
         if reason is not None:
             raise ValueError(f"the compiled step does not serve this engine: {reason}")
         self.engine = engine
-        optimizer = engine.optimizer
-        assert isinstance(optimizer, StackedAdam)
-        optimizer._leave_uniform()  # the step counts and rates as per-seed tensors from here on
-        betas = (optimizer.beta1, optimizer.beta2)
+        self.state = _TorchAdam(engine) if engine.stack.direct else _Stacked(engine)
         pre = engine.preconditioner
         model, policy, factors = engine.stack.probe.model, engine.policy, engine.unit_lambda
-        function = make_step(model, policy, factors, betas, None if pre is None else pre.name)
-        self.function = torch.compile(function)
+        name = None if pre is None else pre.name
+        betas, eps = self.state.betas, self.state.eps
+        self.function = torch.compile(make_step(model, policy, factors, betas, name, eps))
         self.regularizes = len(engine.unit_lambda) > 0
         self.ran: set[tuple[int, bool, bool]] = set()  # (seeds, λ, inverse) run: compiled
 
     def __call__(self, t: int) -> None:
         e = self.engine
-        stack, optimizer, book = e.stack, e.optimizer, e.book
-        assert isinstance(optimizer, StackedAdam)
+        book, lr = e.book, self.state.lr()
         batch = e.batches.next()
-        lam = e.restarts.scheduled(e.policy.regularizer, t, optimizer.lr, 0.0, "regularizer")
-        factor = e.restarts.scheduled(e.policy.lr_decay, t, optimizer.lr, 1.0, "lr_decay")
+        lam = e.restarts.scheduled(e.policy.regularizer, t, lr, 0.0, "regularizer")
+        factor = e.restarts.scheduled(e.policy.lr_decay, t, lr, 1.0, "lr_decay")
         regularize = self.regularizes and (isinstance(lam, torch.Tensor) or lam != 0)
-        state = (dict(stack.params), optimizer.m, optimizer.v, optimizer.steps, optimizer.lr)
-        schedules = (self._per_seed(lam, None), self._per_seed(factor, optimizer.lr.dtype))
+        state = self.state.read()
+        schedules = (self._per_seed(lam, None), self._per_seed(factor, lr.dtype))
         seeds = (book.last_loss, book.active)
         pre = e.preconditioner
         kept = None if pre is None else (pre.moment, pre.inverse)
@@ -218,9 +299,9 @@ class CompiledStep:
             e.train_step(t, batch)
             return
         self.ran.add(variant)
-        self._keep(*out[:4])
+        self.state.write(*out[:4])
         mse, loss, live = out[4:]
-        stack.project()
+        e.stack.project()
         everyone = book.n_active == e.size and bool(live.all())
         if not everyone:
             for i in (book.active & ~torch.isfinite(loss)).nonzero().flatten().tolist():
@@ -230,16 +311,6 @@ class CompiledStep:
         e.restore()
         if e.restarts.rule is not None:
             e.check_stall(t, mse)
-
-    def _keep(self, params: Tensors, m: Tensors, v: Tensors, steps: Tensors) -> None:
-        """The step's new state, where the eager step keeps it (the stack's parameters as
-        leaves, the optimiser's moments and counts)."""
-        stack, optimizer = self.engine.stack, self.engine.optimizer
-        assert isinstance(optimizer, StackedAdam)
-        for name, value in params.items():
-            stack.params[name] = value.requires_grad_()
-            optimizer.m[name], optimizer.v[name] = m[name], v[name]
-            optimizer.steps[name] = steps[name]
 
     def _per_seed(self, value: float | torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
         """A schedule's value as a tensor ``(S,)`` (a float would be a constant of the graph

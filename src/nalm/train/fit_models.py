@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..metrics import mse, predict
 from ..tasks.base import Task
 from .checkpoint import run_engines
 from .checks import check_models, check_training
+from .compiled import choose
 from .engine import Engine
 from .policies import Policy, resolve
 from .records import Cadence, Track
@@ -112,6 +114,7 @@ def fit(
     checkpoint_every: int | None = None,
     recover: int = 0,
     recover_factor: float = 0.1,
+    compile: bool = False,
 ) -> FitResult | dict[str, FitResult]:
     """Train ``model`` on ``task`` and return its metrics.
 
@@ -170,6 +173,9 @@ def fit(
         checkpoint_every: steps between checkpoints and snapshots (default ``eval_every``).
         recover: how many times a model may be restored after a non-finite loss (0: never).
         recover_factor: what its learning rate is multiplied by at each recovery.
+        compile: train with the compiled step (:mod:`~nalm.train.compiled`: a model of
+            stackable units under Adam) where it serves the model, else the eager one; which
+            one trains is printed once, to stderr.
 
     Returns:
         A :class:`FitResult`, or a dict of them for a mapping of models.
@@ -208,6 +214,10 @@ def fit(
         name: Engine.of([m], [task], [seed], [seed], policy=policies[name], lr=rates[name], **one)
         for name, m in models.items()
     }
+    bars = {n: description if len(models) == 1 else f"{description} {n}" for n in models}
+    for name, engine in engines.items() if compile else ():
+        choose(engine, True)
+        print(f"{bars[name]}: {engine.choice}", file=sys.stderr)
     settings = {
         "models": {n: repr(m) for n, m in models.items()},
         "lr": rates,
@@ -217,7 +227,6 @@ def fit(
         "seed": seed,
         "task": task.config(),
     }
-    bars = {n: description if len(models) == 1 else f"{description} {n}" for n in models}
     run_engines(engines, bars, settings, schedule, checkpoint, progress)
     results = {n: _result(e.book.all_tracks[0], e, policies[n]) for n, e in engines.items()}
     return results if isinstance(model, Mapping) else results["model"]
