@@ -3,8 +3,9 @@
 Two checks, each run in fresh processes for this checkout's ``src/`` and for REV's:
 
 - **histories**: the README's NAC example (``fit``), ``nau>nmu`` on the ``madsen`` × task
-  (``fit``), a side-by-side pair (``fit`` of a mapping) and 4 seeds sharing inputs
-  (``fit_seeds``); each history is compared for exact (bitwise) equality.
+  (``fit``), a side-by-side pair (``fit`` of a mapping), 4 seeds sharing inputs (``fit_seeds``)
+  and every shipped policy on a model of its own (:data:`POLICY_MODELS`, 3 seeds each); each
+  history is compared for exact (bitwise) equality.
 - **identity rows**: ``nalm reproduce identity``'s ReLU and NALU rows (100 seeds, batch 128,
   Adam lr 0.01) for ``--steps`` steps, now and REV alternating, ``--repeats`` times; the seconds
   of each run are printed.
@@ -58,11 +59,66 @@ def histories() -> dict[str, Any]:
         progress=False,
     )
     out["4 shared seeds"] = [run.history for run in cohort.runs]
+    out |= policies()
+    return out
+
+
+# every shipped policy on a model it is meant for (3 seeds sharing inputs, 400 steps; the
+# preconditioners start at step 100 here, the deadlines at 200, so that each lever acts)
+POLICY_MODELS = {
+    "none": "nau>nmu",
+    "madsen-nau": "nau>nau",
+    "madsen-nmu": "nau>nmu",
+    "inalu": "inalu",
+    "npu": "nau>npu",
+    "nmru": "nau>nmru",
+    "nmu-fast": "nau>nmu",
+    "dmu": "dmu",
+    "snap-div": "select_nau>int_snap_npu",
+    "snap-div-retry": "select_nau>int_snap_npu",
+    "snap-root": "select_nau>snap_npu",
+    "snap-root-retry": "select_nau>snap_npu",
+    "all-six": "all-six",
+}
+
+
+def policies() -> dict[str, Any]:
+    import dataclasses
+
+    from nalm.models import parse
+    from nalm.tasks import ArithmeticTask
+    from nalm.train import Deadline, fit_seeds, get_policy
+
+    out: dict[str, Any] = {}
+    tasks = [ArithmeticTask("div", input_size=8, seed=s, eval_size=100) for s in range(3)]
+    for name, spec in POLICY_MODELS.items():
+        policy = get_policy(name)
+        if policy.precondition is not None:
+            earlier = dataclasses.replace(policy.precondition, start=100)
+            policy = policy.replace(precondition=earlier)
+        if isinstance(policy.reinit, Deadline):
+            policy = policy.replace(reinit=Deadline(200, 0.0, chunk=50))
+        result = fit_seeds(
+            lambda spec=spec: parse(spec, layers=2).build(8, 1, 2),
+            tasks,
+            [0, 1, 2],
+            steps=400,
+            lr=1e-2,
+            batch_size=32,
+            eval_every=100,
+            policy=policy.replace(steps=None),
+            shared_inputs=True,
+            progress=False,
+        )
+        out[f"policy {name}"] = [run.history for run in result.runs]
     return out
 
 
 def identity_row(label: str, steps: int) -> float:
-    from nalm.app.reproduce.identity import IdentitySettings, identity_models
+    try:
+        from nalm.app.reproduce.identity import IdentitySettings, identity_models
+    except ImportError:  # a revision from before the workflows moved into nalm.app
+        from nalm.reproduce.identity import IdentitySettings, identity_models
     from nalm.tasks import ExpressionTask
     from nalm.train import fit_seeds
 
