@@ -8,12 +8,18 @@ import torch
 
 from nalm.models import parse
 from nalm.tasks import ArithmeticTask, DatasetTask
-from nalm.train import Deadline, fit, fit_seeds, get_policy
+from nalm.train import Deadline, compiled, fit, fit_seeds, get_policy
 from nalm.train.precondition import Precondition
 from nalm.train.schedule import Decay, Ramp
 from nalm.units import NALU, NAU
 
 SEEDS = [0, 1, 2, 3]
+
+
+@pytest.fixture(autouse=True)
+def _short_runs_compile_too(monkeypatch):
+    """These runs are a few hundred steps: compile them anyway (see the last test)."""
+    monkeypatch.setattr(compiled, "MIN_STEPS", 0)
 
 
 def _tasks(op, n=4):
@@ -200,5 +206,14 @@ def test_fit_with_another_optimiser_trains_eagerly(capsys):
     task = ArithmeticTask("add", input_size=4, subset=0.5, overlap=0, eval_size=32)
     fit(NAU(4, 1), task, steps=20, eval_every=10, optimizer="sgd", progress=False, compile=True)
     assert "eager step: one seed trains with a torch optimiser other than Adam" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_run_too_short_to_pay_back_compiling_stays_eager(capsys, monkeypatch):
+    monkeypatch.setattr(compiled, "MIN_STEPS", 2_000)
+    task = ArithmeticTask("add", input_size=4, subset=0.5, overlap=0, eval_size=32)
+    fit(NAU(4, 1), task, steps=1_999, eval_every=1_000, progress=False, compile=True)
+    assert "eager step: 1,999 steps are too few to pay back compiling (under 2,000)" in (
         capsys.readouterr().err
     )

@@ -327,10 +327,19 @@ def _short(error: BaseException) -> str:
     return text if len(text) <= 160 else text[:159] + "…"
 
 
+MIN_STEPS = 2_000
+"""A run with fewer steps left stays eager: compiling its graphs (seconds from torch's cache,
+10–20 s each without it) would cost more than the steps save."""
+
+
 def choose(engine: Engine, wanted: bool) -> CompiledStep | None:
-    """Give ``engine`` the compiled step when ``wanted`` and it can serve it; ``engine.choice``
-    says which step trains (the caller prints it once)."""
+    """Give ``engine`` the compiled step when ``wanted``, it can serve it and enough steps are
+    left (:data:`MIN_STEPS`); ``engine.choice`` says which step trains (the caller prints it
+    once)."""
+    left = engine.schedule.steps - engine.step
     reason = unsupported(engine) if wanted else "compilation not asked for"
+    if reason is None and left < MIN_STEPS:
+        reason = f"{left:,} steps are too few to pay back compiling (under {MIN_STEPS:,})"
     engine.choice = "compiled step (torch.compile)" if reason is None else f"eager step: {reason}"
     engine.compiled = None if reason is not None else CompiledStep(engine)
     return engine.compiled
