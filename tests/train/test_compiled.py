@@ -17,9 +17,12 @@ SEEDS = [0, 1, 2, 3]
 
 
 @pytest.fixture(autouse=True)
-def _short_runs_compile_too(monkeypatch):
-    """These runs are a few hundred steps: compile them anyway (see the last test)."""
+def _short_runs_compile_too(monkeypatch, capsys):
+    """These runs are a few hundred steps: compile them anyway (see the last test). And a
+    compiled run must have run compiled: no fallback to the eager step went unread."""
     monkeypatch.setattr(compiled, "MIN_STEPS", 0)
+    yield
+    assert "compiling failed" not in capsys.readouterr().err
 
 
 def _tasks(op, n=4):
@@ -50,7 +53,8 @@ def test_compiled_step_matches_the_eager_one_under_a_regulariser_ramp(capsys):
     """madsen-nmu: λ 0 then ramping (the graph without and with the regulariser)."""
     policy = get_policy("madsen-nmu").replace(regularizer=Ramp(1.0, 100, 200))
     eager, compiled = _both("nau>nmu", "mul", policy)
-    assert "seeds: compiled step" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "seeds: compiled step" in err and "compiling failed" not in err  # it ran compiled
     _assert_close(eager, compiled)
     assert eager.runs[0].weights["0.W"].abs().sum() > 0  # the run trained something
 
@@ -162,7 +166,7 @@ def test_a_model_the_compiled_step_cannot_serve_trains_eagerly_and_says_so(capsy
         assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
 
 
-def test_a_graph_that_fails_falls_back_to_the_eager_step_with_that_steps_batch(monkeypatch):
+def test_a_graph_that_fails_falls_back_to_the_eager_step_with_that_steps_batch(monkeypatch, capsys):
     """torch.compile failing at the first step: the run goes on eagerly from that step, its
     batch and the preconditioner's moment used once, as in an eager run."""
 
@@ -178,6 +182,9 @@ def test_a_graph_that_fails_falls_back_to_the_eager_step_with_that_steps_batch(m
     eager = _both("nau>nmu", "mul", policy, steps=60)[0]
     monkeypatch.setattr(torch, "compile", broken)
     fallen = _both("nau>nmu", "mul", policy, steps=60)[1]
+    assert "seeds: eager step: compiling failed (RuntimeError: no compiler here)" in (
+        capsys.readouterr().err
+    )
     for a, b in zip(eager.runs, fallen.runs, strict=True):
         assert repr(a.history) == repr(b.history)
         assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
@@ -194,7 +201,8 @@ def test_fit_compiled_matches_fit_eager_for_one_seed(capsys):
         models.append(parse("nau>nmu", layers=2).build(8, 1, 2))
         settings = dict(steps=300, lr=1e-2, eval_every=50, policy=policy, progress=False)
         results.append(fit(models[-1], task, compile=compile, **settings))
-    assert "training: compiled step" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "training: compiled step" in err and "compiling failed" not in err
     eager, compiled = models
     for name, value in eager.state_dict().items():
         torch.testing.assert_close(compiled.state_dict()[name], value, rtol=1e-5, atol=1e-6)

@@ -27,6 +27,7 @@ rtol 1e-5 after a few hundred steps), not bit for bit: the compiler may fuse and
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -296,6 +297,7 @@ class CompiledStep:
             if pre is not None and kept is not None:
                 pre.moment, pre.inverse = kept  # the eager step folds this batch itself
             e.choice = f"eager step: compiling failed ({type(error).__name__}: {_short(error)})"
+            print(f"{e.label}: {e.choice}", file=sys.stderr)
             e.train_step(t, batch)
             return
         self.ran.add(variant)
