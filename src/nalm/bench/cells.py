@@ -20,8 +20,31 @@ from .store import Store, range_key
 from .suites import Suite
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrainingFlags:
+    """The training settings :class:`Settings` and :class:`~nalm.bench.sweep.Sweep` (one field per
+    flag) share, by keyword: each is described in :class:`Settings`."""
+
+    steps: int | None = None
+    batch_size: int | None = None
+    eval_every: int | None = None
+    lr: float | None = None
+    lambda_hat: float | None = None
+    eval_size: int = 10_000
+    early_stop: bool = False
+    per_seed_inputs: bool = False
+    checkpoint_seconds: float = 30.0
+    compile: bool = False
+    policy: str | None = None
+    clip_value: float | None = None
+    clip_norm: float | None = None
+    input_size: int | None = None
+    subset: float | None = None
+    overlap: float | None = None
+
+
 @dataclass(frozen=True)
-class Settings:
+class Settings(TrainingFlags):
     """Training settings of a sweep; ``None`` means the suite's or the model's default.
 
     Attributes:
@@ -46,23 +69,7 @@ class Settings:
             they differ from the suite's).
     """
 
-    steps: int | None = None
-    batch_size: int | None = None
-    eval_every: int | None = None
-    lr: float | None = None
-    lambda_hat: float | None = None
     ramp: tuple[int, int] | None = None
-    eval_size: int = 10_000
-    early_stop: bool = False
-    per_seed_inputs: bool = False
-    checkpoint_seconds: float = 30.0
-    compile: bool = False
-    policy: str | None = None
-    clip_value: float | None = None
-    clip_norm: float | None = None
-    input_size: int | None = None
-    subset: float | None = None
-    overlap: float | None = None
 
     def task_suite(self, suite: Suite) -> Suite:
         """``suite`` with these settings' task in place of its own."""

@@ -4,7 +4,7 @@ from the flags, the checks, the sweep, and the lines the command prints."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from ..errors import NalmError
 from ..train.policies import get_policy
 from ..train.schedule import parse_ramp
 from . import grid
-from .cells import TASK_FIELDS, Settings
+from .cells import TASK_FIELDS, Settings, TrainingFlags
 from .reference import write_ranking
 from .report import summarize, write_report
 from .rows import KEY
@@ -26,7 +26,7 @@ _GRIDDED = tuple(field for field, _, _ in grid.GRID_KEYS.values())
 
 
 @dataclass(frozen=True)
-class Sweep:
+class Sweep(TrainingFlags):
     """A ``nalm bench run`` request, one field per flag (``None``: the suite's or the model's
     default).
 
@@ -47,29 +47,13 @@ class Sweep:
     ranges: str | None = None
     seeds: int | None = None
     first_seed: int = 0
-    steps: int | None = None
-    eval_every: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    lambda_hat: float | None = None
     ramp: str | None = None
-    eval_size: int = 10_000
-    early_stop: bool = False
-    per_seed_inputs: bool = False
-    checkpoint_seconds: float = 30.0
-    compile: bool = False
     db: str = "results.sqlite"
     backend: str = "local"
     address: str | None = None
     retries: int | None = None
     device: str = "cpu"
     no_progress: bool = False
-    policy: str | None = None
-    clip_value: float | None = None
-    clip_norm: float | None = None
-    input_size: int | None = None
-    subset: float | None = None
-    overlap: float | None = None
     grid: Sequence[str] | None = None
 
     def points(self) -> list[Sweep]:
@@ -93,27 +77,13 @@ class Sweep:
                 raise NalmError(f"--ramp {self.ramp!r} and --lambda {lambda_hat:g} give λ̂ twice")
             lambda_hat, ramp = (given if given is not None else lambda_hat), (start, end)
         self._check_task()
-        return Settings(
-            steps=self.steps,
-            batch_size=self.batch_size,
-            eval_every=self.eval_every,
-            lr=self.lr,
-            lambda_hat=lambda_hat,
-            ramp=ramp,
-            eval_size=self.eval_size,
-            early_stop=self.early_stop,
-            per_seed_inputs=self.per_seed_inputs,
-            compile=self.compile,
-            checkpoint_seconds=limits.check_number(
-                self.checkpoint_seconds, "--checkpoint-seconds", nonnegative=True
-            ),
-            policy=None if self.policy in (None, "auto") else get_policy(self.policy).name,
-            clip_value=self.clip_value,
-            clip_norm=self.clip_norm,
-            input_size=self.input_size,
-            subset=self.subset,
-            overlap=self.overlap,
+        shared = {f.name: getattr(self, f.name) for f in fields(TrainingFlags)}
+        checked = limits.check_number(
+            self.checkpoint_seconds, "--checkpoint-seconds", nonnegative=True
         )
+        policy = None if self.policy in (None, "auto") else get_policy(self.policy).name
+        shared |= {"lambda_hat": lambda_hat, "checkpoint_seconds": checked, "policy": policy}
+        return Settings(ramp=ramp, **shared)
 
     def _check_task(self) -> None:
         """The task flags, each refused in one sentence naming it."""
