@@ -2,6 +2,7 @@
 decisions (restarts, recovery, divergence), resumes that are exact, and the eager fallback."""
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -14,6 +15,10 @@ from nalm.train.schedule import Decay, Ramp
 from nalm.units import NALU, NAU
 
 SEEDS = [0, 1, 2, 3]
+needs_compiler = pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None,
+    reason="torch.compile's CPU code needs a C++ compiler, and this machine has none",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +54,7 @@ def _assert_close(eager, compiled):
             torch.testing.assert_close(b.weights[name], a.weights[name], rtol=1e-5, atol=1e-6)
 
 
+@needs_compiler
 def test_compiled_step_matches_the_eager_one_under_a_regulariser_ramp(capsys):
     """madsen-nmu: λ 0 then ramping (the graph without and with the regulariser)."""
     policy = get_policy("madsen-nmu").replace(regularizer=Ramp(1.0, 100, 200))
@@ -59,6 +65,7 @@ def test_compiled_step_matches_the_eager_one_under_a_regulariser_ramp(capsys):
     assert eager.runs[0].weights["0.W"].abs().sum() > 0  # the run trained something
 
 
+@needs_compiler
 def test_compiled_step_matches_with_preconditioning_restarts_branches_and_decay():
     """all-six scaled down: the input preconditioner (from step 50, its inverse every 20 steps),
     a learning-rate decay and per-unit λ factors, deadline restarts every 100 steps, each try
@@ -75,6 +82,7 @@ def test_compiled_step_matches_with_preconditioning_restarts_branches_and_decay(
     assert eager.runs[0].reinitialized_at == [100, 200]
 
 
+@needs_compiler
 def test_compiled_step_matches_with_clipping_by_each_seeds_norm():
     """The NMRU's policy (each seed's gradient clipped to norm 1), for 60 steps: this training
     amplifies rounding, so that eager runs whose clipping scales differ by one part in 10⁷ stay
@@ -84,6 +92,7 @@ def test_compiled_step_matches_with_clipping_by_each_seeds_norm():
     _assert_close(eager, compiled)
 
 
+@needs_compiler
 def test_compiled_recovery_and_divergence_match_the_eager_ones():
     """A seed with infinite targets recovers twice, then diverges, compiled as eagerly; its
     neighbour trains on."""
@@ -115,6 +124,7 @@ class _StopError(Exception):
     pass
 
 
+@needs_compiler
 def test_a_compiled_run_resumes_from_its_checkpoint_exactly(tmp_path):
     """Interrupted at step 250 (its checkpoint at 200) and run again: the same history and
     weights, bit for bit, as the compiled run straight through."""
@@ -190,6 +200,7 @@ def test_a_graph_that_fails_falls_back_to_the_eager_step_with_that_steps_batch(m
         assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
 
 
+@needs_compiler
 def test_fit_compiled_matches_fit_eager_for_one_seed(capsys):
     """One seed (``fit``): the module's own parameters and torch's Adam state, stepped by the
     graph and written back in place; a non-finite seed and its recovery as in the eager step."""
