@@ -10,6 +10,7 @@ import torch
 from nalm.models import parse
 from nalm.tasks import ArithmeticTask, DatasetTask
 from nalm.train import Deadline, compiled, fit, fit_seeds, get_policy
+from nalm.train.checkpoint import read
 from nalm.train.precondition import Precondition
 from nalm.train.schedule import Decay, Ramp
 from nalm.units import NALU, NAU
@@ -125,13 +126,15 @@ class _StopError(Exception):
 
 
 @needs_compiler
-def test_a_compiled_run_resumes_from_its_checkpoint_exactly(tmp_path):
-    """Interrupted at step 250 (its checkpoint at 200) and run again: the same history and
-    weights, bit for bit, as the compiled run straight through."""
+@pytest.mark.parametrize("restarts", [True, False])
+def test_a_compiled_run_resumes_from_its_checkpoint_exactly(tmp_path, restarts):
+    """Interrupted at step 150 (its checkpoint at 100) and run again: the same history and
+    weights, bit for bit, as the compiled run straight through, the restarts at 200 included
+    (a restart resets the optimiser's per-seed counts, which the resumed run must hold)."""
     path = tmp_path / "seeds.safetensors"
     policy = get_policy("madsen-nmu").replace(
         regularizer=Ramp(1.0, 50, 150),
-        reinit=Deadline(100, 0.0, chunk=50),
+        reinit=Deadline(100, 0.0, chunk=50) if restarts else None,
         lr_decay=Decay(50, 150, 0.1),
     )
     make = lambda: parse("nau>nmu", layers=2).build(8, 1, 2)  # noqa: E731
@@ -146,20 +149,28 @@ def test_a_compiled_run_resumes_from_its_checkpoint_exactly(tmp_path):
         progress=False,
         compile=True,
     )
-    whole = fit_seeds(make, _tasks("mul"), SEEDS, **settings)
+    straight = tmp_path / "straight.safetensors"
+    whole = fit_seeds(make, _tasks("mul"), SEEDS, checkpoint=straight, **settings)
 
     def interrupt(_i, history):
-        if history[-1]["step"] == 250:
+        if history[-1]["step"] == 150:
             raise _StopError
         return False
 
     with pytest.raises(_StopError):
         fit_seeds(make, _tasks("mul"), SEEDS, checkpoint=path, early_stop=interrupt, **settings)
     resumed = fit_seeds(make, _tasks("mul"), SEEDS, checkpoint=path, **settings)
-    assert resumed.resumed_from == 200
+    assert resumed.resumed_from == 100
     for a, b in zip(whole.runs, resumed.runs, strict=True):
         assert repr(a.history) == repr(b.history) and a.reinitialized_at == b.reinitialized_at
+        assert a.reinitialized_at == ([100, 200] if restarts else [])
         assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+    # the last checkpoints hold the same state: the optimiser's step counts included
+    ends = [read(straight)[0], read(path)[0]]
+    assert sorted(ends[0]) == sorted(ends[1])
+    same = [torch.allclose(ends[0][k], ends[1][k], rtol=0, atol=0, equal_nan=True) for k in ends[0]]
+    differing = [k for k, equal in zip(ends[0], same, strict=True) if not equal]
+    assert differing == []
 
 
 def test_a_model_the_compiled_step_cannot_serve_trains_eagerly_and_says_so(capsys):

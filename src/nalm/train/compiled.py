@@ -192,6 +192,7 @@ class _Stacked:
     def read(self) -> tuple[Tensors, Tensors, Tensors, Tensors, torch.Tensor]:
         o = self.engine.optimizer
         assert isinstance(o, StackedAdam)
+        o._leave_uniform()  # a resumed state takes up the uniform mode it was saved in
         return dict(self.engine.stack.params), o.m, o.v, o.steps, o.lr
 
     def write(self, params: Tensors, m: Tensors, v: Tensors, steps: Tensors) -> None:
