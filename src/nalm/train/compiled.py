@@ -27,7 +27,9 @@ rtol 1e-5 after a few hundred steps), not bit for bit: the compiler may fuse and
 
 from __future__ import annotations
 
+import itertools
 import sys
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +179,28 @@ def make_step(
     return step
 
 
+RECOMPILE_LIMIT = 64
+"""torch's limit of graphs per function, raised to this: an engine's step compiles one graph per
+variant (the regulariser on or off, before or after the preconditioner's start) and per seed
+count until the seed dimension turns dynamic."""
+
+
+def _own_code(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with a code object of its own: torch caches compiled graphs and counts them
+    against its limit per code object, and each engine's step is a graph of its own model and
+    policy, so two engines in one process must not share the count."""
+    torch._dynamo.config.recompile_limit = max(
+        torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT
+    )
+    code = function.__code__.replace(co_name=f"step_{next(_ENGINES)}")
+    return types.FunctionType(
+        code, function.__globals__, code.co_name, function.__defaults__, function.__closure__
+    )
+
+
+_ENGINES = itertools.count()
+
+
 class _Stacked:
     """The state of :class:`StackedAdam` and the stack, as the graph reads and writes it."""
 
@@ -239,8 +263,9 @@ class _TorchAdam:
         params = {k: p.detach().unsqueeze(0) for k, (p, _) in states.items()}
         m = {k: s["exp_avg"].unsqueeze(0) for k, (_, s) in states.items()}
         v = {k: s["exp_avg_sq"].unsqueeze(0) for k, (_, s) in states.items()}
-        steps = {k: s["step"].reshape(1).double() for k, (_, s) in states.items()}
-        return params, m, v, steps, self.lr()
+        device = next(iter(params.values())).device  # torch keeps Adam's step on the CPU
+        steps = {k: s["step"].reshape(1).to(device, torch.float64) for k, (_, s) in states.items()}
+        return params, m, v, steps, self.lr().to(device)
 
     @torch.no_grad()
     def write(self, params: Tensors, m: Tensors, v: Tensors, steps: Tensors) -> None:
@@ -267,7 +292,9 @@ class CompiledStep:
         model, policy, factors = engine.stack.probe.model, engine.policy, engine.unit_lambda
         name = None if pre is None else pre.name
         betas, eps = self.state.betas, self.state.eps
-        self.function = torch.compile(make_step(model, policy, factors, betas, name, eps))
+        self.function = torch.compile(
+            _own_code(make_step(model, policy, factors, betas, name, eps))
+        )
         self.regularizes = len(engine.unit_lambda) > 0
         self.ran: set[tuple[int, bool, bool]] = set()  # (seeds, λ, inverse) run: compiled
 
@@ -280,13 +307,12 @@ class CompiledStep:
         regularize = self.regularizes and (isinstance(lam, torch.Tensor) or lam != 0)
         state = self.state.read()
         schedules = (self._per_seed(lam, None), self._per_seed(factor, lr.dtype))
-        seeds = (book.last_loss, book.active)
+        like = next(iter(e.stack.params.values()))
+        seeds = (book.last_loss.to(like.dtype), book.active)
         pre = e.preconditioner
-        kept = None if pre is None else (pre.moment, pre.inverse)
+        kept = None if pre is None else (_copy(pre.moment), pre.inverse)  # fold changes them
         variant = (e.size, bool(regularize), pre is not None and t >= pre.rule.start)
         compiling = variant not in self.ran  # a step that may compile anew: it may fail
-        if pre is not None and pre.moment is not None and compiling:
-            pre.moment = pre.moment.clone()  # fold updates it in place; kept for a fallback
         inverse = None if pre is None else pre.fold(t, batch[0])
         try:
             with torch.no_grad():
@@ -303,13 +329,29 @@ class CompiledStep:
             return
         self.ran.add(variant)
         self.state.write(*out[:4])
-        mse, loss, live = out[4:]
-        e.stack.project()
+        self._after(t, *out[4:], kept)
+
+    def _after(
+        self,
+        t: int,
+        mse: torch.Tensor,
+        loss: torch.Tensor,
+        live: torch.Tensor,
+        kept: tuple[torch.Tensor | None, torch.Tensor | None] | None,
+    ) -> None:
+        """The step's bookkeeping, as the eager step does it: a step where no seed is live
+        changes nothing (the preconditioner's moment as it was, no projection)."""
+        e = self.engine
+        book, pre = e.book, e.preconditioner
         everyone = book.n_active == e.size and bool(live.all())
+        e.n_live = e.size if everyone else int(live.sum())
+        if e.n_live:
+            e.stack.project()
+        elif pre is not None and kept is not None:
+            pre.moment, pre.inverse = kept
         if not everyone:
             for i in (book.active & ~torch.isfinite(loss)).nonzero().flatten().tolist():
                 e.diverge(i, t)
-        e.n_live = e.size if everyone else int(live.sum())
         book.record(mse, live, everyone, e.gate)
         e.restore()
         if e.restarts.rule is not None:
@@ -321,8 +363,12 @@ class CompiledStep:
         like = next(iter(self.engine.stack.params.values()))
         dtype = dtype or like.dtype
         if isinstance(value, torch.Tensor):
-            return value.to(dtype)
+            return value.to(device=like.device, dtype=dtype)
         return torch.full((self.engine.size,), value, dtype=dtype, device=like.device)
+
+
+def _copy(moment: torch.Tensor | None) -> torch.Tensor | None:
+    return None if moment is None else moment.clone()
 
 
 def _short(error: BaseException) -> str:
