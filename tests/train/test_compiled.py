@@ -10,6 +10,7 @@ import torch
 from nalm.models import parse
 from nalm.tasks import ArithmeticTask, DatasetTask
 from nalm.train import Deadline, compiled, fit, fit_seeds, get_policy
+from nalm.train.batches import Batches
 from nalm.train.checkpoint import read
 from nalm.train.precondition import Precondition
 from nalm.train.schedule import Decay, Ramp
@@ -247,3 +248,23 @@ def test_a_run_too_short_to_pay_back_compiling_stays_eager(capsys, monkeypatch):
     assert "eager step: 1,999 steps are too few to pay back compiling (under 2,000)" in (
         capsys.readouterr().err
     )
+
+
+@needs_compiler
+def test_a_step_where_no_seed_is_live_changes_nothing_as_in_the_eager_step(monkeypatch):
+    """Every seed's targets infinite at step 5 (each recovers): the preconditioner's moment and
+    the weights stay as the eager step leaves them."""
+    drawn = Batches.next
+
+    def poisoned(self):
+        self.drawn = getattr(self, "drawn", 0) + 1
+        x, y, shared = drawn(self)
+        return (x, torch.full_like(y, math.inf), shared) if self.drawn == 5 else (x, y, shared)
+
+    monkeypatch.setattr(Batches, "next", poisoned)
+    policy = get_policy("nmu-fast").replace(
+        precondition=Precondition(damping=0.01, start=1, every=10), steps=None
+    )
+    eager, compiled = _both("nau>nmu", "mul", policy, steps=60, recover=1)
+    assert eager.runs[0].recovered_at == [5] == compiled.runs[0].recovered_at
+    _assert_close(eager, compiled)
