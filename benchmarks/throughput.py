@@ -16,9 +16,9 @@ table gives both and their ratio; each measurement then runs in a fresh process,
 alternating row by row. ``--repeats N`` measures N rounds and keeps each row's best, which damps
 a busy machine's drift.
 
-``--compiled`` adds the compiled step (``fit(compile=True)`` and ``fit_seeds(compile=True)``,
-:mod:`nalm.train.compiled`) at each S, measured once compiled (two runs, of N and 2N steps, and
-the difference of their times).
+``--compiled`` adds, for ``fit`` and each S, the steady rate of the eager step (``… steady``) and
+of the compiled one (``… compiled``: ``compile=True``, :mod:`nalm.train.compiled`), both timed
+from the evaluation at step 1000 to the last (:func:`steady`), so that compiling drops out.
 
 ``--profile S`` adds where the time of one step goes at S seeds: torch's profiler on a run of
 50 steps and one of 350, the difference per step (so the set-up drops out), the operations
@@ -76,20 +76,6 @@ def library_fit(steps: int) -> float:
     return steps / (time.perf_counter() - started)
 
 
-def library_fit_compiled(steps: int) -> float:
-    """``fit(compile=True)`` once compiled (as :func:`compiled`: two runs, the difference)."""
-
-    def run(n: int) -> float:
-        torch.manual_seed(0)
-        task = ArithmeticTask("mul", seed=0)
-        started = time.perf_counter()
-        fit(make_model(), task, steps=n, eval_every=1000, progress=False, policy=None, compile=True)
-        return time.perf_counter() - started
-
-    run(20)  # the first compilation fills torch's cache
-    return steps / (run(2 * steps) - run(steps))
-
-
 def ensemble(seeds: int, steps: int, compile: bool = False) -> float:
     tasks = [ArithmeticTask("mul", seed=s) for s in range(seeds)]
     started = time.perf_counter()
@@ -106,14 +92,32 @@ def ensemble(seeds: int, steps: int, compile: bool = False) -> float:
     return seeds * steps / (time.perf_counter() - started)
 
 
-def compiled(seeds: int, steps: int) -> float:
-    """The compiled step's seed-iterations per second once compiled: runs of ``steps`` and of
-    ``2 · steps`` steps, each compiling its graph (from torch's cache after the first), and the
-    difference of their times, so that compilation drops out."""
-    ensemble(seeds, 20, compile=True)  # the first compilation fills torch's cache
-    short = seeds * steps / ensemble(seeds, steps, compile=True)
-    long = seeds * 2 * steps / ensemble(seeds, 2 * steps, compile=True)
-    return seeds * steps / (long - short)
+def steady(seeds: int, steps: int, compile: bool) -> float:
+    """Seed-iterations per second between the evaluation at step 1000 and the last, at step
+    ``1000 + steps`` (``seeds=0``: ``fit``, one seed): the compiled step's graphs are built by
+    then, and the evaluations inside the interval (one per 1000 steps) cost what they cost the
+    whole-call rows. The engine's ``evaluate`` is wrapped to note the time of each."""
+    from nalm.train.engine import Engine
+
+    stamps: dict[int, float] = {}
+    evaluate = Engine.evaluate
+
+    def noted(self: Engine, t: int) -> None:
+        evaluate(self, t)
+        stamps[t] = time.perf_counter()
+
+    Engine.evaluate = noted  # type: ignore[method-assign]
+    try:
+        if seeds == 0:
+            torch.manual_seed(0)
+            task = ArithmeticTask("mul", seed=0)
+            kwargs = {"progress": False, "policy": None, "compile": compile}
+            fit(make_model(), task, steps=1000 + steps, **kwargs)
+        else:
+            ensemble(seeds, 1000 + steps, compile=compile)
+    finally:
+        Engine.evaluate = evaluate  # type: ignore[method-assign]
+    return max(seeds, 1) * steps / (stamps[1000 + steps] - stamps[1000])
 
 
 def profile(seeds: int, steps: int = 300, top: int = 10) -> list[list]:
@@ -156,14 +160,13 @@ def measure_row(name: str, steps: int) -> float:
     warm-up of 200 steps (a fresh process's first calls are slower)."""
     if name.startswith("profile"):
         return profile(int(name.rsplit("=", 1)[1]))  # type: ignore[return-value]
-    if name == "nalm.train.fit (1 seed) compiled":
-        return library_fit_compiled(steps)
+    if name.endswith((" compiled", " steady")):
+        size = 0 if name.startswith("nalm.train.fit") else int(name.split()[1].split("=")[1])
+        return steady(size, steps, compile=name.endswith(" compiled"))
     if name in ROWS:
         ROWS[name](200)
         return ROWS[name](steps)
     try:
-        if name.endswith(" compiled"):
-            return compiled(int(name.removesuffix(" compiled").rsplit("=", 1)[1]), steps)
         ensemble(int(name.rsplit("=", 1)[1]), 200)
         return ensemble(int(name.rsplit("=", 1)[1]), steps)
     except ValueError as error:  # a revision that refuses this size
@@ -192,8 +195,8 @@ def main() -> None:
     sizes = args.sizes.split(",")
     names = args.rows or [*ROWS, *(f"fit_seeds S={s}" for s in sizes)]
     if args.compiled and not args.rows:
-        names += ["nalm.train.fit (1 seed) compiled"]
-        names += [f"fit_seeds S={s} compiled" for s in sizes]
+        for row in ["nalm.train.fit (1 seed)", *(f"fit_seeds S={s}" for s in sizes)]:
+            names += [f"{row} steady", f"{row} compiled"]
     if args.json:
         print(json.dumps({name: measure_row(name, args.steps) for name in names}))
         return
