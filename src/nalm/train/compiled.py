@@ -207,7 +207,8 @@ class _Stacked:
     def __init__(self, engine: Engine) -> None:
         self.engine, optimizer = engine, engine.optimizer
         assert isinstance(optimizer, StackedAdam)
-        optimizer._leave_uniform()  # the step counts and rates as per-seed tensors from here on
+        optimizer.uniform = False  # the step counts and rates as per-seed tensors from here on,
+        optimizer._leave_uniform()  # a resumed state included
         self.betas, self.eps = (optimizer.beta1, optimizer.beta2), optimizer.eps
 
     def lr(self) -> torch.Tensor:
@@ -216,7 +217,6 @@ class _Stacked:
     def read(self) -> tuple[Tensors, Tensors, Tensors, Tensors, torch.Tensor]:
         o = self.engine.optimizer
         assert isinstance(o, StackedAdam)
-        o._leave_uniform()  # a resumed state takes up the uniform mode it was saved in
         return dict(self.engine.stack.params), o.m, o.v, o.steps, o.lr
 
     def write(self, params: Tensors, m: Tensors, v: Tensors, steps: Tensors) -> None:

@@ -120,6 +120,7 @@ class StackedAdam:
         # corrections computed once per step; ``steps``/``lr`` are brought up to date on leaving.
         self.count: dict[str, int | None] = dict.fromkeys(self.params, 0)
         self.rate: float | None = float(lr)
+        self.uniform = True  # may it keep that mode (the compiled step reads per-seed tensors)
 
     def _leave_uniform(self, name: str | None = None) -> None:
         """Move to per-seed counts (for ``name``, or every parameter) and per-seed rates."""
@@ -217,7 +218,7 @@ class StackedAdam:
         for k in self.params:
             for mine, key in ((self.steps[k], "steps"), (self.m[k], "m"), (self.v[k], "v")):
                 mine[every] = tensors[f"{k}.{key}"][every].to(mine.device)
-        if rows is None:  # a resumed run takes up the mode it was in
+        if rows is None and self.uniform:  # a resumed run takes up the mode it was in
             for k, steps in self.steps.items():
                 self.count[k] = int(steps[0]) if bool((steps == steps[0]).all()) else None
             self.rate = float(self.lr[0]) if bool((self.lr == self.lr[0]).all()) else None
