@@ -22,7 +22,8 @@ from the evaluation at step 1000 to the last (:func:`steady`), so that compiling
 
 ``--profile S`` adds where the time of one step goes at S seeds: torch's profiler on a run of
 50 steps and one of 350, the difference per step (so the set-up drops out), the operations
-with the most self time in milliseconds per step (and with ``--against``, the same for REV).
+with the most self time in milliseconds per step (and with ``--against``, the same for REV; with
+``--compiled``, the same for the compiled step).
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--steps 2000] [--sizes 1,10,100,1000]
 [--against REV] [--repeats N] [--profile S] [--compiled]``
@@ -120,19 +121,25 @@ def steady(seeds: int, steps: int, compile: bool) -> float:
     return max(seeds, 1) * steps / (stamps[1000 + steps] - stamps[1000])
 
 
-def profile(seeds: int, steps: int = 300, top: int = 10) -> list[list]:
+def profile(seeds: int, steps: int = 300, top: int = 10, compile: bool = False) -> list[list]:
     """``[operation, ms per step, calls per step]`` of the ``top`` operations by self time in a
     step at S = ``seeds``: two profiled runs, of 50 and of ``50 + steps`` steps, and their
-    difference divided by ``steps`` (so the set-up both share drops out)."""
+    difference divided by ``steps`` (so the set-up both share, compiling included, drops out).
+    ``compile``: the compiled step (its 2,000-step floor lifted for these short runs; the
+    graph's kernels then show as their generated names, the matrix products as ``aten::mm``)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    ensemble(seeds, 50)  # warm-up
+    if compile:
+        from nalm.train import compiled
+
+        compiled.MIN_STEPS = 0
+    ensemble(seeds, 50, compile)  # warm-up (and the compiled graphs into torch's cache)
     totals, walls = [], []
     for n in (50, 50 + steps):
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
             started = time.perf_counter()
-            ensemble(seeds, n)
+            ensemble(seeds, n, compile)
             walls.append(time.perf_counter() - started)
         totals.append({e.key: (e.self_cpu_time_total, e.count) for e in prof.key_averages()})
     short, long = totals
@@ -159,7 +166,8 @@ def measure_row(name: str, steps: int) -> float:
     """One row: seed-iterations per second (NaN where this nalm refuses the size), after a
     warm-up of 200 steps (a fresh process's first calls are slower)."""
     if name.startswith("profile"):
-        return profile(int(name.rsplit("=", 1)[1]))  # type: ignore[return-value]
+        size = int(name.split()[1].split("=")[1])
+        return profile(size, compile=name.endswith("compiled"))  # type: ignore[return-value]
     if name.endswith((" compiled", " steady")):
         size = 0 if name.startswith("nalm.train.fit") else int(name.split()[1].split("=")[1])
         return steady(size, steps, compile=name.endswith(" compiled"))
@@ -205,7 +213,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         old_src = export_src(args.against, Path(tmp)) if args.against else None
         if args.profile:
-            _profiles(args.profile, old_src, args.against)
+            _profiles(args.profile, old_src, args.against, args.compiled)
         for _ in range(args.repeats):
             for name in names:  # now and then alternate row by row: a drift hits both
                 if not args.against:
@@ -217,13 +225,17 @@ def main() -> None:
     _print(now, then if args.against else None, args)
 
 
-def _profiles(seeds: int, old_src: Path | None, revision: str | None) -> None:
-    """Print the step profile at S = ``seeds``, now and (with ``--against``) at ``revision``."""
+def _profiles(seeds: int, old_src: Path | None, revision: str | None, compiled: bool) -> None:
+    """Print the step profile at S = ``seeds``, now and (with ``--against``) at ``revision``,
+    and with ``compiled`` the compiled step's (now)."""
     name = f"profile S={seeds}"
-    for label, src in [("now", ROOT / "src"), (revision, old_src)]:
+    runs = [("now", ROOT / "src", name), (revision, old_src, name)]
+    if compiled:
+        runs.append(("now, compiled step", ROOT / "src", f"{name} compiled"))
+    for label, src, row in runs:
         if src is None:
             continue
-        rows = measure_in(src, [name], 0)[name]
+        rows = measure_in(src, [row], 0)[row]
         print(f"\nWhere a step's time goes, S = {seeds} ({label}; torch profiler)")
         print("| operation | ms per step | calls per step |\n| --- | ---: | ---: |")
         for op, ms, calls in rows:

@@ -142,8 +142,18 @@ def _columns(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     ``torch.func`` transform (``grad``, ``jacrev``, an outer ``vmap``), the plain formula in the
     same layout (a function without ``setup_context`` cannot be transformed)."""
     if torch._C._are_functorch_transforms_active():
-        return (x.unsqueeze(1) * W.unsqueeze(-1) + (1 - W).unsqueeze(-1)).prod(dim=2)
+        factors = x.unsqueeze(1) * W.unsqueeze(-1) + (1 - W).unsqueeze(-1)
+        if factors.shape[2] > _UNROLLED:
+            return factors.prod(dim=2)
+        product = factors[:, :, 0]  # a few factors: their products one by one, whose
+        for j in range(1, factors.shape[2]):  # gradients are the other factors (prod's
+            product = product * factors[:, :, j]  # zero-safe gradient takes two cumprods)
+        return product
     return _Columns.apply(x, W)
+
+
+_UNROLLED = 4
+"""Up to this many inputs, the traced NMU multiplies its factors one by one (see _columns)."""
 
 
 class _Columns(torch.autograd.Function):
