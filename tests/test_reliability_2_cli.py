@@ -151,6 +151,7 @@ def test_sigterm_in_process_raises_keyboard_interrupt(tmp_path, capsys):
     db = tmp_path / "r.sqlite"
     argv = ["bench", "run", "single-module", "--models", "nau", "--ops", "add", "--seeds", "1"]
     argv += ["--steps", "10000000", "--eval-size", "20", "--db", str(db), "--no-progress"]
+    argv += ["--no-compile"]  # the eager step: no line of its own, no compiling to wait for
     stop = threading.Event()
 
     def terminate_once_training() -> None:  # the store exists once the cell trains

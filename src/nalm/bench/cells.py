@@ -34,7 +34,7 @@ class TrainingFlags:
     early_stop: bool = False
     per_seed_inputs: bool = False
     checkpoint_seconds: float = 30.0
-    compile: bool = False
+    compile: bool | None = False
     policy: str | None = None
     clip_value: float | None = None
     clip_norm: float | None = None
@@ -59,8 +59,10 @@ class Settings(TrainingFlags):
             them (:attr:`~nalm.bench.suites.Suite.shared_inputs`).
         checkpoint_seconds: a cell in progress writes its checkpoint every evaluation, but at
             most this often (not part of the settings' key: it does not change results).
-        compile: train with the compiled step where it serves the cell (not part of the key:
-            the same arithmetic, to float rounding; :mod:`nalm.train.compiled`).
+        compile: train with the compiled step where it serves the cell and enough steps are
+            left: ``True`` from 2,000, ``None`` (``nalm bench run``'s default) from 50,000;
+            ``False``: the eager step (not part of the key: the same arithmetic, to float
+            rounding; :mod:`nalm.train.compiled`).
         policy: a named training policy (:data:`~nalm.train.policies.POLICIES`) in place of
             each model's recommended one; its ``lr`` and ``batch_size``, where it has them,
             stand in for the suite's.

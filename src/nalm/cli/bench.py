@@ -167,12 +167,13 @@ def _backend_flags(run: argparse.ArgumentParser) -> None:
         help="a cell in progress writes its checkpoint (DB.cell-HASH.safetensors) after an "
         "evaluation at most this often (default %(default)g s)",
     )
-    switch(
-        run,
+    run.add_argument(
         "--compile",
-        "train each cell with the compiled step (torch.compile: the step's arithmetic as one "
-        "graph) where it serves the model and policy, else the eager one; which one trains is "
-        "printed per cell",
+        action=argparse.BooleanOptionalAction,
+        help="the compiled step (torch.compile: the step's arithmetic as one graph) where it "
+        "serves the model and policy: by default for a cell of 50,000 steps or more, with "
+        "--compile from 2,000; --no-compile: the eager step (the same arithmetic to float "
+        "rounding); a compiled cell says so once",
     )
     run.add_argument(
         "--backend",

@@ -12,6 +12,7 @@ at any moment leaves either the previous checkpoint or the new one, never half o
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from safetensors.torch import save as save_bytes
 
 from ..errors import NalmError
 from ..files import settings_hash, write_bytes
+from .compiled import choose
 from .records import Cadence
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ def save_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) ->
     states = []
     for i, engine in enumerate(engines.values()):
         engine_tensors, meta = engine.state_dict()
+        meta["compiled"] = engine.compiled is not None  # its step: a resumed run keeps it
         tensors.update({f"{i}/{k}": v.detach().cpu() for k, v in engine_tensors.items()})
         states.append(meta)
     step = sum(state["step"] for state in states)  # steps done, over the engines in turn
@@ -56,12 +59,15 @@ def save_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) ->
     write(path, tensors, meta)
 
 
-def restore_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str) -> bool:
+def restore_engines(
+    path: Path, engines: Mapping[str, Engine], fingerprint: str
+) -> dict[str, bool] | None:
     """Load ``engines`` (matched by name) and torch's global random generators from the
-    checkpoint at ``path`` if it exists; ``False`` when it does not. A checkpoint of other
-    settings is refused."""
+    checkpoint at ``path`` if it exists: by name, whether each trained on the compiled step
+    (``False`` in a file from before the compiled step); ``None`` when there is no file. A
+    checkpoint of other settings is refused."""
     if not Path(path).exists():
-        return False
+        return None
     tensors, meta = read(Path(path))
     names, states = meta.get("names"), meta.get("engines")
     if (
@@ -84,7 +90,7 @@ def restore_engines(path: Path, engines: Mapping[str, Engine], fingerprint: str)
     cuda = [tensors.get(f"rng.cuda.{j}") for j in range(torch.cuda.device_count())]
     if cuda and all(state is not None for state in cuda):  # the same GPUs as when written
         torch.cuda.set_rng_state_all(cuda)
-    return True
+    return {name: bool(states[names.index(name)].get("compiled")) for name in engines}
 
 
 def run_engines(
@@ -94,19 +100,25 @@ def run_engines(
     schedule: Cadence,
     checkpoint: str | Path | None,
     progress: bool,
+    compile: bool | None = False,
 ) -> None:
     """Run ``engines`` one after the other. With ``checkpoint``, their states are written to one
-    file every ``checkpoint_every`` steps, and a file written by the same settings is resumed."""
+    file every ``checkpoint_every`` steps, and a file written by the same settings is resumed.
+    ``compile``: which step each engine trains with (:func:`~nalm.train.compiled.choose`: a
+    resumed engine goes on on the step it trained on), printed once where it matters."""
     if checkpoint is not None and Path(checkpoint).is_dir():
         raise NalmError(f"checkpoint {str(checkpoint)!r} is a directory; give a file path")
     when = asdict(replace(schedule, early_stop=None))
     when.pop("checkpoint_seconds")  # how often the file is written does not change the run,
     when.pop("compact")  # nor does compaction (beyond float rounding)
     key = fingerprint({**settings, "schedule": when})
-    save = None
+    save, resumed = None, None
     if checkpoint is not None:
-        restore_engines(Path(checkpoint), engines, key)
+        resumed = restore_engines(Path(checkpoint), engines, key)
         save = lambda: save_engines(Path(checkpoint), engines, key)  # noqa: E731
+    for name, engine in engines.items():
+        if choose(engine, compile, None if resumed is None else resumed[name]):
+            print(f"{labels[name]}: {engine.choice}", file=sys.stderr)
     for name, engine in engines.items():
         engine.run(save, progress, labels[name])
 

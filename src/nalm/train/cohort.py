@@ -18,7 +18,6 @@ still differ because each seed's task selects its own slices. The shared stream 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,6 @@ from ..limits import check_elements, check_seed, check_size
 from ..tasks.base import Task
 from .checkpoint import run_engines
 from .checks import check_models, check_training
-from .compiled import choose
 from .engine import Engine
 from .policies import Policy, resolve
 from .records import Cadence, Track
@@ -140,7 +138,7 @@ def fit_seeds(
     recover_factor: float = 0.1,
     checkpoint_seconds: float = 0.0,
     compact: bool = True,
-    compile: bool = False,
+    compile: bool | None = False,
 ) -> CohortResult:
     """Train S seeds of one model, each on its own task, as one batched computation with Adam.
 
@@ -190,7 +188,10 @@ def fit_seeds(
             lower learning rate, up to ``recover`` times.
         recover_factor: what each recovery multiplies that seed's learning rate by.
         compile: train with the compiled step (:mod:`~nalm.train.compiled`) where it serves
-            the engine, else the eager one; which one trains is printed once, to stderr.
+            the engine and the run is long enough: ``True`` from 2,000 steps, ``None`` (as
+            ``nalm bench run`` does by default) from 50,000; ``False``: the eager step. A
+            resumed run goes on on its checkpoint's step. The choice is printed once, to
+            stderr, where it is the compiled step or asked for.
 
     Returns:
         A :class:`CohortResult` with one :class:`SeedResult` per seed.
@@ -218,9 +219,6 @@ def fit_seeds(
     streams = derived_seed("shared", data_seed) if shared_inputs else own
     stepping = {"batch_size": batch_size, "schedule": schedule, "lr": lr, "betas": betas}
     engine = Engine.of(models, tasks, seeds, streams, policy=rule, device=device, **stepping)
-    if compile:
-        choose(engine, True)
-        print(f"{description}: {engine.choice}", file=sys.stderr)
     settings = {
         "model": repr(first),
         "seeds": seeds,
@@ -231,7 +229,8 @@ def fit_seeds(
         "streams": streams,
         "tasks": [t.config() for t in tasks],
     }
-    run_engines({"seeds": engine}, {"seeds": description}, settings, schedule, checkpoint, progress)
+    labels = {"seeds": description}
+    run_engines({"seeds": engine}, labels, settings, schedule, checkpoint, progress, compile)
     runs = [_seed_result(t, engine.weights(i)) for i, t in enumerate(engine.book.all_tracks)]
     return CohortResult(runs, rule.name, engine.seconds, engine.resumed_from)
 

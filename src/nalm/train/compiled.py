@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad
 
-from .optimizers import StackedAdam, TorchOptimizer
+from .optimizers import StackedAdam, TorchOptimizer, clipped
 from .policies import Policy, units_of
 from .stack import _stackable
 
@@ -76,17 +76,6 @@ class _Outputs(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         terms = [unit.regularization() for unit in units_of(self.model)]
         return self.model(x), torch.stack(terms, -1)
-
-
-def _clip(policy: Policy, grads: Tensors) -> Tensors:
-    """:func:`~nalm.train.policies.clip_gradients`, as a function."""
-    if policy.clip_value is not None:
-        grads = {k: g.clamp(-policy.clip_value, policy.clip_value) for k, g in grads.items()}
-    if policy.clip_norm is not None and grads:
-        norm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
-        scale = (policy.clip_norm / (norm + 1e-6)).clamp(max=1.0)
-        grads = {k: g * scale.view((-1,) + (1,) * (g.dim() - 1)) for k, g in grads.items()}
-    return grads
 
 
 def _adam(
@@ -172,7 +161,7 @@ def make_step(
         grads, (mse, loss, live) = gradient(params, batch, lam, seeds, regularize)
         if inverse is not None and preconditioned is not None:
             grads[preconditioned] = grads[preconditioned] @ inverse
-        grads = _clip(policy, grads)
+        grads = clipped(policy, grads)
         new = _adam((params, m, v, steps, lr), grads, live, factor, betas, eps)
         return (*new, mse, loss, live)
 
@@ -377,18 +366,30 @@ def _short(error: BaseException) -> str:
 
 
 MIN_STEPS = 2_000
-"""A run with fewer steps left stays eager: compiling its graphs (seconds from torch's cache,
-10–20 s each without it) would cost more than the steps save."""
+"""Asked for (``compile=True``), the compiled step still leaves a run with fewer steps left to
+the eager one: compiling its graphs (about 10 s each on this project's 2-core machine the first
+time, 2–3 s from torch's cache in a later process) would cost more than its steps save."""
+
+AUTO_STEPS = 50_000
+"""By default (``compile=None``, ``nalm bench run`` without ``--no-compile``) a run takes the
+compiled step from this many steps left: where it saves about 0.15–0.2 ms a step (``fit`` and
+S = 100, ``benchmarks/README.md``), its first graphs pay back within 50,000–70,000 steps."""
 
 
-def choose(engine: Engine, wanted: bool) -> CompiledStep | None:
-    """Give ``engine`` the compiled step when ``wanted``, it can serve it and enough steps are
-    left (:data:`MIN_STEPS`); ``engine.choice`` says which step trains (the caller prints it
-    once)."""
+def choose(engine: Engine, wanted: bool | None, resumed: bool | None = None) -> bool:
+    """Give ``engine`` the compiled step where it can serve it and: ``wanted`` is ``True`` and
+    :data:`MIN_STEPS` are left, or ``None`` (by default) and :data:`AUTO_STEPS` are left;
+    ``False`` keeps it eager. A run resumed from a checkpoint goes on on the step it trained
+    on (``resumed``: whether that was the compiled one; ``None``: not resumed), unless
+    ``wanted`` is ``False``. ``engine.choice`` says which step trains; returns whether the
+    caller should print it (the compiled step, or an eager one where it was asked for)."""
     left = engine.schedule.steps - engine.step
-    reason = unsupported(engine) if wanted else "compilation not asked for"
-    if reason is None and left < MIN_STEPS:
-        reason = f"{left:,} steps are too few to pay back compiling (under {MIN_STEPS:,})"
+    floor = MIN_STEPS if wanted else AUTO_STEPS
+    reason = "compilation turned off" if wanted is False else unsupported(engine)
+    if reason is None and resumed is False:
+        reason = "the run it resumes trained on the eager step (its checkpoint)"
+    elif reason is None and resumed is None and left < floor:
+        reason = f"{left:,} steps are too few to pay back compiling (under {floor:,})"
     engine.choice = "compiled step (torch.compile)" if reason is None else f"eager step: {reason}"
     engine.compiled = None if reason is not None else CompiledStep(engine)
-    return engine.compiled
+    return bool(wanted) or engine.compiled is not None

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 from ..tasks.base import Task
 from . import watch
 from .batches import Batch, Batches
-from .optimizers import StackedAdam, TorchOptimizer
-from .policies import Policy, clip_gradients
+from .optimizers import StackedAdam, TorchOptimizer, clip_gradients
+from .policies import Policy
 from .precondition import InputPreconditioner, preconditioned
 from .records import Cadence, RestartTracker, Track
 from .seeds import Evaluation, PerSeed, SeedBook

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,6 @@ from ..metrics import mse, predict
 from ..tasks.base import Task
 from .checkpoint import run_engines
 from .checks import check_models, check_training
-from .compiled import choose
 from .engine import Engine
 from .policies import Policy, resolve
 from .records import Cadence, Track
@@ -114,7 +112,7 @@ def fit(
     checkpoint_every: int | None = None,
     recover: int = 0,
     recover_factor: float = 0.1,
-    compile: bool = False,
+    compile: bool | None = False,
 ) -> FitResult | dict[str, FitResult]:
     """Train ``model`` on ``task`` and return its metrics.
 
@@ -174,8 +172,10 @@ def fit(
         recover: how many times a model may be restored after a non-finite loss (0: never).
         recover_factor: what its learning rate is multiplied by at each recovery.
         compile: train with the compiled step (:mod:`~nalm.train.compiled`: a model of
-            stackable units under Adam) where it serves the model, else the eager one; which
-            one trains is printed once, to stderr.
+            stackable units under Adam) where it serves the model and the run is long enough
+            (``True``: 2,000 steps, ``None``: 50,000; ``False``: the eager step); a resumed run
+            goes on on its checkpoint's step. The choice is printed once, to stderr, where it
+            is the compiled step or asked for.
 
     Returns:
         A :class:`FitResult`, or a dict of them for a mapping of models.
@@ -215,9 +215,6 @@ def fit(
         for name, m in models.items()
     }
     bars = {n: description if len(models) == 1 else f"{description} {n}" for n in models}
-    for name, engine in engines.items() if compile else ():
-        choose(engine, True)
-        print(f"{bars[name]}: {engine.choice}", file=sys.stderr)
     settings = {
         "models": {n: repr(m) for n, m in models.items()},
         "lr": rates,
@@ -227,7 +224,7 @@ def fit(
         "seed": seed,
         "task": task.config(),
     }
-    run_engines(engines, bars, settings, schedule, checkpoint, progress)
+    run_engines(engines, bars, settings, schedule, checkpoint, progress, compile)
     results = {n: _result(e.book.all_tracks[0], e, policies[n]) for n, e in engines.items()}
     return results if isinstance(model, Mapping) else results["model"]
 

@@ -1,5 +1,6 @@
 """The optimisers that step a :class:`~nalm.train.stack.Stack`: ``torch.optim`` for one seed, and
-Adam over stacked parameters with per-seed state for many."""
+Adam over stacked parameters with per-seed state for many; and the policy's gradient clipping
+before them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
+    from .policies import Policy
     from .stack import Stack
 
 
@@ -222,3 +224,23 @@ class StackedAdam:
             for k, steps in self.steps.items():
                 self.count[k] = int(steps[0]) if bool((steps == steps[0]).all()) else None
             self.rate = float(self.lr[0]) if bool((self.lr == self.lr[0]).all()) else None
+
+
+def clipped(policy: Policy, grads: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The policy's clipping of stacked gradients (a leading seed dimension): each element to
+    ±``clip_value``, then each seed's gradient to its own norm ``clip_norm``."""
+    if policy.clip_value is not None:
+        grads = {k: g.clamp(-policy.clip_value, policy.clip_value) for k, g in grads.items()}
+    if policy.clip_norm is not None and grads:
+        norm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
+        scale = (policy.clip_norm / (norm + 1e-6)).clamp(max=1.0)
+        grads = {k: g * scale.view((-1,) + (1,) * (g.dim() - 1)) for k, g in grads.items()}
+    return grads
+
+
+@torch.no_grad()
+def clip_gradients(policy: Policy, grads: dict[str, torch.Tensor]) -> None:
+    """:func:`clipped`, in place (the eager step's gradients)."""
+    for name, g in clipped(policy, grads).items():
+        if g is not grads[name]:
+            grads[name].copy_(g)

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from ..errors import NalmError
@@ -184,20 +183,6 @@ class Policy:
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-@torch.no_grad()
-def clip_gradients(policy: Policy, grads: dict[str, torch.Tensor]) -> None:
-    """The policy's clipping, in place, on stacked gradients (a leading seed dimension): each
-    element to ±``clip_value``, then each seed's gradient to its own norm ``clip_norm``."""
-    if policy.clip_value is not None:
-        for g in grads.values():
-            g.clamp_(-policy.clip_value, policy.clip_value)
-    if policy.clip_norm is not None and grads:
-        norm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
-        scale = (policy.clip_norm / (norm + 1e-6)).clamp(max=1.0)
-        for g in grads.values():
-            g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
 
 
 def _describe_schedule(schedule: Callable[[int], float]) -> str:
