@@ -84,9 +84,7 @@ def test_a_compiled_run_resumes_compiled_though_too_few_steps_are_left(tmp_path,
     _same(whole, resumed)
 
 
-def test_by_default_a_run_compiles_only_from_auto_steps_and_says_so_only_then(
-    monkeypatch, capsys
-):
+def test_by_default_a_run_compiles_only_from_auto_steps_and_says_so_only_then(monkeypatch, capsys):
     """``compile=None`` (``nalm bench run``'s default): eager and silent under
     :data:`~nalm.train.compiled.AUTO_STEPS` steps, compiled from there (a stand-in for the
     compiled step, which steps eagerly, notes the choice); ``False``: eager and silent."""
