@@ -20,8 +20,8 @@ a busy machine's drift.
 of the compiled one (``… compiled``: ``compile=True``, :mod:`nalm.train.compiled`), both timed
 from the evaluation at step 1000 to the last (:func:`steady`), so that compiling drops out.
 
-``--profile S`` adds where the time of one step goes at S seeds: torch's profiler on a run of
-50 steps and one of 350, the difference per step (so the set-up drops out), the operations
+``--profile S`` adds where the time of one step goes at S seeds: torch's profiler on 300 steps
+of one run, from its 100th (so the set-up and compiling fall outside), the operations
 with the most self time in milliseconds per step (and with ``--against``, the same for REV; with
 ``--compiled``, the same for the compiled step).
 
@@ -123,36 +123,39 @@ def steady(seeds: int, steps: int, compile: bool) -> float:
 
 def profile(seeds: int, steps: int = 300, top: int = 10, compile: bool = False) -> list[list]:
     """``[operation, ms per step, calls per step]`` of the ``top`` operations by self time in a
-    step at S = ``seeds``: two profiled runs, of 50 and of ``50 + steps`` steps, and their
-    difference divided by ``steps`` (so the set-up both share, compiling included, drops out).
-    ``compile``: the compiled step (its 2,000-step floor lifted for these short runs; the
-    graph's kernels then show as their generated names, the matrix products as ``aten::mm``)."""
-    from torch.profiler import ProfilerActivity
+    step at S = ``seeds``: torch's profiler over ``steps`` steps of one run, from its 100th
+    step (the set-up, and the compiled step's compiling, before the window). ``compile``: the
+    compiled step (its 2,000-step floor lifted for this short run; the graph's kernels then
+    show as one ``CompiledFxGraph`` call, the matrix products as ``aten::mm``)."""
+    from torch.profiler import ProfilerActivity, schedule
     from torch.profiler import profile as torch_profile
+
+    from nalm.train.engine import Engine
 
     if compile:
         from nalm.train import compiled
 
         compiled.MIN_STEPS = 0
     ensemble(seeds, 50, compile)  # warm-up (and the compiled graphs into torch's cache)
-    totals, walls = [], []
-    for n in (50, 50 + steps):
-        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-            started = time.perf_counter()
-            ensemble(seeds, n, compile)
-            walls.append(time.perf_counter() - started)
-        totals.append({e.key: (e.self_cpu_time_total, e.count) for e in prof.key_averages()})
-    short, long = totals
-    rows = [
-        [
-            key,
-            (t - short.get(key, (0, 0))[0]) / 1e3 / steps,
-            (c - short.get(key, (0, 0))[1]) / steps,
-        ]
-        for key, (t, c) in long.items()
-    ]
+    wait, stamps, step = 100, [], Engine.train_step
+    window = schedule(wait=wait, warmup=0, active=steps, repeat=1)
+    with torch_profile(activities=[ProfilerActivity.CPU], schedule=window) as prof:
+
+        def stepped(self: Engine, t: int, batch=None) -> None:
+            step(self, t, batch)
+            if batch is None:  # not the eager step a compiled one falls back to
+                prof.step()
+                stamps.append(time.perf_counter())
+
+        Engine.train_step = stepped  # type: ignore[method-assign]
+        try:
+            ensemble(seeds, wait + steps + 1, compile)
+        finally:
+            Engine.train_step = step  # type: ignore[method-assign]
+    totals = {e.key: (e.self_cpu_time_total, e.count) for e in prof.key_averages()}
+    rows = [[key, t / 1e3 / steps, c / steps] for key, (t, c) in totals.items()]
     rows.sort(key=lambda row: row[1], reverse=True)
-    wall = (walls[1] - walls[0]) * 1e3 / steps
+    wall = (stamps[wait + steps - 1] - stamps[wait - 1]) * 1e3 / steps
     return [["(wall time per step, profiled)", wall, 1.0], *rows[:top]]
 
 
