@@ -4,7 +4,10 @@
 # --early-stop; then one report. Resumable: run it again with the same OUT to finish a cut-off
 # table (each cell keeps its checkpoint beside its database).
 #
-#   bash benchmarks/six_ops.sh [OUT] [EXTRA FLAGS...]     e.g. bash benchmarks/six_ops.sh runs/six-ops --compile
+#   bash benchmarks/six_ops.sh [OUT] [EXTRA FLAGS...]     e.g. bash benchmarks/six_ops.sh runs/six-ops
+#
+# Every cell has 50,000 steps or more, so `nalm bench run` trains it with the compiled step;
+# --no-compile runs the eager step instead.
 #
 # Lane A: ÷ (select_nau>int_snap_npu, snap-div-retry), × (NMU, nmu-fast), − and + (NAU, its
 # paper's policy). Lane B: √ (select_nau>snap_npu, snap-root-retry), z² (select_nau>nmu,
