@@ -2,7 +2,8 @@
 # The six-operation table: the best recipe of each of + − × ÷ z² √ on the `madsen` task
 # (docs/recipes.md), 100 seeds each, in two lanes of one thread (one per core), each cell with
 # --early-stop; then one report. Resumable: run it again with the same OUT to finish a cut-off
-# table (each cell keeps its checkpoint beside its database).
+# table (each cell keeps its checkpoint beside its database); a table begun by an earlier
+# version of this script (other cells, other lanes) needs an OUT of its own.
 #
 #   bash benchmarks/six_ops.sh [OUT] [EXTRA FLAGS...]     e.g. bash benchmarks/six_ops.sh runs/six-ops
 #

@@ -53,9 +53,8 @@ def _same(a, b):
 
 
 def test_an_eager_run_resumed_with_compile_goes_on_eagerly_bit_for_bit(tmp_path, capsys):
-    """A run that began eager (as every run did before the compiled step, whose checkpoints
-    do not say) resumes eager even where the compiled step is asked for: the same weights and
-    history as the eager run straight through."""
+    """A run that began eager resumes eager even where the compiled step is asked for: the
+    same weights and history as the eager run straight through."""
     whole = _train(tmp_path / "straight.safetensors", False)
     path = tmp_path / "cut.safetensors"
     with pytest.raises(_StopError):
@@ -112,3 +111,33 @@ def test_by_default_a_run_compiles_only_from_auto_steps_and_says_so_only_then(mo
 def test_bench_run_compiles_by_default_and_no_compile_turns_it_off(flags, compile):
     args = build_parser().parse_args(["bench", "run", "madsen", *flags])
     assert args.compile is compile
+
+
+def _stop_first(i, history):
+    return history[-1]["step"] >= 100 and i == 0
+
+
+def _cut_after_compaction(i, history):
+    if history[-1]["step"] == 150:
+        raise _StopError
+    return _stop_first(i, history)
+
+
+@needs_compiler
+def test_a_compiled_run_resumed_after_a_compaction_ends_as_the_run_straight_through(
+    tmp_path, monkeypatch
+):
+    """One of three seeds stops at step 100 and leaves the computation; the checkpoint there
+    holds two rows. Straight through, the graph of three seeds gives way to one for the rows
+    left (the seed dimension dynamic); the resumed run starts on the rows left: the same history
+    and weights, bit for bit."""
+    monkeypatch.setattr(compiled, "MIN_STEPS", 0)
+    whole = _train(tmp_path / "straight.safetensors", True, early_stop=_stop_first)
+    path = tmp_path / "cut.safetensors"
+    with pytest.raises(_StopError):
+        _train(path, True, early_stop=_cut_after_compaction)
+    assert read(path)[1]["engines"][0]["rows"] == [1, 2]
+    resumed = _train(path, True, early_stop=_stop_first)
+    assert resumed.resumed_from == 100
+    assert [r.history[-1]["step"] for r in resumed.runs] == [100, 300, 300]
+    _same(whole, resumed)

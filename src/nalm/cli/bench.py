@@ -173,7 +173,8 @@ def _backend_flags(run: argparse.ArgumentParser) -> None:
         help="the compiled step (torch.compile: the step's arithmetic as one graph) where it "
         "serves the model and policy: by default for a cell of 50,000 steps or more, with "
         "--compile from 2,000; --no-compile: the eager step (the same arithmetic to float "
-        "rounding); a compiled cell says so once",
+        "rounding); which step trains is printed once per cell where it is the compiled one or "
+        "--compile was given",
     )
     run.add_argument(
         "--backend",

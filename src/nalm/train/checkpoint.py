@@ -64,8 +64,9 @@ def restore_engines(
 ) -> dict[str, bool] | None:
     """Load ``engines`` (matched by name) and torch's global random generators from the
     checkpoint at ``path`` if it exists: by name, whether each trained on the compiled step
-    (``False`` in a file from before the compiled step); ``None`` when there is no file. A
-    checkpoint of other settings is refused."""
+    (``False`` where the file does not record it: one written before 2026-12-07, when runs
+    trained on the eager step unless asked); ``None`` when there is no file. A checkpoint of
+    other settings is refused."""
     if not Path(path).exists():
         return None
     tensors, meta = read(Path(path))
@@ -117,7 +118,8 @@ def run_engines(
         resumed = restore_engines(Path(checkpoint), engines, key)
         save = lambda: save_engines(Path(checkpoint), engines, key)  # noqa: E731
     for name, engine in engines.items():
-        if choose(engine, compile, None if resumed is None else resumed[name]):
+        begun = resumed is not None and engine.step > 0  # an engine not begun chooses afresh
+        if choose(engine, compile, resumed[name] if begun else None):  # type: ignore[index]
             print(f"{labels[name]}: {engine.choice}", file=sys.stderr)
     for name, engine in engines.items():
         engine.run(save, progress, labels[name])

@@ -387,7 +387,7 @@ def choose(engine: Engine, wanted: bool | None, resumed: bool | None = None) -> 
     floor = MIN_STEPS if wanted else AUTO_STEPS
     reason = "compilation turned off" if wanted is False else unsupported(engine)
     if reason is None and resumed is False:
-        reason = "the run it resumes trained on the eager step (its checkpoint)"
+        reason = "the run it resumes trained on the eager step (its checkpoint records no other)"
     elif reason is None and resumed is None and left < floor:
         reason = f"{left:,} steps are too few to pay back compiling (under {floor:,})"
     engine.choice = "compiled step (torch.compile)" if reason is None else f"eager step: {reason}"
