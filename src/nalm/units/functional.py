@@ -145,15 +145,16 @@ def _columns(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         factors = x.unsqueeze(1) * W.unsqueeze(-1) + (1 - W).unsqueeze(-1)
         if factors.shape[2] > _UNROLLED:
             return factors.prod(dim=2)
-        product = factors[:, :, 0]  # a few factors: their products one by one, whose
-        for j in range(1, factors.shape[2]):  # gradients are the other factors (prod's
-            product = product * factors[:, :, j]  # zero-safe gradient takes two cumprods)
+        product = factors[:, :, 0]  # two factors: their product as one multiplication, the
+        for j in range(1, factors.shape[2]):  # same number as prod's, whose zero-safe
+            product = product * factors[:, :, j]  # gradient takes two cumprods a call
         return product
     return _Columns.apply(x, W)
 
 
-_UNROLLED = 4
-"""Up to this many inputs, the traced NMU multiplies its factors one by one (see _columns)."""
+_UNROLLED = 2
+"""Up to this many inputs, the traced NMU multiplies its factors one by one (see _columns): for
+two, bit for bit what ``prod`` gives, its gradient too (each factor's is the other factor)."""
 
 
 class _Columns(torch.autograd.Function):
