@@ -299,7 +299,7 @@ class CompiledStep:
         like = next(iter(e.stack.params.values()))
         seeds = (book.last_loss.to(like.dtype), book.active)
         pre = e.preconditioner
-        kept = None if pre is None else (_copy(pre.moment), pre.inverse)  # fold changes them
+        kept = None if pre is None else (pre.moment, pre.inverse)  # fold replaces them
         variant = (e.size, bool(regularize), pre is not None and t >= pre.rule.start)
         compiling = variant not in self.ran  # a step that may compile anew: it may fail
         inverse = None if pre is None else pre.fold(t, batch[0])
@@ -354,10 +354,6 @@ class CompiledStep:
         if isinstance(value, torch.Tensor):
             return value.to(device=like.device, dtype=dtype)
         return torch.full((self.engine.size,), value, dtype=dtype, device=like.device)
-
-
-def _copy(moment: torch.Tensor | None) -> torch.Tensor | None:
-    return None if moment is None else moment.clone()
 
 
 def _short(error: BaseException) -> str:

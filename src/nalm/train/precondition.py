@@ -128,7 +128,8 @@ class InputPreconditioner:
         if self.moment is not None and self.moment.device != moment.device:  # a resumed state
             self.moment = self.moment.to(moment.device)
             self.inverse = None if self.inverse is None else self.inverse.to(moment.device)
-        self.moment = moment if self.moment is None else self.moment.lerp_(moment, 1 - rule.decay)
+        # a new tensor, not in place: the compiled step keeps the last one to go back to
+        self.moment = moment if self.moment is None else self.moment.lerp(moment, 1 - rule.decay)
         if t < rule.start:
             return None
         if self.inverse is None or (t - rule.start) % rule.every == 0:
